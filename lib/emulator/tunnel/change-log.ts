@@ -1,0 +1,320 @@
+/**
+ * The durable change log behind stream channels.
+ *
+ * Only tables with a stream are logged (a Stream/BaseAndStream tunnel enables one, as does a
+ * table's stream spec); other writes cost one Map lookup. A logged row becomes one record in
+ * the same LMDB write transaction as the row itself: the engine calls `append` from inside its
+ * transaction, so an aborted write leaves no record and a committed one always has its record.
+ *
+ * Layout (sub-databases of the engine's LMDB environment):
+ *   tunnel-streams  table name          → StreamDescriptor
+ *   tunnel-trim     [streamId, p]       → highest trimmed seq of partition p
+ *   tunnel-log      [streamId, p, seq]  → u8 action | f64le commit µs | PlainBuffer record
+ * A stream position is therefore (partition, seq): seqs start at 1, grow by one per record
+ * within a partition (an aborted transaction may leave a gap) and are never reused.
+ *
+ * Records are encoded once, when written: a read hands the stored PlainBuffer bytes out as is.
+ */
+import type { Database, RootDatabase } from 'lmdb';
+import type { Cell, PrimaryKeyCell, RecordAction } from '../../wire/types.js';
+import { encodeRow } from '../../wire/plainbuffer/index.js';
+import type { Clock } from './clock.js';
+import { partitionOf } from './partitioning.js';
+
+/** One committed row change as the engine applied it: cells carry their effective timestamps. */
+export interface RowChange {
+  readonly action: RecordAction;
+  readonly primaryKey: readonly PrimaryKeyCell[];
+  /** PUT_ROW: put cells with timestamps; UPDATE_ROW: put / deleteOneVersion / deleteAllVersions; DELETE_ROW: none */
+  readonly cells: readonly Cell[];
+}
+
+/** What the table engine calls, inside its write transaction, for every committed row change. */
+export interface ChangeSink {
+  append(table: string, changes: readonly RowChange[]): void;
+}
+
+export interface StreamDescriptor {
+  readonly streamId: string;
+  readonly table: string;
+  readonly partitions: number;
+  /** ms since epoch */
+  readonly enabledAt: number;
+  readonly retentionMs: number;
+}
+
+export interface LogRecord {
+  readonly seq: number;
+  readonly action: RecordAction;
+  /** commit time, µs since epoch */
+  readonly commitUs: number;
+  /** PlainBuffer row with header and sequence extension */
+  readonly record: Uint8Array;
+}
+
+export interface ReadLimits {
+  readonly maxRecords: number;
+  readonly maxBytes: number;
+}
+
+export type PartitionRead =
+  | {
+      readonly kind: 'records';
+      readonly records: readonly LogRecord[];
+      /** position after the last record returned (or `fromSeq` when none) */
+      readonly nextSeq: number;
+      /** records exist at or after `nextSeq` */
+      readonly more: boolean;
+    }
+  /** the position lies in data the retention period already removed */
+  | { readonly kind: 'trimmed'; readonly trimmedThrough: number };
+
+export interface ChangeLogOptions {
+  readonly clock: Clock;
+  /** stream partitions of newly enabled streams */
+  readonly partitions: number;
+  /** default retention of newly enabled streams */
+  readonly retentionMs: number;
+}
+
+interface PartitionState {
+  nextSeq: number;
+  trimmedThrough: number;
+}
+
+const ACTION_CODES: Readonly<Record<RecordAction, number>> = { PUT_ROW: 1, UPDATE_ROW: 2, DELETE_ROW: 3 };
+const ACTIONS: readonly RecordAction[] = ['PUT_ROW', 'PUT_ROW', 'UPDATE_ROW', 'DELETE_ROW'];
+const RECORD_OFFSET = 9;
+/** trimming walks the log; doing it on every read would cost more than it saves */
+const TRIM_INTERVAL_MS = 1_000;
+
+const packRecord = (action: RecordAction, commitUs: number, record: Uint8Array): Buffer => {
+  const value = Buffer.allocUnsafe(RECORD_OFFSET + record.length);
+  value[0] = ACTION_CODES[action];
+  value.writeDoubleLE(commitUs, 1);
+  value.set(record, RECORD_OFFSET);
+  return value;
+};
+
+const unpackRecord = (seq: number, value: Buffer): LogRecord => ({
+  seq,
+  action: ACTIONS[value[0]!]!,
+  commitUs: value.readDoubleLE(1),
+  record: value.subarray(RECORD_OFFSET),
+});
+
+const commitUsOf = (value: Buffer): number => value.readDoubleLE(1);
+
+const randomId = (): string => crypto.randomUUID().replace(/-/g, '').slice(0, 16);
+
+export class ChangeLog implements ChangeSink {
+  private readonly streamsDb: Database<StreamDescriptor, string>;
+  private readonly trimDb: Database<number, [string, number]>;
+  private readonly logDb: Database<Buffer, [string, number, number]>;
+  private readonly streamsByTable = new Map<string, StreamDescriptor>();
+  private readonly partitionStates = new Map<string, PartitionState[]>();
+  private lastCommitUs = 0;
+  private lastTxnId = -1;
+  private nextRowIndex = 0;
+  private lastTrimAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly root: RootDatabase,
+    private readonly options: ChangeLogOptions,
+  ) {
+    if (!Number.isInteger(options.partitions) || options.partitions < 1) {
+      throw new Error(`ChangeLog: partitions must be a positive integer, got ${options.partitions}`);
+    }
+    this.streamsDb = root.openDB({ name: 'tunnel-streams', encoding: 'msgpack' });
+    this.trimDb = root.openDB({ name: 'tunnel-trim', keyEncoding: 'ordered-binary', encoding: 'msgpack' });
+    this.logDb = root.openDB({ name: 'tunnel-log', keyEncoding: 'ordered-binary', encoding: 'binary' });
+    for (const { value } of this.streamsDb.getRange()) this.load(value);
+  }
+
+  private load(stream: StreamDescriptor): void {
+    this.streamsByTable.set(stream.table, stream);
+    const states: PartitionState[] = [];
+    for (let p = 0; p < stream.partitions; p++) {
+      const trimmedThrough = this.trimDb.get([stream.streamId, p]) ?? 0;
+      let nextSeq = trimmedThrough + 1;
+      for (const { key, value } of this.logDb.getRange({
+        start: [stream.streamId, p, Number.MAX_SAFE_INTEGER],
+        end: [stream.streamId, p, 0],
+        reverse: true,
+        limit: 1,
+      })) {
+        nextSeq = Math.max(nextSeq, key[2] + 1);
+        this.lastCommitUs = Math.max(this.lastCommitUs, commitUsOf(value));
+      }
+      states.push({ nextSeq, trimmedThrough });
+    }
+    this.partitionStates.set(stream.streamId, states);
+  }
+
+  private states(streamId: string): PartitionState[] {
+    const states = this.partitionStates.get(streamId);
+    if (states === undefined) throw new Error(`ChangeLog: unknown stream ${streamId}`);
+    return states;
+  }
+
+  streamOf(table: string): StreamDescriptor | undefined {
+    return this.streamsByTable.get(table);
+  }
+
+  /** Starts logging `table` (idempotent: an enabled stream keeps its id, partitions and data). */
+  enableStream(table: string, settings: { readonly retentionMs?: number; readonly partitions?: number } = {}): StreamDescriptor {
+    const existing = this.streamsByTable.get(table);
+    if (existing !== undefined) return existing;
+    const stream: StreamDescriptor = {
+      streamId: `${table}-${randomId()}`,
+      table,
+      partitions: settings.partitions ?? this.options.partitions,
+      enabledAt: this.options.clock.now(),
+      retentionMs: settings.retentionMs ?? this.options.retentionMs,
+    };
+    this.root.transactionSync(() => {
+      this.streamsDb.put(table, stream);
+    });
+    this.streamsByTable.set(table, stream);
+    this.partitionStates.set(
+      stream.streamId,
+      Array.from({ length: stream.partitions }, () => ({ nextSeq: 1, trimmedThrough: 0 })),
+    );
+    return stream;
+  }
+
+  /** Stops logging `table` and forgets its records (DeleteTable, or a stream spec switched off). */
+  disableStream(table: string): void {
+    const stream = this.streamsByTable.get(table);
+    if (stream === undefined) return;
+    this.streamsByTable.delete(table);
+    this.partitionStates.delete(stream.streamId);
+    this.root.transactionSync(() => {
+      this.streamsDb.remove(table);
+      for (let p = 0; p < stream.partitions; p++) {
+        this.trimDb.remove([stream.streamId, p]);
+        for (const key of this.logDb.getKeys({ start: [stream.streamId, p, 0], end: [stream.streamId, p, Number.MAX_SAFE_INTEGER] })) {
+          this.logDb.remove(key);
+        }
+      }
+    });
+  }
+
+  /**
+   * Appends committed changes of `table`. Called inside the engine's write transaction; calls
+   * within one transaction share a commit timestamp and number their rows consecutively.
+   */
+  append(table: string, changes: readonly RowChange[]): void {
+    const stream = this.streamsByTable.get(table);
+    if (stream === undefined || changes.length === 0) return;
+    let txnId: number;
+    try {
+      txnId = this.root.getWriteTxnId();
+    } catch {
+      this.root.transactionSync(() => this.append(table, changes));
+      return;
+    }
+    if (txnId !== this.lastTxnId) {
+      this.lastTxnId = txnId;
+      this.lastCommitUs = Math.max(this.options.clock.now() * 1000, this.lastCommitUs + 1);
+      this.nextRowIndex = 0;
+    }
+    const commitUs = this.lastCommitUs;
+    const timestamp = BigInt(commitUs);
+    const states = this.states(stream.streamId);
+    for (const change of changes) {
+      const partition = partitionOf(change.primaryKey, stream.partitions);
+      const state = states[partition]!;
+      const record = encodeRow({
+        primaryKey: change.primaryKey,
+        cells: change.cells,
+        deleteMarker: change.action === 'DELETE_ROW',
+        sequence: { epoch: 0, timestamp, rowIndex: this.nextRowIndex++ },
+      });
+      this.logDb.put([stream.streamId, partition, state.nextSeq++], packRecord(change.action, commitUs, record));
+    }
+  }
+
+  /** The position of the next record to be written (LATEST). */
+  latestSeq(streamId: string, partition: number): number {
+    return this.states(streamId)[partition]!.nextSeq;
+  }
+
+  /** The oldest retained position (EARLIEST). */
+  earliestSeq(streamId: string, partition: number): number {
+    return this.states(streamId)[partition]!.trimmedThrough + 1;
+  }
+
+  /** The first retained position whose record committed at or after `commitUs`. */
+  seqAtOrAfter(streamId: string, partition: number, commitUs: number): number {
+    const state = this.states(streamId)[partition]!;
+    for (const { key, value } of this.logDb.getRange({
+      start: [streamId, partition, state.trimmedThrough + 1],
+      end: [streamId, partition, Number.MAX_SAFE_INTEGER],
+    })) {
+      if (commitUsOf(value) >= commitUs) return key[2];
+    }
+    return state.nextSeq;
+  }
+
+  /** Reads records from `fromSeq` on, up to the limits (always at least one record when any remains). */
+  read(streamId: string, partition: number, fromSeq: number, limits: ReadLimits): PartitionRead {
+    this.trimIfDue();
+    const state = this.states(streamId)[partition]!;
+    if (fromSeq <= state.trimmedThrough) return { kind: 'trimmed', trimmedThrough: state.trimmedThrough };
+    const records: LogRecord[] = [];
+    let bytes = 0;
+    let nextSeq = fromSeq;
+    let more = false;
+    for (const { key, value } of this.logDb.getRange({
+      start: [streamId, partition, fromSeq],
+      end: [streamId, partition, Number.MAX_SAFE_INTEGER],
+    })) {
+      const size = value.length - RECORD_OFFSET;
+      if (records.length >= limits.maxRecords || (records.length > 0 && bytes + size > limits.maxBytes)) {
+        more = true;
+        break;
+      }
+      records.push(unpackRecord(key[2], value));
+      bytes += size;
+      nextSeq = key[2] + 1;
+    }
+    return { kind: 'records', records, nextSeq, more };
+  }
+
+  private trimIfDue(): void {
+    const now = this.options.clock.now();
+    if (now - this.lastTrimAt < TRIM_INTERVAL_MS) return;
+    this.trim();
+  }
+
+  /** Removes records older than each stream's retention; returns how many were removed. */
+  trim(): number {
+    const now = this.options.clock.now();
+    this.lastTrimAt = now;
+    let removed = 0;
+    for (const stream of this.streamsByTable.values()) {
+      const horizonUs = (now - stream.retentionMs) * 1000;
+      const states = this.states(stream.streamId);
+      states.forEach((state, partition) => {
+        const expired: number[] = [];
+        for (const { key, value } of this.logDb.getRange({
+          start: [stream.streamId, partition, state.trimmedThrough + 1],
+          end: [stream.streamId, partition, Number.MAX_SAFE_INTEGER],
+        })) {
+          if (commitUsOf(value) >= horizonUs) break;
+          expired.push(key[2]);
+        }
+        if (expired.length === 0) return;
+        const trimmedThrough = expired[expired.length - 1]!;
+        this.root.transactionSync(() => {
+          for (const seq of expired) this.logDb.remove([stream.streamId, partition, seq]);
+          this.trimDb.put([stream.streamId, partition], trimmedThrough);
+        });
+        state.trimmedThrough = trimmedThrough;
+        removed += expired.length;
+      });
+    }
+    return removed;
+  }
+}
