@@ -18,7 +18,12 @@ export class PlainBufferError extends Error {
   readonly expected: string;
 
   constructor(code: PlainBufferErrorCode, offset: number, expected: string, found?: string) {
+    // The bytes are at fault, not the call path: without a stack trace, rejecting garbage
+    // costs about half as much (a corrupt stream can produce many of these).
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`PlainBuffer ${code} at byte ${offset}: expected ${expected}${found === undefined ? '' : `, found ${found}`}`);
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = 'PlainBufferError';
     this.code = code;
     this.offset = offset;
