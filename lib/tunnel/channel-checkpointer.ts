@@ -1,0 +1,129 @@
+/**
+ * Writes a channel's checkpoints in order (tunnel-protocol.md §5.1): one Checkpoint call at a
+ * time with `seq = GetCheckpoint.seq + 1` growing by one per success; tokens offered while a call
+ * runs are coalesced into the next call (the latest token covers the earlier batches). On
+ * OTSSequenceNumberNotMatch the sequence is re-read once and the token resent.
+ */
+import { CallSlot } from './call-slot.js';
+import { isFatalError, isSequenceNumberMismatch } from './errors.js';
+import { FINISHED } from './model.js';
+import type { CommitOutcome, TunnelCall, TunnelDataApi, TunnelEvent } from './model.js';
+import type { MonoTypeOperatorFunction } from 'rxjs';
+
+export type CommitWaiter = (outcome: CommitOutcome) => void;
+
+export interface CheckpointerContext {
+  readonly api: TunnelDataApi;
+  readonly tunnelId: string;
+  readonly clientId: string;
+  readonly channelId: string;
+  readonly retry: <T>(call: TunnelCall) => MonoTypeOperatorFunction<T>;
+  readonly emit: (event: TunnelEvent) => void;
+  readonly fatal: (error: unknown, call: TunnelCall) => void;
+  /** a `finished` checkpoint was attempted (written or not: the channel is done either way) */
+  readonly onFinishedSettled: () => void;
+  /** nothing queued and nothing in flight any more */
+  readonly onIdle: () => void;
+}
+
+interface Job {
+  token: string;
+  waiters: CommitWaiter[];
+}
+
+export class ChannelCheckpointer {
+  private nextSequence: bigint;
+  private queued: Job | undefined;
+  private sending: Job | undefined;
+  private readonly call = new CallSlot();
+  private closed: CommitOutcome | undefined;
+
+  constructor(
+    private readonly context: CheckpointerContext,
+    serverSequence: bigint,
+  ) {
+    this.nextSequence = serverSequence + 1n;
+  }
+
+  get idle(): boolean {
+    return this.queued === undefined && this.sending === undefined;
+  }
+
+  /** Queue `token` (covering every batch before it) and write it as soon as the previous call ends. */
+  offer(token: string, waiters: readonly CommitWaiter[]): void {
+    if (this.closed !== undefined) {
+      for (const waiter of waiters) waiter(this.closed);
+      return;
+    }
+    if (this.queued === undefined) this.queued = { token, waiters: [...waiters] };
+    else {
+      this.queued.token = token;
+      this.queued.waiters.push(...waiters);
+    }
+    this.flush();
+  }
+
+  /** Stop writing: queued and running commits resolve with `outcome`. */
+  close(outcome: CommitOutcome): void {
+    if (this.closed !== undefined) return;
+    this.closed = outcome;
+    this.call.cancel();
+    const pending = [...(this.sending?.waiters ?? []), ...(this.queued?.waiters ?? [])];
+    this.sending = undefined;
+    this.queued = undefined;
+    for (const waiter of pending) waiter(outcome);
+  }
+
+  private flush(): void {
+    if (this.closed !== undefined || this.sending !== undefined) return;
+    const job = this.queued;
+    if (job === undefined) {
+      this.context.onIdle();
+      return;
+    }
+    this.queued = undefined;
+    this.sending = job;
+    this.send(job, true);
+  }
+
+  private send(job: Job, mayResync: boolean): void {
+    const { api, tunnelId, clientId, channelId } = this.context;
+    const sequenceNumber = this.nextSequence;
+    this.call.startVoid(
+      api.checkpoint({ tunnelId, clientId, channelId, checkpoint: job.token, sequenceNumber }).pipe(this.context.retry<void>('checkpoint')),
+      () => {
+        this.nextSequence = sequenceNumber + 1n;
+        this.settle(job, { kind: 'committed', sequenceNumber });
+      },
+      (error) => {
+        if (mayResync && isSequenceNumberMismatch(error)) this.resync(job);
+        else this.fail(job, error);
+      },
+    );
+  }
+
+  private resync(job: Job): void {
+    const { api, tunnelId, clientId, channelId } = this.context;
+    this.call.start(
+      api.getCheckpoint({ tunnelId, clientId, channelId }).pipe(this.context.retry('getCheckpoint')),
+      (position) => {
+        this.nextSequence = position.sequenceNumber + 1n;
+        this.send(job, false);
+      },
+      (error) => this.fail(job, error),
+    );
+  }
+
+  private fail(job: Job, error: unknown): void {
+    this.context.emit({ kind: 'checkpoint-failed', channelId: this.context.channelId, error });
+    if (isFatalError(error, 'checkpoint')) this.context.fatal(error, 'checkpoint');
+    this.settle(job, { kind: 'failed', error });
+  }
+
+  private settle(job: Job, outcome: CommitOutcome): void {
+    this.sending = undefined;
+    for (const waiter of job.waiters) waiter(outcome);
+    if (job.token === FINISHED) this.context.onFinishedSettled();
+    this.flush();
+  }
+}
