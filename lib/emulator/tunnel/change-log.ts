@@ -157,6 +157,11 @@ export class ChangeLog implements ChangeSink {
     return states;
   }
 
+  /** false once the stream was disabled (or its table dropped) */
+  isLive(streamId: string): boolean {
+    return this.partitionStates.has(streamId);
+  }
+
   streamOf(table: string): StreamDescriptor | undefined {
     return this.streamsByTable.get(table);
   }

@@ -1,0 +1,544 @@
+/**
+ * The Tunnel service: every call of tunnel-protocol.md §1 as a function from a decoded request
+ * to `Either<TunnelError, response>`. HTTP, protobuf and fault injection live in `http.ts`;
+ * leasing rules in `leases.ts`; the change log in `change-log.ts`.
+ *
+ * Choices (the real server is closed source, §8/§13):
+ * - Channel ids have exactly one underscore, as the Java SDK splits them: base data channels
+ *   are `BaseData_<range>`, stream channels `p<partition>_e0` (epoch 0: partitions never split).
+ * - A tunnel's base data is cut into at most `baseChannels` key ranges at creation. Base tokens
+ *   carry the PlainBuffer key to resume from (empty = the channel's range start); stream tokens
+ *   carry `<streamId>:<partition>:<seq>` as iterator. Tokens are version 2: `total_count` and
+ *   `timestamp` (µs of the data consumed) feed DescribeTunnel's channel_count and channel_rpo.
+ * - BaseAndStream tunnels capture each partition's position at creation; their stream channels
+ *   are handed out once every base channel terminated. Channels are created with the tunnel,
+ *   so the InitBaseDataAndStreamShard stage is never observable.
+ * - Every mutation is written to LMDB before the response, so tunnels, leases and checkpoints
+ *   survive a crash; client expiry is computed lazily on every call and by an unref'd timer.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import type { Database, RootDatabase } from 'lmdb';
+import { decodeRow, encodePrimaryKey, encodeRow } from '../../wire/plainbuffer/index.js';
+import type { PrimaryKeyCell, RecordAction } from '../../wire/types.js';
+import type { ChangeLog, ReadLimits } from './change-log.js';
+import { type Clock, systemClock } from './clock.js';
+import { type TunnelError, tunnelError } from './errors.js';
+import { connectClient, expireClients, heartbeat, type Lease, ownsChannel, type ReportedChannel, releaseClient } from './leases.js';
+import type { TableRowsReader } from './rows-reader.js';
+import {
+  type BaseChannel,
+  type Channel,
+  type ChannelStatus,
+  type ChannelType,
+  FINISHED,
+  stageOf,
+  type StreamChannel,
+  type StreamStart,
+  type Tunnel,
+  type TunnelStage,
+  type TunnelType,
+} from './state.js';
+import { type ChannelToken, decodeChannelToken, encodeChannelToken } from './tokens.js';
+
+export interface StreamTunnelConfig {
+  readonly flag?: 'LATEST' | 'EARLIEST';
+  /** ns since epoch; 0 = absent */
+  readonly startOffsetNs?: bigint;
+  readonly endOffsetNs?: bigint;
+}
+
+export interface CreateTunnelInput {
+  readonly tableName: string;
+  readonly tunnelName: string;
+  readonly tunnelType: TunnelType;
+  readonly streamConfig?: StreamTunnelConfig;
+}
+
+export interface TunnelInfo {
+  readonly tunnelId: string;
+  readonly tunnelName: string;
+  readonly tunnelType: TunnelType;
+  readonly tableName: string;
+  readonly instanceName: string;
+  readonly streamId: string;
+  readonly stage: TunnelStage;
+  readonly expired: boolean;
+  /** ns since epoch */
+  readonly createTimeNs: bigint;
+  readonly streamConfig?: { readonly flag: 'LATEST' | 'EARLIEST'; readonly startOffsetNs: bigint; readonly endOffsetNs: bigint };
+}
+
+export interface ChannelInfo {
+  readonly channelId: string;
+  readonly channelType: ChannelType;
+  readonly channelStatus: ChannelStatus;
+  readonly clientId: string;
+  /** ns since epoch of the data consumed up to the checkpoint */
+  readonly channelRpoNs: bigint;
+  readonly channelCount: bigint;
+}
+
+export interface DescribeTunnelOutput {
+  readonly tunnel: TunnelInfo;
+  readonly channels: readonly ChannelInfo[];
+  readonly tunnelRpoNs: bigint;
+}
+
+export interface TunnelRecord {
+  readonly action: RecordAction;
+  /** PlainBuffer row with header */
+  readonly record: Uint8Array;
+}
+
+export interface ReadRecordsOutput {
+  readonly records: readonly TunnelRecord[];
+  readonly nextToken: string;
+  readonly mayMoreRecord: boolean;
+}
+
+export interface ChannelCall {
+  readonly tunnelId: string;
+  readonly clientId: string;
+  readonly channelId: string;
+}
+
+export interface TunnelServiceOptions {
+  readonly root: RootDatabase;
+  readonly changeLog: ChangeLog;
+  readonly rows: TableRowsReader;
+  readonly clock?: Clock;
+  readonly instanceName?: string;
+  /** ReadRecords batch bounds; default 1,000 records or 4 MiB */
+  readonly readLimits?: ReadLimits;
+  /** most key ranges a tunnel's base data is cut into; default 4 */
+  readonly baseChannels?: number;
+  /** period of the expiry sweep; default 1 s, 0 = lazy expiry only */
+  readonly expirySweepMs?: number;
+}
+
+export const DEFAULT_READ_LIMITS: ReadLimits = { maxRecords: 1000, maxBytes: 4 << 20 };
+export const DEFAULT_CLIENT_TIMEOUT_SEC = 300;
+
+const NS_PER_US = 1000n;
+const NAME_PATTERN = /^[A-Za-z0-9_-]{1,255}$/;
+
+const parameterInvalid = (message: string): TunnelError => tunnelError('OTSParameterInvalid', message);
+const tunnelMissing = (what: string): TunnelError => parameterInvalid(`Tunnel ${what} does not exist.`);
+const clientGone = (clientId: string): TunnelError =>
+  tunnelError('OTSResourceGone', `Client ${clientId} is not connected (unknown, shut down or heartbeat timeout).`);
+
+const randomHex = (length: number): string => crypto.randomUUID().replace(/-/g, '').slice(0, length);
+
+const decodePrimaryKey = (bytes: Uint8Array | undefined): readonly PrimaryKeyCell[] | undefined => {
+  if (bytes === undefined || bytes.length === 0) return undefined;
+  const row = decodeRow(bytes);
+  // stored and token keys were encoded by this service; a bad one was rejected when decoded from the token
+  if (E.isLeft(row)) throw row.left;
+  return row.right.primaryKey;
+};
+
+export class TunnelService {
+  private readonly db: Database<Tunnel, string>;
+  private readonly tunnels = new Map<string, Tunnel>();
+  private readonly clock: Clock;
+  private readonly readLimits: ReadLimits;
+  private readonly sweep: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: TunnelServiceOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.readLimits = options.readLimits ?? DEFAULT_READ_LIMITS;
+    this.db = options.root.openDB({ name: 'tunnel-tunnels', encoding: 'msgpack' });
+    for (const { key, value } of this.db.getRange()) this.tunnels.set(key, value);
+    const sweepMs = options.expirySweepMs ?? 1000;
+    if (sweepMs > 0) {
+      this.sweep = setInterval(() => this.expireClients(), sweepMs);
+      this.sweep.unref();
+    }
+  }
+
+  close(): void {
+    if (this.sweep !== undefined) clearInterval(this.sweep);
+  }
+
+  /** Releases the channels of every client past its heartbeat timeout. */
+  expireClients(): void {
+    const now = this.clock.now();
+    for (const tunnel of [...this.tunnels.values()]) {
+      const live = expireClients(tunnel, now);
+      if (live !== tunnel) this.save(live);
+    }
+  }
+
+  private save(tunnel: Tunnel): void {
+    this.options.root.transactionSync(() => {
+      this.db.put(tunnel.id, tunnel);
+    });
+    this.tunnels.set(tunnel.id, tunnel);
+  }
+
+  /** The tunnel with expired clients already released (and that release persisted). */
+  private live(tunnelId: string): E.Either<TunnelError, Tunnel> {
+    const tunnel = this.tunnels.get(tunnelId);
+    if (tunnel === undefined) return E.left(tunnelMissing(`id ${tunnelId}`));
+    const live = expireClients(tunnel, this.clock.now());
+    if (live !== tunnel) this.save(live);
+    return E.right(live);
+  }
+
+  private byName(tableName: string, tunnelName: string): Tunnel | undefined {
+    for (const tunnel of this.tunnels.values()) if (tunnel.table === tableName && tunnel.name === tunnelName) return tunnel;
+    return undefined;
+  }
+
+  // ------------------------------------------------------------------ control plane
+
+  createTunnel(input: CreateTunnelInput): E.Either<TunnelError, { readonly tunnelId: string }> {
+    const problems: string[] = [];
+    if (!NAME_PATTERN.test(input.tableName)) problems.push(`tunnel.table_name: invalid table name '${input.tableName}'`);
+    else if (!this.options.rows.hasTable(input.tableName)) problems.push(`tunnel.table_name: table '${input.tableName}' does not exist`);
+    if (!NAME_PATTERN.test(input.tunnelName)) problems.push(`tunnel.tunnel_name: invalid tunnel name '${input.tunnelName}'`);
+    const start = input.streamConfig?.startOffsetNs ?? 0n;
+    const end = input.streamConfig?.endOffsetNs ?? 0n;
+    if (start < 0n || end < 0n) problems.push('tunnel.stream_tunnel_config: offsets must not be negative');
+    if (end !== 0n && end < start) problems.push('tunnel.stream_tunnel_config: endOffset must not be less than startOffset');
+    if (problems.length > 0) return E.left(parameterInvalid(problems.join('; ')));
+    if (this.byName(input.tableName, input.tunnelName) !== undefined) {
+      return E.left(tunnelError('OTSTunnelExist', `Tunnel ${input.tunnelName} already exists on table ${input.tableName}.`));
+    }
+
+    const channels: Channel[] = [];
+    if (input.tunnelType !== 'Stream') channels.push(...this.baseChannels(input.tableName));
+    let streamId: string | undefined;
+    let streamStart: StreamStart | undefined;
+    if (input.tunnelType !== 'BaseData') {
+      const stream = this.options.changeLog.enableStream(input.tableName);
+      streamId = stream.streamId;
+      streamStart = {
+        flag: input.streamConfig?.flag ?? 'LATEST',
+        ...(start > 0n ? { startUs: Number(start / NS_PER_US) } : {}),
+        ...(end > 0n ? { endUs: Number(end / NS_PER_US) } : {}),
+      };
+      for (let partition = 0; partition < stream.partitions; partition++) {
+        channels.push(this.streamChannel(stream.streamId, partition, input.tunnelType === 'BaseAndStream' ? { flag: 'LATEST' } : streamStart));
+      }
+    }
+    const tunnel: Tunnel = {
+      id: crypto.randomUUID(),
+      name: input.tunnelName,
+      table: input.tableName,
+      type: input.tunnelType,
+      createdAt: this.clock.now(),
+      ...(streamId === undefined ? {} : { streamId }),
+      ...(streamStart === undefined ? {} : { streamStart }),
+      channels,
+      clients: [],
+    };
+    this.save(tunnel);
+    return E.right({ tunnelId: tunnel.id });
+  }
+
+  private baseChannels(table: string): BaseChannel[] {
+    const splits = this.options.rows.splitPoints(table, Math.max(1, this.options.baseChannels ?? 4));
+    const bounds = [undefined, ...splits.map((key) => encodePrimaryKey(key)), undefined];
+    return bounds.slice(0, -1).map((rangeStart, i) => {
+      const rangeEnd = bounds[i + 1];
+      return {
+        id: `BaseData_${i}`,
+        type: 'BaseData',
+        status: 'WAIT',
+        version: 0,
+        checkpoint: encodeChannelToken({ kind: 'base', startPk: rangeStart ?? new Uint8Array(0), count: 0, timestampUs: 0 }),
+        sequenceNumber: 0,
+        count: 0,
+        rpoUs: 0,
+        ...(rangeStart === undefined ? {} : { rangeStart }),
+        ...(rangeEnd === undefined ? {} : { rangeEnd }),
+      };
+    });
+  }
+
+  private streamChannel(streamId: string, partition: number, start: StreamStart): StreamChannel {
+    const log = this.options.changeLog;
+    const seq =
+      start.startUs !== undefined
+        ? log.seqAtOrAfter(streamId, partition, start.startUs)
+        : start.flag === 'EARLIEST'
+          ? log.earliestSeq(streamId, partition)
+          : log.latestSeq(streamId, partition);
+    return {
+      id: `p${partition}_e0`,
+      type: 'Stream',
+      partition,
+      status: 'WAIT',
+      version: 0,
+      checkpoint: encodeChannelToken({ kind: 'stream', streamId, partition, seq, count: 0, timestampUs: 0 }),
+      sequenceNumber: 0,
+      count: 0,
+      rpoUs: 0,
+      ...(start.startUs === undefined ? {} : { startUs: start.startUs }),
+      ...(start.endUs === undefined ? {} : { endUs: start.endUs }),
+    };
+  }
+
+  deleteTunnel(input: { readonly tableName: string; readonly tunnelName: string }): E.Either<TunnelError, void> {
+    const tunnel = this.byName(input.tableName, input.tunnelName);
+    if (tunnel === undefined) return E.left(tunnelMissing(`${input.tunnelName} of table ${input.tableName}`));
+    this.options.root.transactionSync(() => {
+      this.db.remove(tunnel.id);
+    });
+    this.tunnels.delete(tunnel.id);
+    return E.right(undefined);
+  }
+
+  /** Tunnels of `tableName`, or of the whole instance when it is empty. */
+  listTunnels(input: { readonly tableName?: string }): E.Either<TunnelError, readonly TunnelInfo[]> {
+    const table = input.tableName ?? '';
+    return E.right(
+      [...this.tunnels.values()]
+        .filter((t) => table === '' || t.table === table)
+        .sort((a, b) => a.createdAt - b.createdAt)
+        .map((t) => this.info(t)),
+    );
+  }
+
+  describeTunnel(input: { readonly tableName: string; readonly tunnelName: string }): E.Either<TunnelError, DescribeTunnelOutput> {
+    const found = this.byName(input.tableName, input.tunnelName);
+    if (found === undefined) return E.left(tunnelMissing(`${input.tunnelName} of table ${input.tableName}`));
+    return E.map((tunnel: Tunnel) => {
+      const channels = tunnel.channels.map(
+        (c): ChannelInfo => ({
+          channelId: c.id,
+          channelType: c.type,
+          channelStatus: c.status,
+          clientId: c.owner ?? '',
+          channelRpoNs: BigInt(c.rpoUs) * NS_PER_US,
+          channelCount: BigInt(c.count),
+        }),
+      );
+      const consumed = tunnel.channels.filter((c) => c.rpoUs > 0).map((c) => c.rpoUs);
+      const tunnelRpoNs = consumed.length === 0 ? 0n : BigInt(Math.min(...consumed)) * NS_PER_US;
+      return { tunnel: this.info(tunnel), channels, tunnelRpoNs };
+    })(this.live(found.id));
+  }
+
+  private info(tunnel: Tunnel): TunnelInfo {
+    const start = tunnel.streamStart;
+    return {
+      tunnelId: tunnel.id,
+      tunnelName: tunnel.name,
+      tunnelType: tunnel.type,
+      tableName: tunnel.table,
+      instanceName: this.options.instanceName ?? 'otsflow',
+      streamId: tunnel.streamId ?? '',
+      stage: stageOf(tunnel),
+      expired: this.isExpired(tunnel),
+      createTimeNs: BigInt(tunnel.createdAt) * 1_000_000n,
+      ...(start === undefined
+        ? {}
+        : {
+            streamConfig: {
+              // the SDKs send either a flag or a start offset; the service reports the flag as LATEST then
+              flag: start.startUs === undefined ? start.flag : 'LATEST',
+              startOffsetNs: BigInt(start.startUs ?? 0) * NS_PER_US,
+              endOffsetNs: BigInt(start.endUs ?? 0) * NS_PER_US,
+            },
+          }),
+    };
+  }
+
+  /** A stream channel whose checkpoint points into trimmed data can never be read again. */
+  private isExpired(tunnel: Tunnel): boolean {
+    const log = this.options.changeLog;
+    return tunnel.channels.some((c) => {
+      if (c.type !== 'Stream' || c.status === 'TERMINATED' || tunnel.streamId === undefined || !log.isLive(tunnel.streamId)) return false;
+      const token = decodeChannelToken(c.checkpoint);
+      return E.isRight(token) && token.right.kind === 'stream' && token.right.seq < log.earliestSeq(tunnel.streamId, c.partition);
+    });
+  }
+
+  // ------------------------------------------------------------------ data plane
+
+  connect(input: {
+    readonly tunnelId: string;
+    readonly timeoutSec?: number;
+    readonly clientTag?: string;
+  }): E.Either<TunnelError, { readonly clientId: string }> {
+    return E.map((tunnel: Tunnel) => {
+      const tag = input.clientTag !== undefined && input.clientTag !== '' ? input.clientTag : 'client';
+      const timeoutSec = input.timeoutSec !== undefined && input.timeoutSec > 0 ? input.timeoutSec : DEFAULT_CLIENT_TIMEOUT_SEC;
+      const clientId = `${tag}_${randomHex(12)}`;
+      this.save(connectClient(tunnel, { id: clientId, tag, timeoutSec, lastHeartbeat: this.clock.now() }));
+      return { clientId };
+    })(this.live(input.tunnelId));
+  }
+
+  heartbeat(input: {
+    readonly tunnelId: string;
+    readonly clientId: string;
+    readonly channels: readonly ReportedChannel[];
+  }): E.Either<TunnelError, { readonly channels: readonly Lease[] }> {
+    return E.chain((tunnel: Tunnel) => {
+      const result = heartbeat(tunnel, input.clientId, input.channels, this.clock.now());
+      if (E.isLeft(result)) return E.left(clientGone(input.clientId));
+      this.save(result.right.tunnel);
+      return E.right({ channels: result.right.leases });
+    })(this.live(input.tunnelId));
+  }
+
+  shutdown(input: { readonly tunnelId: string; readonly clientId: string }): E.Either<TunnelError, void> {
+    return E.map((tunnel: Tunnel) => {
+      // idempotent: a client that already expired has nothing left to release
+      if (tunnel.clients.some((c) => c.id === input.clientId)) this.save(releaseClient(tunnel, input.clientId));
+    })(this.live(input.tunnelId));
+  }
+
+  private channelOf(input: ChannelCall, requireOwner: boolean): E.Either<TunnelError, { tunnel: Tunnel; channel: Channel }> {
+    return E.chain((tunnel: Tunnel) => {
+      const channel = tunnel.channels.find((c) => c.id === input.channelId);
+      if (channel === undefined) return E.left(parameterInvalid(`Channel ${input.channelId} does not exist in tunnel ${tunnel.id}.`));
+      if (!tunnel.clients.some((c) => c.id === input.clientId)) return E.left(clientGone(input.clientId));
+      if (requireOwner && !ownsChannel(tunnel, input.clientId, input.channelId)) {
+        return E.left(
+          tunnelError(
+            'OTSResourceGone',
+            `Channel ${input.channelId} is not held by client ${input.clientId} (owner: ${channel.owner ?? 'none'}, status ${channel.status}, version ${channel.version}).`,
+          ),
+        );
+      }
+      return E.right({ tunnel, channel });
+    })(this.live(input.tunnelId));
+  }
+
+  getCheckpoint(input: ChannelCall): E.Either<TunnelError, { readonly checkpoint: string; readonly sequenceNumber: number }> {
+    return E.map(({ channel }: { channel: Channel }) => ({ checkpoint: channel.checkpoint, sequenceNumber: channel.sequenceNumber }))(
+      this.channelOf(input, false),
+    );
+  }
+
+  checkpoint(input: ChannelCall & { readonly checkpoint: string; readonly sequenceNumber: number }): E.Either<TunnelError, void> {
+    return E.chain(({ tunnel, channel }: { tunnel: Tunnel; channel: Channel }) => {
+      if (input.sequenceNumber !== channel.sequenceNumber + 1) {
+        return E.left(
+          tunnelError(
+            'OTSSequenceNumberNotMatch',
+            `Checkpoint sequence number ${input.sequenceNumber} does not follow the stored ${channel.sequenceNumber} of channel ${channel.id}.`,
+          ),
+        );
+      }
+      const token = this.channelToken(tunnel, channel, input.checkpoint);
+      if (E.isLeft(token)) return token;
+      const position = token.right;
+      const updated: Channel = {
+        ...channel,
+        checkpoint: input.checkpoint,
+        sequenceNumber: input.sequenceNumber,
+        ...(position.kind === 'finished' ? {} : { count: position.count, rpoUs: position.timestampUs }),
+      };
+      this.save({ ...tunnel, channels: tunnel.channels.map((c) => (c.id === channel.id ? updated : c)) });
+      return E.right(undefined);
+    })(this.channelOf(input, true));
+  }
+
+  /** Decodes a token and checks that it belongs to this channel. */
+  private channelToken(tunnel: Tunnel, channel: Channel, token: string): E.Either<TunnelError, ChannelToken> {
+    const decoded = decodeChannelToken(token);
+    if (E.isLeft(decoded)) return E.left(parameterInvalid(`Invalid token for channel ${channel.id}: ${decoded.left}`));
+    const position = decoded.right;
+    if (position.kind === 'finished') return decoded;
+    if (channel.type === 'BaseData' && position.kind !== 'base') {
+      return E.left(parameterInvalid(`Token of a stream channel given to base data channel ${channel.id}.`));
+    }
+    if (channel.type === 'Stream' && (position.kind !== 'stream' || position.streamId !== tunnel.streamId || position.partition !== channel.partition)) {
+      return E.left(parameterInvalid(`Token does not belong to stream channel ${channel.id}.`));
+    }
+    if (position.kind === 'base' && position.startPk.length > 0 && E.isLeft(decodeRow(position.startPk))) {
+      return E.left(parameterInvalid(`Invalid primary key in the token of channel ${channel.id}.`));
+    }
+    return decoded;
+  }
+
+  readRecords(input: ChannelCall & { readonly token: string }): E.Either<TunnelError, ReadRecordsOutput> {
+    return E.chain(({ tunnel, channel }: { tunnel: Tunnel; channel: Channel }) => {
+      const token = this.channelToken(tunnel, channel, input.token);
+      if (E.isLeft(token)) return token;
+      const position = token.right;
+      if (position.kind === 'finished') return E.right({ records: [], nextToken: FINISHED, mayMoreRecord: false });
+      if (position.kind === 'base' && channel.type === 'BaseData') return E.right(this.readBase(tunnel, channel, position));
+      if (position.kind === 'stream' && channel.type === 'Stream') return this.readStream(tunnel, channel, position);
+      return E.left(parameterInvalid(`Token does not match channel ${channel.id}.`));
+    })(this.channelOf(input, true));
+  }
+
+  private readBase(tunnel: Tunnel, channel: BaseChannel, position: Extract<ChannelToken, { kind: 'base' }>): ReadRecordsOutput {
+    const start = decodePrimaryKey(position.startPk.length > 0 ? position.startPk : channel.rangeStart);
+    const end = decodePrimaryKey(channel.rangeEnd);
+    const scan = this.options.rows.scan(tunnel.table, start, end, this.readLimits.maxRecords);
+    const records: TunnelRecord[] = [];
+    let bytes = 0;
+    let next = scan.next;
+    for (const row of scan.rows) {
+      const record = encodeRow({ primaryKey: row.primaryKey, cells: row.cells, deleteMarker: false });
+      if (records.length > 0 && bytes + record.length > this.readLimits.maxBytes) {
+        next = row.primaryKey;
+        break;
+      }
+      records.push({ action: 'PUT_ROW', record });
+      bytes += record.length;
+    }
+    const nextToken =
+      next === undefined
+        ? FINISHED
+        : encodeChannelToken({
+            kind: 'base',
+            startPk: encodePrimaryKey(next),
+            count: position.count + records.length,
+            timestampUs: this.clock.now() * 1000,
+          });
+    return { records, nextToken, mayMoreRecord: next !== undefined };
+  }
+
+  private readStream(
+    tunnel: Tunnel,
+    channel: StreamChannel,
+    position: Extract<ChannelToken, { kind: 'stream' }>,
+  ): E.Either<TunnelError, ReadRecordsOutput> {
+    const log = this.options.changeLog;
+    if (!log.isLive(position.streamId)) {
+      return E.left(tunnelError('OTSTunnelExpired', `The stream of table ${tunnel.table} behind tunnel ${tunnel.id} no longer exists.`));
+    }
+    const read = log.read(position.streamId, position.partition, position.seq, this.readLimits);
+    if (read.kind === 'trimmed') {
+      return E.left(
+        tunnelError(
+          'OTSTunnelExpired',
+          `OTSTrimmedDataAccess: records of channel ${channel.id} up to position ${read.trimmedThrough} passed the stream retention; the token points at ${position.seq}.`,
+        ),
+      );
+    }
+    const records: TunnelRecord[] = [];
+    let nextSeq = read.nextSeq;
+    let timestampUs = position.timestampUs;
+    let finished = false;
+    for (const record of read.records) {
+      if (channel.endUs !== undefined && record.commitUs > channel.endUs) {
+        finished = true;
+        nextSeq = record.seq;
+        break;
+      }
+      if (channel.startUs !== undefined && record.commitUs < channel.startUs) continue;
+      records.push({ action: record.action, record: record.record });
+      timestampUs = record.commitUs;
+    }
+    if (channel.endUs !== undefined && !read.more && this.clock.now() * 1000 > channel.endUs) finished = true;
+    if (finished) return E.right({ records, nextToken: FINISHED, mayMoreRecord: false });
+    const nextToken = encodeChannelToken({
+      kind: 'stream',
+      streamId: position.streamId,
+      partition: position.partition,
+      seq: nextSeq,
+      count: position.count + records.length,
+      timestampUs,
+    });
+    return E.right({ records, nextToken, mayMoreRecord: read.more });
+  }
+}
