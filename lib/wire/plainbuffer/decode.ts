@@ -11,7 +11,7 @@
  */
 import { left, right } from 'fp-ts/lib/Either.js';
 import type { Either } from 'fp-ts/lib/Either.js';
-import { isUtf8 } from 'node:buffer';
+import { Buffer, isUtf8 } from 'node:buffer';
 import { AUTO_INCREMENT, INF_MAX, INF_MIN } from '../types.js';
 import type { Cell, ColumnValue, PrimaryKeyCell, PrimaryKeyValue, Row, SequenceInfo } from '../types.js';
 import {
@@ -53,8 +53,11 @@ const scratchBytes = new Uint8Array(scratchView.buffer);
 // Validity is checked with isUtf8 first; ignoreBOM keeps a leading U+FEFF as data.
 const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
-/** Strings up to this many bytes are built char by char when ASCII; longer ones go native. */
-const SHORT_TEXT = 32;
+/**
+ * ASCII runs (names, most keys) are sliced natively as latin1, the fastest way to make a short
+ * string here (see spec/bench/plainbuffer.ts); it accepts any Uint8Array as receiver.
+ */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
 
 /** Where the cursor is; `end` is the buffer length. */
 interface Cursor {
@@ -212,16 +215,39 @@ function readFloat64(buf: Uint8Array, p: number): number {
 
 /** UTF-8 text of `buf[start, end)`, or undefined when the bytes are not valid UTF-8. */
 function readText(buf: Uint8Array, start: number, end: number): string | undefined {
-  if (end - start <= SHORT_TEXT) {
-    let text = '';
-    for (let i = start; i < end; i++) {
-      const b = buf[i]!;
-      if (b > 0x7f) return readUtf8(buf, start, end);
-      text += String.fromCharCode(b);
-    }
-    return text;
-  }
+  let bits = 0;
+  for (let i = start; i < end; i++) bits |= buf[i]!;
+  if (bits < 0x80) return start === end ? '' : latin1Slice.call(buf, start, end);
   return readUtf8(buf, start, end);
+}
+
+/**
+ * Column names repeat in every row; remembering the last name seen per name CRC (which readCell
+ * computes anyway) turns most name decodes into a short byte comparison and shares the strings.
+ */
+const nameCacheBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(256).fill(undefined);
+const nameCacheText: string[] = new Array<string>(256).fill('');
+const NAME_CACHE_MAX_BYTES = 64;
+
+function readName(buf: Uint8Array, start: number, end: number, crc: number): string | undefined {
+  const length = end - start;
+  const cached = nameCacheBytes[crc];
+  if (cached !== undefined && cached.length === length) {
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      if (cached[i] !== buf[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return nameCacheText[crc];
+  }
+  const text = readText(buf, start, end);
+  if (text !== undefined && length <= NAME_CACHE_MAX_BYTES) {
+    nameCacheBytes[crc] = copyBytes(buf, start, end);
+    nameCacheText[crc] = text;
+  }
+  return text;
 }
 
 function readUtf8(buf: Uint8Array, start: number, end: number): string | undefined {
@@ -343,7 +369,8 @@ function readCell(
   need(cursor, p, nameLength, 'the cell name');
   const nameStart = p;
   p += nameLength;
-  let crc = crc8(0, buf, nameStart, p);
+  const nameCrc = crc8(0, buf, nameStart, p);
+  let crc = nameCrc;
 
   let tag = at(cursor, p);
   let valueType = -1;
@@ -434,7 +461,7 @@ function readCell(
     timestamp = high * 0x1_0000_0000 + u32(buf, timestampAt);
   }
 
-  const name = readText(buf, nameStart, nameStart + nameLength);
+  const name = readName(buf, nameStart, nameStart + nameLength, nameCrc);
   if (name === undefined) throw new PlainBufferError('INVALID_VALUE', nameStart, 'a UTF-8 cell name');
 
   if (isPrimaryKey) {
