@@ -52,7 +52,8 @@ const EXTENSION_LENGTH = 1 + 4 + SEQUENCE_INFO_LENGTH;
 const scratchView = new DataView(new ArrayBuffer(8));
 const scratchBytes = new Uint8Array(scratchView.buffer);
 
-let out: Buffer = Buffer.allocUnsafe(64 * 1024);
+const SCRATCH_BYTES = 64 * 1024;
+let out: Buffer = Buffer.allocUnsafe(SCRATCH_BYTES);
 let pos = 0;
 
 /** Makes room for `count` more bytes. */
@@ -68,6 +69,8 @@ function reserve(count: number): void {
 function finish(): Uint8Array {
   const result = Buffer.allocUnsafe(pos);
   out.copy(result, 0, 0, pos);
+  // One huge row must not pin a huge scratch buffer for the life of the process.
+  if (out.length > 16 * SCRATCH_BYTES) out = Buffer.allocUnsafe(SCRATCH_BYTES);
   return result;
 }
 
