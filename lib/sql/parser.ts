@@ -47,39 +47,45 @@ const CAST_TYPE_NAMES = ['String', 'Double', 'Long', 'Int', 'Boolean', 'Timestam
 
 // ---------------------------------------------------------------- error messages
 
-/** Said after "expected X" when the parser fails to match token X inside a rule. */
-const MISMATCH_CONTEXT: Readonly<Record<string, string>> = {
-  'optionList/LParen': "after OPTIONS (write OPTIONS(key='value', …))",
-  'optionList/RParen': 'after OPTIONS list',
-  'optionEntry/Equals': 'after option key',
-  'createTable/Using': 'after table name',
-  'createTable/Exists': 'after IF NOT',
-  'createScan/On': 'after scan name',
-  'createScan/Using': 'after ON <table>',
-  'dropTable/Table': 'after DROP',
-  'dropTable/Exists': 'after IF',
-  'insert/Into': 'after INSERT',
-  'insert/RParen': 'after column list',
-  'showTables/Tables': 'after SHOW',
-  'functionCall/RParen': 'after function arguments',
-  'parenthesized/RParen': "to close '('",
-  'inList/LParen': 'after IN',
-  'inList/RParen': 'after IN list',
-  'castExpr/LParen': 'after CAST',
-  'castExpr/As': 'in CAST(expr AS type)',
-  'castExpr/RParen': 'after CAST type',
-  'caseExpr/Then': 'after WHEN condition',
-  'caseExpr/End': 'to close CASE',
-  'betweenSuffix/And': 'in BETWEEN … AND …',
-  'isNullSuffix/Null': 'after IS',
-  'watermark/Delay': 'after WATERMARK expression',
-  'watermark/Of': 'after DELAY',
-  'watermark/Interval': 'after DELAY OF',
-  'groupBy/By': 'after GROUP',
-  'orderBy/By': 'after ORDER',
-  'limit/NumberLiteral': 'after LIMIT',
-  'intervalLiteral/Identifier': 'after interval amount (SECONDS, MINUTES, …)',
-  'createStream/Insert': 'after CREATE STREAM name and OPTIONS',
+/**
+ * Said after "expected X" when the parser fails to match token X inside a rule (keyed by
+ * rule/token name); `what` replaces the token's label where that reads better.
+ */
+const MISMATCH_CONTEXT: Readonly<Record<string, { readonly context: string; readonly what?: string }>> = {
+  'optionList/LParen': { context: "after OPTIONS (write OPTIONS(key='value', …))" },
+  'optionList/RParen': { context: 'after OPTIONS list' },
+  'optionEntry/Equals': { context: 'after option key' },
+  'createTable/USING': { context: 'after table name' },
+  'createTable/NOT': { context: 'after IF (CREATE TABLE IF NOT EXISTS)' },
+  'createTable/EXISTS': { context: 'after IF NOT' },
+  'createScan/ON': { context: 'after scan name' },
+  'createScan/USING': { context: 'after ON <table>' },
+  'createStream/INSERT': { context: 'after CREATE STREAM <name> [OPTIONS(…)]' },
+  'dropTable/TABLE': { context: 'after DROP' },
+  'dropTable/EXISTS': { context: 'after IF (DROP TABLE IF EXISTS)' },
+  'insert/INSERT': { what: 'INSERT INTO <table> SELECT …', context: 'after CREATE STREAM <name> [OPTIONS(…)]' },
+  'insert/INTO': { context: 'after INSERT' },
+  'insert/RParen': { context: 'after column list' },
+  'select/SELECT': { what: 'SELECT', context: 'after INSERT INTO <table> [(columns)]' },
+  'showTables/TABLES': { context: 'after SHOW' },
+  'functionCall/RParen': { context: 'after function arguments' },
+  'parenthesized/RParen': { context: "to close '('" },
+  'inList/LParen': { context: 'after IN' },
+  'inList/RParen': { context: 'after IN list' },
+  'castExpr/LParen': { context: 'after CAST' },
+  'castExpr/AS': { context: 'in CAST(expr AS type)' },
+  'castExpr/AnyWord': { what: 'a type name', context: 'after AS in CAST' },
+  'castExpr/RParen': { context: 'after CAST type' },
+  'caseExpr/THEN': { context: 'after WHEN condition' },
+  'caseExpr/END': { context: 'to close CASE' },
+  'betweenSuffix/AND': { context: 'in BETWEEN … AND …' },
+  'isNullSuffix/NULL': { context: 'after IS [NOT]' },
+  'watermark/DELAY': { context: 'after WATERMARK expression (WATERMARK ts DELAY OF INTERVAL …)' },
+  'watermark/OF': { context: 'after DELAY' },
+  'groupBy/BY': { context: 'after GROUP' },
+  'orderBy/BY': { context: 'after ORDER' },
+  'limit/NumberLiteral': { what: 'a row count', context: 'after LIMIT' },
+  'intervalLiteral/Identifier': { what: 'a time unit (SECONDS, MINUTES, …)', context: 'after the interval amount' },
 };
 
 const DESCRIPTION_CONTEXT: Readonly<Record<string, string>> = {
@@ -114,11 +120,12 @@ function keywordHint(actual: IToken | undefined, expected: readonly TokenType[])
   return match === undefined ? undefined : `did you mean ${match}?`;
 }
 
-function valueHint(actual: IToken | undefined, ruleName: string): string | undefined {
+function valueHint(actual: IToken | undefined, ruleName: string, expected?: TokenType): string | undefined {
   if (ruleName === 'optionEntry' && actual !== undefined && tokenMatcher(actual, T.AnyWord)) {
     return `quote the value: '${actual.image}'`;
   }
-  if (ruleName === 'optionList' && actual !== undefined && actual.tokenType !== EOF && actual.tokenType !== T.Semicolon) {
+  const inList = ruleName === 'optionList' && expected === T.RParen;
+  if (inList && actual !== undefined && actual.tokenType !== EOF && actual.tokenType !== T.Semicolon) {
     return "separate options with ','";
   }
   return undefined;
@@ -148,9 +155,11 @@ function listOfExpected(types: readonly TokenType[]): string {
 const errorMessageProvider = {
   buildMismatchTokenMessage(options: { expected: TokenType; actual: IToken; previous: IToken; ruleName: string }): string {
     const { expected, actual, previous, ruleName } = options;
-    const context = MISMATCH_CONTEXT[`${ruleName}/${String(expected.name)}`] ?? afterPrevious(previous);
-    const message = `expected ${describeExpected(expected)}${context === '' ? '' : ` ${context}`} but found ${describeFound(actual)}`;
-    return withHint(message, keywordHint(actual, [expected]) ?? valueHint(actual, ruleName));
+    const special = MISMATCH_CONTEXT[`${ruleName}/${String(expected.name)}`];
+    const context = special?.context ?? afterPrevious(previous);
+    const what = special?.what ?? describeExpected(expected);
+    const message = `expected ${what}${context === '' ? '' : ` ${context}`} but found ${describeFound(actual)}`;
+    return withHint(message, keywordHint(actual, [expected]) ?? valueHint(actual, ruleName, expected));
   },
   buildNotAllInputParsedMessage(options: { firstRedundant: IToken; ruleName: string }): string {
     const { firstRedundant } = options;
@@ -229,6 +238,17 @@ class SqlParser extends EmbeddedActionsParser {
     );
   }
 
+  /**
+   * IF is also a name (`if(c, a, b)`, a table called `if`), so `IF [NOT] EXISTS` is taken
+   * whenever IF is followed by more than the end of the statement (or by `followers`); then a
+   * misspelt clause is reported as such instead of as a table named IF.
+   */
+  private ifClauseAhead(followers: readonly TokenType[]): boolean {
+    if (this.LA(1).tokenType !== T.If) return false;
+    const next = this.LA(2).tokenType;
+    return next !== EOF && next !== T.Semicolon && !followers.includes(next);
+  }
+
   readonly statementEntry = this.RULE('statementEntry', (): Statement => {
     const statement = this.SUBRULE(this.statement);
     this.OPTION(() => this.CONSUME(T.Semicolon));
@@ -280,11 +300,21 @@ class SqlParser extends EmbeddedActionsParser {
   readonly createTable = this.RULE('createTable', (create: IToken): CreateTableStatement => {
     this.CONSUME(T.Table);
     let ifNotExists = false;
-    this.OPTION(() => {
-      this.CONSUME(T.If);
-      this.CONSUME(T.Not);
-      this.CONSUME(T.Exists);
-      ifNotExists = true;
+    this.OR1({
+      MAX_LOOKAHEAD: 1,
+      IGNORE_AMBIGUITIES: true,
+      DEF: [
+        {
+          GATE: () => this.ifClauseAhead([T.Using]),
+          ALT: () => {
+            this.CONSUME(T.If);
+            this.CONSUME(T.Not);
+            this.CONSUME(T.Exists);
+            ifNotExists = true;
+          },
+        },
+        { ALT: () => undefined },
+      ],
     });
     const name = this.SUBRULE(this.name);
     this.CONSUME(T.Using);
@@ -322,10 +352,20 @@ class SqlParser extends EmbeddedActionsParser {
     const drop = this.CONSUME(T.Drop);
     this.CONSUME(T.Table);
     let ifExists = false;
-    this.OPTION(() => {
-      this.CONSUME(T.If);
-      this.CONSUME(T.Exists);
-      ifExists = true;
+    this.OR({
+      MAX_LOOKAHEAD: 1,
+      IGNORE_AMBIGUITIES: true,
+      DEF: [
+        {
+          GATE: () => this.ifClauseAhead([]),
+          ALT: () => {
+            this.CONSUME(T.If);
+            this.CONSUME(T.Exists);
+            ifExists = true;
+          },
+        },
+        { ALT: () => undefined },
+      ],
     });
     const name = this.SUBRULE(this.name);
     return this.ACTION(() => ({ kind: 'DropTable', name, ifExists, loc: loc(drop) }));
@@ -485,7 +525,9 @@ class SqlParser extends EmbeddedActionsParser {
   });
 
   readonly selectItem = this.RULE('selectItem', (): SelectItem => {
-    return this.OR([
+    return this.OR({
+      ERR_MSG: 'a select item (an expression or *)',
+      DEF: [
       {
         ALT: () => {
           const star = this.CONSUME(T.Star);
@@ -507,7 +549,8 @@ class SqlParser extends EmbeddedActionsParser {
           return this.ACTION(() => ({ kind: 'SelectExpr' as const, expr, alias, loc: expr.loc }));
         },
       },
-    ]);
+      ],
+    });
   });
 
   /** `AS anything` (keywords too: the seed writes `AS end`) or a bare plain name */
@@ -623,7 +666,9 @@ class SqlParser extends EmbeddedActionsParser {
   });
 
   readonly notExpr = this.RULE('notExpr', (): Expr => {
-    return this.OR([
+    return this.OR({
+      ERR_MSG: 'an expression',
+      DEF: [
       {
         ALT: () => {
           const not = this.CONSUME(T.Not);
@@ -632,7 +677,8 @@ class SqlParser extends EmbeddedActionsParser {
         },
       },
       { ALT: () => this.SUBRULE(this.predicate) },
-    ]);
+      ],
+    });
   });
 
   /** comparisons, then at most one IS / IN / BETWEEN / LIKE suffix (as Spark's grammar) */
@@ -731,7 +777,9 @@ class SqlParser extends EmbeddedActionsParser {
   });
 
   readonly unary = this.RULE('unary', (): Expr => {
-    return this.OR([
+    return this.OR({
+      ERR_MSG: 'an expression',
+      DEF: [
       {
         ALT: () => {
           const op = this.OR1([{ ALT: () => this.CONSUME(T.Minus) }, { ALT: () => this.CONSUME(T.Plus) }]);
@@ -740,7 +788,8 @@ class SqlParser extends EmbeddedActionsParser {
         },
       },
       { ALT: () => this.SUBRULE(this.primary) },
-    ]);
+      ],
+    });
   });
 
   readonly primary = this.RULE('primary', (): Expr => {
