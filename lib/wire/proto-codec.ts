@@ -1,0 +1,301 @@
+/**
+ * Typed encode/decode over protobufjs reflection (proto2), shared by the tunnel and table schemas.
+ *
+ * Surface conventions (the same for every message):
+ * - field names are camelCase (protobufjs default: `tunnel_id` → `tunnelId`);
+ * - 64-bit integers are `bigint` both ways (encode also takes a safe-integer `number`);
+ * - enums are their **names** (`'OPEN'`, `'BaseAndStream'`), like the JSON side and the string
+ *   enums of TunnelInfo/ChannelInfo; encode also takes a known number, decode never yields one;
+ * - `bytes` are `Uint8Array` (decode copies, so results never alias the input);
+ * - an absent optional field is an absent property (proto2 "has" semantics, no defaults filled in);
+ *   a repeated field always decodes to an array (possibly empty).
+ *
+ * Decoding never throws: malformed bytes, every missing `required` field (with its path, not just
+ * the first one protobufjs would report) and unknown enum numbers come back as a `WireDecodeError`.
+ * Encoding a message that breaks the schema is a programmer error and throws a TypeError naming
+ * every offending field.
+ */
+import { left, right } from 'fp-ts/lib/Either.js';
+import type { Either } from 'fp-ts/lib/Either.js';
+import protobuf from 'protobufjs';
+import { bigIntToLong, isLongBits, longToBigInt } from './int64.js';
+import { WireDecodeError } from './wire-error.js';
+import type { WireIssue } from './wire-error.js';
+
+export interface MessageCodec<T> {
+  /** short protobuf name, e.g. `HeartbeatRequest` */
+  readonly typeName: string;
+  encode(message: T): Uint8Array;
+  decode(bytes: Uint8Array): Either<WireDecodeError, T>;
+}
+
+type ScalarKind = 'int32' | 'uint32' | 'float' | 'bool' | 'string';
+type FieldKind = ScalarKind | 'int64' | 'uint64' | 'bytes' | 'enum' | 'message';
+
+interface FieldPlan {
+  /** the surfaced (camelCase) name */
+  readonly name: string;
+  /** the declared name, which is also the property name protobufjs uses (schemas parsed with keepCase) */
+  readonly protoName: string;
+  readonly kind: FieldKind;
+  readonly repeated: boolean;
+  readonly required: boolean;
+  readonly enumType?: protobuf.Enum;
+  readonly messageType?: protobuf.Type;
+}
+
+interface MessagePlan {
+  readonly typeName: string;
+  readonly strict: protobuf.Type;
+  /** same message with every `required` relaxed, so decode reports all missing fields itself */
+  readonly relaxed: protobuf.Type;
+  readonly fields: readonly FieldPlan[];
+  readonly fieldNames: ReadonlySet<string>;
+}
+
+const SCALAR_KINDS: Readonly<Record<string, FieldKind>> = {
+  int32: 'int32',
+  sint32: 'int32',
+  sfixed32: 'int32',
+  uint32: 'uint32',
+  fixed32: 'uint32',
+  double: 'float',
+  float: 'float',
+  bool: 'bool',
+  string: 'string',
+  bytes: 'bytes',
+  int64: 'int64',
+  sint64: 'int64',
+  sfixed64: 'int64',
+  uint64: 'uint64',
+  fixed64: 'uint64',
+};
+
+const PARSE_OPTIONS: protobuf.IParseOptions = { keepCase: true };
+
+const hasOwn = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key);
+const join = (path: string, key: string | number): string => (path === '' ? String(key) : `${path}.${key}`);
+
+/**
+ * A parsed proto2 schema. `strictRoot` and `relaxedRoot` must come from the same source; use
+ * `ProtoSchema.fromText` or `ProtoSchema.fromFiles`.
+ */
+export class ProtoSchema {
+  private readonly plans = new Map<protobuf.Type, MessagePlan>();
+
+  private constructor(
+    private readonly strictRoot: protobuf.Root,
+    private readonly relaxedRoot: protobuf.Root,
+  ) {}
+
+  static fromText(schemaText: string): ProtoSchema {
+    return ProtoSchema.fromTexts([schemaText]);
+  }
+
+  /** Several .proto sources (already read) that together form one root, e.g. a schema plus its filter file. */
+  static fromTexts(schemaTexts: readonly string[]): ProtoSchema {
+    const strict = new protobuf.Root();
+    const relaxed = new protobuf.Root();
+    for (const text of schemaTexts) {
+      protobuf.parse(text, strict, PARSE_OPTIONS);
+      protobuf.parse(relaxRequired(text), relaxed, PARSE_OPTIONS);
+    }
+    return new ProtoSchema(strict, relaxed);
+  }
+
+  /** The reflection type, for callers that need protobufjs directly (e.g. the SDK's own names). */
+  lookupType(fullName: string): protobuf.Type {
+    return this.strictRoot.lookupType(fullName);
+  }
+
+  /** A codec for one message; throws if the name is not in the schema (programmer error). */
+  codec<T>(fullName: string): MessageCodec<T> {
+    const plan = this.planFor(this.strictRoot.lookupType(fullName));
+    return {
+      typeName: plan.typeName,
+      encode: (message: T): Uint8Array => encodeWith(this, plan, message),
+      decode: (bytes: Uint8Array): Either<WireDecodeError, T> => decodeWith<T>(this, plan, bytes),
+    };
+  }
+
+  /** @internal */
+  planFor(type: protobuf.Type): MessagePlan {
+    const cached = this.plans.get(type);
+    if (cached !== undefined) return cached;
+    type.resolveAll();
+    const fields = type.fieldsArray.map((field): FieldPlan => {
+      if (field.map) throw new TypeError(`${type.fullName}.${field.name}: map fields are not supported`);
+      field.resolve();
+      const resolved = field.resolvedType;
+      const base = { name: protobuf.util.camelCase(field.name), protoName: field.name, repeated: field.repeated, required: field.required };
+      if (resolved instanceof protobuf.Enum) return { ...base, kind: 'enum', enumType: resolved };
+      if (resolved instanceof protobuf.Type) return { ...base, kind: 'message', messageType: resolved };
+      const kind = SCALAR_KINDS[field.type];
+      if (kind === undefined) throw new TypeError(`${type.fullName}.${field.name}: unsupported field type ${field.type}`);
+      return { ...base, kind };
+    });
+    const plan: MessagePlan = {
+      typeName: type.name,
+      strict: type,
+      relaxed: this.relaxedRoot.lookupType(type.fullName),
+      fields,
+      fieldNames: new Set(fields.map((f) => f.name)),
+    };
+    this.plans.set(type, plan);
+    return plan;
+  }
+}
+
+function relaxRequired(schemaText: string): string {
+  return schemaText.replace(/\brequired\b/g, 'optional');
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// decode
+
+function decodeWith<T>(schema: ProtoSchema, plan: MessagePlan, bytes: Uint8Array): Either<WireDecodeError, T> {
+  let wire: protobuf.Message;
+  try {
+    wire = plan.relaxed.decode(bytes);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return left(new WireDecodeError(plan.typeName, [{ path: '', problem: `malformed protobuf (${reason})` }]));
+  }
+  const issues: WireIssue[] = [];
+  const value = fromWire(schema, plan, wire as unknown as Record<string, unknown>, '', issues);
+  return issues.length === 0 ? right(value as T) : left(new WireDecodeError(plan.typeName, issues));
+}
+
+function fromWire(
+  schema: ProtoSchema,
+  plan: MessagePlan,
+  wire: Record<string, unknown>,
+  path: string,
+  issues: WireIssue[],
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of plan.fields) {
+    const fieldPath = join(path, field.name);
+    if (field.repeated) {
+      const items = hasOwn(wire, field.protoName) ? (wire[field.protoName] as unknown[]) : [];
+      out[field.name] = items.map((item, index) => fieldFromWire(schema, field, item, join(fieldPath, index), issues));
+    } else if (hasOwn(wire, field.protoName) && wire[field.protoName] !== undefined && wire[field.protoName] !== null) {
+      out[field.name] = fieldFromWire(schema, field, wire[field.protoName], fieldPath, issues);
+    } else if (field.required) {
+      issues.push({ path: fieldPath, problem: `missing required field '${field.protoName}' of ${plan.typeName}` });
+    }
+  }
+  return out;
+}
+
+function fieldFromWire(schema: ProtoSchema, field: FieldPlan, value: unknown, path: string, issues: WireIssue[]): unknown {
+  switch (field.kind) {
+    case 'int64':
+    case 'uint64':
+      return isLongBits(value) || typeof value === 'number' ? longToBigInt(value, field.kind === 'uint64') : value;
+    case 'bytes':
+      return new Uint8Array(value as Uint8Array);
+    case 'enum': {
+      const name = (field.enumType as protobuf.Enum).valuesById[value as number];
+      if (name === undefined) issues.push({ path, problem: `unknown ${(field.enumType as protobuf.Enum).name} value ${String(value)}` });
+      return name;
+    }
+    case 'message': {
+      const nested = schema.planFor(field.messageType as protobuf.Type);
+      return fromWire(schema, nested, value as Record<string, unknown>, path, issues);
+    }
+    default:
+      return value;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// encode
+
+function encodeWith(schema: ProtoSchema, plan: MessagePlan, message: unknown): Uint8Array {
+  const issues: WireIssue[] = [];
+  const wire = toWire(schema, plan, message, '', issues);
+  if (issues.length > 0) {
+    throw new TypeError(`cannot encode ${plan.typeName}: ${issues.map((i) => `${i.path === '' ? '(message)' : i.path}: ${i.problem}`).join('; ')}`);
+  }
+  return plan.strict.encode(wire).finish();
+}
+
+function toWire(schema: ProtoSchema, plan: MessagePlan, message: unknown, path: string, issues: WireIssue[]): Record<string, unknown> {
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+    issues.push({ path, problem: `expected a ${plan.typeName} object` });
+    return {};
+  }
+  const input = message as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(input)) {
+    if (!plan.fieldNames.has(key) && input[key] !== undefined) issues.push({ path: join(path, key), problem: `no such field in ${plan.typeName}` });
+  }
+  for (const field of plan.fields) {
+    const value = input[field.name];
+    const fieldPath = join(path, field.name);
+    if (value === undefined || value === null) {
+      if (field.required) issues.push({ path: fieldPath, problem: `missing required field '${field.protoName}'` });
+      continue;
+    }
+    if (field.repeated) {
+      if (!Array.isArray(value)) {
+        issues.push({ path: fieldPath, problem: 'expected an array' });
+        continue;
+      }
+      out[field.protoName] = value.map((item, index) => fieldToWire(schema, field, item, join(fieldPath, index), issues));
+    } else {
+      out[field.protoName] = fieldToWire(schema, field, value, fieldPath, issues);
+    }
+  }
+  return out;
+}
+
+function fieldToWire(schema: ProtoSchema, field: FieldPlan, value: unknown, path: string, issues: WireIssue[]): unknown {
+  const problem = (what: string): undefined => {
+    issues.push({ path, problem: `expected ${what}, got ${describe(value)}` });
+    return undefined;
+  };
+  switch (field.kind) {
+    case 'int64':
+    case 'uint64': {
+      const unsigned = field.kind === 'uint64';
+      const big = typeof value === 'bigint' ? value : typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : undefined;
+      if (big === undefined) return problem(`a ${field.kind} bigint`);
+      try {
+        return bigIntToLong(big, unsigned);
+      } catch {
+        return problem(`a value in ${field.kind} range`);
+      }
+    }
+    case 'int32':
+      return Number.isInteger(value) && (value as number) >= -(2 ** 31) && (value as number) < 2 ** 31 ? value : problem('an int32');
+    case 'uint32':
+      return Number.isInteger(value) && (value as number) >= 0 && (value as number) < 2 ** 32 ? value : problem('a uint32');
+    case 'float':
+      return typeof value === 'number' ? value : problem('a number');
+    case 'bool':
+      return typeof value === 'boolean' ? value : problem('a boolean');
+    case 'string':
+      return typeof value === 'string' ? value : problem('a string');
+    case 'bytes':
+      return value instanceof Uint8Array ? value : problem('a Uint8Array');
+    case 'enum': {
+      const enumType = field.enumType as protobuf.Enum;
+      if (typeof value === 'string' && hasOwn(enumType.values, value)) return enumType.values[value];
+      if (typeof value === 'number' && enumType.valuesById[value] !== undefined) return value;
+      return problem(`one of ${Object.keys(enumType.values).join('|')}`);
+    }
+    case 'message':
+      return toWire(schema, schema.planFor(field.messageType as protobuf.Type), value, path, issues);
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value instanceof Uint8Array) return `Uint8Array(${value.length})`;
+  if (Array.isArray(value)) return 'an array';
+  return value === null ? 'null' : typeof value === 'object' ? 'an object' : String(value);
+}
