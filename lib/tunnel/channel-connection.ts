@@ -16,6 +16,7 @@ import { ChannelCheckpointer } from './channel-checkpointer.js';
 import type { CommitWaiter } from './channel-checkpointer.js';
 import { checkClosed, FAILED_CONNECTION, INITIAL_CONNECTION, notifyStatus } from './channel-state.js';
 import type { ConnectionState } from './channel-state.js';
+import { isStreamToken } from '../wire/tunnel-messages.js';
 import { decodeRecords } from './decode-records.js';
 import { isFatalError } from './errors.js';
 import { FINISHED } from './model.js';
@@ -32,7 +33,6 @@ import type {
   TunnelEvent,
 } from './model.js';
 import type { WorkerSettings } from './options.js';
-import { isStreamToken } from './token.js';
 
 /** §7.6: a stream read is "full" (read again at once) past 500 records or 900 KiB. */
 const FULL_BATCH_RECORDS = 500;

@@ -2,6 +2,7 @@
  * How the worker reacts to a failed call (§4.3, §7.9): retry, give up on the channel, start a new
  * session, or end the whole Observable with a typed error.
  */
+import { isRetryable } from '../wire/errors.js';
 import type { TunnelCall } from './model.js';
 
 export const FATAL_CODES: ReadonlySet<string> = new Set(['OTSParameterInvalid', 'OTSTunnelExpired', 'OTSPermissionDenied']);
@@ -35,15 +36,18 @@ function httpStatus(error: unknown): number | undefined {
   return typeof status === 'number' ? status : undefined;
 }
 
-/** Worth another attempt of the same request: unavailable service, 5xx, resets, timeouts. */
+/**
+ * Worth another attempt of the same request: what the wire calls retryable (unavailable service,
+ * busy codes, 5xx without a known code) plus connection resets, refusals and timeouts.
+ */
 export function isRetryableError(error: unknown): boolean {
   const code = errorCode(error);
-  if (code === 'OTSTunnelServerUnavailable') return true;
   if (code !== undefined && NETWORK_CODES.has(code)) return true;
   const status = httpStatus(error);
-  if (status !== undefined && status >= 500 && status <= 599 && (code === undefined || !FATAL_CODES.has(code))) return true;
-  if (error instanceof Error && /socket hang up|ECONNRESET|EPIPE/i.test(error.message)) return true;
-  return false;
+  if (code !== undefined || status !== undefined) {
+    return isRetryable({ ...(code === undefined ? {} : { code }), ...(status === undefined ? {} : { httpStatus: status }) });
+  }
+  return error instanceof Error && /socket hang up|ECONNRESET|EPIPE/i.test(error.message);
 }
 
 export function isFatalError(error: unknown, call: TunnelCall): boolean {

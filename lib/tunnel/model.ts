@@ -8,7 +8,7 @@ import type { Observable } from 'rxjs';
 import type { ChangeRecord } from '../wire/types.js';
 
 /** The literal token that ends a channel (base data fully read, or a parent stream partition drained). */
-export const FINISHED = 'finished';
+export { FINISHED_TOKEN as FINISHED } from '../wire/tunnel-messages.js';
 
 /** Channel status as heartbeats carry it (§3: no WAIT on the wire here). */
 export type ChannelStatus = 'OPEN' | 'CLOSING' | 'CLOSE' | 'TERMINATED';

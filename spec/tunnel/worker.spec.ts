@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { catchError, map, tap } from 'rxjs/operators';
 import { of } from 'rxjs';
-import protobuf from 'protobufjs';
+import { encodeTokenString } from '../../lib/wire/tunnel-messages.js';
 import { TestScheduler } from 'rxjs/testing';
 import { tunnelWorker } from '../../lib/tunnel/worker.js';
 import { workerSettings } from '../../lib/tunnel/options.js';
@@ -62,10 +62,7 @@ const committing = (b: ChannelBatch) => {
 const show = (b: ChannelBatch): string => `${b.channelId}:${b.records.length}${b.finished ? '!' : ''}`;
 
 /** A stream token as the service writes it: base64 Token{version 2, content{iterator}}. */
-function streamToken(iterator: string): string {
-  const content = protobuf.Writer.create().uint32(18).string(iterator).finish();
-  return Buffer.from(protobuf.Writer.create().uint32(8).int64(2).uint32(18).bytes(content).finish()).toString('base64');
-}
+const streamToken = (iterator: string): string => encodeTokenString({ version: 2n, content: { iterator } });
 
 const reads = (h: Harness, channelId?: string): Array<[number, string]> =>
   h.api
