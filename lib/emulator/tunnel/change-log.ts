@@ -167,11 +167,14 @@ export class ChangeLog implements ChangeSink {
   }
 
   /** Starts logging `table` (idempotent: an enabled stream keeps its id, partitions and data). */
-  enableStream(table: string, settings: { readonly retentionMs?: number; readonly partitions?: number } = {}): StreamDescriptor {
+  enableStream(
+    table: string,
+    settings: { readonly streamId?: string; readonly retentionMs?: number; readonly partitions?: number } = {},
+  ): StreamDescriptor {
     const existing = this.streamsByTable.get(table);
     if (existing !== undefined) return existing;
     const stream: StreamDescriptor = {
-      streamId: `${table}-${randomId()}`,
+      streamId: settings.streamId ?? `${table}-${randomId()}`,
       table,
       partitions: settings.partitions ?? this.options.partitions,
       enabledAt: this.options.clock.now(),

@@ -356,6 +356,16 @@ export class TunnelService {
     });
   }
 
+  /** Forgets the tunnels of a dropped table (the service deletes them with the table). */
+  dropTable(tableName: string): void {
+    const doomed = [...this.tunnels.values()].filter((t) => t.table === tableName);
+    if (doomed.length === 0) return;
+    this.options.root.transactionSync(() => {
+      for (const tunnel of doomed) this.db.remove(tunnel.id);
+    });
+    for (const tunnel of doomed) this.tunnels.delete(tunnel.id);
+  }
+
   // ------------------------------------------------------------------ data plane
 
   connect(input: {
