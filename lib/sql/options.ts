@@ -111,8 +111,8 @@ const OWNER_OF_KEY: ReadonlyArray<readonly [readonly string[], string]> = [
 
 // ---------------------------------------------------------------- JSON with positions
 
-/** A JSON syntax problem at `offset` into the decoded option text. */
-class JsonSyntaxProblem {
+/** A problem at `offset` into the decoded option text (a syntax error, a repeated member). */
+class JsonProblem {
   constructor(
     readonly offset: number,
     readonly message: string,
@@ -130,14 +130,14 @@ interface JsonDocument {
 
 const pathKey = (path: readonly string[]): string => path.join('\u0000');
 
-function parseJsonDocument(text: string): E.Either<JsonSyntaxProblem, JsonDocument> {
+function parseJsonDocument(text: string): E.Either<JsonProblem, JsonDocument> {
   const positions = new Map<string, number>();
   const memberOrder = new Map<string, string[]>();
   const duplicates: Array<{ path: readonly string[]; offset: number }> = [];
   let i = 0;
 
   const fail = (message: string): never => {
-    throw new JsonSyntaxProblem(i, message);
+    throw new JsonProblem(i, message);
   };
   const found = (): string => (i >= text.length ? 'end of text' : `'${text[i]}'`);
   const skipSpace = (): void => {
@@ -255,7 +255,7 @@ function parseJsonDocument(text: string): E.Either<JsonSyntaxProblem, JsonDocume
     if (i < text.length) fail(`unexpected ${found()} after the JSON value`);
     return E.right({ value, positions, memberOrder, duplicates });
   } catch (problem) {
-    if (problem instanceof JsonSyntaxProblem) return E.left(problem);
+    if (problem instanceof JsonProblem) return E.left(problem);
     throw problem;
   }
 }
@@ -451,8 +451,8 @@ const CatalogCodec = new t.Type<Catalog, unknown>(
     const document = parseJsonDocument(u);
     if (E.isLeft(document)) return t.failure(document.left, c, `invalid JSON: ${document.left.message}`);
     const { value, memberOrder, duplicates } = document.right;
-    const duplicateErrors = duplicates.map(({ path }) => ({
-      value: document.right,
+    const duplicateErrors = duplicates.map(({ path, offset }) => ({
+      value: new JsonProblem(offset, 'repeated member'),
       context: path.reduce((context, key) => t.appendContext(context, key, t.unknown), c),
       message: `"${path.at(-1)}" appears twice`,
     }));
@@ -543,16 +543,20 @@ function normalise(
 }
 
 function unknownOption(entry: OptionEntry, keys: readonly string[], statementLabel: string): SqlError {
-  const suggestion = closestMatch(entry.key, keys);
-  if (suggestion !== undefined) {
-    return sqlError(entry.loc, `unknown option '${entry.key}' — did you mean '${suggestion}'?`);
+  const own = closestMatch(entry.key, keys);
+  if (own !== undefined) return sqlError(entry.loc, `unknown option '${entry.key}' — did you mean '${own}'?`);
+  // a key (or a near miss of one) of another statement kind
+  for (const [ownerKeys, owner] of OWNER_OF_KEY) {
+    const exact = ownerKeys.find((key) => key.toLowerCase() === entry.key.toLowerCase());
+    const near = exact ?? closestMatch(entry.key, ownerKeys);
+    if (near !== undefined) {
+      const where = `'${near}' belongs in ${owner}, not in ${statementLabel}`;
+      return exact === undefined
+        ? sqlError(entry.loc, `unknown option '${entry.key}' — did you mean '${near}'?`, where)
+        : sqlError(entry.loc, `unknown option '${entry.key}'`, where);
+    }
   }
-  const owner = OWNER_OF_KEY.find(([ownerKeys]) => ownerKeys.some((key) => key.toLowerCase() === entry.key.toLowerCase()));
-  const hint =
-    owner === undefined
-      ? `${statementLabel} accepts ${keys.join(', ')}`
-      : `'${entry.key}' belongs in ${owner[1]}, not in ${statementLabel}`;
-  return sqlError(entry.loc, `unknown option '${entry.key}'`, hint);
+  return sqlError(entry.loc, `unknown option '${entry.key}'`, `${statementLabel} accepts ${keys.length > 0 ? keys.join(', ') : 'no options'}`);
 }
 
 /** Where an io-ts error points: the option's value, or the JSON token inside it. */
@@ -563,7 +567,7 @@ function locate(error: t.ValidationError, options: NormalisedOptions, fallback: 
   const value = entry.value;
   if (value.kind !== 'OptionValue' || value.token !== 'string') return value.loc;
   let offset: number | undefined;
-  if (error.value instanceof JsonSyntaxProblem) {
+  if (error.value instanceof JsonProblem) {
     offset = error.value.offset;
   } else if (key === 'catalog') {
     const document = parseJsonDocument(value.text);

@@ -96,3 +96,17 @@ export const opt = (key: string, text: string, token: 'string' | 'number' | 'boo
   value: { kind: 'OptionValue', text, token },
 });
 export type { Expr };
+
+/**
+ * `line L, col C` of the `nth` occurrence of `needle` in `text` (plus `shift` characters), so
+ * expected positions are found by searching the text, not by counting by hand.
+ */
+export function where(text: string, needle: string, nth = 1, shift = 0): string {
+  let offset = -1;
+  for (let i = 0; i < nth; i++) {
+    offset = text.indexOf(needle, offset + 1);
+    if (offset < 0) throw new Error(`'${needle}' not found ${nth} times`);
+  }
+  const { line, column } = lineColumnAt(text, offset + shift);
+  return `line ${line}, col ${column}`;
+}
