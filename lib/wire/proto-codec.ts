@@ -108,6 +108,13 @@ export class ProtoSchema {
     return this.strictRoot.lookupType(fullName);
   }
 
+  /** Every message type declared directly in a package, e.g. `protocol`. */
+  messageTypesIn(packageName: string): readonly protobuf.Type[] {
+    return this.strictRoot.lookup(packageName) instanceof protobuf.Namespace
+      ? (this.strictRoot.lookup(packageName) as protobuf.Namespace).nestedArray.filter((n): n is protobuf.Type => n instanceof protobuf.Type)
+      : [];
+  }
+
   /** A codec for one message; throws if the name is not in the schema (programmer error). */
   codec<T>(fullName: string): MessageCodec<T> {
     const plan = this.planFor(this.strictRoot.lookupType(fullName));
