@@ -1,0 +1,228 @@
+/**
+ * The emulator's HTTP front: POST only, bodies read with a hard size limit, every request
+ * authenticated before it reaches a route, every response (success or error) carrying the
+ * headers official clients check. Routes are registered per exact path ("/PutRow") or per
+ * prefix ("/tunnel/"), so other services can share the server and its credentials.
+ *
+ * The server never crashes on input: a handler that throws becomes 500 OTSInternalServerError,
+ * and socket/parse errors only close the offending connection.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+
+/** Any service error: a Tablestore/Tunnel code, its message, and optionally an explicit status. */
+export interface ServiceError {
+  readonly code: string;
+  readonly message: string;
+  readonly status?: number;
+}
+
+export interface Identity {
+  readonly accessKeyId: string;
+  readonly instanceName: string;
+}
+
+export interface RequestContext {
+  /** path without query string, e.g. "/PutRow" or "/tunnel/readrecords" */
+  readonly path: string;
+  readonly body: Buffer;
+  /** lower-cased names, as Node delivers them */
+  readonly headers: IncomingHttpHeaders;
+  readonly requestId: string;
+  readonly identity: Identity;
+}
+
+export type RouteResult = E.Either<ServiceError, Uint8Array>;
+export type RouteHandler = (context: RequestContext) => RouteResult | Promise<RouteResult>;
+
+export class Router {
+  private readonly exact = new Map<string, RouteHandler>();
+  private readonly prefixes: { readonly prefix: string; readonly handler: RouteHandler }[] = [];
+
+  /** Serves exactly `path`. Registering a path twice is a programmer error. */
+  register(path: string, handler: RouteHandler): this {
+    if (this.exact.has(path)) throw new Error(`Router: ${path} is already registered`);
+    this.exact.set(path, handler);
+    return this;
+  }
+
+  /** Serves every path starting with `prefix` (longest prefix wins). */
+  registerPrefix(prefix: string, handler: RouteHandler): this {
+    this.prefixes.push({ prefix, handler });
+    this.prefixes.sort((a, b) => b.prefix.length - a.prefix.length);
+    return this;
+  }
+
+  resolve(path: string): RouteHandler | undefined {
+    return this.exact.get(path) ?? this.prefixes.find((p) => path.startsWith(p.prefix))?.handler;
+  }
+}
+
+export interface AuthInput {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly maxBodyBytes: number;
+  readonly router: Router;
+  readonly authenticate: (input: AuthInput) => E.Either<ServiceError, Identity>;
+  /** response headers for a body: request id, date, content MD5/type, authorization */
+  readonly responseHeaders: (input: { path: string; requestId: string; body: Uint8Array; identity?: Identity }) => Record<string, string>;
+  readonly encodeError: (error: ServiceError) => Uint8Array;
+  readonly statusOf: (error: ServiceError) => number;
+  /** where unexpected handler failures are reported (default: stderr) */
+  readonly onInternalError?: (error: unknown, path: string) => void;
+}
+
+export interface RunningHttpServer {
+  readonly server: Server;
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+type BodyRead = { readonly kind: 'body'; readonly body: Buffer } | { readonly kind: 'tooLarge' } | { readonly kind: 'aborted' };
+
+/** Reads the body, refusing (without buffering) anything over `limit` bytes. */
+const readBody = (req: IncomingMessage, limit: number): Promise<BodyRead> =>
+  new Promise((resolve) => {
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > limit) {
+      resolve({ kind: 'tooLarge' });
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const settle = (result: BodyRead) => {
+      if (settled) return;
+      settled = true;
+      resolve(result);
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > limit) {
+        chunks.length = 0;
+        settle({ kind: 'tooLarge' });
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => settle({ kind: 'body', body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) }));
+    req.on('error', () => settle({ kind: 'aborted' }));
+    req.on('aborted', () => settle({ kind: 'aborted' }));
+  });
+
+/** How long a refused oversized upload may keep streaming into the void before the socket is cut. */
+const DISCARD_GRACE_MS = 2_000;
+
+export const startHttpServer = (options: HttpServerOptions): Promise<RunningHttpServer> => {
+  const reportInternal =
+    options.onInternalError ?? ((error: unknown, path: string) => console.error(`otsflow emulator: internal error on ${path}:`, error));
+
+  const send = (res: ServerResponse, path: string, requestId: string, status: number, body: Uint8Array, identity?: Identity, close = false) => {
+    if (res.headersSent || res.destroyed) return;
+    const headers: Record<string, string | number> = {
+      ...options.responseHeaders({ path, requestId, body, ...(identity === undefined ? {} : { identity }) }),
+      'content-length': body.length,
+    };
+    if (close) headers.connection = 'close';
+    res.writeHead(status, headers);
+    res.end(body);
+  };
+
+  const sendError = (res: ServerResponse, path: string, requestId: string, error: ServiceError, identity?: Identity, close = false) =>
+    send(res, path, requestId, error.status ?? options.statusOf(error), options.encodeError(error), identity, close);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const requestId = randomUUID();
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (req.method !== 'POST') {
+      req.resume();
+      sendError(res, path, requestId, { code: 'OTSMethodNotAllowed', message: 'Only POST method for requests is supported.' });
+      return;
+    }
+    const read = await readBody(req, options.maxBodyBytes);
+    if (read.kind === 'aborted') {
+      res.destroy();
+      return;
+    }
+    if (read.kind === 'tooLarge') {
+      // answer at once and discard the rest of the upload; cut the socket if it goes on too long
+      req.resume();
+      const cut = setTimeout(() => req.socket.destroy(), DISCARD_GRACE_MS);
+      cut.unref();
+      res.on('close', () => clearTimeout(cut));
+      sendError(
+        res,
+        path,
+        requestId,
+        { code: 'OTSRequestBodyTooLarge', message: `The size of POST data is too large: the limit is ${options.maxBodyBytes} bytes.` },
+        undefined,
+        true,
+      );
+      return;
+    }
+    const auth = options.authenticate({ method: req.method, path, headers: req.headers, body: read.body });
+    if (E.isLeft(auth)) {
+      sendError(res, path, requestId, auth.left);
+      return;
+    }
+    const identity = auth.right;
+    const handler = options.router.resolve(path);
+    if (handler === undefined) {
+      sendError(res, path, requestId, { code: 'OTSParameterInvalid', message: `Unsupported operation: '${path.replace(/^\//, '')}'.` }, identity);
+      return;
+    }
+    let result: RouteResult;
+    try {
+      result = await handler({ path, body: read.body, headers: req.headers, requestId, identity });
+    } catch (error) {
+      reportInternal(error, path);
+      result = E.left({ code: 'OTSInternalServerError', message: 'Internal server error.' });
+    }
+    if (E.isLeft(result)) sendError(res, path, requestId, result.left, identity);
+    else send(res, path, requestId, 200, result.right, identity);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      reportInternal(error, req.url ?? '');
+      if (!res.headersSent) res.destroy();
+    });
+  });
+  // the SDK reuses keep-alive sockets; closing them early surfaces as NetworkingError
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 120_000;
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      const address = server.address() as AddressInfo;
+      resolve({
+        server,
+        host: options.host,
+        port: address.port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+};
