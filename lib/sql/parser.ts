@@ -223,9 +223,30 @@ const COMPARISON: ReadonlyMap<TokenType, BinaryOperator> = new Map<TokenType, Bi
 
 type PredicateSuffix = (operand: Expr) => Expr;
 
+/** Deeper than any hand-written SQL, well within the stack (each level is ~12 rule frames). */
+const MAX_NESTING = 64;
+
+class NestingTooDeep {
+  constructor(readonly token: IToken) {}
+}
+
 class SqlParser extends EmbeddedActionsParser {
   /** errors found while building nodes (unknown CAST type, bad interval unit, …) */
   semanticErrors: SqlError[] = [];
+  /** current expression nesting, bounded so deep input is an error and not a stack overflow */
+  depth = 0;
+
+  private nest<A>(token: IToken, parse: () => A): A {
+    this.ACTION(() => {
+      this.depth += 1;
+      if (this.depth > MAX_NESTING) throw new NestingTooDeep(token);
+    });
+    const result = parse();
+    this.ACTION(() => {
+      this.depth -= 1;
+    });
+    return result;
+  }
 
   constructor() {
     super([...T.allTokens], { maxLookahead: 3, errorMessageProvider });
@@ -643,7 +664,7 @@ class SqlParser extends EmbeddedActionsParser {
 
   // -------------------------------------------------------------- expressions, by precedence
 
-  readonly expression = this.RULE('expression', (): Expr => this.SUBRULE(this.orExpr));
+  readonly expression = this.RULE('expression', (): Expr => this.nest(this.LA(1), () => this.SUBRULE(this.orExpr)));
 
   readonly orExpr = this.RULE('orExpr', (): Expr => {
     let result = this.SUBRULE(this.andExpr);
@@ -672,7 +693,7 @@ class SqlParser extends EmbeddedActionsParser {
       {
         ALT: () => {
           const not = this.CONSUME(T.Not);
-          const operand = this.SUBRULE(this.notExpr);
+          const operand = this.nest(not, () => this.SUBRULE(this.notExpr));
           return this.ACTION(() => ({ kind: 'Unary' as const, op: 'NOT' as const, operand, loc: loc(not) }));
         },
       },
@@ -783,7 +804,7 @@ class SqlParser extends EmbeddedActionsParser {
       {
         ALT: () => {
           const op = this.OR1([{ ALT: () => this.CONSUME(T.Minus) }, { ALT: () => this.CONSUME(T.Plus) }]);
-          const operand = this.SUBRULE(this.unary);
+          const operand = this.nest(op, () => this.SUBRULE(this.unary));
           return this.ACTION(() => ({ kind: 'Unary' as const, op: op.image as '-' | '+', operand, loc: loc(op) }));
         },
       },
@@ -1098,8 +1119,16 @@ function parseUnsafe(text: string): Either<readonly SqlError[], readonly Stateme
     }
     if (significant.length === 0 || spoiled) continue;
     parser.semanticErrors = [];
+    parser.depth = 0;
     parser.input = group;
-    const statement = parser.statementEntry();
+    let statement: Statement | undefined;
+    try {
+      statement = parser.statementEntry();
+    } catch (error) {
+      if (!(error instanceof NestingTooDeep)) throw error;
+      errors.push({ message: `expression nested more than ${MAX_NESTING} levels deep`, ...loc(error.token) });
+      continue;
+    }
     errors.push(...parser.semanticErrors);
     const [syntaxError] = parser.errors;
     if (syntaxError !== undefined) {
