@@ -32,6 +32,8 @@ export interface TunnelWorkerOptions {
   /** source of jitter; injectable for deterministic tests */
   readonly random?: RandomSource;
   readonly onEvent?: (event: TunnelEvent) => void;
+  /** called once when nothing runs any more: after ShutdownTunnel (unsubscribe) or a fatal error */
+  readonly onStopped?: () => void;
 }
 
 /** Runs a worker for as long as it is subscribed. */
@@ -51,8 +53,6 @@ class Worker {
   private reconnectTimer: Subscription | undefined;
   private readonly reconnectBackoff: Backoff;
   private ended = false;
-  /** work that outlives the subscriber: the flush and ShutdownTunnel after unsubscribe */
-  private readonly detached = new Subscription();
   private readonly startTokensUsed = new Set<string>();
 
   constructor(
@@ -70,6 +70,14 @@ class Worker {
 
   emit(event: TunnelEvent): void {
     this.options.onEvent?.(event);
+  }
+
+  private stoppedReported = false;
+
+  stopped(): void {
+    if (this.stoppedReported) return;
+    this.stoppedReported = true;
+    this.options.onStopped?.();
   }
 
   retry<T>(call: TunnelCall): MonoTypeOperatorFunction<T> {
@@ -141,6 +149,7 @@ class Worker {
     this.session?.abort();
     this.session = undefined;
     this.subscriber.error(new TunnelFatalError(errorCode(error) ?? 'OTSClientError', call, error));
+    this.stopped();
   }
 
   /** Unsubscribed: stop reading, flush acknowledged checkpoints, ShutdownTunnel. */
@@ -151,7 +160,8 @@ class Worker {
     this.reconnectTimer?.unsubscribe();
     const session = this.session;
     this.session = undefined;
-    session?.stopAndShutdown(this.detached);
+    if (session === undefined) this.stopped();
+    else session.stopAndShutdown();
   }
 }
 
@@ -307,7 +317,7 @@ class Session {
    * Unsubscribe: no more heartbeats or reads; acknowledged batches get their checkpoints (bounded
    * by the drain timeout), then ShutdownTunnel releases the channels at once.
    */
-  stopAndShutdown(detached: Subscription): void {
+  stopAndShutdown(): void {
     if (!this.active) return;
     this.active = false;
     this.ticks?.unsubscribe();
@@ -316,23 +326,27 @@ class Session {
     const connections = [...this.connections.values()];
     this.connections.clear();
     let waiting = connections.length;
+    let deadline: Subscription | undefined;
     let shutdownStarted = false;
-    const deadline = timer(this.worker.options.settings.closingDrainTimeoutMs, this.worker.scheduler).subscribe(() => shutdown());
-    detached.add(deadline);
     const shutdown = (): void => {
       if (shutdownStarted) return;
       shutdownStarted = true;
-      deadline.unsubscribe();
+      deadline?.unsubscribe();
       for (const connection of connections) connection.forceClose('stopped');
       const { api, tunnelId } = this.worker.options;
-      const call = new CallSlot();
-      detached.add(() => call.cancel());
-      call.startVoid(
+      new CallSlot().startVoid(
         api.shutdown({ tunnelId, clientId: this.clientId }).pipe(this.worker.retry<void>('shutdown')),
-        () => this.worker.emit({ kind: 'shutdown', clientId: this.clientId }),
-        (error) => this.worker.emit({ kind: 'shutdown', clientId: this.clientId, error }),
+        () => {
+          this.worker.emit({ kind: 'shutdown', clientId: this.clientId });
+          this.worker.stopped();
+        },
+        (error) => {
+          this.worker.emit({ kind: 'shutdown', clientId: this.clientId, error });
+          this.worker.stopped();
+        },
       );
     };
+    deadline = timer(this.worker.options.settings.closingDrainTimeoutMs, this.worker.scheduler).subscribe(() => shutdown());
     if (waiting === 0) shutdown();
     for (const connection of connections) {
       connection.stopAndFlush(() => {

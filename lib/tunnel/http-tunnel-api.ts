@@ -1,0 +1,52 @@
+/** The worker's `TunnelDataApi` over HTTP: maps its requests to the §2 messages and back. */
+import { map } from 'rxjs';
+import { TUNNEL_APIS } from '../wire/tunnel-messages.js';
+import type { TunnelRecord } from '../wire/tunnel-messages.js';
+import type { TunnelTransport } from './http-transport.js';
+import type { RawRecord, TunnelDataApi } from './model.js';
+
+function rawRecords(records: readonly TunnelRecord[]): { records: RawRecord[]; byteSize: number } {
+  const raw = new Array<RawRecord>(records.length);
+  let byteSize = 0;
+  for (let index = 0; index < records.length; index++) {
+    const record = records[index] as TunnelRecord;
+    byteSize += record.record.length + (record.originRecord?.length ?? 0);
+    raw[index] =
+      record.originRecord === undefined
+        ? { action: record.actionType, record: record.record }
+        : { action: record.actionType, record: record.record, originRecord: record.originRecord };
+  }
+  return { records: raw, byteSize };
+}
+
+export function httpTunnelApi(transport: TunnelTransport): TunnelDataApi {
+  return {
+    connect: ({ tunnelId, timeoutSeconds, clientTag }) =>
+      transport
+        .call(TUNNEL_APIS.ConnectTunnel, { tunnelId, clientConfig: { timeout: BigInt(timeoutSeconds), clientTag } })
+        .pipe(map((response) => ({ clientId: response.clientId }))),
+    heartbeat: ({ tunnelId, clientId, channels }) =>
+      transport
+        .call(TUNNEL_APIS.Heartbeat, {
+          tunnelId,
+          clientId,
+          channels: channels.map(({ channelId, version, status }) => ({ channelId, version, status })),
+        })
+        .pipe(map((response) => response.channels.map(({ channelId, version, status }) => ({ channelId, version, status })))),
+    shutdown: ({ tunnelId, clientId }) => transport.call(TUNNEL_APIS.ShutdownTunnel, { tunnelId, clientId }).pipe(map(() => undefined)),
+    getCheckpoint: (request) =>
+      transport
+        .call(TUNNEL_APIS.GetCheckpoint, request)
+        .pipe(map((response) => ({ checkpoint: response.checkpoint, sequenceNumber: response.sequenceNumber }))),
+    readRecords: (request) =>
+      transport.call(TUNNEL_APIS.ReadRecords, request).pipe(
+        map((response) => {
+          const { records, byteSize } = rawRecords(response.records);
+          return response.mayMoreRecord === undefined
+            ? { records, nextToken: response.nextToken, byteSize }
+            : { records, nextToken: response.nextToken, byteSize, mayMoreRecord: response.mayMoreRecord };
+        }),
+      ),
+    checkpoint: (request) => transport.call(TUNNEL_APIS.Checkpoint, request).pipe(map(() => undefined)),
+  };
+}
