@@ -17,7 +17,7 @@ import {
   tableMessages,
   tableSchema,
 } from '../../lib/wire/table-messages.js';
-import type { MessageCodec } from '../../lib/wire/table-messages.js';
+import type { MessageCodec } from '../../lib/wire/proto-codec.js';
 import { WireDecodeError } from '../../lib/wire/wire-error.js';
 import { messageArbitrary, withoutField } from './proto-arbitraries.js';
 
