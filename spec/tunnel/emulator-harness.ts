@@ -1,0 +1,157 @@
+/**
+ * The emulator with its tunnel service for integration tests and benchmarks, an OrderSource-like
+ * table written through the official `tablestore` SDK, and tunnel() options pointing at it.
+ */
+import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator } from '../../lib/emulator/index.js';
+import type { RunningEmulator } from '../../lib/emulator/index.js';
+import { attachTunnelService } from '../../lib/emulator/tunnel/index.js';
+import type { AttachedTunnelService, TunnelServiceSettings } from '../../lib/emulator/tunnel/index.js';
+import { createHttpTransport } from '../../lib/tunnel/http-transport.js';
+import { tunnelControl } from '../../lib/tunnel/control.js';
+import type { TunnelControl } from '../../lib/tunnel/control.js';
+import type { TunnelOptions } from '../../lib/tunnel/options.js';
+import type { ChangeRecord } from '../../lib/wire/types.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Sdk = any;
+export const TableStore: Sdk = createRequire(import.meta.url)('tablestore');
+
+export const ORDER_TABLE = 'OrderSource';
+
+export interface TunnelEmulator {
+  readonly emulator: RunningEmulator;
+  readonly tunnels: AttachedTunnelService;
+  readonly sdk: Sdk;
+  readonly control: TunnelControl;
+  close(): Promise<void>;
+}
+
+export async function startTunnelEmulator(settings: TunnelServiceSettings = {}): Promise<TunnelEmulator> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'otsflow-tunnel-client-'));
+  let tunnels: AttachedTunnelService | undefined;
+  const emulator = await startEmulator({
+    dataDir,
+    port: 0,
+    extensions: [
+      ({ engine, router }) => {
+        const attached = attachTunnelService(engine, router, settings);
+        tunnels = attached;
+        return { close: () => attached.detach() };
+      },
+    ],
+  });
+  const sdk = new TableStore.Client({
+    endpoint: emulator.endpoint,
+    instancename: emulator.instanceName,
+    accessKeyId: emulator.credentials.accessKeyId,
+    secretAccessKey: emulator.credentials.accessKeySecret,
+    maxRetries: 0,
+  });
+  const transport = createHttpTransport({ endpoint: emulator.endpoint, instance: emulator.instanceName, credentials: emulator.credentials, requestTimeoutMs: 30_000 });
+  return {
+    emulator,
+    tunnels: tunnels as AttachedTunnelService,
+    sdk,
+    control: tunnelControl(transport),
+    close: async () => {
+      transport.close();
+      await emulator.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const sdkCall = (sdk: Sdk, operation: string, params: Record<string, unknown>): Promise<Sdk> =>
+  new Promise((resolve, reject) => {
+    sdk[operation](params, (error: unknown, data: Sdk) => (error ? reject(error instanceof Error ? error : new Error(JSON.stringify(error))) : resolve(data)));
+  });
+
+export async function createOrderTable(sdk: Sdk): Promise<void> {
+  await sdkCall(sdk, 'createTable', {
+    tableMeta: {
+      tableName: ORDER_TABLE,
+      primaryKey: [
+        { name: 'UserId', type: 'STRING' },
+        { name: 'OrderId', type: 'STRING' },
+      ],
+    },
+    reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
+    tableOptions: { timeToLive: -1, maxVersions: 1 },
+  });
+}
+
+/**
+ * Order times start at this process's start: the SDK writes a column named `timestamp` with the
+ * cell timestamp equal to its value, and the service refuses cell times far from now.
+ */
+const ORDER_EPOCH_MS = BigInt(Date.now());
+
+/** Order n: deterministic content, so a delivered record can be checked field by field. */
+export function order(n: number): { userId: string; orderId: string; price: number; timestamp: bigint } {
+  return { userId: `u${String(n % 97).padStart(2, '0')}`, orderId: `o${String(n).padStart(7, '0')}`, price: (n % 1000) + 0.25, timestamp: ORDER_EPOCH_MS + BigInt(n) };
+}
+
+/** Writes orders [from, from+count) with BatchWriteRow of `batchSize` rows. */
+export async function writeOrders(sdk: Sdk, from: number, count: number, batchSize = 200, price: (n: number) => number = (n) => order(n).price): Promise<void> {
+  for (let start = from; start < from + count; start += batchSize) {
+    const rows = [];
+    for (let n = start; n < Math.min(from + count, start + batchSize); n++) {
+      const o = order(n);
+      rows.push({
+        type: 'PUT',
+        condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
+        primaryKey: [{ UserId: o.userId }, { OrderId: o.orderId }],
+        attributeColumns: [{ price: price(n) }, { timestamp: TableStore.Long.fromString(String(o.timestamp)) }],
+        returnContent: { returnType: TableStore.ReturnType.NONE },
+      });
+    }
+    const result = await sdkCall(sdk, 'batchWriteRow', { tables: [{ tableName: ORDER_TABLE, rows }] });
+    const failed = (result.tables ?? []).filter((row: Sdk) => !row.isOk);
+    if (failed.length > 0) throw new Error(`BatchWriteRow: ${failed.length} rows failed: ${JSON.stringify(failed[0])}`);
+  }
+}
+
+export async function deleteOrder(sdk: Sdk, n: number): Promise<void> {
+  const o = order(n);
+  await sdkCall(sdk, 'deleteRow', {
+    tableName: ORDER_TABLE,
+    condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
+    primaryKey: [{ UserId: o.userId }, { OrderId: o.orderId }],
+  });
+}
+
+export function tunnelOptions(emulator: RunningEmulator, tunnelId: string, overrides: Partial<TunnelOptions> = {}): TunnelOptions {
+  return {
+    endpoint: emulator.endpoint,
+    instance: emulator.instanceName,
+    credentials: emulator.credentials,
+    tunnelId,
+    heartbeatIntervalMs: 100,
+    heartbeatTimeoutMs: 2_000,
+    readBackoff: { initialMs: 5, multiplier: 2, maxMs: 50 },
+    requestRetry: { initialMs: 10, maxMs: 200, maxElapsedMs: 20_000 },
+    reconnectBackoff: { initialMs: 50, maxMs: 500 },
+    clientTag: 'spec',
+    ...overrides,
+  };
+}
+
+/** Order number of a record, from its OrderId. */
+export const orderNumber = (record: ChangeRecord): number => Number(String(record.primaryKey[1]?.value).slice(1));
+
+/** The put cells of a record by name. */
+export const cellValues = (record: ChangeRecord): Record<string, unknown> =>
+  Object.fromEntries(record.cells.filter((cell) => cell.op === 'put').map((cell) => [cell.name, cell.op === 'put' ? cell.value : undefined]));
+
+/** Resolves when `condition()` holds, polling every 20 ms; rejects after `timeoutMs`. */
+export async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
