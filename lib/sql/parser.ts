@@ -152,6 +152,11 @@ function listOfExpected(types: readonly TokenType[]): string {
   return `${labels.slice(0, -1).join(', ')} or ${labels.at(-1)}`;
 }
 
+const CLAUSE_KEYWORDS = ['FROM', 'WHERE', 'GROUP', 'HAVING', 'ORDER', 'LIMIT', 'WATERMARK'];
+
+/** The statement being parsed, for messages that need the tokens around the failure. */
+let statementTokens: readonly IToken[] = [];
+
 const errorMessageProvider = {
   buildMismatchTokenMessage(options: { expected: TokenType; actual: IToken; previous: IToken; ruleName: string }): string {
     const { expected, actual, previous, ruleName } = options;
@@ -166,9 +171,19 @@ const errorMessageProvider = {
     const startsStatement = [T.Create, T.Drop, T.Select, T.Insert, T.Show, T.Describe, T.Explain].some(
       (type) => firstRedundant.tokenType === type,
     );
+    // `SELECT a FORM t`: FORM was taken as an alias, so the clause keyword it was meant to be
+    // is the likelier fix than anything about 't'
+    const index = statementTokens.indexOf(firstRedundant);
+    const previous = index > 0 ? statementTokens[index - 1] : undefined;
+    const misspeltClause =
+      previous?.tokenType === T.Identifier ? closestMatch(previous.image, CLAUSE_KEYWORDS) : undefined;
     return withHint(
       `unexpected ${describeFound(firstRedundant)} after the end of the statement`,
-      startsStatement ? "separate statements with ';'" : undefined,
+      startsStatement
+        ? "separate statements with ';'"
+        : misspeltClause === undefined
+          ? undefined
+          : `is '${previous?.image}' meant to be ${misspeltClause}?`,
     );
   },
   buildNoViableAltMessage(options: {
@@ -1121,6 +1136,7 @@ function parseUnsafe(text: string): Either<readonly SqlError[], readonly Stateme
     parser.semanticErrors = [];
     parser.depth = 0;
     parser.input = group;
+    statementTokens = group;
     let statement: Statement | undefined;
     try {
       statement = parser.statementEntry();

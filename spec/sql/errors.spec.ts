@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeSqlError } from '../../lib/sql/errors.js';
+import { closestMatch, describeSqlError, editDistance } from '../../lib/sql/errors.js';
 import { parse } from '../../lib/sql/parser.js';
 import { formatSqlError } from '../../lib/sql/printer.js';
 import { parseErrors } from './helpers.js';
@@ -55,6 +55,8 @@ const CASES: readonly Case[] = [
   { sql: 'EXPLAIN EXPLAIN SELECT 1', at: '1:9', message: "expected a statement (CREATE, DROP, SELECT, INSERT, SHOW or DESCRIBE) after EXPLAIN but found 'EXPLAIN'" },
   { sql: 'INSERT t SELECT 1', at: '1:8', message: "expected INTO after INSERT but found 't'" },
   { sql: 'INSERT INTO t VALUES (1)', at: '1:15', message: "expected SELECT after INSERT INTO <table> [(columns)] but found 'VALUES'" },
+  { sql: 'SELECT a FORM t', at: '1:15', message: "unexpected 't' after the end of the statement", hint: "is 'FORM' meant to be FROM?" },
+  { sql: 'SELECT a FROM t WERE a > 1', at: '1:22', message: "unexpected 'a' after the end of the statement", hint: "is 'WERE' meant to be WHERE?" },
   { sql: 'SELECT a FROM t SELECT b FROM u', at: '1:17', message: "unexpected 'SELECT' after the end of the statement", hint: "separate statements with ';'" },
   // SELECT clauses
   { sql: 'SELECT FROM t', at: '1:8', message: "expected a select item (an expression or *) after 'SELECT' but found 'FROM'" },
@@ -188,5 +190,23 @@ describe('formatSqlError', () => {
     expect(text).not.toContain('hunter2');
     expect(text).toContain("access.key.secret=********* 'more'");
     expect(error?.message).toBe("expected ')' after OPTIONS list but found a string literal");
+  });
+});
+
+describe('suggestions', () => {
+  it('edit distance counts insertions, deletions, substitutions and adjacent swaps as one edit each', () => {
+    expect(editDistance('FORM', 'FROM')).toBe(1);
+    expect(editDistance('kitten', 'sitting')).toBe(3);
+    expect(editDistance('', 'abc')).toBe(3);
+    expect(editDistance('tunnel.idd', 'tunnel.id')).toBe(1);
+    expect(editDistance('same', 'same')).toBe(0);
+  });
+
+  it('suggests only plausible typos: at most a third of the word, never more than 3 edits', () => {
+    expect(closestMatch('selct', ['SELECT', 'DELETE'])).toBe('SELECT');
+    expect(closestMatch('xyz', ['SELECT', 'FROM'])).toBeUndefined();
+    expect(closestMatch('ab', ['abc', 'xy'])).toBe('abc');
+    expect(closestMatch('checkpointlocatoin', ['checkpointLocation', 'outputMode'])).toBe('checkpointLocation');
+    expect(closestMatch('maxoffsets', ['maxoffsetsperchannel'])).toBeUndefined();
   });
 });
