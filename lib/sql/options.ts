@@ -542,7 +542,21 @@ function normalise(
   return { record, entries, errors };
 }
 
+/** EMR connector options otsflow does not take, with what to do instead (porting scripts). */
+const EMR_ONLY_OPTIONS: Readonly<Record<string, string>> = {
+  'checkpoint.table': "otsflow keeps batch plans and state under the stream's checkpointLocation",
+  'ots.client': 'otsflow connects to the tunnel with its own client id',
+  maxoffsetspertrigger: "EMR never read it; use 'maxoffsetsperchannel'",
+  version: 'the sink always batches BatchWriteRow requests (≤ 200 rows, ≤ 4 MiB)',
+  'batch.update.size': 'the sink always batches BatchWriteRow requests (≤ 200 rows, ≤ 4 MiB)',
+  'writer.batch.request.type': 'the sink writes with BatchWriteRow',
+  'search.index.name': 'batch scans read the table by primary key',
+  'compute.mode': 'batch scans read the table by primary key',
+};
+
 function unknownOption(entry: OptionEntry, keys: readonly string[], statementLabel: string): SqlError {
+  const emrOnly = EMR_ONLY_OPTIONS[entry.key.toLowerCase()];
+  if (emrOnly !== undefined) return sqlError(entry.loc, `EMR option '${entry.key}' is not supported by otsflow`, emrOnly);
   const own = closestMatch(entry.key, keys);
   if (own !== undefined) return sqlError(entry.loc, `unknown option '${entry.key}' — did you mean '${own}'?`);
   // a key (or a near miss of one) of another statement kind

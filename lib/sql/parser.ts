@@ -564,27 +564,27 @@ class SqlParser extends EmbeddedActionsParser {
     return this.OR({
       ERR_MSG: 'a select item (an expression or *)',
       DEF: [
-      {
-        ALT: () => {
-          const star = this.CONSUME(T.Star);
-          return this.ACTION(() => ({ kind: 'SelectStar' as const, qualifier: null, loc: loc(star) }));
+        {
+          ALT: () => {
+            const star = this.CONSUME(T.Star);
+            return this.ACTION(() => ({ kind: 'SelectStar' as const, qualifier: null, loc: loc(star) }));
+          },
         },
-      },
-      {
-        ALT: () => {
-          const qualifier = this.CONSUME(T.Name);
-          this.CONSUME(T.Dot);
-          this.CONSUME1(T.Star);
-          return this.ACTION(() => ({ kind: 'SelectStar' as const, qualifier: identifierOf(qualifier), loc: loc(qualifier) }));
+        {
+          ALT: () => {
+            const qualifier = this.CONSUME(T.Name);
+            this.CONSUME(T.Dot);
+            this.CONSUME1(T.Star);
+            return this.ACTION(() => ({ kind: 'SelectStar' as const, qualifier: identifierOf(qualifier), loc: loc(qualifier) }));
+          },
         },
-      },
-      {
-        ALT: () => {
-          const expr = this.SUBRULE(this.expression);
-          const alias = this.OPTION(() => this.SUBRULE(this.alias)) ?? null;
-          return this.ACTION(() => ({ kind: 'SelectExpr' as const, expr, alias, loc: expr.loc }));
+        {
+          ALT: () => {
+            const expr = this.SUBRULE(this.expression);
+            const alias = this.OPTION(() => this.SUBRULE(this.alias)) ?? null;
+            return this.ACTION(() => ({ kind: 'SelectExpr' as const, expr, alias, loc: expr.loc }));
+          },
         },
-      },
       ],
     });
   });
@@ -705,14 +705,14 @@ class SqlParser extends EmbeddedActionsParser {
     return this.OR({
       ERR_MSG: 'an expression',
       DEF: [
-      {
-        ALT: () => {
-          const not = this.CONSUME(T.Not);
-          const operand = this.nest(not, () => this.SUBRULE(this.notExpr));
-          return this.ACTION(() => ({ kind: 'Unary' as const, op: 'NOT' as const, operand, loc: loc(not) }));
+        {
+          ALT: () => {
+            const not = this.CONSUME(T.Not);
+            const operand = this.nest(not, () => this.SUBRULE(this.notExpr));
+            return this.ACTION(() => ({ kind: 'Unary' as const, op: 'NOT' as const, operand, loc: loc(not) }));
+          },
         },
-      },
-      { ALT: () => this.SUBRULE(this.predicate) },
+        { ALT: () => this.SUBRULE(this.predicate) },
       ],
     });
   });
@@ -816,14 +816,14 @@ class SqlParser extends EmbeddedActionsParser {
     return this.OR({
       ERR_MSG: 'an expression',
       DEF: [
-      {
-        ALT: () => {
-          const op = this.OR1([{ ALT: () => this.CONSUME(T.Minus) }, { ALT: () => this.CONSUME(T.Plus) }]);
-          const operand = this.nest(op, () => this.SUBRULE(this.unary));
-          return this.ACTION(() => ({ kind: 'Unary' as const, op: op.image as '-' | '+', operand, loc: loc(op) }));
+        {
+          ALT: () => {
+            const op = this.OR1([{ ALT: () => this.CONSUME(T.Minus) }, { ALT: () => this.CONSUME(T.Plus) }]);
+            const operand = this.nest(op, () => this.SUBRULE(this.unary));
+            return this.ACTION(() => ({ kind: 'Unary' as const, op: op.image as '-' | '+', operand, loc: loc(op) }));
+          },
         },
-      },
-      { ALT: () => this.SUBRULE(this.primary) },
+        { ALT: () => this.SUBRULE(this.primary) },
       ],
     });
   });

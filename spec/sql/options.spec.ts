@@ -137,6 +137,16 @@ describe('table options', () => {
     );
   });
 
+  it('EMR connector options otsflow does not take are named as such, with the alternative', () => {
+    const sql = table("version='v2'");
+    expect(described(sql)).toEqual([
+      `${where(sql, 'version')}: EMR option 'version' is not supported by otsflow (the sink always batches BatchWriteRow requests (≤ 200 rows, ≤ 4 MiB))`,
+    ]);
+    expect(errorsOf("CREATE SCAN v ON t USING STREAM OPTIONS(tunnel.id='x', checkpoint.table='m')")[0]?.hint).toBe(
+      "otsflow keeps batch plans and state under the stream's checkpointLocation",
+    );
+  });
+
   it('a key given twice (in any case) is an error that points at both', () => {
     const sql = table("TABLE.NAME='again'");
     expect(described(sql)).toEqual([
