@@ -68,7 +68,14 @@ export const resolveFaultPlan = (faults: FaultPlan | string | undefined): E.Eith
 
 const HOUR_MS = 3600 * 1000;
 
+/** One service per engine: two change logs on one environment would log every row twice. */
+const attachedByEngine = new WeakMap<TableEngine, AttachedTunnelService>();
+
+/** The service attached to `engine`, if any (startEmulator attaches one unless an extension did). */
+export const tunnelServiceOf = (engine: TableEngine): AttachedTunnelService | undefined => attachedByEngine.get(engine);
+
 export const attachTunnelService = (engine: TableEngine, router: TunnelRouter, settings: TunnelServiceSettings = {}): AttachedTunnelService => {
+  if (attachedByEngine.has(engine)) throw new Error('attachTunnelService: this engine already has a tunnel service');
   const plan = resolveFaultPlan(settings.faults);
   if (E.isLeft(plan)) throw new Error(`invalid fault plan: ${plan.left.join('; ')}`);
   const clock: Clock = settings.clock ?? { now: () => engine.clock() };
@@ -109,7 +116,7 @@ export const attachTunnelService = (engine: TableEngine, router: TunnelRouter, s
     }
   });
   router.registerPrefix(TUNNEL_PATH_PREFIX, createTunnelHandler({ service, faults }));
-  return {
+  const attached: AttachedTunnelService = {
     service,
     changeLog,
     faults,
@@ -117,6 +124,9 @@ export const attachTunnelService = (engine: TableEngine, router: TunnelRouter, s
       offRows();
       offTables();
       service.close();
+      attachedByEngine.delete(engine);
     },
   };
+  attachedByEngine.set(engine, attached);
+  return attached;
 };
