@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
+import { registerEmulatorCommand } from './emulator-command.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -16,5 +17,7 @@ program
     console.error('otsflow demo: not built yet — the end-to-end demo lands with the CLI issue; see README "What works today".');
     process.exitCode = 1;
   });
+
+registerEmulatorCommand(program);
 
 await program.parseAsync(process.argv);

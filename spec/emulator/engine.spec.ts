@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ColumnCondition } from '../../lib/emulator/conditions.js';
 import { type CommittedRowChange, TableEngine } from '../../lib/emulator/engine.js';
 import { AUTO_INCREMENT, INF_MAX, INF_MIN, type PrimaryKeyCell, type Row } from '../../lib/wire/types.js';
 import { IGNORE, LATEST, definition, leftOf, pkColumn, put, remove, rightOf, tempDir, update } from './helpers.js';
@@ -147,7 +148,7 @@ describe('row writes and reads', () => {
       passIfMissing,
       latestVersionOnly,
     });
-    const outcome = async (columnCondition: NonNullable<Parameters<typeof put>[3]['columnCondition']>) => {
+    const outcome = async (columnCondition: ColumnCondition) => {
       const result = await engine.write(update('t', pk('a'), [{ op: 'put', name: 'x', value: 1n }], { rowExistence: 'IGNORE', columnCondition }));
       return result._tag === 'Right' ? 'pass' : result.left.code;
     };

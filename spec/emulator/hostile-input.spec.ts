@@ -103,7 +103,7 @@ describe('hostile input', () => {
   it('answers corrupt PlainBuffer with OTSParameterInvalid naming the field and the byte', async () => {
     const row = TableStore.PlainBufferBuilder.serializeForPutRow([{ id: 'a' }, { n: long(1) }], [{ c: 'x' }]) as Buffer;
     const corrupt = Buffer.from(row);
-    corrupt[corrupt.length - 1] ^= 0xff; // row checksum
+    corrupt.writeUInt8(corrupt.readUInt8(corrupt.length - 1) ^ 0xff, corrupt.length - 1); // row checksum
     const message = TableStore.encoder.encode('putRow', { tableName: 'h', condition: condition('IGNORE'), primaryKey: [{ id: 'a' }, { n: long(1) }], attributeColumns: [{ c: 'x' }] });
     message.row = corrupt;
     const body = Buffer.from(Object.getPrototypeOf(message).constructor.encode(message).finish());
