@@ -32,6 +32,11 @@ export interface RequestContext {
   readonly headers: IncomingHttpHeaders;
   readonly requestId: string;
   readonly identity: Identity;
+  /**
+   * The raw response, for routes that must misbehave on purpose (fault injection cutting a
+   * response mid-body). A route that ends or destroys it itself gets no second answer.
+   */
+  readonly response: ServerResponse;
 }
 
 export type RouteResult = E.Either<ServiceError, Uint8Array>;
@@ -129,7 +134,7 @@ export const startHttpServer = (options: HttpServerOptions): Promise<RunningHttp
     options.onInternalError ?? ((error: unknown, path: string) => console.error(`otsflow emulator: internal error on ${path}:`, error));
 
   const send = (res: ServerResponse, path: string, requestId: string, status: number, body: Uint8Array, identity?: Identity, close = false) => {
-    if (res.headersSent || res.destroyed) return;
+    if (res.headersSent || res.writableEnded || res.destroyed) return;
     const headers: Record<string, string | number> = {
       ...options.responseHeaders({ path, requestId, body, ...(identity === undefined ? {} : { identity }) }),
       'content-length': body.length,
@@ -184,7 +189,7 @@ export const startHttpServer = (options: HttpServerOptions): Promise<RunningHttp
     }
     let result: RouteResult;
     try {
-      result = await handler({ path, body: read.body, headers: req.headers, requestId, identity });
+      result = await handler({ path, body: read.body, headers: req.headers, requestId, identity, response: res });
     } catch (error) {
       reportInternal(error, path);
       result = E.left({ code: 'OTSInternalServerError', message: 'Internal server error.' });
