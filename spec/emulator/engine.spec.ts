@@ -55,6 +55,14 @@ describe('tables', () => {
     expect(error.message).toContain('TimeToLive cannot be 0 or less than -1.');
   });
 
+  it('stops at 64 tables per instance', async () => {
+    for (let i = 0; i < 64; i++) rightOf(await engine.createTable(definition(`t${i}`, [pkColumn('id', 'STRING')])));
+    expect(leftOf(await engine.createTable(definition('one_more', [pkColumn('id', 'STRING')])))).toEqual({
+      code: 'OTSQuotaExhausted',
+      message: 'Number of tables exceeded the quota.',
+    });
+  });
+
   it('does not resurrect rows of a dropped table under a new table of the same name', async () => {
     rightOf(await engine.createTable(definition('t', [pkColumn('id', 'STRING')])));
     rightOf(await engine.write(put('t', pk('a'), [{ op: 'put', name: 'c', value: 1n }])));

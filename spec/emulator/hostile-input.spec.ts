@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../../lib/emulator/index.js';
 import { decodeErrorBody } from '../../lib/wire/errors.js';
-import { buildRequestHeaders } from '../../lib/wire/signing.js';
+import { buildRequestHeaders, verifyResponse } from '../../lib/wire/signing.js';
 import { tempDir } from './helpers.js';
 import { type Sdk, TableStore, condition, long, ok, sdkClient } from './sdk.js';
 
@@ -225,6 +225,20 @@ describe('hostile input', () => {
       { numRuns: 300 },
     );
     expect(internalErrors).toEqual([]);
+  });
+
+  it('signs successful responses the way the strictest official client checks them', async () => {
+    const response = await post('/ListTable', Buffer.alloc(0));
+    expect(response.status).toBe(200);
+    const checked = verifyResponse({
+      path: '/ListTable',
+      status: response.status,
+      headers: response.headers,
+      body: response.body,
+      accessKeyId: emulator.credentials.accessKeyId,
+      accessKeySecret: emulator.credentials.accessKeySecret,
+    });
+    expect(checked._tag).toBe('Right');
   });
 
   it('still serves good requests afterwards', async () => {

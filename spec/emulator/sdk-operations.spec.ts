@@ -476,3 +476,41 @@ describe('batch operations', () => {
     expect(missing[0]).toMatchObject({ isOk: false, errorCode: 'OTSObjectNotExist' });
   });
 });
+
+describe('reads with column pagination and the service limits', () => {
+  beforeAll(async () => {
+    await createTable('wide', [{ name: 'id', type: 'STRING' }]);
+    await ok(client, 'putRow', {
+      tableName: 'wide',
+      condition: condition('IGNORE'),
+      primaryKey: [{ id: 'w' }],
+      attributeColumns: ['e', 'a', 'd', 'b', 'c'].map((name) => ({ [name]: name.toUpperCase() })),
+    });
+  });
+
+  it('pages over columns in name order with ColumnPaginationFilter(limit, offset)', async () => {
+    const page = (await getRow('wide', [{ id: 'w' }], { columnFilter: new TableStore.ColumnPaginationFilter(2, 1) })).row;
+    expect(attributes(page).map(([name, value]) => [name, value])).toEqual([
+      ['b', 'B'],
+      ['c', 'C'],
+    ]);
+    const window = (await getRow('wide', [{ id: 'w' }], { startColumn: 'b', endColumn: 'd' })).row;
+    expect(attributes(window).map(([name]) => name)).toEqual(['b', 'c']);
+  });
+
+  it('refuses requests over the limits with OTSParameterInvalid', async () => {
+    const tooManyKeys = await fails(client, 'batchGetRow', { tables: [{ tableName: 'wide', primaryKey: Array.from({ length: 101 }, (_, i) => [{ id: `k${i}` }]) }] });
+    expect(tooManyKeys).toEqual({ status: 400, code: 'OTSParameterInvalid', message: 'Rows count exceeds the upper limit: 100.' });
+    const tooManyColumns = await fails(client, 'getRow', { tableName: 'wide', primaryKey: [{ id: 'w' }], columnsToGet: Array.from({ length: 129 }, (_, i) => `c${i}`) });
+    expect(tooManyColumns.message).toBe('The number of columns to get exceeds the limit: 128.');
+    const longKey = await fails(client, 'getRow', { tableName: 'wide', primaryKey: [{ id: 'x'.repeat(1025) }] });
+    expect(longKey.message).toBe("The length of primary key column: 'id' exceeds the MaxLength:1024 with CurrentLength:1025.");
+    const fivePk = await fails(client, 'createTable', {
+      tableMeta: { tableName: 'five', primaryKey: ['a', 'b', 'c', 'd', 'e'].map((name) => ({ name, type: 'STRING' })) },
+      reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
+      tableOptions: { timeToLive: -1, maxVersions: 1 },
+    });
+    expect(fivePk).toMatchObject({ status: 400, code: 'OTSParameterInvalid' });
+    expect(fivePk.message).toContain('[1, 4]');
+  });
+});
