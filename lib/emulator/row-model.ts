@@ -156,9 +156,6 @@ export const checkCells = (
   for (const cell of cells) {
     const name = cell.name;
     if (!isValidName(name)) return E.left(parameterInvalid(`Invalid column name: '${name}'.`));
-    if (meta.primaryKey.some((c) => c.name === name)) {
-      return E.left(parameterInvalid(`The attribute column name can not be the same as a primary key column: '${name}'.`));
-    }
     size += Buffer.byteLength(name);
     switch (cell.op) {
       case 'put': {
