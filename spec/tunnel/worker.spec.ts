@@ -3,7 +3,7 @@
  * latency of 1 frame (1 ms); heartbeats every 100 ms, timeout 350 ms.
  */
 import { describe, expect, it } from 'vitest';
-import { catchError, map, tap } from 'rxjs/operators';
+import { catchError, map, take, tap } from 'rxjs/operators';
 import { of } from 'rxjs';
 import { encodeTokenString } from '../../lib/wire/tunnel-messages.js';
 import { TestScheduler } from 'rxjs/testing';
@@ -450,3 +450,40 @@ describe('tunnel worker — commits and backpressure', () => {
 });
 
 const putRecordFor = (n: number) => putRecord(n);
+
+describe('tunnel worker — teardown edge cases', () => {
+  it('unsubscribing from inside the subscriber (take) stops at once and still shuts down', () => {
+    const h = harness({ heartbeat: () => ({ value: [ch('c1', 1, 'OPEN')] }), readRecords: pagedChannel(100, 1) });
+    h.scheduler.run(({ expectObservable }) => {
+      expectObservable(worker(h).pipe(tap(committing), map(show), take(2))).toBe('4ms a (a|)', { a: 'c1:1' });
+    });
+    // the read that started when batch 2 was delivered is dropped; the second commit is flushed first
+    expect(reads(h).map(([at]) => at)).toEqual([3, 4, 5]);
+    expect(checkpoints(h)).toEqual([
+      [4, 'c1', 'c1@1', 1n],
+      [5, 'c1', 'c1@2', 2n],
+    ]);
+    expect(h.api.calls('shutdown').map((c) => c.at)).toEqual([6]);
+  });
+
+  it('a lost session resolves the commits of its batches as skipped, and the new session re-reads them', () => {
+    const h = harness({
+      heartbeat: (request, index) =>
+        request.clientId === 'client-1' && index === 1 ? { error: serviceError('OTSResourceGone', 410) } : { value: [ch('c1', request.clientId === 'client-1' ? 1 : 3, 'OPEN')] },
+      readRecords: pagedChannel(100, 1),
+    });
+    const held: ChannelBatch[] = [];
+    const outcomes: string[] = [];
+    h.scheduler.run(({ expectObservable }) => {
+      expectObservable(worker(h, { maxInFlightBatchesPerChannel: 1 }).pipe(tap((b) => held.push(b)), map((b) => `${b.clientId}:${b.fromToken}`)), '^ 200ms !').toBe(
+        '4ms a 151ms b',
+        { a: 'client-1:c1@0', b: 'client-2:c1@0' },
+      );
+      h.scheduler.schedule(() => void held[0]?.commit().then((o) => outcomes.push(o.kind === 'skipped' ? o.reason : o.kind)), 120);
+    });
+    expect(h.events).toContainEqual(expect.objectContaining({ kind: 'session-lost', clientId: 'client-1', reason: 'resource-gone' }));
+    expect(checkpoints(h)).toEqual([]);
+    return Promise.resolve().then(() => expect(outcomes).toEqual(['channel-closed']));
+  });
+});
+
