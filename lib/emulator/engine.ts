@@ -532,12 +532,7 @@ export class TableEngine {
     let bytes = 0;
     let scanned = 0;
     let nextKey: Buffer | undefined;
-    const entries = backward ? this.rowsDb.getRange({ start: upper, reverse: true }) : this.rowsDb.getRange({ start: lower, end: upper });
-    for (const { key, value } of entries) {
-      if (backward) {
-        if (compareBytes(key, upper) >= 0) continue;
-        if (compareBytes(key, lower) < 0) break;
-      }
+    for (const { key, value } of this.rangeEntries(lower, upper, backward)) {
       if (rows.length >= limit || bytes >= LIMITS.maxRangeBytes || scanned >= RANGE_SCAN_BUDGET) {
         nextKey = key;
         break;
@@ -551,6 +546,25 @@ export class TableEngine {
     }
     const consumed = { read: capacityUnits(bytes), write: 0 };
     return E.right(nextKey === undefined ? { rows, consumed } : { rows, nextStart: decodeStorageKey(meta.primaryKey, nextKey), consumed });
+  }
+
+  /**
+   * Entries with lower ≤ key < upper, ascending or descending. Cuts may be longer than LMDB keys
+   * (bounds of 4 long string columns): LMDB gets clamped bounds that enclose the range, the
+   * exact bounds are applied here.
+   */
+  private *rangeEntries(lower: Buffer, upper: Buffer, backward: boolean): Generator<{ key: Buffer; value: Buffer }> {
+    const clamp = (cut: Buffer, above: boolean): Buffer =>
+      cut.length <= MAX_STORAGE_KEY_BYTES ? cut : above ? Buffer.from(prefixSuccessor(cut.subarray(0, MAX_STORAGE_KEY_BYTES))) : cut.subarray(0, MAX_STORAGE_KEY_BYTES);
+    const entries = backward
+      ? this.rowsDb.getRange({ start: clamp(upper, true), reverse: true })
+      : this.rowsDb.getRange({ start: clamp(lower, false), end: clamp(upper, true) });
+    for (const entry of entries) {
+      const { key } = entry;
+      if (backward ? compareBytes(key, upper) >= 0 : compareBytes(key, lower) < 0) continue;
+      if (backward ? compareBytes(key, lower) < 0 : compareBytes(key, upper) >= 0) return;
+      yield entry;
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -574,7 +588,7 @@ export class TableEngine {
     const upper = Buffer.from(end === undefined ? prefixSuccessor(prefix) : encodeRangeCut(meta.id, meta.primaryKey, end, false));
     const now = this.now();
     const rows: ScannedRow[] = [];
-    for (const { key, value } of this.rowsDb.getRange({ start: lower, end: upper })) {
+    for (const { key, value } of this.rangeEntries(lower, upper, false)) {
       const primaryKey = decodeStorageKey(meta.primaryKey, key);
       if (rows.length >= limit) return { rows, next: primaryKey };
       const row = readRow(meta, now, primaryKey, decodeStoredRow(value), { columnsToGet: [], maxVersions: 1 });

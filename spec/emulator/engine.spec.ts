@@ -337,6 +337,24 @@ describe('GetRange', () => {
     );
   });
 
+  it('handles keys of four 1 KB columns: refused for writes past LMDB key size, fine as range bounds', async () => {
+    const wide = ['p', 'q', 'r', 's'].map((name) => pkColumn(name, 'STRING'));
+    rightOf(await engine.createTable(definition('wide', wide)));
+    const key = (fill: string, size: number) => wide.map((c) => ({ name: c.name, value: fill.repeat(size) }));
+    rightOf(await engine.write(put('wide', key('m', 900), [{ op: 'put', name: 'v', value: 1n }])));
+    const tooLong = leftOf(await engine.write(put('wide', key('m', 1024), [{ op: 'put', name: 'v', value: 2n }])));
+    expect(tooLong.code).toBe('OTSParameterInvalid');
+    expect(tooLong.message).toContain("emulator's storage");
+    for (const direction of ['FORWARD', 'BACKWARD'] as const) {
+      const [start, end] = direction === 'FORWARD' ? [key('a', 1024), key('z', 1024)] : [key('z', 1024), key('a', 1024)];
+      const result = rightOf(engine.getRange({ table: 'wide', direction, start, end, query: LATEST }));
+      expect(result.rows.map((r) => (r.primaryKey[0]!.value as string).length)).toEqual([900]);
+      const beyond = direction === 'FORWARD' ? [key('n', 1024), key('z', 1024)] : [key('l', 1024), key('a', 1024)];
+      expect(rightOf(engine.getRange({ table: 'wide', direction, start: beyond[0]!, end: beyond[1]!, query: LATEST })).rows).toEqual([]);
+    }
+    expect(rightOf(engine.getRow('wide', key('m', 1024), LATEST)).row).toBeUndefined();
+  });
+
   it('skips rows filtered out and rejects a non-positive limit', async () => {
     rightOf(await engine.createTable(definition('f', [pkColumn('id', 'STRING')])));
     for (const [id, n] of [['a', 1n], ['b', 2n], ['c', 3n]] as const) rightOf(await engine.write(put('f', pk(id), [{ op: 'put', name: 'n', value: n }])));
