@@ -5,7 +5,8 @@
  *
  * Read loop: one ReadRecords at a time, only while fewer than `maxInFlight` delivered batches are
  * unacknowledged; stream channels sleep between reads that were not full (§7.6). Empty batches
- * are not delivered but keep their place in the commit order.
+ * are not delivered but keep their place in the commit order; the next delivered batch's
+ * `fromToken` is where they began, so delivered batches of a channel chain token to token.
  */
 import { timer } from 'rxjs';
 import type { MonoTypeOperatorFunction, SchedulerLike, Subscription } from 'rxjs';
@@ -74,6 +75,8 @@ export class ChannelConnection {
   private drainDeadline: Subscription | undefined;
   private readonly pending: PendingCommit[] = [];
   private unacknowledged = 0;
+  /** token where the current run of undelivered empty reads began */
+  private emptyRunFrom: string | undefined;
   /** the `finished` token has been read: nothing more to read */
   private readEnded = false;
   private pumping = false;
@@ -226,8 +229,13 @@ export class ChannelConnection {
     }
     if (records.length > 0 || finished) {
       const entry = this.enqueue(result.nextToken, true);
-      this.context.deliver(this.batch(fromToken, result.nextToken, records, finished, entry));
+      const position = this.emptyRunFrom ?? fromToken;
+      this.emptyRunFrom = undefined;
+      this.context.deliver(this.batch(position, result.nextToken, records, finished, entry));
     } else if (result.nextToken !== fromToken) {
+      // an empty read is not delivered; the next batch starts where the empty run began, so each
+      // delivered batch starts at its predecessor's nextToken (nothing lies in between to replay)
+      this.emptyRunFrom ??= fromToken;
       this.acknowledge(this.enqueue(result.nextToken, false));
     }
     this.pump();

@@ -80,7 +80,10 @@ export interface ChannelBatch {
   readonly channelId: string;
   /** the client id (connection) that read it; changes when the worker reconnects */
   readonly clientId: string;
-  /** token this batch was read from */
+  /**
+   * token this batch was read from: the previous batch's `nextToken` within one opening of the
+   * channel (undelivered empty reads in between are folded into this batch)
+   */
   readonly fromToken: string;
   /** token after this batch; checkpointing it marks the records as consumed (`finished` ends the channel) */
   readonly nextToken: string;

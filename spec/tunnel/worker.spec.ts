@@ -119,6 +119,33 @@ describe('tunnel worker — channel assignment', () => {
     ]);
   });
 
+  it('empty reads are not delivered; the next batch starts where they began, so fromToken chains to the previous nextToken', () => {
+    const h = harness({
+      heartbeat: () => ({ value: [ch('c1', 1, 'OPEN')] }),
+      readRecords: (request) => {
+        const page = Number(request.token.split('@')[1]);
+        // pages 1 and 2 are empty, 3 is the last one
+        const records = page === 1 || page === 2 ? [] : [putRecord(page)];
+        return { value: { records, nextToken: page === 3 ? 'finished' : `c1@${page + 1}`, byteSize: 0 } };
+      },
+    });
+    const batches: ChannelBatch[] = [];
+    h.scheduler.run(({ expectObservable }) => {
+      expectObservable(worker(h).pipe(tap((b) => batches.push(b)), tap(committing), map(show)), '^ 20ms !').toBe('4ms a 2ms b', { a: 'c1:1', b: 'c1:1!' });
+    });
+    expect(batches.map((b) => [b.fromToken, b.nextToken])).toEqual([
+      ['c1@0', 'c1@1'],
+      ['c1@1', 'finished'],
+    ]);
+    // the empty reads' tokens are checkpointed in order, coalesced while a call runs
+    expect(checkpoints(h).map(([at, , token, seq]) => [at, token, seq])).toEqual([
+      [4, 'c1@1', 1n],
+      [5, 'c1@2', 2n],
+      [6, 'c1@3', 3n],
+      [7, 'finished', 4n],
+    ]);
+  });
+
   it('a channel whose checkpoint is already `finished` is not read and reports TERMINATED', () => {
     const h = harness({
       heartbeat: () => ({ value: [ch('b1', 4, 'OPEN')] }),
