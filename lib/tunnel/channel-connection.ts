@@ -82,6 +82,10 @@ export class ChannelConnection {
   private pumping = false;
   private pumpAgain = false;
   private released = false;
+  /** why the channel is draining (CLOSING, read or decode error) */
+  private drainReason: { reason: ChannelCloseReason; error?: unknown } | undefined;
+  /** set by stopAndFlush: called once the acknowledged checkpoints are written */
+  private flushed: (() => void) | undefined;
 
   /** `opened` is undefined when GetCheckpoint failed: the connection then only reports CLOSE. */
   constructor(
@@ -169,8 +173,6 @@ export class ChannelConnection {
     this.flushed = onFlushed;
     this.checkDrained();
   }
-
-  private flushed: (() => void) | undefined;
 
   // ---- read loop ----------------------------------------------------------------------------
 
@@ -331,8 +333,6 @@ export class ChannelConnection {
     }
     this.checkDrained();
   }
-
-  private drainReason: { reason: ChannelCloseReason; error?: unknown } | undefined;
 
   private checkDrained(): void {
     if (this.flushed !== undefined) {

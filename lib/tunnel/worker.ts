@@ -53,6 +53,7 @@ class Worker {
   private reconnectTimer: Subscription | undefined;
   private readonly reconnectBackoff: Backoff;
   private ended = false;
+  private stoppedReported = false;
   private readonly startTokensUsed = new Set<string>();
 
   constructor(
@@ -72,8 +73,7 @@ class Worker {
     this.options.onEvent?.(event);
   }
 
-  private stoppedReported = false;
-
+  /** nothing runs any more: tell the owner (tunnel() closes its HTTP agent) */
   stopped(): void {
     if (this.stoppedReported) return;
     this.stoppedReported = true;
