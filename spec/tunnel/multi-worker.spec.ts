@@ -92,8 +92,9 @@ describe('two worker processes on one tunnel', () => {
     await exited(a.process);
     await until(() => b.held.size === 4, HEARTBEAT_TIMEOUT_MS + 10_000, 'worker B to take every channel');
     const takeover = (b.heldAt.get(4) ?? Date.now()) - killedAt;
-    // the service expires A at most one timeout after its last heartbeat (≤ kill); B's next heartbeat takes the channels
-    expect(takeover).toBeLessThanOrEqual(HEARTBEAT_TIMEOUT_MS + 3 * HEARTBEAT_INTERVAL_MS);
+    // the service expires A one timeout after its last heartbeat (≤ kill); B's next heartbeat takes the
+    // channels (≈ timeout + ≤ 1 interval); the margin absorbs a loaded CI machine
+    expect(takeover).toBeLessThanOrEqual(HEARTBEAT_TIMEOUT_MS + 5 * HEARTBEAT_INTERVAL_MS);
     console.info(`takeover after kill -9: ${takeover} ms (heartbeat timeout ${HEARTBEAT_TIMEOUT_MS} ms)`);
     await writer;
 
