@@ -74,6 +74,8 @@ interface RunResult {
   readonly heapStartMb: number;
   readonly maxUncommittedBatches: number;
   readonly maxUncommittedRecords: number;
+  /** CPU seconds this (client) process spent during the run */
+  readonly clientCpuSeconds: number;
 }
 
 /** Consumes `tunnelId` until `target` records arrived; `processMs(batch)` > 0 makes a serial slow subscriber. */
@@ -97,6 +99,7 @@ function consume(tunnelId: string, target: number, processMs: (batch: ChannelBat
     const queue: ChannelBatch[] = [];
     let busy = false;
     const started = performance.now();
+    const cpuStart = process.cpuUsage();
     let done = false;
     const commit = (batch: ChannelBatch): void => {
       uncommittedBatches--;
@@ -106,6 +109,7 @@ function consume(tunnelId: string, target: number, processMs: (batch: ChannelBat
       if (records >= target && !done) {
         done = true;
         const seconds = (performance.now() - started) / 1000;
+        const cpu = process.cpuUsage(cpuStart);
         clearInterval(sampler);
         subscription.unsubscribe();
         resolve({
@@ -117,6 +121,7 @@ function consume(tunnelId: string, target: number, processMs: (batch: ChannelBat
           heapStartMb: mb(heapStart),
           maxUncommittedBatches,
           maxUncommittedRecords,
+          clientCpuSeconds: (cpu.user + cpu.system) / 1e6,
         });
       }
     };
@@ -152,7 +157,7 @@ function consume(tunnelId: string, target: number, processMs: (batch: ChannelBat
 const report = (label: string, run: RunResult): void => {
   console.log(
     `${label}: ${run.records} records in ${run.seconds.toFixed(2)} s = ${Math.round(run.records / run.seconds).toLocaleString('en-US')} records/s ` +
-      `(${run.batches} batches, ~${Math.round(run.records / run.batches)} per batch); heap ${run.heapStartMb} → peak ${run.heapPeakMb} MB, ` +
+      `(${run.batches} batches, ~${Math.round(run.records / run.batches)} per batch, client CPU ${run.clientCpuSeconds.toFixed(2)} s); heap ${run.heapStartMb} → peak ${run.heapPeakMb} MB, ` +
       `RSS peak ${run.rssPeakMb} MB; at most ${run.maxUncommittedBatches} batches / ${run.maxUncommittedRecords} records uncommitted`,
   );
 };
