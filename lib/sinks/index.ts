@@ -1,0 +1,3 @@
+export * from './sink.js';
+export * from './memory-sink.js';
+export * from './console-sink.js';

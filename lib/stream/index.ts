@@ -1,0 +1,24 @@
+/** The stream layer: operators, the source contract, the checkpoint, metrics. */
+export * from './source.js';
+export * from './batch.js';
+export * from './metrics.js';
+export * from './table.js';
+export * from './catalog.js';
+export * from './row-codec.js';
+export * from './event-time.js';
+export * from './micro-batch.js';
+export * from './decode-rows.js';
+export * from './with-watermark.js';
+export * from './windows/tumbling.js';
+export * from './windows/hopping.js';
+export * from './windows/session.js';
+export type { WindowOptions } from './windows/assign.js';
+export * from './aggregates.js';
+export * from './aggregate.js';
+export * from './emit.js';
+export * from './sink.js';
+export * from './commit-after.js';
+export * from './checkpoint/store.js';
+export * from './checkpoint/file-store.js';
+export * from './checkpoint/memory-store.js';
+export * from './checkpoint/state-codec.js';
