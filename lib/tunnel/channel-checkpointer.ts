@@ -2,7 +2,11 @@
  * Writes a channel's checkpoints in order (tunnel-protocol.md §5.1): one Checkpoint call at a
  * time with `seq = GetCheckpoint.seq + 1` growing by one per success; tokens offered while a call
  * runs are coalesced into the next call (the latest token covers the earlier batches). On
- * OTSSequenceNumberNotMatch the sequence is re-read once and the token resent.
+ * OTSSequenceNumberNotMatch the checkpoint is re-read once: if it already holds the token (an
+ * earlier attempt landed but its response was lost) the job is done; if it still holds the last
+ * token this client wrote, the token is resent with the service's sequence + 1; anything else
+ * means another writer moved the channel, and resending could move it backwards, so the commit
+ * fails instead.
  */
 import { CallSlot } from './call-slot.js';
 import { isFatalError, isSequenceNumberMismatch } from './errors.js';
@@ -33,6 +37,8 @@ interface Job {
 
 export class ChannelCheckpointer {
   private nextSequence: bigint;
+  /** the checkpoint the service held when this client last knew it */
+  private lastWritten: string;
   private queued: Job | undefined;
   private sending: Job | undefined;
   private readonly call = new CallSlot();
@@ -40,9 +46,10 @@ export class ChannelCheckpointer {
 
   constructor(
     private readonly context: CheckpointerContext,
-    serverSequence: bigint,
+    initial: { readonly checkpoint: string; readonly sequenceNumber: bigint },
   ) {
-    this.nextSequence = serverSequence + 1n;
+    this.nextSequence = initial.sequenceNumber + 1n;
+    this.lastWritten = initial.checkpoint;
   }
 
   get idle(): boolean {
@@ -93,22 +100,27 @@ export class ChannelCheckpointer {
       api.checkpoint({ tunnelId, clientId, channelId, checkpoint: job.token, sequenceNumber }).pipe(this.context.retry<void>('checkpoint')),
       () => {
         this.nextSequence = sequenceNumber + 1n;
+        this.lastWritten = job.token;
         this.settle(job, { kind: 'committed', sequenceNumber });
       },
       (error) => {
-        if (mayResync && isSequenceNumberMismatch(error)) this.resync(job);
+        if (mayResync && isSequenceNumberMismatch(error)) this.resync(job, error);
         else this.fail(job, error);
       },
     );
   }
 
-  private resync(job: Job): void {
+  private resync(job: Job, mismatch: unknown): void {
     const { api, tunnelId, clientId, channelId } = this.context;
     this.call.start(
       api.getCheckpoint({ tunnelId, clientId, channelId }).pipe(this.context.retry('getCheckpoint')),
       (position) => {
         this.nextSequence = position.sequenceNumber + 1n;
-        this.send(job, false);
+        if (position.checkpoint === job.token) {
+          this.lastWritten = job.token;
+          this.settle(job, { kind: 'committed', sequenceNumber: position.sequenceNumber });
+        } else if (position.checkpoint === this.lastWritten) this.send(job, false);
+        else this.fail(job, mismatch);
       },
       (error) => this.fail(job, error),
     );

@@ -116,7 +116,7 @@ export class ChannelConnection {
         onFinishedSettled: () => this.onFinishedSettled(),
         onIdle: () => this.checkDrained(),
       },
-      opened.sequenceNumber,
+      opened,
     );
   }
 

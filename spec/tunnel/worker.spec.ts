@@ -406,6 +406,47 @@ describe('tunnel worker — commits and backpressure', () => {
     });
   });
 
+  it('OTSSequenceNumberNotMatch after a lost response: the service already holds the token, nothing is resent', () => {
+    const h = harness({
+      heartbeat: () => ({ value: [ch('c1', 1, 'OPEN')] }),
+      readRecords: pagedChannel(100, 1),
+      getCheckpoint: (_request, index) => ({ value: index === 0 ? position('c1@0', 0) : position('c1@1', 1) }),
+      checkpoint: (_request, index) => (index === 0 ? { error: serviceError('OTSSequenceNumberNotMatch') } : { value: undefined }),
+    });
+    const outcomes: unknown[] = [];
+    h.scheduler.run(({ expectObservable }) => {
+      let first = true;
+      const commitFirst = (b: ChannelBatch) => {
+        if (first) void b.commit().then((o) => outcomes.push(o));
+        first = false;
+      };
+      expectObservable(worker(h).pipe(tap(commitFirst), map(show)), '^ 20ms !').toBe('4ms a a a', { a: 'c1:1' });
+    });
+    expect(checkpoints(h)).toEqual([[4, 'c1', 'c1@1', 1n]]);
+    return Promise.resolve().then(() => expect(outcomes).toEqual([{ kind: 'committed', sequenceNumber: 1n }]));
+  });
+
+  it('OTSSequenceNumberNotMatch because another writer moved the channel: the older token is not resent', () => {
+    const h = harness({
+      heartbeat: () => ({ value: [ch('c1', 1, 'OPEN')] }),
+      readRecords: pagedChannel(100, 1),
+      getCheckpoint: (_request, index) => ({ value: index === 0 ? position('c1@0', 0) : position('c1@9', 5) }),
+      checkpoint: () => ({ error: serviceError('OTSSequenceNumberNotMatch') }),
+    });
+    const outcomes: string[] = [];
+    h.scheduler.run(({ expectObservable }) => {
+      let first = true;
+      const commitFirst = (b: ChannelBatch) => {
+        if (first) void b.commit().then((o) => outcomes.push(o.kind));
+        first = false;
+      };
+      expectObservable(worker(h).pipe(tap(commitFirst), map(show)), '^ 20ms !').toBe('4ms a a a', { a: 'c1:1' });
+    });
+    expect(checkpoints(h)).toEqual([[4, 'c1', 'c1@1', 1n]]);
+    expect(h.events.filter((e) => e.kind === 'checkpoint-failed')).toHaveLength(1);
+    return Promise.resolve().then(() => expect(outcomes).toEqual(['failed']));
+  });
+
   it('reads ahead only while unacknowledged batches are under the bound', () => {
     const h = harness({ heartbeat: () => ({ value: [ch('c1', 1, 'OPEN')] }), readRecords: pagedChannel(100, 1) });
     const held: ChannelBatch[] = [];
