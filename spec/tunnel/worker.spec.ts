@@ -3,6 +3,7 @@
  * latency of 1 frame (1 ms); heartbeats every 100 ms, timeout 350 ms.
  */
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { catchError, map, take, tap } from 'rxjs/operators';
 import { of } from 'rxjs';
 import { encodeTokenString } from '../../lib/wire/tunnel-messages.js';
@@ -470,6 +471,42 @@ describe('tunnel worker — commits and backpressure', () => {
     // one Checkpoint covering both, written only once the first batch was committed
     expect(checkpoints(h)).toEqual([[30, 'c1', 'c1@2', 1n]]);
     return Promise.resolve().then(() => expect(outcomes.sort()).toEqual(['first:committed', 'second:committed']));
+  });
+
+  it('whatever the commit order, checkpoints only advance, and only over fully committed prefixes (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 8 }).chain((pages) =>
+          fc.tuple(fc.constant(pages), fc.array(fc.integer({ min: 5, max: 60 }), { minLength: pages, maxLength: pages }), fc.integer({ min: 0, max: 3 })),
+        ),
+        ([pages, commitTimes, checkpointLatency]) => {
+          const h = harness({
+            heartbeat: () => ({ value: [ch('c1', 1, 'OPEN')] }),
+            readRecords: pagedChannel(pages, 1),
+            checkpoint: () => ({ value: undefined, delay: checkpointLatency }),
+          });
+          const committedAt = new Map<number, number>();
+          h.scheduler.run(() => {
+            const subscription = worker(h, { maxInFlightBatchesPerChannel: pages }).subscribe((batch) => {
+              const page = batch.fromToken === 'c1@0' ? 0 : Number(batch.fromToken.split('@')[1]);
+              h.scheduler.schedule(() => {
+                committedAt.set(page, h.scheduler.now());
+                void batch.commit();
+              }, commitTimes[page] as number);
+            });
+            h.scheduler.schedule(() => subscription.unsubscribe(), 500);
+          });
+          const sent = checkpoints(h).map(([at, , token]) => ({ at, covered: token === 'finished' ? pages : Number(token.split('@')[1]) }));
+          for (let i = 1; i < sent.length; i++) expect((sent[i] as { covered: number }).covered).toBeGreaterThan((sent[i - 1] as { covered: number }).covered);
+          for (const { at, covered } of sent) {
+            for (let page = 0; page < covered; page++) expect(committedAt.get(page) ?? Infinity).toBeLessThanOrEqual(at);
+          }
+          // everything was committed before the unsubscribe, so the last checkpoint is `finished`
+          expect(sent.at(-1)?.covered).toBe(pages);
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 
   it('stream channels back off between reads that are not full, and read again at once after a full one', () => {
