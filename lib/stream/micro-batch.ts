@@ -2,7 +2,9 @@
  * `microBatch({ interval, maxRecords })`: gathers source batches into micro-batches, like
  * `bufferTime(interval, null, maxRecords)` counted in records. A batch is emitted when `interval`
  * has passed since the previous emission, at once when `maxRecords` are buffered, and for what is
- * left when the source completes. An interval with nothing buffered emits nothing unless
+ * left when the source completes. The interval clock only runs while records wait (or empty
+ * batches are wanted), so an idle pipeline schedules nothing; the first record after a quiet
+ * period starts it. An interval with nothing buffered emits nothing unless
  * `emitEmpty` is set; a batch that only moves positions (empty source batches, e.g. a channel's
  * `finished` marker) is not empty: its acknowledgements must reach the source.
  *
@@ -200,12 +202,16 @@ class MicroBatcher<R> {
     if (queue === undefined) this.queues.set(channelId, (queue = []));
     queue.push({ batch, from: skip });
     this.buffered += batch.records.length - skip;
+    if (this.timer === undefined) this.restartTimer();
     this.drain();
   }
 
+  /** The interval clock runs while records wait (or empty batches are wanted): an idle pipeline sleeps. */
   private restartTimer(): void {
     this.timer?.unsubscribe();
+    this.timer = undefined;
     if (!Number.isFinite(this.options.interval)) return;
+    if (!this.options.emitEmpty && !this.hasQueued()) return;
     this.timer = this.scheduler.schedule(() => {
       this.due = true;
       this.timer = undefined;
@@ -241,7 +247,7 @@ class MicroBatcher<R> {
       return;
     }
     if (this.planning || this.awaitingCommit) return;
-    const nothingQueued = this.buffered === 0 && [...this.queues.values()].every((queue) => queue.length === 0);
+    const nothingQueued = !this.hasQueued();
     if (this.replayPlan !== undefined) {
       const plan = this.replayPlan;
       if (!this.replayReady(plan)) {
@@ -263,10 +269,13 @@ class MicroBatcher<R> {
     if (!full && !this.due && !this.sourceDone) return;
     const emptyTick = this.due && !full && nothingQueued;
     this.due = false;
-    this.restartTimer();
-    if (emptyTick && !this.options.emitEmpty) return;
+    if (emptyTick && !this.options.emitEmpty) {
+      this.restartTimer();
+      return;
+    }
     const watermark = this.session?.watermark;
     const batch = this.form(this.nextId, false, watermark, undefined);
+    this.restartTimer();
     if (this.store === undefined) {
       this.emit(batch);
       return;
@@ -287,6 +296,12 @@ class MicroBatcher<R> {
         },
       }),
     );
+  }
+
+  private hasQueued(): boolean {
+    if (this.buffered > 0) return true;
+    for (const queue of this.queues.values()) if (queue.length > 0) return true;
+    return false;
   }
 
   private emit(batch: RecordBatch<R>): void {

@@ -1,0 +1,230 @@
+import * as E from 'fp-ts/lib/Either.js';
+import fc from 'fast-check';
+import { map } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { INF_MIN, type Cell, type ChangeRecord, type PrimaryKeyCell } from '../../lib/wire/types.js';
+import type { TableBatch } from '../../lib/stream/batch.js';
+import type { Catalog } from '../../lib/stream/catalog.js';
+import { compileDecoder, decodeRows, type DecodeRowsOptions } from '../../lib/stream/decode-rows.js';
+import { rowCodec, rowProblems } from '../../lib/stream/row-codec.js';
+import { rowAt, tableRows } from '../../lib/stream/table.js';
+import { StreamMetrics } from '../../lib/stream/metrics.js';
+import { context, never$, orderCatalog, putOrder, recordBatch, testScheduler } from './helpers.js';
+
+const decodeOne = (options: DecodeRowsOptions, records: readonly ChangeRecord[]) => compileDecoder(options)(records);
+
+describe('decodeRows', () => {
+  it('decodes PUT rows into typed columns: doubles and safe longs as numbers, strings as strings', () => {
+    const decoded = decodeOne({ catalog: orderCatalog }, [putOrder('u1', 'o1', 12.5, 1_700_000_000_123), putOrder('u2', 'o2', 3, 1_700_000_000_456)]);
+    expect(decoded.bad).toEqual([]);
+    expect(decoded.table.columns.get('price')?.kind).toBe('number');
+    expect(decoded.table.columns.get('timestamp')?.kind).toBe('number');
+    expect(tableRows(decoded.table)).toEqual([
+      { UserId: 'u1', OrderId: 'o1', price: 12.5, timestamp: 1_700_000_000_123 },
+      { UserId: 'u2', OrderId: 'o2', price: 3, timestamp: 1_700_000_000_456 },
+    ]);
+  });
+
+  it('reads cells by name whatever their order, ignores columns outside the catalog, and lets a double column take an INTEGER', () => {
+    const shuffled: ChangeRecord = {
+      action: 'PUT_ROW',
+      primaryKey: [
+        { name: 'OrderId', value: 'o9' },
+        { name: 'UserId', value: 'u9' },
+      ],
+      cells: [
+        { op: 'put', name: 'note', value: 'not in the catalog' },
+        { op: 'put', name: 'timestamp', value: 5n },
+        { op: 'put', name: 'price', value: 7n },
+      ],
+    };
+    const decoded = decodeOne({ catalog: orderCatalog }, [putOrder('u1', 'o1', 1, 1), shuffled]);
+    expect(tableRows(decoded.table)).toEqual([
+      { UserId: 'u1', OrderId: 'o1', price: 1, timestamp: 1 },
+      { UserId: 'u9', OrderId: 'o9', price: 7, timestamp: 5 },
+    ]);
+  });
+
+  it("fails the job on a bad row by default, naming the table, the primary key and every bad column", () => {
+    const bad: ChangeRecord = {
+      action: 'PUT_ROW',
+      primaryKey: [
+        { name: 'UserId', value: 'u1' },
+        { name: 'OrderId', value: 'o7' },
+      ],
+      cells: [{ op: 'put', name: 'price', value: 'cheap' }],
+    };
+    testScheduler().run(({ cold, expectObservable }) => {
+      const source = cold('-a', { a: recordBatch(4, [putOrder('u1', 'o1', 1, 1), bad, bad]) });
+      expectObservable(source.pipe(decodeRows({ catalog: orderCatalog, table: 'OrderSource' }))).toBe(
+        '-#',
+        undefined,
+        expect.objectContaining({
+          name: 'BadRowError',
+          message: `bad row in table OrderSource, primary key (UserId="u1", OrderId="o7"): column 'price': expected double, got string "cheap"; column 'timestamp' is missing (expected long) (and 1 more bad rows in batch 4)`,
+        }),
+      );
+    });
+  });
+
+  it('skips and counts bad rows, or routes them to the dead letters of the batch', () => {
+    const records = [putOrder('u1', 'o1', 1, 1), { ...putOrder('u2', 'o2', 2, 2), cells: [{ op: 'put', name: 'price', value: true }, { op: 'put', name: 'timestamp', value: 2n }] } as ChangeRecord];
+    const metrics = new StreamMetrics();
+    testScheduler().run(({ cold, expectObservable }) => {
+      const source = cold('a', { a: recordBatch(0, records, context(metrics)) });
+      expectObservable(source.pipe(decodeRows({ catalog: orderCatalog, onBadRow: 'skip' }), mapRows())).toBe('a', { a: { rows: [{ UserId: 'u1', OrderId: 'o1', price: 1, timestamp: 1 }], letters: [] } });
+      expectObservable(source.pipe(decodeRows({ catalog: orderCatalog, table: 'T', onBadRow: 'dead-letter' }), mapRows())).toBe('a', {
+        a: {
+          rows: [{ UserId: 'u1', OrderId: 'o1', price: 1, timestamp: 1 }],
+          letters: [
+            {
+              kind: 'bad-row',
+              batchId: 0,
+              table: 'T',
+              primaryKey: 'UserId="u2", OrderId="o2"',
+              record: records[1],
+              problems: [{ column: 'price', problem: 'wrong-type', expected: 'double', actual: 'boolean true' }],
+              message: "column 'price': expected double, got boolean true",
+            },
+          ],
+        },
+      });
+    });
+    expect(metrics.snapshot()).toMatchObject({ badRows: 2, badRowsSkipped: 1, rowsDecoded: 2 });
+  });
+
+  it('treats a PUT row lacking a column as bad, or as null with missingColumns: null', () => {
+    const partial: ChangeRecord = { action: 'PUT_ROW', primaryKey: [{ name: 'UserId', value: 'u' }, { name: 'OrderId', value: 'o' }], cells: [{ op: 'put', name: 'price', value: 2 }] };
+    expect(decodeOne({ catalog: orderCatalog }, [partial]).bad.map((bad) => bad.problems)).toEqual([[{ column: 'timestamp', problem: 'missing', expected: 'long', actual: 'nothing' }]]);
+    const lenient = decodeOne({ catalog: orderCatalog, missingColumns: 'null' }, [partial, putOrder('u', 'o2', 3, 4)]);
+    expect(tableRows(lenient.table)).toEqual([
+      { UserId: 'u', OrderId: 'o', price: 2, timestamp: null },
+      { UserId: 'u', OrderId: 'o2', price: 3, timestamp: 4 },
+    ]);
+  });
+
+  it('makes UPDATE_ROW and DELETE_ROW records partial rows as EMR does, or skips them, and counts them either way', () => {
+    const update: ChangeRecord = {
+      action: 'UPDATE_ROW',
+      primaryKey: [{ name: 'UserId', value: 'u1' }, { name: 'OrderId', value: 'o1' }],
+      cells: [{ op: 'deleteAllVersions', name: 'price' }],
+      sequence: { epoch: 1, timestamp: 1_595_990_621_936_075n, rowIndex: 0 },
+    };
+    const remove: ChangeRecord = { action: 'DELETE_ROW', primaryKey: [{ name: 'UserId', value: 'u1' }, { name: 'OrderId', value: 'o1' }], cells: [] };
+    const withColumns = decodeOne({ catalog: orderCatalog, recordColumns: true }, [putOrder('u1', 'o1', 5, 9), update, remove]);
+    expect(withColumns.bad).toEqual([]);
+    expect(tableRows(withColumns.table)).toEqual([
+      {
+        __ots_record_type__: 'PUT', __ots_record_timestamp__: 0,
+        UserId: 'u1', __ots_column_type_UserId: null, OrderId: 'o1', __ots_column_type_OrderId: null,
+        price: 5, __ots_column_type_price: 'PUT', timestamp: 9, __ots_column_type_timestamp: 'PUT',
+      },
+      {
+        __ots_record_type__: 'UPDATE', __ots_record_timestamp__: 1_595_990_621_936_075,
+        UserId: 'u1', __ots_column_type_UserId: null, OrderId: 'o1', __ots_column_type_OrderId: null,
+        price: null, __ots_column_type_price: 'DELETE_ALL_VERSION', timestamp: null, __ots_column_type_timestamp: null,
+      },
+      {
+        __ots_record_type__: 'DELETE', __ots_record_timestamp__: 0,
+        UserId: 'u1', __ots_column_type_UserId: null, OrderId: 'o1', __ots_column_type_OrderId: null,
+        price: null, __ots_column_type_price: null, timestamp: null, __ots_column_type_timestamp: null,
+      },
+    ]);
+    const skipping = decodeOne({ catalog: orderCatalog, updates: 'skip', deletes: 'skip' }, [update, putOrder('u2', 'o2', 1, 1), remove]);
+    expect(tableRows(skipping.table)).toEqual([{ UserId: 'u2', OrderId: 'o2', price: 1, timestamp: 1 }]);
+    expect(skipping).toMatchObject({ updates: 1, deletes: 1, skipped: 2 });
+  });
+
+  it('refuses a long beyond ±(2^53 − 1) as a number, and keeps it exact with longs: bigint', () => {
+    const huge = putOrder('u', 'o', 1, 0);
+    const record: ChangeRecord = { ...huge, cells: [{ op: 'put', name: 'price', value: 1 }, { op: 'put', name: 'timestamp', value: 2n ** 53n }] };
+    const edge: ChangeRecord = { ...huge, cells: [{ op: 'put', name: 'price', value: 1 }, { op: 'put', name: 'timestamp', value: 2n ** 53n - 1n }] };
+    const asNumbers = decodeOne({ catalog: orderCatalog }, [edge, record]);
+    expect(tableRows(asNumbers.table).map((row) => row['timestamp'])).toEqual([2 ** 53 - 1]);
+    expect(asNumbers.bad[0]?.message).toBe("column 'timestamp': long 9007199254740992 does not fit a number exactly (use longs: 'bigint')");
+    const exact = decodeOne({ catalog: orderCatalog, longs: 'bigint' }, [record]);
+    expect(rowAt(exact.table, 0)['timestamp']).toBe(2n ** 53n);
+  });
+
+  it('is empty on empty, silent on never, passes errors and unsubscribes upstream', () => {
+    testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      expectObservable(cold('|').pipe(decodeRows({ catalog: orderCatalog }))).toBe('|');
+      expectObservable(cold('--#', undefined, new Error('boom')).pipe(decodeRows({ catalog: orderCatalog }))).toBe('--#', undefined, new Error('boom'));
+      const long = cold('-----a', { a: recordBatch(0, [putOrder('u', 'o', 1, 1)]) });
+      expectObservable(long.pipe(decodeRows({ catalog: orderCatalog })), '^--!').toBe('');
+      expectSubscriptions(long.subscriptions).toBe('^--!');
+    });
+    const never = never$<ReturnType<typeof recordBatch<ChangeRecord>>>();
+    const subscription = never.observable.pipe(decodeRows({ catalog: orderCatalog })).subscribe();
+    subscription.unsubscribe();
+    expect(never.unsubscribed()).toBe(true);
+  });
+});
+
+/** For marble assertions: the decoded rows and the dead letters of each batch. */
+const mapRows = () => map((batch: TableBatch) => ({ rows: tableRows(batch.rows), letters: batch.deadLetters }));
+
+// ---- the compiled decoder against the io-ts contract -------------------------------------------
+
+const contractCatalog: Catalog = { columns: { s: { type: 'string' }, l: { type: 'long' }, d: { type: 'double' }, b: { type: 'boolean' }, x: { type: 'binary' } } };
+const names = ['s', 'l', 'd', 'b', 'x', 'other'];
+const wireValue = fc.oneof(
+  fc.string({ maxLength: 4 }),
+  fc.bigInt({ min: -(2n ** 60n), max: 2n ** 60n }),
+  fc.bigInt({ min: -(2n ** 20n), max: 2n ** 20n }),
+  fc.double({ noNaN: false }),
+  fc.boolean(),
+  fc.uint8Array({ maxLength: 3 }),
+);
+const goodValue = (name: string): fc.Arbitrary<unknown> =>
+  name === 's' ? fc.string({ maxLength: 4 }) : name === 'l' ? fc.bigInt({ min: -(2n ** 40n), max: 2n ** 40n }) : name === 'd' ? fc.double() : name === 'b' ? fc.boolean() : name === 'x' ? fc.uint8Array({ maxLength: 3 }) : fc.string();
+const pkCell: fc.Arbitrary<PrimaryKeyCell> = fc.record({ name: fc.constantFrom(...names), value: fc.oneof(fc.string({ maxLength: 3 }), fc.bigInt({ min: -5n, max: 5n }), fc.constant(INF_MIN)) });
+const cell: fc.Arbitrary<Cell> = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(...names).chain((name) => fc.record({ op: fc.constant('put' as const), name: fc.constant(name), value: fc.oneof({ weight: 3, arbitrary: goodValue(name) }, wireValue) })) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('deleteAllVersions' as const), name: fc.constantFrom(...names) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('deleteOneVersion' as const), name: fc.constantFrom(...names), timestamp: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('increment' as const), name: fc.constantFrom(...names), value: fc.bigInt({ min: 0n, max: 3n }) }) },
+) as fc.Arbitrary<Cell>;
+const randomRecord: fc.Arbitrary<ChangeRecord> = fc.record({
+  action: fc.constantFrom('PUT_ROW', 'UPDATE_ROW', 'DELETE_ROW'),
+  primaryKey: fc.array(pkCell, { maxLength: 3 }),
+  cells: fc.array(cell, { maxLength: 6 }),
+});
+/** Records in the common layout (one put per catalog column), with values that may be wrong. */
+const layoutRecord: fc.Arbitrary<ChangeRecord> = fc
+  .tuple(goodValue('s'), fc.oneof(goodValue('l'), wireValue), fc.oneof(goodValue('d'), wireValue), goodValue('b'), goodValue('x'))
+  .map(([s, l, d, b, x]) => ({
+    action: 'PUT_ROW' as const,
+    primaryKey: [{ name: 's', value: s as string }],
+    cells: [
+      { op: 'put' as const, name: 'l', value: l as bigint },
+      { op: 'put' as const, name: 'd', value: d as number },
+      { op: 'put' as const, name: 'b', value: b as boolean },
+      { op: 'put' as const, name: 'x', value: x as Uint8Array },
+    ],
+  }));
+
+describe('the compiled decoder', () => {
+  it('accepts, rejects and decodes exactly as the io-ts row codec, in every mode and on both paths', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(layoutRecord, randomRecord), { maxLength: 12 }),
+        fc.record({ longs: fc.constantFrom('number' as const, 'bigint' as const), missingColumns: fc.constantFrom('bad-row' as const, 'null' as const), recordColumns: fc.boolean() }),
+        (records, shape) => {
+          const decoded = compileDecoder({ catalog: contractCatalog, ...shape })(records);
+          const codec = rowCodec(contractCatalog, shape);
+          const expectedRows: unknown[] = [];
+          const expectedBad: { index: number; columns: string[] }[] = [];
+          records.forEach((record, index) => {
+            const result = codec.decode(record);
+            if (E.isRight(result)) expectedRows.push(result.right);
+            else expectedBad.push({ index, columns: rowProblems(result.left, contractCatalog).map((p) => p.column) });
+          });
+          expect(tableRows(decoded.table)).toEqual(expectedRows);
+          expect(decoded.bad.map((bad) => ({ index: bad.index, columns: bad.problems.map((p) => p.column) }))).toEqual(expectedBad);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

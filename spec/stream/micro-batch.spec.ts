@@ -1,0 +1,143 @@
+import { map, take, tap } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import type { RecordBatch } from '../../lib/stream/batch.js';
+import { microBatch, SourceContractError } from '../../lib/stream/micro-batch.js';
+import { StreamMetrics } from '../../lib/stream/metrics.js';
+import type { SourceBatch } from '../../lib/stream/source.js';
+import { sourceBatch, testScheduler } from './helpers.js';
+
+/** What the marble assertions compare: rows, positions and how many source batches the batch acknowledges. */
+const summary = (batch: RecordBatch<number>) => ({ id: batch.id, rows: [...batch.rows], offsets: batch.offsets, acks: batch.acks.length });
+/** Calls the batch's acknowledgements, as commitAfter would after a successful commit. */
+const acknowledge = tap((batch: RecordBatch<number>) => batch.acks.forEach((ack) => void ack()));
+const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
+const cursor = (position: unknown, skip = 0) => ({ position, skip });
+
+describe('microBatch', () => {
+  it('emits what arrived within an interval of the first waiting record, ordered by channel id', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const source = cold<SourceBatch<number>>('-a-b-------c----|', {
+        a: sourceBatch('y', 0, [1, 2]),
+        b: sourceBatch('x', 0, [3]),
+        c: sourceBatch('y', 2, [4]),
+      });
+      expectObservable(source.pipe(microBatch<number>({ interval: 5 }), map(summary))).toBe('6ms a 9ms (b|)', {
+        a: {
+          id: 0,
+          rows: [3, 1, 2],
+          offsets: {
+            x: { start: cursor(0), count: 1, end: cursor(1) },
+            y: { start: cursor(0), count: 2, end: cursor(2) },
+          },
+          acks: 2,
+        },
+        b: { id: 1, rows: [4], offsets: { y: { start: cursor(2), count: 1, end: cursor(3) } }, acks: 1 },
+      });
+    });
+  });
+
+  it('cuts a batch at maxRecords at once, splitting a source batch that is acknowledged with its last record', () => {
+    const acks: string[] = [];
+    testScheduler().run(({ cold, expectObservable, flush }) => {
+      const source = cold<SourceBatch<number>>('-a', { a: sourceBatch('x', 0, range(1, 5), acks) });
+      expectObservable(source.pipe(microBatch<number>({ interval: 10, maxRecords: 3 }), acknowledge, map(summary))).toBe('-a 9ms b', {
+        a: { id: 0, rows: [1, 2, 3], offsets: { x: { start: cursor(0), count: 3, end: cursor(0, 3) } }, acks: 0 },
+        b: { id: 1, rows: [4, 5], offsets: { x: { start: cursor(0, 3), count: 2, end: cursor(5) } }, acks: 1 },
+      });
+      flush();
+      expect(acks).toEqual(['x@5']);
+    });
+  });
+
+  it('shares the record cap fairly between channels', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const source = cold<SourceBatch<number>>('-(ab)', { a: sourceBatch('x', 0, range(100, 10)), b: sourceBatch('z', 0, range(200, 10)) });
+      expectObservable(source.pipe(microBatch<number>({ interval: 10, maxRecords: 12 }), map((batch) => batch.rows))).toBe('-a 9ms b', {
+        a: [...range(100, 6), ...range(200, 6)],
+        b: [...range(106, 4), ...range(206, 4)],
+      });
+    });
+  });
+
+  it('holds what exceeds maxRecordsPerChannel for later batches without cutting early', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const source = cold<SourceBatch<number>>('-(ab)', { a: sourceBatch('x', 0, range(1, 5)), b: sourceBatch('y', 0, [9]) });
+      expectObservable(source.pipe(microBatch<number>({ interval: 5, maxRecordsPerChannel: 2 }), map((batch) => batch.rows))).toBe('6ms a 4ms b 4ms c', {
+        a: [1, 2, 9],
+        b: [3, 4],
+        c: [5],
+      });
+    });
+  });
+
+  it('emits an empty batch per empty interval only when asked, with ids growing by one', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const quiet = cold<SourceBatch<number>>('-');
+      expectObservable(quiet.pipe(microBatch<number>({ interval: 5 })), '^ 30ms !').toBe('');
+      expectObservable(quiet.pipe(microBatch<number>({ interval: 5, emitEmpty: true }), take(3), map(summary))).toBe('5ms a 4ms b 4ms (c|)', {
+        a: { id: 0, rows: [], offsets: {}, acks: 0 },
+        b: { id: 1, rows: [], offsets: {}, acks: 0 },
+        c: { id: 2, rows: [], offsets: {}, acks: 0 },
+      });
+    });
+  });
+
+  it('emits a batch that only moves positions, so empty source batches get acknowledged', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const moved: SourceBatch<number> = { channelId: 'x', position: 'token-1', next: 'finished', records: [], ack: () => undefined };
+      expectObservable(cold<SourceBatch<number>>('-a', { a: moved }).pipe(microBatch<number>({ interval: 5 }), map(summary))).toBe('6ms a', {
+        a: { id: 0, rows: [], offsets: { x: { start: cursor('token-1'), count: 0, end: cursor('finished') } }, acks: 1 },
+      });
+    });
+  });
+
+  it('on completion emits what is left, in batches within the cap, then completes', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const source = cold<SourceBatch<number>>('a 9ms |', { a: sourceBatch('x', 0, range(1, 5)) });
+      expectObservable(source.pipe(microBatch<number>({ interval: 100, maxRecords: 2 }), map((batch) => batch.rows))).toBe('(ab) 6ms (c|)', {
+        a: [1, 2],
+        b: [3, 4],
+        c: [5],
+      });
+    });
+  });
+
+  it('completes at once on an empty source, never emits on a silent one, and stops its timer when unsubscribed', () => {
+    testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      expectObservable(cold<SourceBatch<number>>('|').pipe(microBatch<number>({ interval: 5 }))).toBe('|');
+      const silent = cold<SourceBatch<number>>('-');
+      expectObservable(silent.pipe(microBatch<number>({ interval: 5 }))).toBe('');
+      const ticking = cold<SourceBatch<number>>('-');
+      expectObservable(ticking.pipe(microBatch<number>({ interval: 5, emitEmpty: true }), map((batch) => batch.id)), '^ 11ms !').toBe('5ms a 4ms b', { a: 0, b: 1 });
+      expectSubscriptions(ticking.subscriptions).toBe('^ 11ms !');
+    });
+  });
+
+  it('passes a source error on at once, dropping the buffered records', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const source = cold<SourceBatch<number>>('-a-#', { a: sourceBatch('x', 0, [1]) }, new Error('tunnel gone'));
+      expectObservable(source.pipe(microBatch<number>({ interval: 5 }))).toBe('---#', undefined, new Error('tunnel gone'));
+    });
+  });
+
+  it('fails with a SourceContractError when a channel jumps to an unexpected position', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const source = cold<SourceBatch<number>>('-a-b', { a: sourceBatch('x', 0, [1, 2]), b: sourceBatch('x', 5, [3]) });
+      expectObservable(source.pipe(microBatch<number>({ interval: 50 }))).toBe('---#', undefined, expect.any(SourceContractError));
+    });
+  });
+
+  it('counts batches and records in the shared metrics', () => {
+    const metrics = new StreamMetrics();
+    testScheduler().run(({ cold, expectObservable }) => {
+      const source = cold<SourceBatch<number>>('-a---b|', { a: sourceBatch('x', 0, [1, 2]), b: sourceBatch('y', 0, [3]) });
+      expectObservable(source.pipe(microBatch<number>({ interval: 2, metrics }), map((batch) => batch.context.metrics === metrics))).toBe('---a--(b|)', { a: true, b: true });
+    });
+    expect(metrics.snapshot()).toMatchObject({ batches: 2, recordsIn: 3 });
+  });
+
+  it('rejects nonsensical options at once', () => {
+    expect(() => microBatch({ interval: 0 })).toThrow(/interval/);
+    expect(() => microBatch({ interval: 5, maxRecords: 0 })).toThrow(/caps/);
+  });
+});
