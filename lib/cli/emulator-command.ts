@@ -3,7 +3,9 @@
  * connect, and closes cleanly (pending commits flushed, LMDB closed) on SIGINT/SIGTERM.
  */
 import type { Command } from 'commander';
+import * as E from 'fp-ts/lib/Either.js';
 import { DEFAULT_CREDENTIALS, DEFAULT_HOST, DEFAULT_INSTANCE_NAME, type RunningEmulator, startEmulator } from '../emulator/index.js';
+import { parseFaultPlan } from '../emulator/tunnel/index.js';
 
 export interface EmulatorCommandOptions {
   readonly port: string;
@@ -13,6 +15,10 @@ export interface EmulatorCommandOptions {
   readonly accessKeyId: string;
   readonly accessKeySecret: string;
   readonly partitions: string;
+  /** tunnel fault plan, e.g. '503=0.1,latency=200ms@0.05,drop=0.02,seed=42' */
+  readonly faults?: string;
+  /** retention of tunnel-enabled streams, hours */
+  readonly streamRetentionHours: string;
 }
 
 const integerOption = (name: string, text: string, min: number, max: number): number => {
@@ -33,6 +39,8 @@ export const describeEmulator = (emulator: RunningEmulator): string =>
   ].join('\n');
 
 export const runEmulatorCommand = async (options: EmulatorCommandOptions): Promise<void> => {
+  const faults = options.faults === undefined ? undefined : parseFaultPlan(options.faults);
+  if (faults !== undefined && E.isLeft(faults)) throw new Error(`--faults: ${faults.left.join('; ')}`);
   const emulator = await startEmulator({
     port: integerOption('port', options.port, 0, 65_535),
     host: options.host,
@@ -40,6 +48,8 @@ export const runEmulatorCommand = async (options: EmulatorCommandOptions): Promi
     instanceName: options.instance,
     credentials: [{ accessKeyId: options.accessKeyId, accessKeySecret: options.accessKeySecret }],
     partitions: integerOption('partitions', options.partitions, 1, 1024),
+    streamRetentionMs: integerOption('stream-retention-hours', options.streamRetentionHours, 1, 24 * 365) * 3_600_000,
+    ...(faults === undefined ? {} : { faults: faults.right }),
   });
   console.log(describeEmulator(emulator));
   await new Promise<void>((resolve) => {
@@ -66,7 +76,9 @@ export const registerEmulatorCommand = (program: Command): Command =>
     .option('--instance <name>', 'instance name clients must send', DEFAULT_INSTANCE_NAME)
     .option('--access-key-id <id>', 'access key id clients sign with', DEFAULT_CREDENTIALS.accessKeyId)
     .option('--access-key-secret <secret>', 'access key secret clients sign with', DEFAULT_CREDENTIALS.accessKeySecret)
-    .option('--partitions <n>', 'stream partitions per table (tunnel change log)', '1')
+    .option('--partitions <n>', 'stream partitions per table (tunnel change log)', '4')
+    .option('--stream-retention-hours <h>', 'retention of streams enabled by tunnels (OTSTunnelExpired past it)', '168')
+    .option('--faults <plan>', "tunnel fault injection, e.g. '503=0.1,latency=200ms@0.05,drop=0.02,seed=42'")
     .action(async (options: EmulatorCommandOptions) => {
       try {
         await runEmulatorCommand(options);

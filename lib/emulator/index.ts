@@ -24,6 +24,10 @@
  * - `options.extensions`: functions called with { engine, router, settings } before the server
  *   listens; what they return is closed (in reverse order) when the emulator closes.
  * - `createAuthenticator(...)`: the same credential check for servers of your own.
+ *
+ * The Tunnel service (`./tunnel/`) is attached after the extensions unless one of them attached
+ * its own (`attachTunnelService`): options `partitions`, `faults`, `streamRetentionMs`, `tunnel`;
+ * `emulator.tunnels` gives its change log and fault controls (e.g. withholding heartbeats).
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { resolve } from 'node:path';
@@ -33,6 +37,14 @@ import { buildResponseHeaders, verifyRequest } from '../wire/signing.js';
 import { TableEngine } from './engine.js';
 import { type AuthInput, type Identity, Router, type ServiceError, startHttpServer } from './http-server.js';
 import { registerTableRoutes } from './table-routes.js';
+import {
+  type AttachedTunnelService,
+  type FaultPlan,
+  type TunnelServiceSettings,
+  DEFAULT_STREAM_PARTITIONS,
+  attachTunnelService,
+  tunnelServiceOf,
+} from './tunnel/index.js';
 
 export { TableEngine } from './engine.js';
 export type { CommitContext, CommittedRowChange, RowCommitHook, TableCommitHook, TableEvent, RowWrite, EngineOptions } from './engine.js';
@@ -82,8 +94,14 @@ export interface EmulatorOptions {
   readonly instanceName?: string;
   /** accepted keys; default [DEFAULT_CREDENTIALS] */
   readonly credentials?: readonly Credentials[];
-  /** stream partitions per table (used by the tunnel change log); default 1 */
+  /** stream partitions per table (used by the tunnel change log); default 4 */
   readonly partitions?: number;
+  /** tunnel fault plan, as an object or '503=0.1,latency=200ms@0.05,drop=0.02,seed=42'; default none */
+  readonly faults?: FaultPlan | string;
+  /** retention of streams that tunnels enable (stream specs bring their own); default 7 days */
+  readonly streamRetentionMs?: number;
+  /** further tunnel service knobs (clock, read limits, base channels, expiry sweep) */
+  readonly tunnel?: Omit<TunnelServiceSettings, 'partitions' | 'faults' | 'retentionMs' | 'instanceName'>;
   readonly maxBodyBytes?: number;
   /** allowed distance between x-ots-date and the wall clock; default 15 minutes, Infinity = off */
   readonly maxClockSkewMs?: number;
@@ -108,6 +126,8 @@ export interface RunningEmulator {
   readonly dataDir: string;
   readonly engine: TableEngine;
   readonly router: Router;
+  /** the tunnel service: its change log, and `faults` to change the plan or withhold heartbeats */
+  readonly tunnels: AttachedTunnelService;
   close(): Promise<void>;
 }
 
@@ -142,7 +162,7 @@ const statusOf = (error: ServiceError): number => error.status ?? (isServiceErro
 export const startEmulator = async (options: EmulatorOptions): Promise<RunningEmulator> => {
   const credentials = options.credentials ?? [DEFAULT_CREDENTIALS];
   if (credentials.length === 0) throw new Error('startEmulator: at least one credential is needed');
-  const partitions = options.partitions ?? 1;
+  const partitions = options.partitions ?? DEFAULT_STREAM_PARTITIONS;
   if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`startEmulator: partitions must be a positive integer, got ${partitions}`);
   const settings: EmulatorSettings = { instanceName: options.instanceName ?? DEFAULT_INSTANCE_NAME, partitions, credentials };
   const dataDir = resolve(options.dataDir);
@@ -159,6 +179,19 @@ export const startEmulator = async (options: EmulatorOptions): Promise<RunningEm
     for (const extension of options.extensions ?? []) {
       const closer = extension({ engine, router, settings });
       if (closer !== undefined) closers.push(closer);
+    }
+    // the tunnel service is built in, unless an extension attached its own
+    let tunnels = tunnelServiceOf(engine);
+    if (tunnels === undefined) {
+      const attached = attachTunnelService(engine, router, {
+        ...options.tunnel,
+        partitions,
+        instanceName: settings.instanceName,
+        ...(options.faults === undefined ? {} : { faults: options.faults }),
+        ...(options.streamRetentionMs === undefined ? {} : { retentionMs: options.streamRetentionMs }),
+      });
+      closers.push({ close: () => attached.detach() });
+      tunnels = attached;
     }
     const secrets = new Map(credentials.map((c) => [c.accessKeyId, c.accessKeySecret]));
     const http = await startHttpServer({
@@ -196,6 +229,7 @@ export const startEmulator = async (options: EmulatorOptions): Promise<RunningEm
       dataDir,
       engine,
       router,
+      tunnels,
       close: () =>
         (closed ??= (async () => {
           await http.close();

@@ -43,7 +43,7 @@ describe('extension routes', () => {
       onInternalError: (error) => internal.push(error),
       extensions: [
         ({ router, settings }) => {
-          expect(settings).toMatchObject({ instanceName: 'inst', partitions: 1 });
+          expect(settings).toMatchObject({ instanceName: 'inst', partitions: 4 });
           router.registerPrefix('/ext/', (context) => {
             seen.push(context);
             if (context.path === '/ext/throw') throw new Error('route bug');
