@@ -3,19 +3,8 @@
  * Two stream partitions, reads of at most 3 records. Prints one JSON line `{"port": …}` once it listens, then serves until killed.
  */
 import { startEmulator } from '../../../lib/emulator/index.js';
-import { attachTunnelService } from '../../../lib/emulator/tunnel/index.js';
 
 const dataDir = process.argv[2];
 if (dataDir === undefined) throw new Error('usage: emulator-child.ts <dataDir>');
-const emulator = await startEmulator({
-  dataDir,
-  port: 0,
-  partitions: 2,
-  extensions: [
-    ({ engine, router }) => {
-      const tunnels = attachTunnelService(engine, router, { partitions: 2, readLimits: { maxRecords: 3, maxBytes: 4 << 20 } });
-      return { close: () => tunnels.detach() };
-    },
-  ],
-});
+const emulator = await startEmulator({ dataDir, port: 0, partitions: 2, tunnel: { readLimits: { maxRecords: 3, maxBytes: 4 << 20 } } });
 process.stdout.write(`${JSON.stringify({ port: emulator.port })}\n`);

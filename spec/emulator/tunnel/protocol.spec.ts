@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RunningEmulator, startEmulator } from '../../../lib/emulator/index.js';
-import { type AttachedTunnelService, attachTunnelService, ManualClock, partitionOf } from '../../../lib/emulator/tunnel/index.js';
+import { type AttachedTunnelService, ManualClock, partitionOf } from '../../../lib/emulator/tunnel/index.js';
 import { decodeRow } from '../../../lib/wire/plainbuffer/index.js';
 import type { Channel } from '../../../lib/wire/tunnel-messages.js';
 import type { Row } from '../../../lib/wire/types.js';
@@ -110,13 +110,9 @@ describe('tunnel protocol over HTTP', () => {
       port: 0,
       partitions: PARTITIONS,
       now: () => clock.now(),
-      extensions: [
-        ({ engine, router }) => {
-          tunnels = attachTunnelService(engine, router, { partitions: PARTITIONS, expirySweepMs: 0, readLimits: { maxRecords: 4, maxBytes: 1 << 20 } });
-          return { close: () => tunnels.detach() };
-        },
-      ],
+      tunnel: { expirySweepMs: 0, readLimits: { maxRecords: 4, maxBytes: 1 << 20 } },
     });
+    tunnels = emulator.tunnels;
     endpoint = { host: emulator.host, port: emulator.port, instanceName: emulator.instanceName, ...emulator.credentials };
     sdk = sdkClient(emulator);
     await sdkOk(sdk, 'createTable', {
