@@ -3,12 +3,20 @@
  *  1. BatchWriteRow cost of the change log: rows/s of 200-row batches into an OrderSource-like
  *     table, without a stream and with a BaseAndStream tunnel (every row logged);
  *  2. ReadRecords throughput of one stream channel: records/s and MB/s of PlainBuffer records,
- *     through the route handler (protobuf in and out) — and over loopback HTTP when the
- *     emulator's server is available (see `overHttp`).
+ *     through the route handler (protobuf in and out, response decoded as a client would);
+ *  3. the same two over loopback HTTP: BatchWriteRow through the official SDK, ReadRecords as
+ *     signed raw POSTs on a keep-alive connection.
  * Sizes scale with BENCH_ROWS (default 100,000).
  */
 import * as E from 'fp-ts/lib/Either.js';
+import { Agent, request } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TableEngine } from '../../lib/emulator/engine.js';
+import { startEmulator } from '../../lib/emulator/index.js';
+import { buildRequestHeaders } from '../../lib/wire/signing.js';
+import { sdkClient, TableStore, ok as sdkOk } from '../emulator/sdk.js';
 import { attachTunnelService, type TunnelRouter } from '../../lib/emulator/tunnel/index.js';
 import { type TunnelMessageTypes, tunnelMessages } from '../../lib/wire/tunnel-messages.js';
 import type { PrimaryKeyCell } from '../../lib/wire/types.js';
@@ -143,6 +151,120 @@ const main = async () => {
       `${records.toLocaleString('en-US')} records in ${calls} calls, ${(recordBytes / records).toFixed(0)} B/record`,
   );
   await logged.close();
+  await overHttp();
+};
+
+/** BatchWriteRow through the SDK (with/without a tunnel) and ReadRecords over loopback HTTP. */
+const overHttp = async () => {
+  const rows = Math.min(ROWS, 40_000);
+  const run = async (withTunnel: boolean) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'otsflow-bench-http-'));
+    const emulator = await startEmulator({ dataDir, port: 0, partitions: 4 });
+    const sdk = sdkClient(emulator);
+    await sdkOk(sdk, 'createTable', {
+      tableMeta: { tableName: 'OrderSource', primaryKey: [{ name: 'UserId', type: 'STRING' }, { name: 'OrderId', type: 'STRING' }] },
+      reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
+      tableOptions: { timeToLive: -1, maxVersions: 1 },
+    });
+    const endpoint = { host: emulator.host, port: emulator.port, instanceName: emulator.instanceName, ...emulator.credentials };
+    const agent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
+    const rawCall = <Req extends keyof TunnelMessageTypes, Res extends keyof TunnelMessageTypes>(
+      path: string,
+      requestName: Req,
+      body: TunnelMessageTypes[Req],
+      responseName: Res,
+    ): Promise<{ message: TunnelMessageTypes[Res]; bytes: number }> =>
+      new Promise((resolve, reject) => {
+        const bytes = tunnelMessages[requestName].encode(body);
+        const headers = buildRequestHeaders({ ...endpoint, path, body: bytes });
+        const req = request({ host: endpoint.host, port: endpoint.port, method: 'POST', path, agent, headers: { ...headers, 'content-length': bytes.length } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const all = Buffer.concat(chunks);
+            if (res.statusCode !== 200) return reject(new Error(`${path}: HTTP ${res.statusCode}`));
+            const decoded = tunnelMessages[responseName].decode(all);
+            if (E.isLeft(decoded)) return reject(decoded.left);
+            resolve({ message: decoded.right, bytes: all.length });
+          });
+        });
+        req.on('error', reject);
+        req.end(bytes);
+      });
+    if (withTunnel) {
+      await rawCall('/tunnel/create', 'CreateTunnelRequest', { tunnel: { tableName: 'OrderSource', tunnelName: 'bench', tunnelType: 'Stream' } }, 'CreateTunnelResponse');
+    }
+    const batch = (from: number) =>
+      sdkOk(sdk, 'batchWriteRow', {
+        tables: [
+          {
+            tableName: 'OrderSource',
+            rows: Array.from({ length: BATCH }, (_, i) => {
+              const row = orderRow(from + i);
+              return {
+                type: 'PUT',
+                condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
+                primaryKey: row.primaryKey.map((c) => ({ [c.name]: c.value })),
+                attributeColumns: [{ price: 10 + ((from + i) % 1000) / 10 }, { eventTime: TableStore.Long.fromNumber(1_700_000_000_000 + from + i) }],
+                returnContent: { returnType: TableStore.ReturnType.NONE },
+              };
+            }),
+          },
+        ],
+      });
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (next < rows) {
+          const from = next;
+          next += BATCH;
+          await batch(from);
+        }
+      }),
+    );
+    const writeRate = rows / ((performance.now() - started) / 1000);
+    let readLine = '';
+    if (withTunnel) {
+      const { message: created } = await rawCall(
+        '/tunnel/create',
+        'CreateTunnelRequest',
+        { tunnel: { tableName: 'OrderSource', tunnelName: 'reader', tunnelType: 'Stream', streamTunnelConfig: { flag: 'EARLIEST' } } },
+        'CreateTunnelResponse',
+      );
+      const tunnelId = created.tunnelId;
+      const { message: connected } = await rawCall('/tunnel/connect', 'ConnectRequest', { tunnelId }, 'ConnectResponse');
+      const clientId = connected.clientId;
+      const { message: leases } = await rawCall('/tunnel/heartbeat', 'HeartbeatRequest', { tunnelId, clientId, channels: [] }, 'HeartbeatResponse');
+      const channelId = leases.channels[0]!.channelId;
+      let token = (await rawCall('/tunnel/getcheckpoint', 'GetCheckpointRequest', { tunnelId, clientId, channelId }, 'GetCheckpointResponse')).message.checkpoint;
+      let records = 0;
+      let recordBytes = 0;
+      let responseBytes = 0;
+      const readStarted = performance.now();
+      for (;;) {
+        const { message, bytes } = await rawCall('/tunnel/readrecords', 'ReadRecordsRequest', { tunnelId, clientId, channelId, token }, 'ReadRecordsResponse');
+        records += message.records.length;
+        responseBytes += bytes;
+        for (const r of message.records) recordBytes += r.record.length;
+        token = message.nextToken;
+        if (!message.mayMoreRecord) break;
+      }
+      const seconds = (performance.now() - readStarted) / 1000;
+      readLine =
+        `ReadRecords (HTTP, 1 channel): ${fmt(records / seconds)} records/s, ${(recordBytes / seconds / 1e6).toFixed(1)} MB/s of records ` +
+        `(${(responseBytes / seconds / 1e6).toFixed(1)} MB/s responses), ${records.toLocaleString('en-US')} records`;
+    }
+    agent.destroy();
+    await emulator.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    return { writeRate, readLine };
+  };
+  const plain = await run(false);
+  const logged = await run(true);
+  console.log(`BatchWriteRow via SDK, no stream : ${fmt(plain.writeRate)} rows/s (${rows.toLocaleString('en-US')} rows)`);
+  console.log(`BatchWriteRow via SDK, tunnel    : ${fmt(logged.writeRate)} rows/s (change log costs ${((1 - logged.writeRate / plain.writeRate) * 100).toFixed(1)} %)`);
+  console.log(logged.readLine);
 };
 
 await main();
