@@ -194,8 +194,8 @@ describe('aggregate', () => {
 
   it('is empty on empty, silent on never, passes errors and unsubscribes upstream', () => {
     testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      expectObservable(cold('|').pipe(aggregate([], { n: count() }), emit('update'))).toBe('|');
-      expectObservable(cold('-#').pipe(aggregate([], { n: count() }), emit('update'))).toBe('-#');
+      expectObservable(cold<TableBatch>('|').pipe(aggregate([], { n: count() }), emit('update'))).toBe('|');
+      expectObservable(cold<TableBatch>('-#').pipe(aggregate([], { n: count() }), emit('update'))).toBe('-#');
       const source = cold('--a', { a: tableBatch(0, [{ x: 1 }]) });
       expectObservable(source.pipe(aggregate([], { n: count() }), emit('complete')), '^!').toBe('');
       expectSubscriptions(source.subscriptions).toBe('^!');

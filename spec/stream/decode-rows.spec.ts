@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { INF_MIN, type Cell, type ChangeRecord, type PrimaryKeyCell } from '../../lib/wire/types.js';
-import type { TableBatch } from '../../lib/stream/batch.js';
+import type { RecordBatch, TableBatch } from '../../lib/stream/batch.js';
 import type { Catalog } from '../../lib/stream/catalog.js';
 import { compileDecoder, decodeRows, type DecodeRowsOptions } from '../../lib/stream/decode-rows.js';
 import { rowCodec, rowProblems } from '../../lib/stream/row-codec.js';
@@ -148,8 +148,8 @@ describe('decodeRows', () => {
 
   it('is empty on empty, silent on never, passes errors and unsubscribes upstream', () => {
     testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      expectObservable(cold('|').pipe(decodeRows({ catalog: orderCatalog }))).toBe('|');
-      expectObservable(cold('--#', undefined, new Error('boom')).pipe(decodeRows({ catalog: orderCatalog }))).toBe('--#', undefined, new Error('boom'));
+      expectObservable(cold<RecordBatch<ChangeRecord>>('|').pipe(decodeRows({ catalog: orderCatalog }))).toBe('|');
+      expectObservable(cold<RecordBatch<ChangeRecord>>('--#', undefined, new Error('boom')).pipe(decodeRows({ catalog: orderCatalog }))).toBe('--#', undefined, new Error('boom'));
       const long = cold('-----a', { a: recordBatch(0, [putOrder('u', 'o', 1, 1)]) });
       expectObservable(long.pipe(decodeRows({ catalog: orderCatalog })), '^--!').toBe('');
       expectSubscriptions(long.subscriptions).toBe('^--!');

@@ -69,8 +69,8 @@ describe('tumbling', () => {
 
   it('is empty on empty, silent on never, passes errors and unsubscribes upstream', () => {
     testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      expectObservable(cold('|').pipe(tumbling({ eventTime: 't', size: 10 }))).toBe('|');
-      expectObservable(cold('-#', undefined, new Error('late')).pipe(tumbling({ eventTime: 't', size: 10 }))).toBe('-#', undefined, new Error('late'));
+      expectObservable(cold<TableBatch>('|').pipe(tumbling({ eventTime: 't', size: 10 }))).toBe('|');
+      expectObservable(cold<TableBatch>('-#', undefined, new Error('late')).pipe(tumbling({ eventTime: 't', size: 10 }))).toBe('-#', undefined, new Error('late'));
       const source = cold('----a', { a: tableBatch(0, rowsAt(1)) });
       expectObservable(source.pipe(tumbling({ eventTime: 't', size: 10 })), '^-!').toBe('');
       expectSubscriptions(source.subscriptions).toBe('^-!');

@@ -50,8 +50,8 @@ describe('withWatermark', () => {
 
   it('is empty on empty, silent on never, passes errors and unsubscribes upstream', () => {
     testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      expectObservable(cold('|').pipe(withWatermark({ eventTime: 't', delay: 1 }))).toBe('|');
-      expectObservable(cold('#').pipe(withWatermark({ eventTime: 't', delay: 1 }))).toBe('#');
+      expectObservable(cold<TableBatch>('|').pipe(withWatermark({ eventTime: 't', delay: 1 }))).toBe('|');
+      expectObservable(cold<TableBatch>('#').pipe(withWatermark({ eventTime: 't', delay: 1 }))).toBe('#');
       const source = cold('---a', { a: times(0, 1) });
       expectObservable(source.pipe(withWatermark({ eventTime: 't', delay: 1 })), '^!').toBe('');
       expectSubscriptions(source.subscriptions).toBe('^!');

@@ -5,7 +5,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import type * as t from 'io-ts';
-import { Observable, of, throwError } from 'rxjs';
+import { defer, Observable, of, throwError, timer, map, type SchedulerLike } from 'rxjs';
 import { CheckpointError, commitCodec, describeErrors, planCodec, type BatchCommit, type BatchPlan, type CheckpointStore, type RestoredCheckpoint } from './store.js';
 
 export interface MemoryCheckpointStore extends CheckpointStore {
@@ -17,20 +17,35 @@ export interface MemoryCheckpointStore extends CheckpointStore {
   failNext(kind: 'plan' | 'commit', error?: Error): void;
 }
 
-export function memoryCheckpointStore(location = 'memory', options: { readonly retain?: number } = {}): MemoryCheckpointStore {
+export interface MemoryCheckpointOptions {
+  readonly retain?: number;
+  /** writes take this long (on `scheduler`) and land at the end, as a rename does: for crash tests */
+  readonly delay?: number;
+  readonly scheduler?: SchedulerLike;
+}
+
+export function memoryCheckpointStore(location = 'memory', options: MemoryCheckpointOptions = {}): MemoryCheckpointStore {
   const retain = Math.max(1, options.retain ?? 10);
   const plans = new Map<number, string>();
   const commits = new Map<number, string>();
   const failures: { plan: Error | undefined; commit: Error | undefined } = { plan: undefined, commit: undefined };
 
-  const write = (kind: 'plan' | 'commit', files: Map<number, string>, batchId: number, body: unknown): Observable<void> => {
+  const write = (kind: 'plan' | 'commit', files: Map<number, string>, batchId: number, body: unknown, after?: () => void): Observable<void> => {
     const failure = failures[kind];
     if (failure !== undefined) {
       failures[kind] = undefined;
       return throwError(() => new CheckpointError(location, `cannot persist ${kind === 'plan' ? 'offsets' : 'commits'}/${batchId} (${failure.message})`, failure));
     }
-    files.set(batchId, JSON.stringify(body));
-    return of(undefined);
+    const text = JSON.stringify(body);
+    const land = (): void => {
+      files.set(batchId, text);
+      after?.();
+    };
+    if (options.delay === undefined) return defer(() => of(land()));
+    return timer(options.delay, options.scheduler).pipe(map(land));
+  };
+  const prune = (newest: number): void => {
+    for (const files of [plans, commits]) for (const id of [...files.keys()]) if (id <= newest - retain) files.delete(id);
   };
 
   const read = <A>(text: string, codec: t.Type<A, A, unknown>): A => {
@@ -51,12 +66,7 @@ export function memoryCheckpointStore(location = 'memory', options: { readonly r
         subscriber.complete();
       }),
     writePlan: (plan) => write('plan', plans, plan.batchId, plan),
-    writeCommit: (commit) => {
-      if (failures.commit !== undefined) return write('commit', commits, commit.batchId, commit);
-      const written = write('commit', commits, commit.batchId, commit);
-      for (const files of [plans, commits]) for (const id of [...files.keys()]) if (id <= commit.batchId - retain) files.delete(id);
-      return written;
-    },
+    writeCommit: (commit) => write('commit', commits, commit.batchId, commit, () => prune(commit.batchId)),
     plans: () => [...plans.keys()].sort((a, b) => a - b).map((id) => read(plans.get(id) as string, planCodec)),
     commits: () => [...commits.keys()].sort((a, b) => a - b).map((id) => read(commits.get(id) as string, commitCodec)),
     failNext(kind, error = new Error('injected failure')) {

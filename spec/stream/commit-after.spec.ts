@@ -1,0 +1,152 @@
+import { lastValueFrom, map, of, type Observable } from 'rxjs';
+import type { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import type { DeadLetter, OutputBatch } from '../../lib/stream/batch.js';
+import { backoff, commitAfter, SinkWriteError, type CommittedBatch } from '../../lib/stream/commit-after.js';
+import { StreamMetrics } from '../../lib/stream/metrics.js';
+import type { Sink } from '../../lib/stream/sink.js';
+import type { OutputRow } from '../../lib/stream/table.js';
+import { memorySink } from '../../lib/sinks/memory-sink.js';
+import { context, never$, recordBatch, testScheduler } from './helpers.js';
+
+const noJitter = { initialDelay: 10, factor: 2, jitter: 0 };
+
+/** A batch of output rows whose acknowledgements note the virtual time they were called at. */
+function outputBatch(scheduler: TestScheduler, id: number, rows: readonly OutputRow[], acked: string[], metrics = new StreamMetrics()): OutputBatch {
+  return { ...recordBatch(id, rows, context(metrics)), acks: [() => void acked.push(`batch ${id} at ${scheduler.now()}`)] };
+}
+
+/** A sink whose writes follow a script of marble results, one per attempt. */
+function scriptedSink(cold: (marbles: string, values?: Record<string, unknown>, error?: unknown) => Observable<unknown>, script: readonly string[]): Sink & { attempts: number } {
+  const sink = {
+    attempts: 0,
+    write: () => cold(script[Math.min(sink.attempts++, script.length - 1)] as string, undefined, new Error('throttled')),
+  };
+  return sink;
+}
+
+const committed = map((result: CommittedBatch) => ({ batchId: result.batchId, rowsWritten: result.rowsWritten, attempts: result.attempts }));
+
+describe('commitAfter', () => {
+  it('writes the rows, then acknowledges, then reports the batch committed', () => {
+    const acked: string[] = [];
+    const sink = memorySink({ keyColumns: ['k'] });
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const source = cold('a-b|', { a: outputBatch(scheduler, 0, [{ k: 1, n: 1 }], acked), b: outputBatch(scheduler, 1, [{ k: 1, n: 2 }], acked) });
+      expectObservable(source.pipe(commitAfter(sink), committed)).toBe('a-b|', { a: { batchId: 0, rowsWritten: 1, attempts: 1 }, b: { batchId: 1, rowsWritten: 1, attempts: 1 } });
+    });
+    expect(acked).toEqual(['batch 0 at 0', 'batch 1 at 2']);
+    expect(sink.rows()).toEqual([{ k: 1, n: 2 }]);
+  });
+
+  it('retries a failing sink with backoff and acknowledges only once a write succeeded', () => {
+    const acked: string[] = [];
+    const metrics = new StreamMetrics();
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const sink = scriptedSink(cold, ['--#', '--#', '--|']);
+      const source = cold('a', { a: outputBatch(scheduler, 0, [{ k: 1 }], acked, metrics) });
+      // attempt 1 fails at 2, retry at 12 fails at 14, retry at 34 succeeds at 36
+      expectObservable(source.pipe(commitAfter(sink, { retry: noJitter, scheduler }), committed)).toBe('36ms a', { a: { batchId: 0, rowsWritten: 1, attempts: 3 } });
+    });
+    expect(acked).toEqual(['batch 0 at 36']);
+    expect(metrics.snapshot()).toMatchObject({ sinkRetries: 2, batchesCommitted: 1, rowsWritten: 1 });
+  });
+
+  it('gives up after maxAttempts, or at once on an error not worth retrying, without acknowledging', () => {
+    const acked: string[] = [];
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const failing = scriptedSink(cold, ['-#']);
+      expectObservable(cold('a', { a: outputBatch(scheduler, 3, [{ k: 1 }], acked) }).pipe(commitAfter(failing, { retry: { ...noJitter, maxAttempts: 2 }, scheduler }))).toBe(
+        '12ms #',
+        undefined,
+        new SinkWriteError('sink write of batch 3 failed after 2 attempt(s): throttled', 3, 2, new Error('throttled')),
+      );
+      const refused = scriptedSink(cold, ['-#']);
+      expectObservable(cold('a', { a: outputBatch(scheduler, 4, [{ k: 1 }], acked) }).pipe(commitAfter(refused, { retry: { ...noJitter, retryable: () => false }, scheduler }))).toBe(
+        '-#',
+        undefined,
+        expect.objectContaining({ name: 'SinkWriteError', attempts: 1 }),
+      );
+    });
+    expect(acked).toEqual([]);
+  });
+
+  it('commits batches one at a time, in order', () => {
+    const acked: string[] = [];
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const slow = { write: () => cold('-----|') };
+      const source = cold('ab', { a: outputBatch(scheduler, 0, [{ k: 1 }], acked), b: outputBatch(scheduler, 1, [{ k: 2 }], acked) });
+      expectObservable(source.pipe(commitAfter(slow), map((result) => result.batchId))).toBe('5ms a 4ms b', { a: 0, b: 1 });
+    });
+    expect(acked).toEqual(['batch 0 at 5', 'batch 1 at 10']);
+  });
+
+  it('writes dead letters before the rows, and refuses a batch with dead letters but no dead-letter sink', async () => {
+    const letter: DeadLetter = { kind: 'late-row', batchId: 0, row: { t: 1 }, eventTime: 1, window: { start: 0, end: 10 }, watermark: 20 };
+    const order: string[] = [];
+    const deadLetters: Sink<DeadLetter> = {
+      write: (rows) => {
+        order.push(`dead letters ${rows.length}`);
+        return Promise.resolve();
+      },
+    };
+    const sink: Sink = {
+      write: (rows) => {
+        order.push(`rows ${rows.length}`);
+        return Promise.resolve();
+      },
+    };
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const batch = { ...outputBatch(scheduler, 0, [{ k: 1 }], []), deadLetters: [letter] };
+      expectObservable(cold('a', { a: batch }).pipe(commitAfter(sink))).toBe('#', undefined, expect.objectContaining({ message: expect.stringMatching(/no deadLetters sink/) }));
+    });
+    const batch: OutputBatch = { ...recordBatch(0, [{ k: 1 }] as readonly OutputRow[]), deadLetters: [letter] };
+    await lastValueFrom(of(batch).pipe(commitAfter(sink, { deadLetters })));
+    expect(order).toEqual(['dead letters 1', 'rows 1']);
+  });
+
+  it('skips the write of a batch without rows but still acknowledges it, and counts failed acknowledgements', async () => {
+    const metrics = new StreamMetrics();
+    const writes: number[] = [];
+    const sink: Sink = {
+      write: (rows) => {
+        writes.push(rows.length);
+        return Promise.resolve();
+      },
+    };
+    const scheduler = testScheduler();
+    const acked: string[] = [];
+    scheduler.run(({ cold, expectObservable }) => {
+      const failingAck = { ...outputBatch(scheduler, 0, [], acked, metrics), acks: [() => Promise.reject(new Error('checkpoint refused')), () => void acked.push('second')] };
+      expectObservable(cold('a', { a: failingAck }).pipe(commitAfter(sink), committed)).toBe('a', { a: { batchId: 0, rowsWritten: 0, attempts: 0 } });
+    });
+    await Promise.resolve();
+    expect(writes).toEqual([]);
+    expect(acked).toEqual(['second']);
+    expect(metrics.snapshot().ackFailures).toBe(1);
+  });
+
+  it('is empty on empty, silent on never, passes errors and unsubscribes upstream', () => {
+    testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      expectObservable(cold<OutputBatch>('|').pipe(commitAfter(memorySink()))).toBe('|');
+      expectObservable(cold<OutputBatch>('-#').pipe(commitAfter(memorySink()))).toBe('-#');
+      const source = cold('---a', { a: recordBatch(0, [] as readonly OutputRow[]) });
+      expectObservable(source.pipe(commitAfter(memorySink())), '^-!').toBe('');
+      expectSubscriptions(source.subscriptions).toBe('^-!');
+    });
+    const never = never$<OutputBatch>();
+    never.observable.pipe(commitAfter(memorySink())).subscribe().unsubscribe();
+    expect(never.unsubscribed()).toBe(true);
+  });
+
+  it('backs off exponentially up to the cap, spread by the jitter', () => {
+    expect([1, 2, 3, 4].map((retry) => backoff({ initialDelay: 100, factor: 2, maxDelay: 350, jitter: 0 }, retry))).toEqual([100, 200, 350, 350]);
+    expect(backoff({ initialDelay: 100, jitter: 0.5, random: () => 0 }, 1)).toBe(50);
+    expect(backoff({ initialDelay: 100, jitter: 0.5, random: () => 1 }, 1)).toBe(150);
+  });
+});
