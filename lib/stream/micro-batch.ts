@@ -403,13 +403,17 @@ class MicroBatcher<R> {
       granted.set(channelId, share);
       left -= share;
     });
-    for (const channelId of channelIds) {
+    // what rounding left goes one record each to the channels still wanting the most; ties rotate
+    // with the batch id, so no channel is always first
+    const rotation = this.nextId % channelIds.length;
+    const rank = (channelId: string): number => (channelIds.indexOf(channelId) - rotation + channelIds.length) % channelIds.length;
+    const needy = [...granted.keys()]
+      .filter((channelId) => (granted.get(channelId) as number) < (wanted.get(channelId) as number))
+      .sort((a, b) => (wanted.get(b) as number) - (granted.get(b) as number) - ((wanted.get(a) as number) - (granted.get(a) as number)) || rank(a) - rank(b));
+    for (const channelId of needy) {
       if (left === 0) break;
-      const have = granted.get(channelId);
-      if (have !== undefined && have < (wanted.get(channelId) ?? 0)) {
-        granted.set(channelId, have + 1);
-        left -= 1;
-      }
+      granted.set(channelId, (granted.get(channelId) as number) + 1);
+      left -= 1;
     }
     return granted;
   }
