@@ -2,6 +2,7 @@
  * The seed pipeline as specs and the crash child build it, and the direct computation its results
  * are compared with.
  */
+import fc from 'fast-check';
 import { map, tap, timer, type Observable, type SchedulerLike } from 'rxjs';
 import type { ChangeRecord } from '../../lib/wire/types.js';
 import { aggregate, WINDOW } from '../../lib/stream/aggregate.js';
@@ -223,3 +224,18 @@ export function expectedSink(scenario: Scenario, window: WindowChoice, byUser: b
 }
 
 export const sortRows = (rows: readonly OutputRow[]): OutputRow[] => [...rows].sort((a, b) => (resultKey(a) < resultKey(b) ? -1 : resultKey(a) > resultKey(b) ? 1 : 0));
+
+/** Inputs of `lockstepScenario` for property tests. */
+export const scenarioArbitrary = fc.record({
+  channels: fc.integer({ min: 1, max: 3 }),
+  perChannel: fc.integer({ min: 0, max: 30 }),
+  chunkPattern: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 5 }),
+  seeds: fc.array(fc.nat(), { minLength: 1, maxLength: 64 }),
+});
+
+export const windowArbitrary: fc.Arbitrary<WindowChoice> = fc.oneof(
+  fc.integer({ min: 1, max: 8 }).map((n): WindowChoice => ({ kind: 'tumbling', size: n * 1000 })),
+  fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 })).map(([slide, times]): WindowChoice => ({ kind: 'hopping', size: slide * times * 1000, slide: slide * 1000 })),
+  fc.integer({ min: 1, max: 5 }).map((n): WindowChoice => ({ kind: 'session', gap: n * 700 })),
+);
+

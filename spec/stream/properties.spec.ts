@@ -9,21 +9,8 @@ import type { OutputMode } from '../../lib/stream/emit.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
 import { memorySource } from '../../lib/stream/source.js';
 import { memorySink } from '../../lib/sinks/memory-sink.js';
-import { chunked, expectedSink, lockstepScenario, ordersPipeline, sortRows, toRecord, type WindowChoice } from './pipeline.js';
+import { chunked, expectedSink, lockstepScenario, ordersPipeline, scenarioArbitrary, sortRows, toRecord, windowArbitrary } from './pipeline.js';
 import { testScheduler } from './helpers.js';
-
-export const scenarioArbitrary = fc.record({
-  channels: fc.integer({ min: 1, max: 3 }),
-  perChannel: fc.integer({ min: 0, max: 30 }),
-  chunkPattern: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 5 }),
-  seeds: fc.array(fc.nat(), { minLength: 1, maxLength: 64 }),
-});
-
-export const windowArbitrary: fc.Arbitrary<WindowChoice> = fc.oneof(
-  fc.integer({ min: 1, max: 8 }).map((n): WindowChoice => ({ kind: 'tumbling', size: n * 1000 })),
-  fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 })).map(([slide, times]): WindowChoice => ({ kind: 'hopping', size: slide * times * 1000, slide: slide * 1000 })),
-  fc.integer({ min: 1, max: 5 }).map((n): WindowChoice => ({ kind: 'session', gap: n * 700 })),
-);
 
 describe('batch-split invariance', () => {
   it('the sink ends equal to a direct computation of every aggregate, for any cut of the records into batches', () => {

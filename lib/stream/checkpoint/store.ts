@@ -86,18 +86,23 @@ export const commitCodec: t.Type<BatchCommit, BatchCommit, unknown> = t.type({
   state: t.record(t.string, json),
 }) as unknown as t.Type<BatchCommit, BatchCommit, unknown>;
 
-/** Every problem of a decoded file, with its path: `offsets.a.skip: expected non-negative integer, got -1`. */
+/**
+ * Every problem of a decoded file, with its path: `offsets.a.skip: expected non-negative integer,
+ * got -1`. The branches of a union are reported once, as the union.
+ */
 export function describeErrors(errors: t.Errors): string {
-  return errors
-    .map((error) => {
-      const path = error.context
-        .map((entry) => entry.key)
-        .filter((key) => key !== '')
-        .join('.');
-      const expected = error.context[error.context.length - 1]?.type.name ?? 'a value';
-      return `${path === '' ? '(root)' : path}: expected ${expected}, got ${JSON.stringify(error.value)}`;
-    })
-    .join('; ');
+  const messages = errors.map((error) => {
+    const keys: string[] = [];
+    let expected = error.context[0]?.type.name ?? 'a value';
+    error.context.forEach((entry, i) => {
+      const parent = error.context[i - 1]?.type;
+      if (parent instanceof t.UnionType) return;
+      if (entry.key !== '') keys.push(entry.key);
+      expected = entry.type.name;
+    });
+    return `${keys.length === 0 ? '(root)' : keys.join('.')}: expected ${expected}, got ${JSON.stringify(error.value)}`;
+  });
+  return [...new Set(messages)].join('; ');
 }
 
 /** The watermark as files hold it: -Infinity (no event time yet) is null. */
