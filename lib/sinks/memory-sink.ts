@@ -22,7 +22,11 @@ export function memorySink<T = OutputRow>(options: { readonly keyColumns?: reado
   const table = new Map<string, T>();
   const log: T[] = [];
   const writes: { batchId: number; rows: readonly T[] }[] = [];
-  const keyOf = (values: readonly unknown[]): string => JSON.stringify(values, (_, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value));
+  // typed, so a bigint 1n, a number 1 and a string '1n' stay three keys
+  const keyOf = (values: readonly unknown[]): string =>
+    JSON.stringify(values, (_, value: unknown) =>
+      typeof value === 'bigint' ? { $bigint: String(value) } : value instanceof Uint8Array ? { $bytes: Buffer.from(value).toString('hex') } : value,
+    );
   return {
     keyColumns,
     write(rows: readonly T[], context: WriteContext): Observable<void> {

@@ -1,6 +1,4 @@
 /**
- * (Defined in the stream layer because `commitAfter` writes to it; `lib/sinks` re-exports it.)
- *
  * A sink takes the output rows of one batch and reports when they are durable. `write` returns
  * anything `from()` accepts: real sinks return a Promise, tests may return an Observable to run in
  * virtual time. Completion means durable; an error means nothing may be assumed written (the
@@ -9,6 +7,9 @@
  * `keyColumns` names the columns that identify a row in the target, for upsert sinks (the
  * Tablestore sink's primary key): rows with equal keys overwrite each other, so re-writing a
  * replayed batch is harmless.
+ *
+ * The interface lives in the stream layer because `commitAfter` writes to it (layers import only
+ * downwards); `lib/sinks` re-exports it next to the sinks.
  */
 import type { ObservableInput } from 'rxjs';
 import type { OutputRow } from './table.js';
