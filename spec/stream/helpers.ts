@@ -5,30 +5,12 @@
 import { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { expect } from 'vitest';
-import type { ChangeRecord } from '../../lib/wire/types.js';
 import type { MicroBatch, RunContext, TableBatch, WatermarkInfo } from '../../lib/stream/batch.js';
-import type { Catalog } from '../../lib/stream/catalog.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
 import type { SourceBatch } from '../../lib/stream/source.js';
 import { tableFromRows, type Value } from '../../lib/stream/table.js';
 
-export const orderCatalog: Catalog = {
-  columns: { UserId: { type: 'string' }, OrderId: { type: 'string' }, price: { type: 'double' }, timestamp: { type: 'long' } },
-};
-
-export function putOrder(userId: string, orderId: string, price: number, timestamp: number): ChangeRecord {
-  return {
-    action: 'PUT_ROW',
-    primaryKey: [
-      { name: 'UserId', value: userId },
-      { name: 'OrderId', value: orderId },
-    ],
-    cells: [
-      { op: 'put', name: 'price', value: price },
-      { op: 'put', name: 'timestamp', value: BigInt(timestamp) },
-    ],
-  };
-}
+export { orderCatalog, putOrder } from './orders.js';
 
 export function testScheduler(): TestScheduler {
   return new TestScheduler((actual, expected) => expect(actual).toEqual(expected));

@@ -20,7 +20,7 @@ import { hopping } from '../../lib/stream/windows/hopping.js';
 import { session } from '../../lib/stream/windows/session.js';
 import { tumbling } from '../../lib/stream/windows/tumbling.js';
 import { withWatermark } from '../../lib/stream/with-watermark.js';
-import { orderCatalog, putOrder } from './helpers.js';
+import { orderCatalog, putOrder } from './orders.js';
 
 export interface Order {
   readonly user: string;
