@@ -116,6 +116,44 @@ describe('aggregate', () => {
     expect(outputs.flat().filter((row) => row['n'] === 5)).toHaveLength(200 * 4);
   });
 
+  it('drops and counts late rows, and evicts the windows each batch closes (marbles)', () => {
+    const metrics = new StreamMetrics();
+    const ctx = context(metrics);
+    const gauges: string[] = [];
+    testScheduler().run(({ cold, expectObservable }) => {
+      const source = cold('a-b-c', {
+        a: { ...tableBatch(0, [{ t: 1 }, { t: 11 }, { t: 25 }]), context: ctx },
+        b: { ...tableBatch(1, [{ t: 2 }, { t: 15 }, { t: 31 }]), context: ctx },
+        c: { ...tableBatch(2, [{ t: 19 }, { t: 29 }, { t: 3 }]), context: ctx },
+      });
+      const pipeline = source.pipe(
+        withWatermark({ eventTime: 't', delay: 10 }),
+        tumbling({ eventTime: 't', size: 10 }),
+        aggregate([WINDOW], { n: count() }),
+        emit('update'),
+        map((batch) => {
+          const snapshot = batch.context.metrics.snapshot();
+          gauges.push(`batch ${batch.id}: late ${snapshot.lateRows}, open windows ${snapshot.openWindows}`);
+          return batch.rows;
+        }),
+      );
+      // watermark after a: 15 closes [0,10); b's t=2 is late; after b: 21 closes [10,20); c's t=19 and t=3 are late
+      expectObservable(pipeline).toBe('a-b-c', {
+        a: [
+          { window: { start: 0, end: 10 }, n: 1 },
+          { window: { start: 10, end: 20 }, n: 1 },
+          { window: { start: 20, end: 30 }, n: 1 },
+        ],
+        b: [
+          { window: { start: 10, end: 20 }, n: 2 },
+          { window: { start: 30, end: 40 }, n: 1 },
+        ],
+        c: [{ window: { start: 20, end: 30 }, n: 2 }],
+      });
+    });
+    expect(gauges).toEqual(['batch 0: late 0, open windows 2', 'batch 1: late 1, open windows 2', 'batch 2: late 3, open windows 2']);
+  });
+
   it('in append mode outputs each window once, in the batch whose watermark closes it', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const source = cold('a-b-c-d', {

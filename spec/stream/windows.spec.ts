@@ -67,18 +67,22 @@ describe('tumbling', () => {
     expect(metrics.snapshot().lateRows).toBe(4);
   });
 
-  it('is empty on empty, silent on never, passes errors and unsubscribes upstream', () => {
+  it.each([
+    ['tumbling', () => tumbling({ eventTime: 't', size: 10 })],
+    ['hopping', () => hopping({ eventTime: 't', size: 10, slide: 5 })],
+    ['session', () => session({ eventTime: 't', gap: 10 })],
+  ] as const)('%s is empty on empty, silent on never, passes errors and unsubscribes upstream', (_name, operator) => {
     testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      expectObservable(cold<TableBatch>('|').pipe(tumbling({ eventTime: 't', size: 10 }))).toBe('|');
-      expectObservable(cold<TableBatch>('-#', undefined, new Error('late')).pipe(tumbling({ eventTime: 't', size: 10 }))).toBe('-#', undefined, new Error('late'));
+      expectObservable(cold<TableBatch>('|').pipe(operator())).toBe('|');
+      expectObservable(cold<TableBatch>('-#', undefined, new Error('late')).pipe(operator())).toBe('-#', undefined, new Error('late'));
       const source = cold('----a', { a: tableBatch(0, rowsAt(1)) });
-      expectObservable(source.pipe(tumbling({ eventTime: 't', size: 10 })), '^-!').toBe('');
+      expectObservable(source.pipe(operator()), '^-!').toBe('');
       expectSubscriptions(source.subscriptions).toBe('^-!');
-      const two = cold('a', { a: tableBatch(0, rowsAt(1)) });
-      expectObservable(two.pipe(tumbling({ eventTime: 't', size: 10 }), tumbling({ eventTime: 't', size: 10 }))).toBe('#', undefined, expect.objectContaining({ message: expect.stringMatching(/already has tumbling windows/) }));
+      const twice = cold('a', { a: tableBatch(0, rowsAt(1)) });
+      expectObservable(twice.pipe(operator(), operator())).toBe('#', undefined, expect.objectContaining({ message: expect.stringMatching(/already has \w+ windows/) }));
     });
     const never = never$<TableBatch>();
-    never.observable.pipe(tumbling({ eventTime: 't', size: 10 })).subscribe().unsubscribe();
+    never.observable.pipe(operator()).subscribe().unsubscribe();
     expect(never.unsubscribed()).toBe(true);
   });
 
