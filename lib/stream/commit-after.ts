@@ -11,6 +11,9 @@
  * Nothing is acknowledged before the output and the state it depends on are durable: a write that
  * fails past its retries, or a commit that cannot be persisted, ends the stream with the error and
  * no acknowledgement. Emits one {@link CommittedBatch} per batch.
+ *
+ * After a crash the replayed batch is written again: the sink must be idempotent (keyed upserts
+ * are), and dead letters of a replayed batch may arrive twice.
  */
 import {
   asyncScheduler,

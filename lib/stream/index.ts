@@ -1,4 +1,16 @@
-/** The stream layer: operators, the source contract, the checkpoint, metrics. */
+/**
+ * The stream layer: operators, the source contract, the checkpoint, metrics. The seed job:
+ *
+ *   tunnelSource(options).pipe(
+ *     microBatch({ interval: 1000, maxRecordsPerChannel: 10_000, checkpoint: '/tmp/spark/cp/job1' }),
+ *     decodeRows({ catalog, table: 'OrderSource' }),
+ *     withWatermark({ eventTime: 'timestamp', delay: 60_000 }),
+ *     tumbling({ eventTime: 'timestamp', size: 30_000 }),
+ *     aggregate([WINDOW], { count: count(), totalPrice: sum('price') }),
+ *     emit('update'),
+ *     commitAfter(sink),
+ *   )
+ */
 export * from './source.js';
 export * from './batch.js';
 export * from './metrics.js';
@@ -18,6 +30,7 @@ export * from './aggregate.js';
 export * from './emit.js';
 export * from './sink.js';
 export * from './commit-after.js';
+export * from './tunnel-source.js';
 export * from './checkpoint/store.js';
 export * from './checkpoint/file-store.js';
 export * from './checkpoint/memory-store.js';
