@@ -148,7 +148,10 @@ class MicroBatcher<R> {
     this.nextId = restored.commit === undefined ? 0 : restored.commit.batchId + 1;
     const cursors = new Map(this.session.cursors());
     if (restored.plan !== undefined) {
-      if (restored.plan.batchId !== this.nextId) throw new Error(`checkpoint plan ${restored.plan.batchId} does not follow commit ${this.nextId - 1}`);
+      if (restored.plan.batchId !== this.nextId) {
+        this.subscriber.error(new SourceContractError(`checkpoint ${store.location}: plan ${restored.plan.batchId} does not follow commit ${this.nextId - 1}`));
+        return undefined;
+      }
       for (const [channelId, planned] of Object.entries(restored.plan.channels)) {
         const committed = cursors.get(channelId);
         if (committed !== undefined && !sameCursor(committed, planned.start)) {
@@ -192,12 +195,12 @@ class MicroBatcher<R> {
       return;
     }
     this.expected.set(channelId, key(batch.next));
-    const skip = this.restoredSkip.get(channelId) ?? 0;
-    this.restoredSkip.delete(channelId);
-    if (skip > batch.records.length) {
-      this.subscriber.error(new SourceContractError(`channel '${channelId}' at ${key(batch.position)} has ${batch.records.length} records, fewer than the ${skip} the checkpoint already consumed`));
-      return;
-    }
+    // a restored cursor skips records already consumed; a re-read may chunk them differently, so
+    // the skip can span batches (a fully skipped batch stays queued as empty, acknowledged later)
+    const skip = Math.min(this.restoredSkip.get(channelId) ?? 0, batch.records.length);
+    const skipLeft = (this.restoredSkip.get(channelId) ?? 0) - skip;
+    if (skipLeft > 0) this.restoredSkip.set(channelId, skipLeft);
+    else this.restoredSkip.delete(channelId);
     let queue = this.queues.get(channelId);
     if (queue === undefined) this.queues.set(channelId, (queue = []));
     queue.push({ batch, from: skip });

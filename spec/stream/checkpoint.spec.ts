@@ -219,6 +219,20 @@ describe('the commit protocol', () => {
     expect(metrics.snapshot()).toMatchObject({ restoredFrom: 6, batchesReplayed: 1 });
   });
 
+  it('skips what a restored cursor already consumed even when the re-read chunks the records differently', async () => {
+    const store = memoryCheckpointStore();
+    await firstValueFrom(from(store.writeCommit({ batchId: 0, offsets: { a: { position: 0, skip: 3 } }, watermark: null, state: {} })), { defaultValue: undefined });
+    const rechunked = memorySource({ a: [[1, 2], [3, 4, 5]] });
+    const sink = memorySink();
+    const results = await lastValueFrom(countingPipeline(rechunked, store, sink).pipe(toArray()));
+    expect(sink.rows()).toEqual([
+      { n: 4, batch: 1 },
+      { n: 5, batch: 1 },
+    ]);
+    expect(results.map((r) => r.offsets)).toEqual([{ a: { start: { position: 0, skip: 2 }, count: 2, end: { position: 5, skip: 0 } } }]);
+    expect(rechunked.acks.map((ack) => ack.next)).toEqual([2, 5]);
+  });
+
   it('fails clearly when the source cannot deliver what a plan recorded', async () => {
     const store = memoryCheckpointStore();
     await firstValueFrom(from(store.writePlan({ batchId: 0, watermark: null, channels: { a: { start: { position: 0, skip: 0 }, count: 5 } } })), { defaultValue: undefined });
