@@ -172,33 +172,33 @@ const STEP = 1000;
 
 /**
  * Orders of several channels that advance in step: record i of every channel has its time in
- * [i·STEP, (i+1)·STEP) (times distinct), neighbours may arrive swapped, and all channels are cut
- * into source batches by the same pattern. However micro-batches are cut, no record then trails
- * the newest record taken before it by more than (largest chunk + 5)·STEP, so with that delay no
- * row is late and the final results must equal a direct computation over all orders.
+ * [i·STEP, (i+1)·STEP) (times distinct) and arrives at a random place among its `disorder`
+ * neighbours, and all channels are cut into source batches by the same pattern. However
+ * micro-batches are cut, no record then trails the newest record taken before it by more than
+ * (largest chunk + disorder + 5)·STEP, so with that delay no row is late and the final results
+ * must equal a direct computation over all orders.
  */
 export function lockstepScenario(input: {
   readonly channels: number;
   readonly perChannel: number;
   readonly chunkPattern: readonly number[];
+  readonly disorder: number;
   readonly seeds: readonly number[];
 }): Scenario {
   const channels: Record<string, Order[]> = {};
   let k = 0;
   const seed = (): number => input.seeds[k++ % input.seeds.length] as number;
   for (let c = 0; c < input.channels; c++) {
-    const orders: Order[] = [];
+    const orders: { order: Order; arrival: number }[] = [];
     for (let i = 0; i < input.perChannel; i++) {
       const time = i * STEP + c + input.channels * (seed() % Math.floor(STEP / input.channels));
-      orders.push({ user: `u${seed() % 4}`, order: `c${c}-o${i}`, price: (seed() % 400) / 4, time });
+      const order = { user: `u${seed() % 4}`, order: `c${c}-o${i}`, price: (seed() % 400) / 4, time };
+      orders.push({ order, arrival: i + ((seed() % 1000) / 1000) * input.disorder });
     }
-    for (let i = 0; i + 1 < orders.length; i += 2) {
-      if (seed() % 2 === 0) [orders[i], orders[i + 1]] = [orders[i + 1] as Order, orders[i] as Order];
-    }
-    channels[`ch${c}`] = orders;
+    channels[`ch${c}`] = orders.sort((a, b) => a.arrival - b.arrival).map((entry) => entry.order);
   }
   const largest = Math.max(...input.chunkPattern);
-  return { channels, chunkSizes: input.chunkPattern, delay: (largest + 6) * STEP };
+  return { channels, chunkSizes: input.chunkPattern, delay: (largest + input.disorder + 6) * STEP };
 }
 
 /** Cuts a channel's records by the repeating chunk pattern. */
@@ -230,6 +230,7 @@ export const scenarioArbitrary = fc.record({
   channels: fc.integer({ min: 1, max: 3 }),
   perChannel: fc.integer({ min: 0, max: 30 }),
   chunkPattern: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 5 }),
+  disorder: fc.integer({ min: 0, max: 4 }),
   seeds: fc.array(fc.nat(), { minLength: 1, maxLength: 64 }),
 });
 

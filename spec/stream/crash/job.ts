@@ -25,7 +25,7 @@ function random(seed: number): () => number {
 export function crashScenario(seed: number): Scenario {
   const next = random(seed);
   const seeds = Array.from({ length: 64 }, () => Math.floor(next() * 2 ** 31));
-  return lockstepScenario({ channels: 3, perChannel: 60, chunkPattern: [3, 1, 4, 2], seeds });
+  return lockstepScenario({ channels: 3, perChannel: 60, chunkPattern: [3, 1, 4, 2], disorder: 3, seeds });
 }
 
 export const crashJobOptions = (scenario: Scenario): Omit<PipelineOptions, 'checkpoint'> => ({
