@@ -35,3 +35,8 @@ export * from './checkpoint/store.js';
 export * from './checkpoint/file-store.js';
 export * from './checkpoint/memory-store.js';
 export * from './checkpoint/state-codec.js';
+export * from './filter-rows.js';
+export * from './with-columns.js';
+export * from './project.js';
+export * from './map-output-rows.js';
+export * from './stoppable.js';

@@ -21,6 +21,8 @@ export interface MetricsSnapshot {
   readonly deleteRecords: number;
   /** UPDATE_ROW / DELETE_ROW records dropped by their policy */
   readonly changeRecordsSkipped: number;
+  /** rows a filterRows predicate dropped (WHERE) */
+  readonly rowsFiltered: number;
   /** rows without event time, which no window takes (as Spark's window() filters nulls) */
   readonly rowsWithoutEventTime: number;
   /** (row, window) pairs behind the watermark */
@@ -53,6 +55,7 @@ export class StreamMetrics {
     updateRecords: 0,
     deleteRecords: 0,
     changeRecordsSkipped: 0,
+    rowsFiltered: 0,
     rowsWithoutEventTime: 0,
     lateRows: 0,
     deadLetters: 0,
