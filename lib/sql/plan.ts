@@ -1,0 +1,256 @@
+/**
+ * The planner: an analyzed query → the operator chain a user could write by hand, from decoded
+ * tunnel records to output rows named as the sink's columns, plus the stages EXPLAIN prints.
+ *
+ *   decodeRows → [withColumns] → [filterRows] → [withColumns] → [withWatermark] → window →
+ *   aggregate → emit → mapOutputRows(HAVING, SELECT, sink columns)
+ *
+ * or, without aggregation, decodeRows → [filterRows] → project → mapOutputRows(sink columns).
+ */
+import type { Observable, OperatorFunction } from 'rxjs';
+import type { ChangeRecord } from '../wire/types.js';
+import { aggregate, WINDOW, type GroupKey } from '../stream/aggregate.js';
+import * as agg from '../stream/aggregates.js';
+import type { OutputBatch, RecordBatch, TableBatch, WindowBounds } from '../stream/batch.js';
+import type { Catalog as StreamCatalog } from '../stream/catalog.js';
+import { decodeRows } from '../stream/decode-rows.js';
+import { emit, type OutputMode } from '../stream/emit.js';
+import { filterRows } from '../stream/filter-rows.js';
+import { mapOutputRows } from '../stream/map-output-rows.js';
+import { project } from '../stream/project.js';
+import { valueAt, type Column, type OutputRow, type OutputValue, type RowTable, type Value } from '../stream/table.js';
+import { withColumns, type ColumnCompute } from '../stream/with-columns.js';
+import { withWatermark } from '../stream/with-watermark.js';
+import { hopping } from '../stream/windows/hopping.js';
+import { session } from '../stream/windows/session.js';
+import { tumbling } from '../stream/windows/tumbling.js';
+import type { AnalyzedQuery, SinkBinding, WindowDef } from './analyze.js';
+import { WINDOW_END, WINDOW_START, WINDOW_STRUCT, type AggregateUse } from './bind.js';
+import type { BoundExpr } from './bound.js';
+import { castValue, compileExpr, compilePredicate, toText, type EvalContext } from './evaluate.js';
+import type { Catalog } from './options.js';
+import { isNumberValued, typeName, type SqlType } from './types.js';
+
+export const EVENT_TIME_COLUMN = '__event_time';
+
+/** One step of the chain, as EXPLAIN shows it. */
+export interface Stage {
+  readonly operator: string;
+  readonly detail: string;
+}
+
+export interface QueryPlan {
+  readonly stages: readonly Stage[];
+  /** the output columns and their types, in SELECT order */
+  readonly columns: readonly { readonly name: string; readonly type: SqlType }[];
+  /** records of one micro-batch → output rows keyed by output column name */
+  readonly operator: OperatorFunction<RecordBatch<ChangeRecord>, OutputBatch>;
+}
+
+export interface PlanOptions extends EvalContext {
+  readonly outputMode: OutputMode;
+  readonly onBadRow?: 'fail' | 'skip';
+}
+
+export function streamCatalog(catalog: Catalog): StreamCatalog {
+  return { columns: Object.fromEntries(catalog.columns.map((column) => [column.name, { type: column.type }])) };
+}
+
+const ms = (value: number): string => (value % 60_000 === 0 ? `${value / 60_000} min` : value % 1000 === 0 ? `${value / 1000} s` : `${value} ms`);
+
+export function describeWindow(window: WindowDef): string {
+  switch (window.kind) {
+    case 'tumbling':
+      return `size ${ms(window.size)}${window.offset === 0 ? '' : `, offset ${ms(window.offset)}`}`;
+    case 'hopping':
+      return `size ${ms(window.size)}, slide ${ms(window.slide)}${window.offset === 0 ? '' : `, offset ${ms(window.offset)}`}`;
+    case 'session':
+      return `gap ${ms(window.gap)}`;
+  }
+}
+
+export function planQuery(query: AnalyzedQuery, options: PlanOptions): QueryPlan {
+  const stages: Stage[] = [];
+  const operators: OperatorFunction<never, never>[] = [];
+  const add = <A, B>(operator: string, detail: string, op: OperatorFunction<A, B>): void => {
+    stages.push({ operator, detail });
+    operators.push(op as unknown as OperatorFunction<never, never>);
+  };
+  const { table } = query;
+  const tableName = table.options.tableName;
+  const catalog = table.options.catalog;
+  add(
+    'decodeRows',
+    `${tableName} (${catalog.columns.map((c) => `${c.name} ${typeName(c.type)}`).join(', ')}); absent columns null${query.recordColumns ? '; with __ots_record_type__ & co.' : ''}`,
+    decodeRows({ catalog: streamCatalog(catalog), table: tableName, missingColumns: 'null', recordColumns: query.recordColumns, onBadRow: options.onBadRow ?? 'fail' }),
+  );
+  const computeColumns = (entries: ReadonlyArray<readonly [string, BoundExpr]>): void => {
+    const fresh = entries.filter(([name, expr]) => !(expr.kind === 'column' && expr.name === name));
+    if (fresh.length === 0) return;
+    add(
+      'withColumns',
+      fresh.map(([name, expr]) => `${name} = ${expr.text}`).join(', '),
+      withColumns(Object.fromEntries(fresh.map(([name, expr]) => [name, compileExpr(expr, options)]))),
+    );
+  };
+  computeColumns(query.derived.map((d) => [d.name, d.expr] as const));
+  if (query.where !== null) add('filterRows', query.where.text, filterRows(compilePredicate(query.where, options)));
+
+  const outputTypes = query.output.map((column) => ({ name: column.name, type: column.expr.type }));
+  if (!query.aggregating) {
+    add('project', query.output.map((c) => (c.expr.text === c.name ? c.name : `${c.name} = ${c.expr.text}`)).join(', '), project(Object.fromEntries(query.output.map((c) => [c.name, compileExpr(c.expr, options)]))));
+    return { stages, columns: outputTypes, operator: chain(operators) };
+  }
+
+  // event time, computed keys and aggregate inputs become columns before the window
+  const eventTime = query.eventTime;
+  const timeColumn = eventTime === null ? undefined : eventTime.kind === 'column' ? eventTime.name : EVENT_TIME_COLUMN;
+  computeColumns([
+    ...(eventTime !== null && timeColumn === EVENT_TIME_COLUMN ? [[EVENT_TIME_COLUMN, eventTime] as const] : []),
+    ...query.keys.filter((key) => key.computed).map((key) => [key.name, key.expr] as const),
+  ]);
+  if (query.watermark !== null && timeColumn !== undefined) {
+    add('withWatermark', `eventTime ${timeColumn}, delay ${ms(query.watermark.delayMs)}`, withWatermark({ eventTime: timeColumn, delay: query.watermark.delayMs }));
+  }
+  const window = query.window;
+  if (window !== null && timeColumn !== undefined) {
+    const detail = `eventTime ${timeColumn}, ${describeWindow(window)}`;
+    switch (window.kind) {
+      case 'tumbling':
+        add('tumbling', detail, tumbling({ eventTime: timeColumn, size: window.size, offset: window.offset }));
+        break;
+      case 'hopping':
+        add('hopping', detail, hopping({ eventTime: timeColumn, size: window.size, slide: window.slide, offset: window.offset }));
+        break;
+      case 'session':
+        add('session', detail, session({ eventTime: timeColumn, gap: window.gap }));
+        break;
+    }
+  }
+  const keys: GroupKey[] = [...(window === null ? [] : [WINDOW]), ...query.keys.map((key) => key.name)];
+  const specs = Object.fromEntries(query.aggregates.map((use) => [use.name, aggregateSpec(use, options, window !== null ? timeColumn : undefined)]));
+  add(
+    'aggregate',
+    `keys [${[...(window === null ? [] : ['window']), ...query.keys.map((key) => (key.computed ? `${key.name} = ${key.expr.text}` : key.name))].join(', ')}], ${query.aggregates.map((use) => `${use.name} = ${use.text}`).join(', ')}`,
+    aggregate(keys, specs, { windowColumn: WINDOW_STRUCT }),
+  );
+  add('emit', `'${options.outputMode}'`, emit(options.outputMode));
+
+  const having = query.having === null ? undefined : compilePredicate(query.having, options);
+  const outputs = query.output.map((column) => [column.name, compileExpr(column.expr, options)] as const);
+  const inputs = [...query.keys.map((key) => key.name), ...query.aggregates.map((use) => use.name)];
+  const typesOf = new Map<string, SqlType>([...query.keys.map((key) => [key.name, key.expr.type] as const), ...query.aggregates.map((use) => [use.name, use.type] as const)]);
+  add(
+    'mapOutputRows',
+    `${query.having === null ? '' : `HAVING ${query.having.text}; `}${query.output.map((c) => (c.expr.text === c.name ? c.name : `${c.name} = ${c.expr.text}`)).join(', ')}`,
+    mapOutputRows((rows: readonly OutputRow[]) => {
+      if (rows.length === 0) return rows;
+      let grouped = groupedTable(rows, inputs, typesOf, window !== null);
+      if (having !== undefined) {
+        const keep = having(grouped);
+        const kept: number[] = [];
+        for (let i = 0; i < grouped.length; i++) if (keep[i]) kept.push(i);
+        if (kept.length === 0) return [];
+        if (kept.length < grouped.length) grouped = groupedTable(kept.map((i) => rows[i] as OutputRow), inputs, typesOf, window !== null);
+      }
+      return materialize(grouped, outputs);
+    }),
+  );
+  return { stages, columns: outputTypes, operator: chain(operators) };
+}
+
+/** The operators one after the other (`pipe` with a list of dynamic length). */
+function chain(operators: readonly OperatorFunction<never, never>[]): OperatorFunction<RecordBatch<ChangeRecord>, OutputBatch> {
+  return (source) => operators.reduce<Observable<never>>((upstream, operator) => operator(upstream), source as unknown as Observable<never>) as unknown as Observable<OutputBatch>;
+}
+
+function aggregateSpec(use: AggregateUse, ctx: EvalContext, timeColumn: string | undefined): agg.AggregateSpec {
+  const input: ColumnCompute | undefined = use.input === null ? undefined : use.input.kind === 'column' ? ((name) => (table: RowTable) => columnOf(table, name))(use.input.name) : compileExpr(use.input, ctx);
+  switch (use.fn) {
+    case 'count':
+      return use.distinct ? agg.countDistinct(input as ColumnCompute) : agg.count(input);
+    case 'sum':
+      return agg.sum(input as ColumnCompute);
+    case 'avg':
+      return agg.avg(input as ColumnCompute);
+    case 'min':
+      return agg.min(input as ColumnCompute);
+    case 'max':
+      return agg.max(input as ColumnCompute);
+    case 'first':
+      return agg.first(input as ColumnCompute, timeColumn === undefined ? {} : { by: timeColumn });
+    case 'last':
+      return agg.last(input as ColumnCompute, timeColumn === undefined ? {} : { by: timeColumn });
+  }
+}
+
+function columnOf(table: RowTable, name: string): Column {
+  const column = table.columns.get(name);
+  if (column !== undefined) return column;
+  return { kind: 'value', values: new Array<Value>(table.length).fill(null) };
+}
+
+/** Aggregated rows as a table the SELECT list and HAVING are evaluated over. */
+function groupedTable(rows: readonly OutputRow[], names: readonly string[], types: ReadonlyMap<string, SqlType>, windowed: boolean): RowTable {
+  const n = rows.length;
+  const columns = new Map<string, Column>();
+  if (windowed) {
+    const starts = new Array<number>(n);
+    const ends = new Array<number>(n);
+    const structs = new Array<Value>(n);
+    for (let i = 0; i < n; i++) {
+      const bounds = (rows[i] as OutputRow)[WINDOW_STRUCT] as WindowBounds;
+      starts[i] = bounds.start;
+      ends[i] = bounds.end;
+      structs[i] = bounds as unknown as Value;
+    }
+    columns.set(WINDOW_START, { kind: 'number', values: starts, valid: undefined });
+    columns.set(WINDOW_END, { kind: 'number', values: ends, valid: undefined });
+    columns.set(WINDOW_STRUCT, { kind: 'value', values: structs });
+  }
+  for (const name of names) {
+    const values = rows.map((row) => (row[name] ?? null) as Value);
+    if (isNumberValued(types.get(name) ?? 'null') && values.every((value) => value === null || typeof value === 'number')) {
+      const valid = values.some((value) => value === null) ? Uint8Array.from(values, (value) => (value === null ? 0 : 1)) : undefined;
+      columns.set(name, { kind: 'number', values: values.map((value) => (value as number | null) ?? 0), valid });
+    } else {
+      columns.set(name, { kind: 'value', values });
+    }
+  }
+  return { length: n, columns };
+}
+
+function materialize(table: RowTable, outputs: ReadonlyArray<readonly [string, ColumnCompute]>): OutputRow[] {
+  const computed = outputs.map(([name, compute]) => [name, compute(table)] as const);
+  const rows = new Array<OutputRow>(table.length);
+  for (let i = 0; i < table.length; i++) {
+    const row: Record<string, OutputValue> = {};
+    for (const [name, column] of computed) row[name] = valueAt(column, i) as OutputValue;
+    rows[i] = row;
+  }
+  return rows;
+}
+
+/** Output rows → rows named and typed as the sink's catalog columns. */
+export function sinkRows(binding: SinkBinding, columns: readonly { readonly name: string; readonly type: SqlType }[], ctx: EvalContext): (rows: readonly OutputRow[]) => OutputRow[] {
+  const typeOf = new Map(columns.map((column) => [column.name, column.type]));
+  const conversions = binding.columns.map((column) => {
+    const from = typeOf.get(column.output) ?? 'null';
+    const convert = from === column.type || from === 'null' || (column.type !== 'string' && column.type !== 'binary')
+      ? (value: OutputValue) => value
+      : column.type === 'string'
+        ? (value: OutputValue) => (value === null ? null : toText(value as Value, ctx.zone, from))
+        : (value: OutputValue) => castValue(value as Value, column.type, ctx.zone, from);
+    return { output: column.output, column: column.column, convert };
+  });
+  return (rows) =>
+    rows.map((row) => {
+      const out: Record<string, OutputValue> = {};
+      for (const { output, column, convert } of conversions) out[column] = convert(row[output] ?? null);
+      return out;
+    });
+}
+
+export function describeSink(binding: SinkBinding): string {
+  return binding.columns.map((c) => (c.output === c.column ? c.column : `${c.column} ← ${c.output}`)).join(', ');
+}
