@@ -1,0 +1,678 @@
+/**
+ * Running analyzed statements: the SQL session's runtime. DDL only changes the session catalog
+ * (done at analysis); a batch SELECT / INSERT reads its table through the official SDK and runs the
+ * planned operators over it as one micro-batch; CREATE STREAM becomes a {@link StreamJob}: the
+ * tunnel as a checkpointed, gracefully stoppable source → the planned operators → the Tablestore
+ * sink, committed by the protocol of `commitAfter`.
+ *
+ * Tables whose endpoint is `embedded` (or absent) are served by `options.embedded`, which the CLI
+ * and the demo point at an emulator they start.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { BehaviorSubject, lastValueFrom, tap, type Observable, type Subscription } from 'rxjs';
+import { memorySource } from '../stream/source.js';
+import { microBatch } from '../stream/micro-batch.js';
+import { commitAfter, type RetryOptions } from '../stream/commit-after.js';
+import { mapOutputRows } from '../stream/map-output-rows.js';
+import { StreamMetrics, type MetricsSnapshot } from '../stream/metrics.js';
+import { stoppable } from '../stream/stoppable.js';
+import { channelBatchSource } from '../stream/tunnel-source.js';
+import type { OutputBatch } from '../stream/batch.js';
+import type { OutputRow, OutputValue, Value } from '../stream/table.js';
+import { tablestoreSink, isRetryableSinkError } from '../sinks/tablestore-sink.js';
+import { describeTable, scanTable, sdkClient, type TableConnection } from '../sinks/tablestore-table.js';
+import { tunnel } from '../tunnel/tunnel.js';
+import { tunnelControl, type TunnelDescription } from '../tunnel/control.js';
+import { createHttpTransport } from '../tunnel/http-transport.js';
+import type { TunnelOptions } from '../tunnel/options.js';
+import type { ChannelBatch, TunnelEvent } from '../tunnel/model.js';
+import type { AnalyzedQuery, AnalyzedStatement, RelationDef, TableDef } from './analyze.js';
+import { formatTimestamp, type TimeZone } from './datetime.js';
+import { toText } from './evaluate.js';
+import { describeSink, planQuery, sinkRows, streamCatalog, type QueryPlan, type Stage } from './plan.js';
+import { formatStatement } from './printer.js';
+import { typeName, type SqlType } from './types.js';
+
+export type Connection = TableConnection;
+
+/** Tunnel worker settings a session may tune (tests shorten heartbeats; defaults are the Go/Java SDKs'). */
+export type TunnelTuning = Partial<
+  Pick<TunnelOptions, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'readBackoff' | 'requestRetry' | 'reconnectBackoff' | 'maxInFlightBatchesPerChannel' | 'requestTimeoutMs' | 'closingDrainTimeoutMs'>
+>;
+
+export interface SessionOptions {
+  /** Spark's session time zone (CAST(ts AS STRING), date_format, parsing); default the machine's */
+  readonly timeZone?: string;
+  /** values of `${name}` in OPTIONS */
+  readonly variables?: Readonly<Record<string, string>>;
+  /** serves tables whose endpoint is `embedded` or absent */
+  readonly embedded?: () => Promise<Connection>;
+  readonly tunnel?: TunnelTuning;
+  /** retries of a failed sink write before the job fails (default: 8 attempts, 100 ms doubling) */
+  readonly sinkRetry?: RetryOptions;
+  /** how often a running job polls DescribeTunnel for lag (and for other consumers); default 2000 ms */
+  readonly progressIntervalMs?: number;
+  /** what a job has to say (start, resume, stop) */
+  readonly onLog?: (level: 'info' | 'warn', message: string) => void;
+}
+
+export interface ResultSet {
+  readonly columns: readonly { readonly name: string; readonly type: SqlType }[];
+  readonly rows: readonly OutputRow[];
+}
+
+export type StatementResult =
+  | { readonly kind: 'done'; readonly message: string }
+  | { readonly kind: 'rows'; readonly result: ResultSet; readonly text: string }
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'job'; readonly job: StreamJob };
+
+export interface CompiledStatement {
+  readonly analyzed: AnalyzedStatement;
+  /** the statement as SQL (credentials redacted) */
+  readonly sql: string;
+  run(): Promise<StatementResult>;
+}
+
+export interface ChannelProgress {
+  readonly channelId: string;
+  readonly status?: string;
+  readonly clientId?: string;
+  /** consumed up to this time (the tunnel's RPO) */
+  readonly rpoTime?: Date;
+  /** now − RPO, for stream channels */
+  readonly lagMs?: number;
+  readonly count?: bigint;
+}
+
+export type JobState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+export interface JobProgress {
+  readonly job: string;
+  readonly state: JobState;
+  readonly metrics: MetricsSnapshot;
+  /** records per second over the last few seconds */
+  readonly recordsPerSecond: number;
+  readonly channels: readonly ChannelProgress[];
+  /** the rows the last committed batch wrote (sink column names), at most 20 */
+  readonly latestRows: readonly OutputRow[];
+  readonly error?: string;
+}
+
+export interface JobSummary {
+  readonly job: string;
+  readonly batchesCommitted: number;
+  readonly recordsIn: number;
+  readonly rowsWritten: number;
+  readonly lateRows: number;
+  readonly badRows: number;
+  readonly durationMs: number;
+  readonly restoredFrom: 'fresh' | number | undefined;
+}
+
+export interface StreamJob {
+  readonly name: string;
+  readonly stages: readonly Stage[];
+  explain(): string;
+  /** connects and runs until stop() or a failure; idempotent */
+  start(): void;
+  /** graceful: the last batch is committed and acknowledged, the tunnel shut down */
+  stop(): Promise<JobSummary>;
+  /** resolves once no record arrived for `idleMs` and every formed batch is committed */
+  untilIdle(idleMs: number): Promise<void>;
+  readonly progress: Observable<JobProgress>;
+  /** resolves when the job stopped; rejects with a JobError when it failed */
+  readonly done: Promise<JobSummary>;
+}
+
+export class JobError extends Error {
+  override readonly name = 'JobError';
+  constructor(
+    readonly job: string,
+    message: string,
+    override readonly cause?: unknown,
+  ) {
+    super(`job ${job}: ${message}`);
+  }
+}
+
+// ---------------------------------------------------------------- connections
+
+function connectionOf(table: TableDef, options: SessionOptions): Promise<Connection> {
+  const settings = table.options;
+  if (settings.endpoint.kind === 'embedded') {
+    if (options.embedded === undefined) return Promise.reject(new Error(`table ${table.name} uses the embedded emulator, which this session does not run (give it an endpoint)`));
+    return options.embedded();
+  }
+  return Promise.resolve({
+    endpoint: settings.endpoint.url,
+    instanceName: settings.instanceName ?? '',
+    accessKeyId: settings.accessKeyId ?? '',
+    accessKeySecret: settings.accessKeySecret?.reveal() ?? '',
+  });
+}
+
+const endpointText = (table: TableDef): string => (table.options.endpoint.kind === 'embedded' ? 'embedded emulator' : table.options.endpoint.url);
+
+// ---------------------------------------------------------------- planning and EXPLAIN
+
+export function planStatement(analyzed: AnalyzedStatement, zone: TimeZone, options: SessionOptions): CompiledStatement {
+  const sql = formatStatement(analyzed.statement);
+  const done = (message: string): CompiledStatement => ({ analyzed, sql, run: async () => ({ kind: 'done', message }) });
+  switch (analyzed.kind) {
+    case 'createTable':
+      return done(`table ${analyzed.table.name} → ${analyzed.table.options.tableName} on the ${endpointText(analyzed.table)}`);
+    case 'dropTable':
+      return done(analyzed.dropped === undefined ? `no table ${analyzed.name} to drop` : `dropped ${analyzed.name} from the session (the Tablestore table stays)`);
+    case 'createScan':
+      return done(`scan ${analyzed.scan.name} of ${analyzed.scan.table.name} (${analyzed.scan.options.mode})`);
+    case 'showTables':
+      return { analyzed, sql, run: async () => rowsResult(showTables(analyzed.relations), zone) };
+    case 'describe':
+      return {
+        analyzed,
+        sql,
+        run: async () =>
+          rowsResult(
+            {
+              columns: [
+                { name: 'col_name', type: 'string' },
+                { name: 'data_type', type: 'string' },
+              ],
+              rows: analyzed.columns.map((column) => ({ col_name: column.name, data_type: typeName(column.type) })),
+            },
+            zone,
+          ),
+      };
+    case 'explain':
+      return { analyzed, sql, run: async () => ({ kind: 'text', text: explainStatement(analyzed.inner, zone, options) }) };
+    case 'select': {
+      const plan = planQuery(analyzed.query, { zone, outputMode: 'update' });
+      return { analyzed, sql, run: async () => rowsResult(await runBatchQuery(analyzed.query, plan, options), zone) };
+    }
+    case 'insert': {
+      const plan = planQuery(analyzed.query, { zone, outputMode: 'update' });
+      return {
+        analyzed,
+        sql,
+        run: async () => {
+          const result = await runBatchQuery(analyzed.query, plan, options);
+          const rows = sinkRows(analyzed.sink, plan.columns, { zone })(result.rows);
+          const table = analyzed.sink.table;
+          const connection = await connectionOf(table, options);
+          const sink = tablestoreSink({ ...connection, tableName: table.options.tableName, catalog: streamCatalog(table.options.catalog), rowChangeType: table.options.rowChangeType });
+          try {
+            await sink.open();
+            await sink.write(rows, { batchId: 0 });
+          } finally {
+            await sink.close?.();
+          }
+          return { kind: 'done', message: `wrote ${rows.length} rows to ${table.name}` };
+        },
+      };
+    }
+    case 'stream': {
+      const plan = planQuery(analyzed.query, { zone, outputMode: analyzed.options.outputMode });
+      const job = new SqlStreamJob(analyzed, plan, zone, options);
+      return { analyzed, sql, run: async () => ({ kind: 'job', job }) };
+    }
+  }
+}
+
+export function explainStatement(analyzed: AnalyzedStatement, zone: TimeZone, options: SessionOptions): string {
+  switch (analyzed.kind) {
+    case 'select':
+    case 'insert': {
+      const plan = planQuery(analyzed.query, { zone, outputMode: 'update' });
+      const lines = [`BatchQuery over ${analyzed.query.relation.name} (${analyzed.query.table.options.tableName} on the ${endpointText(analyzed.query.table)})`];
+      lines.push(...formatStages([{ operator: 'scanTable', detail: `GetRange over ${analyzed.query.table.options.tableName}, one batch` }, ...plan.stages]));
+      if (analyzed.query.orderBy.length > 0) lines.push(...formatStages([{ operator: 'orderBy', detail: analyzed.query.orderBy.map((o) => `${o.expr.text}${o.descending ? ' DESC' : ''}`).join(', ') }]));
+      if (analyzed.query.limit !== null) lines.push(...formatStages([{ operator: 'limit', detail: String(analyzed.query.limit) }]));
+      if (analyzed.kind === 'insert') lines.push(...formatStages([{ operator: 'tablestoreSink', detail: `${analyzed.sink.table.options.tableName} (${analyzed.sink.table.options.rowChangeType}): ${describeSink(analyzed.sink)}` }]));
+      return `${lines.join('\n')}\n`;
+    }
+    case 'stream': {
+      const plan = planQuery(analyzed.query, { zone, outputMode: analyzed.options.outputMode });
+      return `${new SqlStreamJob(analyzed, plan, zone, options).explain()}\n`;
+    }
+    case 'explain':
+      return explainStatement(analyzed.inner, zone, options);
+    default:
+      return `${planStatement(analyzed, zone, options).sql}: changes the session catalog only\n`;
+  }
+}
+
+function formatStages(stages: readonly Stage[]): string[] {
+  const width = Math.max(...stages.map((stage) => stage.operator.length));
+  return stages.map((stage) => `  ${stage.operator.padEnd(width)}  ${stage.detail}`);
+}
+
+// ---------------------------------------------------------------- batch queries
+
+async function runBatchQuery(query: AnalyzedQuery, plan: QueryPlan, options: SessionOptions): Promise<ResultSet> {
+  const connection = await connectionOf(query.table, options);
+  const client = sdkClient(connection);
+  const schema = await describeTable(client, query.table.options.tableName);
+  const records = [];
+  for await (const page of scanTable(client, schema)) records.push(...page);
+  // the whole table as one micro-batch: one pass of the operators, groups final at its end
+  const source = memorySource({ scan: records.length === 0 ? [] : [records] });
+  const batches = await lastValueFrom(source.pipe(microBatch({ interval: Number.POSITIVE_INFINITY }), plan.operator), { defaultValue: undefined as OutputBatch | undefined });
+  let rows: OutputRow[] = [...(batches?.rows ?? [])];
+  if (query.orderBy.length > 0) {
+    const keys = query.orderBy.map((item) => ({ name: item.expr.kind === 'column' ? item.expr.name : item.expr.text, descending: item.descending }));
+    rows = rows.sort((a, b) => {
+      for (const key of keys) {
+        const order = compareNullsFirst(a[key.name] ?? null, b[key.name] ?? null);
+        if (order !== 0) return key.descending ? -order : order;
+      }
+      return 0;
+    });
+  }
+  if (query.limit !== null) rows = rows.slice(0, query.limit);
+  return { columns: plan.columns, rows };
+}
+
+function compareNullsFirst(a: OutputValue, b: OutputValue): number {
+  if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1;
+  if (typeof a === 'object' && typeof b === 'object' && !(a instanceof Uint8Array) && !(b instanceof Uint8Array)) return a.start - b.start;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function showTables(relations: readonly RelationDef[]): ResultSet {
+  return {
+    columns: [
+      { name: 'name', type: 'string' },
+      { name: 'kind', type: 'string' },
+      { name: 'table', type: 'string' },
+      { name: 'endpoint', type: 'string' },
+      { name: 'detail', type: 'string' },
+    ],
+    rows: relations.map((relation) => {
+      const table = relation.kind === 'table' ? relation : relation.table;
+      const detail =
+        relation.kind === 'table'
+          ? `${table.options.catalog.columns.length} columns`
+          : relation.options.mode === 'STREAM'
+            ? `tunnel ${relation.options.tunnel.by === 'id' ? relation.options.tunnel.id : `named ${relation.options.tunnel.name}`}, ${relation.options.maxOffsetsPerChannel} per channel per batch`
+            : 'batch scan';
+      return { name: relation.name, kind: relation.kind === 'table' ? 'table' : `${relation.options.mode.toLowerCase()} scan`, table: table.options.tableName, endpoint: endpointText(table), detail };
+    }),
+  };
+}
+
+/** A value as a result cell: timestamps in the session zone, doubles as Spark prints them. */
+export function formatCell(value: OutputValue | undefined, type: SqlType, zone: TimeZone): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'object' && !(value instanceof Uint8Array)) return `{${formatTimestamp(value.start, zone)}, ${formatTimestamp(value.end, zone)}}`;
+  if (value instanceof Uint8Array) return `0x${Buffer.from(value).toString('hex')}`;
+  return toText(value as Value, zone, type);
+}
+
+/** Rows as the spark-sql shell's box table. */
+export function formatResult(result: ResultSet, zone: TimeZone): string {
+  const names = result.columns.map((column) => column.name);
+  const cells = result.rows.map((row) => result.columns.map((column) => formatCell(row[column.name], column.type, zone)));
+  const widths = names.map((name, k) => Math.max(name.length, ...cells.map((line) => (line[k] as string).length)));
+  const border = `+${widths.map((width) => '-'.repeat(width + 2)).join('+')}+`;
+  const line = (values: readonly string[]) => `| ${values.map((value, k) => value.padEnd(widths[k] as number)).join(' | ')} |`;
+  return [border, line(names), border, ...cells.map(line), border, `${result.rows.length} row${result.rows.length === 1 ? '' : 's'}`].join('\n');
+}
+
+function rowsResult(result: ResultSet, zone: TimeZone): StatementResult {
+  return { kind: 'rows', result, text: formatResult(result, zone) };
+}
+
+// ---------------------------------------------------------------- stream jobs
+
+const IDLE_POLL_MS = 100;
+
+class SqlStreamJob implements StreamJob {
+  readonly name: string;
+  readonly stages: readonly Stage[];
+  readonly done: Promise<JobSummary>;
+  private readonly progressSubject: BehaviorSubject<JobProgress>;
+  readonly progress: Observable<JobProgress>;
+  private readonly metrics = new StreamMetrics();
+  private state: JobState = 'created';
+  private resolveDone!: (summary: JobSummary) => void;
+  private rejectDone!: (error: unknown) => void;
+  private subscription: Subscription | undefined;
+  private stopFeed: (() => void) | undefined;
+  private releaseFeed: (() => void) | undefined;
+  private poll: ReturnType<typeof setInterval> | undefined;
+  private startedAt = 0;
+  private lastRecordAt = 0;
+  private channelsOpened = 0;
+  private stopRequested = false;
+  private readonly clientIds = new Set<string>();
+  private channels: readonly ChannelProgress[] = [];
+  private latestRows: readonly OutputRow[] = [];
+  private readonly rate: { at: number; records: number }[] = [];
+  private readonly pendingRows = new Map<number, readonly OutputRow[]>();
+  private readonly clientTag: string;
+
+  constructor(
+    private readonly analyzed: Extract<AnalyzedStatement, { kind: 'stream' }>,
+    private readonly plan: QueryPlan,
+    private readonly zone: TimeZone,
+    private readonly options: SessionOptions,
+  ) {
+    this.name = analyzed.name;
+    this.clientTag = `otsflow-${analyzed.name}`;
+    const scan = analyzed.query.relation;
+    const tunnelText = scan.kind === 'scan' && scan.options.mode === 'STREAM' ? (scan.options.tunnel.by === 'id' ? `tunnel ${scan.options.tunnel.id}` : `tunnel named ${scan.options.tunnel.name}`) : 'tunnel';
+    const perChannel = scan.kind === 'scan' && scan.options.mode === 'STREAM' ? scan.options.maxOffsetsPerChannel : undefined;
+    const sinkTable = analyzed.sink.table;
+    this.stages = [
+      { operator: 'tunnelSource', detail: `${scan.name}: ${tunnelText} of ${analyzed.query.table.options.tableName} on the ${endpointText(analyzed.query.table)}` },
+      {
+        operator: 'microBatch',
+        detail: `interval ${this.interval()} ms${perChannel === undefined ? '' : `, ≤ ${perChannel} records per channel`}, checkpoint ${analyzed.options.checkpointLocation ?? 'none (state in memory)'}`,
+      },
+      ...plan.stages,
+      { operator: 'mapOutputRows', detail: `sink columns: ${describeSink(analyzed.sink)}` },
+      { operator: 'commitAfter', detail: `tablestoreSink(${sinkTable.options.tableName}, ${sinkTable.options.rowChangeType}) on the ${endpointText(sinkTable)}; then checkpoint, then tunnel Checkpoint` },
+    ];
+    this.progressSubject = new BehaviorSubject<JobProgress>(this.snapshot());
+    this.progress = this.progressSubject.asObservable();
+    this.done = new Promise<JobSummary>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    // a failure is reported through `done`; do not let an unobserved one crash the process
+    this.done.catch(() => undefined);
+  }
+
+  private interval(): number {
+    return Math.max(1, this.analyzed.options.triggerIntervalMs);
+  }
+
+  explain(): string {
+    const options = this.analyzed.options;
+    const header = `StreamJob ${this.name} (outputMode ${options.outputMode}, trigger ${options.triggerType}${options.triggerType === 'ProcessingTime' ? ` ${options.triggerIntervalMs} ms` : ''}${this.analyzed.query.aggregating ? ', single worker' : ', stateless: workers may share the tunnel'})`;
+    return [header, ...formatStages(this.stages)].join('\n');
+  }
+
+  private snapshot(error?: string): JobProgress {
+    const now = Date.now();
+    while (this.rate.length > 0 && now - (this.rate[0] as { at: number }).at > 5_000) this.rate.shift();
+    const records = this.rate.reduce((sum, entry) => sum + entry.records, 0);
+    const span = this.rate.length === 0 ? 1 : Math.max(1, now - (this.rate[0] as { at: number }).at) / 1000;
+    return {
+      job: this.name,
+      state: this.state,
+      metrics: this.metrics.snapshot(),
+      recordsPerSecond: this.rate.length === 0 ? 0 : Math.round(records / Math.max(span, 1)),
+      channels: this.channels,
+      latestRows: this.latestRows,
+      ...(error === undefined ? {} : { error }),
+    };
+  }
+
+  private publish(error?: string): void {
+    this.progressSubject.next(this.snapshot(error));
+  }
+
+  private log(level: 'info' | 'warn', message: string): void {
+    this.options.onLog?.(level, `job ${this.name}: ${message}`);
+  }
+
+  start(): void {
+    if (this.state !== 'created') return;
+    this.state = 'starting';
+    this.startedAt = Date.now();
+    this.publish();
+    this.run().catch((error: unknown) => this.fail(error));
+  }
+
+  private async run(): Promise<void> {
+    const { query, sink: binding, options: streamOptions } = this.analyzed;
+    const scan = query.relation;
+    if (scan.kind !== 'scan' || scan.options.mode !== 'STREAM') throw new Error('a stream job reads a STREAM scan');
+    const scanOptions = scan.options;
+    const sourceConnection = await connectionOf(query.table, this.options);
+    const sinkConnection = await connectionOf(binding.table, this.options);
+    const credentials = { accessKeyId: sourceConnection.accessKeyId, accessKeySecret: sourceConnection.accessKeySecret, ...(sourceConnection.securityToken === undefined ? {} : { securityToken: sourceConnection.securityToken }) };
+    const transport = createHttpTransport({ endpoint: sourceConnection.endpoint, instance: sourceConnection.instanceName, credentials, requestTimeoutMs: 30_000 });
+    const control = tunnelControl(transport);
+    const tableName = query.table.options.tableName;
+    const describe = async (): Promise<TunnelDescription> => {
+      const ref = scanOptions.tunnel;
+      let tunnelName: string;
+      if (ref.by === 'name') tunnelName = ref.name;
+      else {
+        const listed = await control.listTunnels(tableName);
+        if (E.isLeft(listed)) throw new Error(`cannot list the tunnels of ${tableName}: ${listed.left.message}`);
+        const found = listed.right.find((summary) => summary.tunnelId === ref.id);
+        if (found === undefined) throw new Error(`tunnel ${ref.id} does not exist on table ${tableName} (otsflow tunnel list --table ${tableName} shows its tunnels)`);
+        tunnelName = found.tunnelName;
+      }
+      const described = await control.describeTunnel(tableName, tunnelName);
+      if (E.isLeft(described)) throw new Error(`cannot describe tunnel ${tunnelName} of ${tableName}: ${described.left.message}`);
+      return described.right;
+    };
+    const description = await describe();
+    this.checkSoleConsumer(description);
+    if (this.stopRequested) {
+      transport.close();
+      this.finish();
+      return;
+    }
+
+    const sink = tablestoreSink({
+      ...sinkConnection,
+      tableName: binding.table.options.tableName,
+      catalog: streamCatalog(binding.table.options.catalog),
+      rowChangeType: binding.table.options.rowChangeType,
+    });
+    const schema = await sink.open();
+    const written = new Set(binding.columns.map((column) => column.column));
+    const missing = schema.primaryKey.filter((column) => !written.has(column.name));
+    if (missing.length > 0) {
+      throw new Error(
+        `the sink ${binding.table.options.tableName} has primary key ${schema.primaryKey.map((c) => c.name).join(', ')}, but the query does not give ${missing.map((c) => c.name).join(', ')}`,
+      );
+    }
+
+    const tuning = this.options.tunnel ?? {};
+    const tunnelOptions: TunnelOptions = {
+      endpoint: sourceConnection.endpoint,
+      instance: sourceConnection.instanceName,
+      credentials,
+      tunnelId: description.tunnel.tunnelId,
+      clientTag: this.clientTag,
+      ...tuning,
+      onEvent: (event) => this.onTunnelEvent(event),
+    };
+    const feed = stoppable(
+      channelBatchSource((startTokens) =>
+        tunnel(startTokens === undefined ? tunnelOptions : { ...tunnelOptions, startTokens }).pipe(tap((batch: ChannelBatch) => this.noteRecords(batch.records.length))),
+      ),
+    );
+    this.stopFeed = () => feed.stop();
+    this.releaseFeed = () => feed.release();
+    const toSink = sinkRows(binding, this.plan.columns, { zone: this.zone });
+    const retry: RetryOptions = { ...(this.options.sinkRetry ?? {}), retryable: isRetryableSinkError };
+
+    this.state = 'running';
+    this.log('info', `reading ${scan.name} (tunnel ${description.tunnel.tunnelId}), writing ${binding.table.options.tableName}`);
+    this.subscription = feed.source
+      .pipe(
+        microBatch({ interval: this.interval(), maxRecordsPerChannel: scanOptions.maxOffsetsPerChannel, metrics: this.metrics, ...(streamOptions.checkpointLocation === null ? {} : { checkpoint: streamOptions.checkpointLocation }) }),
+        this.plan.operator,
+        mapOutputRows((rows: readonly OutputRow[], batch) => {
+          const out = toSink(rows);
+          this.pendingRows.set(batch.id, out.slice(-20));
+          return out;
+        }),
+        commitAfter(sink, { retry }),
+      )
+      .subscribe({
+        next: (committed) => {
+          const rows = this.pendingRows.get(committed.batchId);
+          this.pendingRows.delete(committed.batchId);
+          if (rows !== undefined && rows.length > 0) this.latestRows = rows;
+          if (committed.batchId === 0 || this.metrics.snapshot().batchesCommitted === 1) this.announceStart();
+          this.publish();
+        },
+        error: (error: unknown) => {
+          transport.close();
+          this.fail(error);
+        },
+        complete: () => {
+          transport.close();
+          void Promise.resolve(sink.close?.()).finally(() => this.finish());
+        },
+      });
+    this.announceStart();
+    this.poll = setInterval(() => {
+      describe()
+        .then((described) => {
+          this.channels = channelProgress(described);
+          this.checkSoleConsumer(described);
+          this.publish();
+        })
+        .catch((error: unknown) => {
+          if (error instanceof SoleConsumerError) this.fail(error);
+        });
+    }, this.options.progressIntervalMs ?? 2_000);
+    this.poll.unref?.();
+  }
+
+  private announced = false;
+  private announceStart(): void {
+    if (this.announced) return;
+    const restored = this.metrics.snapshot().restoredFrom;
+    if (restored === undefined) return;
+    this.announced = true;
+    const location = this.analyzed.options.checkpointLocation;
+    if (location === null) this.log('warn', 'no checkpointLocation: state lives in memory and the job starts from the tunnel checkpoints');
+    else if (restored === 'fresh') this.log('info', `starting fresh (no checkpoint in ${location})`);
+    else this.log('info', `resuming after batch ${restored} from ${location}`);
+  }
+
+  /** An aggregating job must be the only consumer of its tunnel (partials are not merged yet). */
+  private checkSoleConsumer(described: TunnelDescription): void {
+    if (!this.analyzed.query.aggregating) return;
+    const foreign = described.channels.find(
+      (channel) =>
+        (channel.status === 'OPEN' || channel.status === 'CLOSING') &&
+        channel.clientId !== undefined &&
+        channel.clientId !== '' &&
+        !this.clientIds.has(channel.clientId) &&
+        !channel.clientId.startsWith(`${this.clientTag}_`),
+    );
+    if (foreign !== undefined) {
+      throw new SoleConsumerError(
+        `tunnel ${described.tunnel.tunnelId} is also consumed by client ${foreign.clientId} (channel ${foreign.channelId}); an aggregating job must be the only consumer of its tunnel, because otsflow does not merge partial aggregates across workers yet — stop the other consumer or give this job a tunnel of its own`,
+      );
+    }
+  }
+
+  private onTunnelEvent(event: TunnelEvent): void {
+    if (event.kind === 'connected') this.clientIds.add(event.clientId);
+    if (event.kind === 'channel-opened') this.channelsOpened++;
+  }
+
+  private noteRecords(count: number): void {
+    if (count === 0) return;
+    const now = Date.now();
+    this.lastRecordAt = now;
+    this.rate.push({ at: now, records: count });
+  }
+
+  untilIdle(idleMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        if (this.state === 'failed') {
+          clearInterval(timer);
+          reject(new JobError(this.name, 'failed before it became idle'));
+          return;
+        }
+        if (this.state === 'stopped') {
+          clearInterval(timer);
+          resolve();
+          return;
+        }
+        if (this.state !== 'running' || this.channelsOpened === 0) return;
+        const metrics = this.metrics.snapshot();
+        const quietSince = Math.max(this.lastRecordAt, this.startedAt);
+        if (Date.now() - quietSince >= idleMs && metrics.batches === metrics.batchesCommitted) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, IDLE_POLL_MS);
+    });
+  }
+
+  async stop(): Promise<JobSummary> {
+    this.stopRequested = true;
+    if (this.state === 'created') {
+      this.state = 'stopped';
+      this.resolveDone(this.summary());
+    } else if (this.state === 'running' || this.state === 'starting') {
+      this.state = 'stopping';
+      this.publish();
+      this.stopFeed?.();
+    }
+    return this.done;
+  }
+
+  private summary(): JobSummary {
+    const metrics = this.metrics.snapshot();
+    return {
+      job: this.name,
+      batchesCommitted: metrics.batchesCommitted,
+      recordsIn: metrics.recordsIn,
+      rowsWritten: metrics.rowsWritten,
+      lateRows: metrics.lateRows,
+      badRows: metrics.badRows,
+      durationMs: this.startedAt === 0 ? 0 : Date.now() - this.startedAt,
+      restoredFrom: metrics.restoredFrom,
+    };
+  }
+
+  private cleanup(): void {
+    if (this.poll !== undefined) clearInterval(this.poll);
+    this.poll = undefined;
+    this.releaseFeed?.();
+    this.subscription?.unsubscribe();
+  }
+
+  private finish(): void {
+    if (this.state === 'stopped' || this.state === 'failed') return;
+    this.cleanup();
+    this.state = 'stopped';
+    const summary = this.summary();
+    this.publish();
+    this.progressSubject.complete();
+    this.log('info', `stopped after ${summary.batchesCommitted} batches, ${summary.recordsIn} records in, ${summary.rowsWritten} rows written`);
+    this.resolveDone(summary);
+  }
+
+  private fail(error: unknown): void {
+    if (this.state === 'stopped' || this.state === 'failed') return;
+    this.cleanup();
+    this.state = 'failed';
+    const message = error instanceof Error ? error.message : String(error);
+    this.publish(message);
+    this.progressSubject.complete();
+    this.rejectDone(error instanceof JobError ? error : new JobError(this.name, message, error));
+  }
+}
+
+class SoleConsumerError extends Error {
+  override readonly name = 'SoleConsumerError';
+}
+
+function channelProgress(described: TunnelDescription): ChannelProgress[] {
+  const now = Date.now();
+  return described.channels.map((channel) => ({
+    channelId: channel.channelId,
+    ...(channel.status === undefined ? {} : { status: channel.status }),
+    ...(channel.clientId === undefined ? {} : { clientId: channel.clientId }),
+    ...(channel.rpoTime === undefined ? {} : { rpoTime: channel.rpoTime, ...(channel.channelType === 'StreamData' ? { lagMs: Math.max(0, now - channel.rpoTime.getTime()) } : {}) }),
+    ...(channel.count === undefined ? {} : { count: channel.count }),
+  }));
+}
