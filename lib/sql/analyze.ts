@@ -418,10 +418,11 @@ function analyzeQuery(select: SelectStatement, catalog: ReadonlyMap<string, Rela
         continue;
       }
       const parsed = windowFunction(groupExpr, binder, errors);
+      // a window that failed still groups: window.start & co. then raise no follow-up errors
+      windowKey = exprKey(groupExpr);
       if (parsed !== undefined) {
         window = parsed.window;
         windowTime = parsed.time;
-        windowKey = exprKey(groupExpr);
       }
       continue;
     }
