@@ -1,3 +1,4 @@
 export * from './sink.js';
 export * from './memory-sink.js';
 export * from './console-sink.js';
+export * from './tablestore-sink.js';
