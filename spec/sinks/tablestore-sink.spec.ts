@@ -1,3 +1,5 @@
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { lastValueFrom, of, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +17,7 @@ import { commitAfter, SinkWriteError } from '../../lib/stream/commit-after.js';
 import type { OutputRow } from '../../lib/stream/table.js';
 import { condition, long, ok, plain, sdkClient, TableStore, type Sdk } from '../emulator/sdk.js';
 import { tempDir } from '../emulator/helpers.js';
+import { encodeErrorBody } from '../../lib/wire/errors.js';
 import { startChaosProxy } from '../tunnel/chaos-proxy.js';
 import { recordBatch } from '../stream/helpers.js';
 
@@ -124,6 +127,44 @@ function recordingClient(): { client: Sdk; requests: { rows: number; keys: strin
         return real.batchWriteRow(params, callback);
       },
     },
+  };
+}
+
+/**
+ * An HTTP proxy in front of the emulator that answers the next BatchWriteRow requests itself, with
+ * service errors from a script (status, code, message), and forwards everything else.
+ */
+async function scriptedProxy(): Promise<{ endpoint: string; script: [number, string, string][]; answered: () => number; close(): Promise<void> }> {
+  const script: [number, string, string][] = [];
+  let answered = 0;
+  const server = createServer((req, res) => {
+    const next = req.url === '/BatchWriteRow' ? script.shift() : undefined;
+    if (next !== undefined) {
+      answered++;
+      req.resume();
+      req.on('end', () => {
+        const body = encodeErrorBody(next[1], next[2]);
+        res.writeHead(next[0], { 'content-length': body.length, 'x-ots-requestid': `scripted-${answered}` });
+        res.end(body);
+      });
+      return;
+    }
+    const upstream = httpRequest({ host: emulator.host, port: emulator.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    script,
+    answered: () => answered,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -532,6 +573,42 @@ describe('tablestoreSink', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('retries whole requests the service answers with a retriable error, and fails at once on one that is not', async () => {
+    const table = await createTable(uniqueName('Answers'), [['k', 'STRING']]);
+    const proxy = await scriptedProxy();
+    try {
+      const sink = sinkFor(table, { columns: { k: { type: 'string' }, n: { type: 'long' } } }, { endpoint: proxy.endpoint, maxRowsPerRequest: 2, concurrency: 1 });
+      proxy.script.push([503, 'OTSServerBusy', 'Server is busy.'], [409, 'OTSRowOperationConflict', 'Data is being modified by the other request.'], [500, 'OTSInternalServerError', 'Internal server error.']);
+      const summary = await sink.write([{ k: 'a', n: 1 }, { k: 'b', n: 2 }, { k: 'c', n: 3 }], { batchId: 0 });
+      expect(proxy.answered()).toBe(3);
+      // round 1: [a, b] busy, [c] conflict; round 2: [a, b] internal error, [c] written; round 3: [a, b] written
+      expect(summary).toMatchObject({ rows: 3, requests: 5, retriedRows: 5 });
+      expect(await readAll(table, ['k'])).toHaveLength(3);
+
+      proxy.script.push([403, 'OTSAuthFailed', 'Signature mismatch.']);
+      const refused = await failure(sink.write([{ k: 'd', n: 4 }], { batchId: 1 }));
+      expect(refused.message).toBe(`tablestore sink: table '${table}': row (k="d") failed: OTSAuthFailed: Signature mismatch.`);
+      expect(refused).toMatchObject({ code: 'OTSAuthFailed', retryable: false, requestId: 'scripted-4', primaryKey: 'k="d"' });
+      expect(proxy.answered()).toBe(4);
+      await sink.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('names the table and the instance when the table is dropped under an open sink', async () => {
+    const table = await createTable(uniqueName('Dropped'), [['k', 'STRING']]);
+    const sink = sinkFor(table, { columns: { k: { type: 'string' }, n: { type: 'long' } } });
+    await sink.open();
+    await ok(sdk, 'deleteTable', { tableName: table });
+    const error = await failure(sink.write([{ k: 'a', n: 1 }], { batchId: 0 }));
+    expect(error.message).toBe(
+      `tablestore sink: table '${table}': row (k="a") was refused: OTSObjectNotExist: Requested table does not exist. (table '${table}' does not exist in instance '${emulator.instanceName}')`,
+    );
+    expect(error.retryable).toBe(false);
+    await sink.close();
   });
 
   it('never shows the secret: not in errors (auth, network), toString, inspect or JSON', async () => {
