@@ -118,7 +118,10 @@ export interface StreamJob {
   start(): void;
   /** graceful: the last batch is committed and acknowledged, the tunnel shut down */
   stop(): Promise<JobSummary>;
-  /** resolves once no record arrived for `idleMs` and every formed batch is committed */
+  /**
+   * resolves once the feed is drained: every open channel's last read came back empty and caught
+   * up, no record arrived for `idleMs`, and every batch is committed
+   */
   untilIdle(idleMs: number): Promise<void>;
   readonly progress: Observable<JobProgress>;
   /** resolves when the job stopped; rejects with a JobError when it failed */
@@ -343,7 +346,8 @@ class SqlStreamJob implements StreamJob {
   private poll: ReturnType<typeof setInterval> | undefined;
   private startedAt = 0;
   private lastRecordAt = 0;
-  private channelsOpened = 0;
+  /** per open channel: whether its last read came back empty and caught up */
+  private readonly caughtUp = new Map<string, boolean>();
   private stopRequested = false;
   private readonly clientIds = new Set<string>();
   private channels: readonly ChannelProgress[] = [];
@@ -572,7 +576,9 @@ class SqlStreamJob implements StreamJob {
 
   private onTunnelEvent(event: TunnelEvent): void {
     if (event.kind === 'connected') this.clientIds.add(event.clientId);
-    if (event.kind === 'channel-opened') this.channelsOpened++;
+    if (event.kind === 'channel-opened') this.caughtUp.set(event.channelId, false);
+    if (event.kind === 'channel-closed') this.caughtUp.delete(event.channelId);
+    if (event.kind === 'read') this.caughtUp.set(event.channelId, event.caughtUp && event.records === 0);
   }
 
   private noteRecords(count: number): void {
@@ -595,10 +601,11 @@ class SqlStreamJob implements StreamJob {
           resolve();
           return;
         }
-        if (this.state !== 'running' || this.channelsOpened === 0) return;
+        if (this.state !== 'running' || this.caughtUp.size === 0) return;
         const metrics = this.metrics.snapshot();
         const quietSince = Math.max(this.lastRecordAt, this.startedAt);
-        if (Date.now() - quietSince >= idleMs && metrics.batches === metrics.batchesCommitted) {
+        const drained = [...this.caughtUp.values()].every((caughtUp) => caughtUp);
+        if (drained && Date.now() - quietSince >= idleMs && metrics.batches === metrics.batchesCommitted) {
           clearInterval(timer);
           resolve();
         }

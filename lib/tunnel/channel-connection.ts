@@ -224,11 +224,12 @@ export class ChannelConnection {
     if (finished) this.readEnded = true;
     // decide the sleep before delivering: a subscriber that commits synchronously must not
     // trigger the next read ahead of the backoff
+    const full = result.mayMoreRecord ?? (result.records.length > FULL_BATCH_RECORDS || result.byteSize > FULL_BATCH_BYTES);
     if (this.stream && !finished) {
-      const full = result.mayMoreRecord ?? (result.records.length > FULL_BATCH_RECORDS || result.byteSize > FULL_BATCH_BYTES);
       if (full) this.backoff.reset();
       else this.sleep(this.backoff.next());
     }
+    this.context.emit({ kind: 'read', channelId: this.channelId, records: records.length, caughtUp: this.stream ? !full : finished });
     if (records.length > 0 || finished) {
       const entry = this.enqueue(result.nextToken, true);
       const position = this.emptyRunFrom ?? fromToken;

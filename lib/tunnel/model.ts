@@ -109,6 +109,8 @@ export type TunnelEvent =
   | { readonly kind: 'channel-opened'; readonly channelId: string; readonly version: bigint; readonly token: string; readonly sequenceNumber: bigint }
   | { readonly kind: 'channel-closed'; readonly channelId: string; readonly reason: ChannelCloseReason; readonly error?: unknown }
   | { readonly kind: 'channel-reported'; readonly channel: ChannelState }
+  /** a ReadRecords answer; `caughtUp`: it did not fill a batch (stream) or ended the channel (base data) */
+  | { readonly kind: 'read'; readonly channelId: string; readonly records: number; readonly caughtUp: boolean }
   | { readonly kind: 'checkpoint-failed'; readonly channelId: string; readonly error: unknown }
   | { readonly kind: 'decode-error'; readonly channelId: string; readonly error: RecordDecodeFailure }
   | { readonly kind: 'request-retry'; readonly call: TunnelCall; readonly attempt: number; readonly delayMs: number; readonly error: unknown }
