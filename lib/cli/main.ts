@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { registerEmulatorCommand } from './emulator-command.js';
 import { addLoggingOptions, applyCliConventions } from './log.js';
+import { registerTunnelCommand } from './tunnel-command.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
@@ -21,6 +22,7 @@ program
   });
 
 registerEmulatorCommand(program);
+registerTunnelCommand(program);
 
 // after every command is registered: commander's own errors become one line, exit 2
 applyCliConventions(program);
