@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
 import { DEFAULT_CREDENTIALS, DEFAULT_HOST, DEFAULT_INSTANCE_NAME, type RunningEmulator, startEmulator } from '../emulator/index.js';
 import { parseFaultPlan } from '../emulator/tunnel/index.js';
+import { commandAction, type CommandContext, UsageError } from './log.js';
 
 export interface EmulatorCommandOptions {
   readonly port: string;
@@ -23,7 +24,7 @@ export interface EmulatorCommandOptions {
 
 const integerOption = (name: string, text: string, min: number, max: number): number => {
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name} must be an integer in [${min}, ${max}], got '${text}'`);
+  if (!Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${name} must be an integer in [${min}, ${max}], got '${text}'`);
   return value;
 };
 
@@ -38,9 +39,11 @@ export const describeEmulator = (emulator: RunningEmulator): string =>
     'Press Ctrl+C to stop.',
   ].join('\n');
 
-export const runEmulatorCommand = async (options: EmulatorCommandOptions): Promise<void> => {
+/** Runs until SIGINT/SIGTERM. Bad flags throw `UsageError`; the banner goes to `out` (stdout). */
+export const runEmulatorCommand = async (options: EmulatorCommandOptions, context: Pick<CommandContext, 'log' | 'out'>): Promise<void> => {
+  const { log, out } = context;
   const faults = options.faults === undefined ? undefined : parseFaultPlan(options.faults);
-  if (faults !== undefined && E.isLeft(faults)) throw new Error(`--faults: ${faults.left.join('; ')}`);
+  if (faults !== undefined && E.isLeft(faults)) throw new UsageError(`--faults: ${faults.left.join('; ')}`);
   const emulator = await startEmulator({
     port: integerOption('port', options.port, 0, 65_535),
     host: options.host,
@@ -50,20 +53,21 @@ export const runEmulatorCommand = async (options: EmulatorCommandOptions): Promi
     partitions: integerOption('partitions', options.partitions, 1, 1024),
     streamRetentionMs: integerOption('stream-retention-hours', options.streamRetentionHours, 1, 24 * 365) * 3_600_000,
     ...(faults === undefined ? {} : { faults: faults.right }),
+    onInternalError: (error, path) => log.error(`internal error on ${path}: ${(error as Error)?.message ?? String(error)}`, { stack: (error as Error)?.stack }),
   });
-  console.log(describeEmulator(emulator));
+  out(describeEmulator(emulator));
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      console.log(`otsflow emulator: ${signal} received, closing`);
+      out(`otsflow emulator: ${signal} received, closing`);
       resolve();
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
   await emulator.close();
-  console.log('otsflow emulator: closed');
+  out('otsflow emulator: closed');
 };
 
 export const registerEmulatorCommand = (program: Command): Command =>
@@ -79,11 +83,4 @@ export const registerEmulatorCommand = (program: Command): Command =>
     .option('--partitions <n>', 'stream partitions per table (tunnel change log)', '4')
     .option('--stream-retention-hours <h>', 'retention of streams enabled by tunnels (OTSTunnelExpired past it)', '168')
     .option('--faults <plan>', "tunnel fault injection, e.g. '503=0.1,latency=200ms@0.05,drop=0.02,seed=42'")
-    .action(async (options: EmulatorCommandOptions) => {
-      try {
-        await runEmulatorCommand(options);
-      } catch (error) {
-        console.error(`otsflow emulator: ${(error as Error).message}`);
-        process.exitCode = 1;
-      }
-    });
+    .action(commandAction<EmulatorCommandOptions>((options, context) => runEmulatorCommand(options, context)));

@@ -50,7 +50,7 @@ describe('otsflow emulator', () => {
   it('refuses a bad port with a clear message and a non-zero exit', async () => {
     running = spawnTs('lib/cli/main.ts', ['emulator', '--port', 'eighty', '--data', '/tmp/otsflow-never-created']);
     const exit = await running.exited;
-    expect(exit.code).toBe(1);
+    expect(exit.code).toBe(2);
     expect(running.stderr()).toContain("--port must be an integer in [0, 65535], got 'eighty'");
   });
 });

@@ -29,7 +29,7 @@ describe('otsflow emulator --faults', () => {
   it('refuses a bad plan, naming every problem, with a non-zero exit', async () => {
     running = spawnTs('lib/cli/main.ts', ['emulator', '--port', '0', '--data', '/tmp/otsflow-never-created', '--faults', '503=2,boom=1']);
     const exit = await running.exited;
-    expect(exit.code).toBe(1);
+    expect(exit.code).toBe(2);
     expect(running.stderr()).toContain("--faults: item 1 '503=2': rate '2' must be a number in [0, 1]; item 2 'boom=1': unknown fault 'boom'");
   });
 });
