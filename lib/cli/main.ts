@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
+import { registerDemoCommand } from './demo-command.js';
 import { registerEmulatorCommand } from './emulator-command.js';
+import { registerSqlCommand } from './sql-command.js';
 import { addLoggingOptions, applyCliConventions } from './log.js';
 import { registerTunnelCommand } from './tunnel-command.js';
 
@@ -13,14 +15,8 @@ const program = new Command()
   .version(version);
 addLoggingOptions(program);
 
-program
-  .command('demo')
-  .description('run the seed scenario (orders → 30 s windows → OrderStreamSink) on the embedded emulator')
-  .action(() => {
-    console.error('otsflow demo: not built yet — the end-to-end demo lands with the CLI issue; see README "What works today".');
-    process.exitCode = 1;
-  });
-
+registerSqlCommand(program);
+registerDemoCommand(program);
 registerEmulatorCommand(program);
 registerTunnelCommand(program);
 

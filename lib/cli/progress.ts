@@ -44,8 +44,11 @@ export class LatestRows {
   private readonly rows = new Map<string, OutputRow>();
   constructor(private readonly view: ProgressView) {}
   add(rows: readonly OutputRow[]): void {
-    const key = this.view.sortBy;
-    for (const row of rows) this.rows.set(key === undefined ? JSON.stringify(row) : String(row[key]), row);
+    for (const row of rows) {
+      // by default the first column orders the rows (the window start, in the seed job)
+      const key = this.view.sortBy ?? Object.keys(row)[0];
+      this.rows.set(key === undefined ? JSON.stringify(row) : `${String(row[key])}\u0000${JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`, row);
+    }
     const keep = this.view.rows ?? 5;
     const sorted = [...this.rows.keys()].sort();
     for (const stale of sorted.slice(0, Math.max(0, sorted.length - keep))) this.rows.delete(stale);

@@ -1,0 +1,45 @@
+/**
+ * `otsflow demo` (`npm start`): the seed scenario end to end on the embedded emulator, ending in
+ * PASS (exit 0) or FAIL (exit 1). See demo.ts.
+ */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { runDemo, JOB_SQL } from './demo.js';
+import { CliError, commandAction } from './log.js';
+
+interface DemoCommandOptions {
+  readonly duration: number;
+  readonly rate: number;
+  readonly lateShare: number;
+  readonly seed: number;
+  readonly timeZone?: string;
+  readonly keep?: boolean;
+  readonly sql: string;
+}
+
+const number = (what: string, min: number, max: number) => (text: string): number => {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min || value > max) throw new InvalidArgumentError(`${what} must be a number in [${min}, ${max}].`);
+  return value;
+};
+
+export function registerDemoCommand(program: Command): Command {
+  return program
+    .command('demo')
+    .description('run the seed scenario (orders → 30 s windows → OrderStreamSink) on the embedded emulator and check the result')
+    .addOption(new Option('--duration <seconds>', 'how long orders are generated').argParser(number('--duration', 1, 86_400)).default(60))
+    .addOption(new Option('--rate <orders/s>', 'orders written per second').argParser(number('--rate', 1, 20_000)).default(300))
+    .addOption(new Option('--late-share <fraction>', 'share of orders 40–90 s late').argParser(number('--late-share', 0, 1)).default(0.02))
+    .addOption(new Option('--seed <n>', 'seed of the order generator').argParser(number('--seed', 0, 2 ** 32 - 1)).default(42))
+    .option('--time-zone <zone>', "session time zone of the job (default: the machine's)")
+    .option('--keep', 'keep the emulator data directory')
+    .option('--sql <file>', 'the job to run', JOB_SQL)
+    .action(
+      commandAction<DemoCommandOptions>(async (options, context) => {
+        const passed = await runDemo(
+          { durationSec: options.duration, rate: options.rate, lateShare: options.lateShare, seed: options.seed, timeZone: options.timeZone, keep: options.keep === true, sqlFile: options.sql },
+          { out: process.stdout, info: (message) => context.log.info(message) },
+        );
+        if (!passed) throw new CliError('the sink differs from the direct computation (see above)');
+      }),
+    );
+}
