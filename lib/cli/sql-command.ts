@@ -14,7 +14,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_CREDENTIALS, DEFAULT_INSTANCE_NAME, startEmulator, type RunningEmulator } from '../emulator/index.js';
 import { compile } from '../sql/compile.js';
-import { formatSqlErrors } from '../sql/printer.js';
+import { formatSqlError } from '../sql/printer.js';
 import type { Connection, StreamJob } from '../sql/session.js';
 import { DEFAULT_DATA_DIR } from './connection.js';
 import { CliError, commandAction, UsageError, type CommandContext } from './log.js';
@@ -93,9 +93,15 @@ export async function runSqlCommand(options: SqlCommandOptions, context: Command
     onLog: (level, message) => (level === 'warn' ? log.warn(message) : log.info(message)),
   });
   if (E.isLeft(compiled)) {
+    // compiler style: one line per problem (file:line:col), the source line and a caret below it
     const where = options.file ?? '-e';
-    const count = compiled.left.length;
-    throw new CliError(`${where}: ${count === 1 ? 'an error' : `${count} errors`}\n${formatSqlErrors(text, compiled.left)}`);
+    for (const error of compiled.left) {
+      const [, ...excerpt] = formatSqlError(text, error).split('\n');
+      log.error(`otsflow sql: ${where}:${error.line}:${error.column}: ${error.message}${error.hint === undefined ? '' : ` (${error.hint})`}`);
+      for (const line of excerpt) if (!line.startsWith('  hint:')) log.info(line);
+    }
+    process.exitCode = 1;
+    return;
   }
   for (const statement of compiled.right.statements) {
     for (const table of tablesOf(statement.analyzed)) log.addSecret(table);
@@ -117,7 +123,8 @@ export async function runSqlCommand(options: SqlCommandOptions, context: Command
   try {
     for (const statement of compiled.right.statements) {
       const result = await statement.run().catch((error: unknown) => {
-        throw new CliError(`${statement.sql.slice(0, 60)}${statement.sql.length > 60 ? '…' : ''}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+        const sql = statement.sql.length > 50 ? `${statement.sql.slice(0, 49)}…` : statement.sql;
+        throw new CliError(`${(error as Error)?.message ?? String(error)} (in ${sql})`, { cause: error });
       });
       switch (result.kind) {
         case 'done':

@@ -58,10 +58,13 @@ function sdkCall(client: Sdk, operation: string, params: Record<string, unknown>
       const service = serviceErrorFromSdkError(error);
       const endpoint = String(client.config?.endpoint ?? '');
       if (service !== undefined) {
-        reject(new TableAccessError(`${what}: ${service.code} ${service.message}`, service.code));
+        const denied = service.code === 'OTSAuthFailed' || service.code === 'OTSNoPermissionAccess' || service.code === 'OTSPermissionDenied';
+        reject(new TableAccessError(denied ? `access denied by ${endpoint}: ${service.code} (${service.message})` : `${what}: ${service.code} (${service.message})`, service.code));
       } else {
-        const code = typeof error.code === 'string' ? error.code : undefined;
-        reject(new TableAccessError(`${what}: cannot reach ${endpoint}${code === undefined ? '' : ` (${code})`}: ${String(error.message ?? error)}`, code));
+        // the SDK says NetworkingError; the errno in its message says why
+        const errno = /\b(E[A-Z]{3,})\b/.exec(String(error.message ?? ''))?.[1];
+        const code = errno ?? (typeof error.code === 'string' ? error.code : undefined);
+        reject(new TableAccessError(`cannot reach ${endpoint} (${code ?? String(error.message ?? error)}) for ${what}`, code));
       }
     });
   });
@@ -76,7 +79,8 @@ export async function describeTable(client: Sdk, tableName: string): Promise<Tab
 }
 
 const plain = (value: Sdk): Sdk => {
-  if (value instanceof TableStore.Long || (typeof value === 'object' && value !== null && typeof value.toBuffer === 'function' && typeof value.toNumber === 'function')) {
+  // the SDK's Int64 (TableStore.Long is a factory, not a class)
+  if (typeof value === 'object' && value !== null && typeof value.toBuffer === 'function' && typeof value.toNumber === 'function') {
     return BigInt(value.toString());
   }
   if (Buffer.isBuffer(value)) return new Uint8Array(value);

@@ -155,7 +155,7 @@ function connectionOf(table: TableDef, options: SessionOptions): Promise<Connect
   });
 }
 
-const endpointText = (table: TableDef): string => (table.options.endpoint.kind === 'embedded' ? 'embedded emulator' : table.options.endpoint.url);
+const endpointText = (table: TableDef): string => (table.options.endpoint.kind === 'embedded' ? 'the embedded emulator' : table.options.endpoint.url);
 
 // ---------------------------------------------------------------- planning and EXPLAIN
 
@@ -164,7 +164,7 @@ export function planStatement(analyzed: AnalyzedStatement, zone: TimeZone, optio
   const done = (message: string): CompiledStatement => ({ analyzed, sql, run: async () => ({ kind: 'done', message }) });
   switch (analyzed.kind) {
     case 'createTable':
-      return done(`table ${analyzed.table.name} → ${analyzed.table.options.tableName} on the ${endpointText(analyzed.table)}`);
+      return done(`table ${analyzed.table.name} → ${analyzed.table.options.tableName} on ${endpointText(analyzed.table)}`);
     case 'dropTable':
       return done(analyzed.dropped === undefined ? `no table ${analyzed.name} to drop` : `dropped ${analyzed.name} from the session (the Tablestore table stays)`);
     case 'createScan':
@@ -227,7 +227,7 @@ export function explainStatement(analyzed: AnalyzedStatement, zone: TimeZone, op
     case 'select':
     case 'insert': {
       const plan = planQuery(analyzed.query, { zone, outputMode: 'update' });
-      const lines = [`BatchQuery over ${analyzed.query.relation.name} (${analyzed.query.table.options.tableName} on the ${endpointText(analyzed.query.table)})`];
+      const lines = [`BatchQuery over ${analyzed.query.relation.name} (${analyzed.query.table.options.tableName} on ${endpointText(analyzed.query.table)})`];
       lines.push(...formatStages([{ operator: 'scanTable', detail: `GetRange over ${analyzed.query.table.options.tableName}, one batch` }, ...plan.stages]));
       if (analyzed.query.orderBy.length > 0) lines.push(...formatStages([{ operator: 'orderBy', detail: analyzed.query.orderBy.map((o) => `${o.expr.text}${o.descending ? ' DESC' : ''}`).join(', ') }]));
       if (analyzed.query.limit !== null) lines.push(...formatStages([{ operator: 'limit', detail: String(analyzed.query.limit) }]));
@@ -299,7 +299,7 @@ function showTables(relations: readonly RelationDef[]): ResultSet {
           : relation.options.mode === 'STREAM'
             ? `tunnel ${relation.options.tunnel.by === 'id' ? relation.options.tunnel.id : `named ${relation.options.tunnel.name}`}, ${relation.options.maxOffsetsPerChannel} per channel per batch`
             : 'batch scan';
-      return { name: relation.name, kind: relation.kind === 'table' ? 'table' : `${relation.options.mode.toLowerCase()} scan`, table: table.options.tableName, endpoint: endpointText(table), detail };
+      return { name: relation.name, kind: relation.kind === 'table' ? 'table' : `${relation.options.mode.toLowerCase()} scan`, table: table.options.tableName, endpoint: table.options.endpoint.kind === 'embedded' ? 'embedded' : table.options.endpoint.url, detail };
     }),
   };
 }
@@ -369,14 +369,14 @@ class SqlStreamJob implements StreamJob {
     const perChannel = scan.kind === 'scan' && scan.options.mode === 'STREAM' ? scan.options.maxOffsetsPerChannel : undefined;
     const sinkTable = analyzed.sink.table;
     this.stages = [
-      { operator: 'tunnelSource', detail: `${scan.name}: ${tunnelText} of ${analyzed.query.table.options.tableName} on the ${endpointText(analyzed.query.table)}` },
+      { operator: 'tunnelSource', detail: `${scan.name}: ${tunnelText} of ${analyzed.query.table.options.tableName} on ${endpointText(analyzed.query.table)}` },
       {
         operator: 'microBatch',
         detail: `interval ${this.interval()} ms${perChannel === undefined ? '' : `, ≤ ${perChannel} records per channel`}, checkpoint ${analyzed.options.checkpointLocation ?? 'none (state in memory)'}`,
       },
       ...plan.stages,
       { operator: 'mapOutputRows', detail: `sink columns: ${describeSink(analyzed.sink)}` },
-      { operator: 'commitAfter', detail: `tablestoreSink(${sinkTable.options.tableName}, ${sinkTable.options.rowChangeType}) on the ${endpointText(sinkTable)}; then checkpoint, then tunnel Checkpoint` },
+      { operator: 'commitAfter', detail: `tablestoreSink(${sinkTable.options.tableName}, ${sinkTable.options.rowChangeType}) on ${endpointText(sinkTable)}; then checkpoint, then tunnel Checkpoint` },
     ];
     this.progressSubject = new BehaviorSubject<JobProgress>(this.snapshot());
     this.progress = this.progressSubject.asObservable();
