@@ -618,8 +618,7 @@ const MEMO_SLOTS = 64;
 const memoZones: Array<Zone | undefined> = new Array<Zone | undefined>(MEMO_SLOTS).fill(undefined);
 const memoSeconds = new Float64Array(MEMO_SLOTS);
 const memoTexts: string[] = new Array<string>(MEMO_SLOTS).fill('');
-// and rows of one local hour share `yyyy-MM-dd HH:`
-let prefixZone: Zone | undefined;
+// and rows of one local hour share `yyyy-MM-dd HH:`, whatever the zone
 let prefixHour = Number.NaN;
 let prefixText = '';
 
@@ -642,11 +641,10 @@ export function formatTimestamp(epochMs: number, zone: TimeZone): string | null 
   } else {
     const local = whole + rules.offsetMs(whole);
     const hour = Math.floor(local / HOUR);
-    if (hour !== prefixHour || rules !== prefixZone) {
+    if (hour !== prefixHour) {
       fillSplit(rules, whole, sub);
       // `+` rather than a template: V8 builds long templates several times slower
       prefixText = isoYear(B.year) + '-' + two(B.month) + '-' + two(B.day) + ' ' + two(B.hour) + ':';
-      prefixZone = rules;
       prefixHour = hour;
     }
     const inHour = local - hour * HOUR;
