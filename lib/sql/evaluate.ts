@@ -311,7 +311,10 @@ function scalarOf(expr: BoundCall, ctx: EvalContext): Scalar {
       return ([a]) => pattern.test(a as string);
     }
     case 'concat':
-      return (values) => values.map((value, k) => castValue(value, 'string', zone, expr.args[k]?.type)).join('');
+      return (values) => {
+        const parts = values.map((value, k) => castValue(value, 'string', zone, expr.args[k]?.type));
+        return parts.includes(null) ? null : parts.join('');
+      };
     case 'abs':
       return ([a]) => Math.abs(a as number);
     case 'round': {
@@ -433,8 +436,8 @@ function specialDouble(text: string): number | undefined {
   return undefined;
 }
 
-/** The text a value has as a Spark string; timestamps format in the session zone. */
-export function toText(value: Value, zone: TimeZone, type?: SqlType): string {
+/** The text a value has as a Spark string; timestamps format in the session zone (null beyond its range). */
+export function toText(value: Value, zone: TimeZone, type?: SqlType): string | null {
   if (typeof value === 'string') return value;
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (typeof value === 'bigint') return String(value);

@@ -309,7 +309,7 @@ export function formatCell(value: OutputValue | undefined, type: SqlType, zone: 
   if (value === null || value === undefined) return 'NULL';
   if (typeof value === 'object' && !(value instanceof Uint8Array)) return `{${formatTimestamp(value.start, zone)}, ${formatTimestamp(value.end, zone)}}`;
   if (value instanceof Uint8Array) return `0x${Buffer.from(value).toString('hex')}`;
-  return toText(value as Value, zone, type);
+  return toText(value as Value, zone, type) ?? 'NULL';
 }
 
 /** Rows as the spark-sql shell's box table. */
