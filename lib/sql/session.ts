@@ -503,7 +503,14 @@ class SqlStreamJob implements StreamJob {
     this.log('info', `reading ${scan.name} (tunnel ${description.tunnel.tunnelId}), writing ${binding.table.options.tableName}`);
     this.subscription = feed.source
       .pipe(
-        microBatch({ interval: this.interval(), maxRecordsPerChannel: scanOptions.maxOffsetsPerChannel, metrics: this.metrics, ...(streamOptions.checkpointLocation === null ? {} : { checkpoint: streamOptions.checkpointLocation }) }),
+        microBatch({
+          interval: this.interval(),
+          maxRecordsPerChannel: scanOptions.maxOffsetsPerChannel,
+          metrics: this.metrics,
+          // stateless jobs share their tunnel: channels come and go between workers
+          positionJumps: query.aggregating ? 'error' : 'follow',
+          ...(streamOptions.checkpointLocation === null ? {} : { checkpoint: streamOptions.checkpointLocation }),
+        }),
         this.plan.operator,
         mapOutputRows((rows: readonly OutputRow[], batch) => {
           const out = toSink(rows);

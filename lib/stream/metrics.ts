@@ -37,6 +37,8 @@ export interface MetricsSnapshot {
   readonly rowsWritten: number;
   readonly sinkRetries: number;
   readonly ackFailures: number;
+  /** channels that resumed elsewhere than their last batch ended (followed under positionJumps: 'follow') */
+  readonly positionJumps: number;
   /** how the run started: 'fresh' (no checkpoint), or the batch id it resumed after */
   readonly restoredFrom: 'fresh' | number | undefined;
 }
@@ -65,6 +67,7 @@ export class StreamMetrics {
     rowsWritten: 0,
     sinkRetries: 0,
     ackFailures: 0,
+    positionJumps: 0,
     restoredFrom: undefined,
   };
   private readonly subject = new Subject<MetricsSnapshot>();

@@ -43,6 +43,14 @@ export interface MicroBatchOptions {
   readonly metrics?: StreamMetrics;
   /** `checkpointLocation`: a directory, or a store */
   readonly checkpoint?: CheckpointStore | string;
+  /**
+   * A channel that resumes elsewhere than its last batch ended (it moved to another worker and
+   * came back at the tunnel checkpoint): 'error' (default) ends the stream, since records could
+   * count twice or not at all; 'follow' drops what it still queued of the channel and goes on
+   * from the new position — right for stateless jobs whose keyed sink makes a re-read harmless and
+   * whose other workers wrote what was skipped.
+   */
+  readonly positionJumps?: 'error' | 'follow';
 }
 
 /** The source broke its contract (see source.ts), or cannot replay what a plan recorded. */
@@ -154,7 +162,7 @@ class MicroBatcher<R> {
       }
       for (const [channelId, planned] of Object.entries(restored.plan.channels)) {
         const committed = cursors.get(channelId);
-        if (committed !== undefined && !sameCursor(committed, planned.start)) {
+        if (committed !== undefined && !sameCursor(committed, planned.start) && this.options.positionJumps !== 'follow') {
           this.subscriber.error(
             new SourceContractError(`checkpoint ${store.location}: plan ${restored.plan.batchId} starts channel '${channelId}' at ${key(planned.start)} but commit ${this.nextId - 1} left it at ${key(committed)}`),
           );
@@ -188,7 +196,9 @@ class MicroBatcher<R> {
   private receive(batch: SourceBatch<R>): void {
     const { channelId } = batch;
     const expected = this.expected.get(channelId);
-    if (expected !== undefined && expected !== key(batch.position)) {
+    if (expected !== undefined && expected !== key(batch.position) && this.options.positionJumps === 'follow') {
+      this.followJump(channelId);
+    } else if (expected !== undefined && expected !== key(batch.position)) {
       this.subscriber.error(
         new SourceContractError(`channel '${channelId}' delivered a batch at ${key(batch.position)} where ${expected} was next; restart from the checkpoint to resume exactly`),
       );
@@ -207,6 +217,16 @@ class MicroBatcher<R> {
     this.buffered += batch.records.length - skip;
     if (this.timer === undefined) this.restartTimer();
     this.drain();
+  }
+
+  /** Forgets what is queued of a channel that resumes at another position (positionJumps: 'follow'). */
+  private followJump(channelId: string): void {
+    for (const segment of this.queues.get(channelId) ?? []) this.buffered -= segment.batch.records.length - segment.from;
+    this.queues.delete(channelId);
+    this.restoredSkip.delete(channelId);
+    // a replay cannot be exact once one of its channels moved; stateless jobs do not need it to be
+    if (this.replayPlan !== undefined && Object.hasOwn(this.replayPlan.channels, channelId)) this.replayPlan = undefined;
+    this.context.metrics.add('positionJumps', 1);
   }
 
   /** The interval clock runs while records wait (or empty batches are wanted): an idle pipeline sleeps. */

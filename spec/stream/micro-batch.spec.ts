@@ -127,6 +127,20 @@ describe('microBatch', () => {
     });
   });
 
+  it("with positionJumps 'follow', drops what it queued of a channel that resumes elsewhere and goes on from there", () => {
+    const metrics = new StreamMetrics();
+    testScheduler().run(({ cold, expectObservable }) => {
+      // x: 0..5 arrives, but only 3 fit the first batch; x then comes back at 9 (another worker took 5..9)
+      const source = cold<SourceBatch<number>>('-a-b----c', { a: sourceBatch('x', 0, range(0, 5)), b: sourceBatch('y', 0, [50]), c: sourceBatch('x', 9, [9, 10]) });
+      // records 3 and 4 were still queued when x moved: the worker that took x over wrote them
+      expectObservable(source.pipe(microBatch<number>({ interval: 5, maxRecordsPerChannel: 3, positionJumps: 'follow', metrics }), map(summary))).toBe('------a 4ms b', {
+        a: { id: 0, rows: [0, 1, 2, 50], offsets: { x: { start: cursor(0), count: 3, end: cursor(0, 3) }, y: { start: cursor(0), count: 1, end: cursor(1) } }, acks: 1 },
+        b: { id: 1, rows: [9, 10], offsets: { x: { start: cursor(9), count: 2, end: cursor(11) } }, acks: 1 },
+      });
+    });
+    expect(metrics.snapshot().positionJumps).toBe(1);
+  });
+
   it('counts batches and records in the shared metrics', () => {
     const metrics = new StreamMetrics();
     testScheduler().run(({ cold, expectObservable }) => {
