@@ -558,7 +558,8 @@ class SqlStreamJob implements StreamJob {
     if (restored === undefined) return;
     this.announced = true;
     const location = this.analyzed.options.checkpointLocation;
-    if (location === null) this.log('warn', 'no checkpointLocation: state lives in memory and the job starts from the tunnel checkpoints');
+    if (location === null && !this.analyzed.query.aggregating) this.log('info', "no checkpointLocation: resuming from the tunnel's checkpoints (a re-delivered record rewrites the same sink row)");
+    else if (location === null) this.log('warn', 'no checkpointLocation: the aggregation state lives in memory only and a restart starts from the tunnel checkpoints');
     else if (restored === 'fresh') this.log('info', `starting fresh (no checkpoint in ${location})`);
     else this.log('info', `resuming after batch ${restored} from ${location}`);
   }
