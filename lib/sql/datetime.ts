@@ -11,6 +11,18 @@
  *
  * Time-zone rules come from Intl (Node's full ICU), cached per hour of UTC, so the hot path —
  * formatting rows of the same hours — does no Intl work; fixed offsets never touch Intl.
+ *
+ * Followed: Spark 3.1+ (DateTimeFormatterHelper, DateTimeUtils) over java.time with Locale.US, the
+ * proleptic Gregorian calendar and non-ANSI mode (a bad string is null, not an error). Deliberately
+ * different, or assumed:
+ * - `to_timestamp(s)` without a pattern is Spark's CAST, i.e. parseTimestampString, not the
+ *   default pattern; time-only strings need "now" passed in (Spark reads the clock).
+ * - Spark's default EXCEPTION parser policy throws SparkUpgradeException where the new parser fails
+ *   but Spark 2's would succeed (`yyyy-MM-dd` reading `2020-1-1`); here that is null too.
+ * - `z` prints Java's abbreviation for common zones (Asia/Shanghai → CST), ICU's otherwise; `z`
+ *   and `VV` read zone ids and offsets back, not names. G, F and v are not supported.
+ * - Offsets are parsed as JDK 8's OffsetIdPrinterParser does; beyond ±MAX_EPOCH_MS (about
+ *   ±285 000 years) values are null where Spark saturates at its Long limits.
  */
 import { isLeft, isRight, left, right, type Either } from 'fp-ts/lib/Either.js';
 import { closestMatch } from './errors.js';
