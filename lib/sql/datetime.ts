@@ -11,6 +11,18 @@
  *
  * Time-zone rules come from Intl (Node's full ICU), cached per hour of UTC, so the hot path —
  * formatting rows of the same hours — does no Intl work; fixed offsets never touch Intl.
+ *
+ * Followed: Spark 3.1+ (DateTimeFormatterHelper, DateTimeUtils) over java.time with Locale.US, the
+ * proleptic Gregorian calendar and non-ANSI mode (a bad string is null, not an error). Deliberately
+ * different, or assumed:
+ * - `to_timestamp(s)` without a pattern is Spark's CAST, i.e. parseTimestampString, not the
+ *   default pattern; time-only strings need "now" passed in (Spark reads the clock).
+ * - Spark's default EXCEPTION parser policy throws SparkUpgradeException where the new parser fails
+ *   but Spark 2's would succeed (`yyyy-MM-dd` reading `2020-1-1`); here that is null too.
+ * - `z` prints Java's abbreviation for common zones (Asia/Shanghai → CST), ICU's otherwise; `z`
+ *   and `VV` read zone ids and offsets back, not names. G, F and v are not supported.
+ * - Offsets are parsed as JDK 8's OffsetIdPrinterParser does; beyond ±MAX_EPOCH_MS (about
+ *   ±285 000 years) values are null where Spark saturates at its Long limits.
  */
 import { isLeft, isRight, left, right, type Either } from 'fp-ts/lib/Either.js';
 import { closestMatch } from './errors.js';
@@ -967,6 +979,7 @@ function numberValue(field: NumberField): number {
 function formatNumber(item: NumberItem): string {
   const value = numberValue(item.field);
   if (item.reduced) return two(Math.abs(value) % 100);
+  if (item.min <= 2 && value >= 0 && value < 100) return item.min === 2 || value >= 10 ? two(value) : `${value}`;
   const digits = `${Math.abs(value)}`.padStart(item.min, '0');
   if (value < 0) return `-${digits}`;
   return item.sign === 'exceedsPad' && value >= 10 ** item.min ? `+${digits}` : digits;
@@ -1023,21 +1036,67 @@ function formatLocalizedOffset(totalSeconds: number, full: boolean): string {
   return text;
 }
 
-function formatItems(items: readonly Item[], zone: Zone): string {
-  let text = '';
-  for (const item of items) {
-    switch (item.kind) {
-      case 'literal': text += item.text; break;
-      case 'number': text += formatNumber(item); break;
-      case 'fraction': text += `${B.micros}`.padStart(6, '0').padEnd(9, '0').slice(0, item.max); break;
-      case 'text': text += textValue(item.field, item.full); break;
-      case 'offset': text += formatOffset(Math.round(B.offset / SECOND), item.type, item.noOffset); break;
-      case 'localizedOffset': text += formatLocalizedOffset(Math.round(B.offset / SECOND), item.full); break;
-      case 'zoneId': text += zone.id; break;
-      case 'zoneName': text += zone.zoneName(B.whole, item.full); break;
-      case 'optional': text += formatItems(item.items, zone); break; // every field of an instant is available
+/** The first `count` (1–9) digits of the fraction of a second, from its microseconds: java.time truncates. */
+function fractionDigits(micros: number, count: number): string {
+  const six = two(Math.floor(micros / 10_000)) + two(Math.floor(micros / 100) % 100) + two(micros % 100);
+  return count === 6 ? six : count < 6 ? six.slice(0, count) : six + '000'.slice(0, count - 6);
+}
+
+/** One item's text for the instant in B. */
+type Piece = (zone: Zone) => string;
+
+/** Each item compiled once per pattern to a closure over its settings (the generic walk cost 3×). */
+function compilePiece(item: Item): Piece {
+  switch (item.kind) {
+    case 'literal': {
+      const text = item.text;
+      return () => text;
+    }
+    case 'number': {
+      if (item.min === 2 && !item.reduced && item.field !== 'year') {
+        const field = item.field;
+        return () => two(numberValue(field)); // two() falls back to plain digits past 99 (DD)
+      }
+      return () => formatNumber(item);
+    }
+    case 'fraction': {
+      const count = item.max;
+      return () => fractionDigits(B.micros, count);
+    }
+    case 'text': {
+      const { field, full } = item;
+      return () => textValue(field, full);
+    }
+    case 'offset':
+    case 'localizedOffset': {
+      // rows of one zone repeat the offset: keep the last text
+      let lastSeconds = Number.NaN;
+      let lastText = '';
+      return () => {
+        const seconds = Math.round(B.offset / SECOND);
+        if (seconds !== lastSeconds) {
+          lastText = item.kind === 'offset' ? formatOffset(seconds, item.type, item.noOffset) : formatLocalizedOffset(seconds, item.full);
+          lastSeconds = seconds;
+        }
+        return lastText;
+      };
+    }
+    case 'zoneId':
+      return (zone) => zone.id;
+    case 'zoneName': {
+      const full = item.full;
+      return (zone) => zone.zoneName(B.whole, full);
+    }
+    case 'optional': {
+      const pieces = item.items.map(compilePiece); // every field of an instant is available: always printed
+      return (zone) => joinPieces(pieces, zone);
     }
   }
+}
+
+function joinPieces(pieces: readonly Piece[], zone: Zone): string {
+  let text = '';
+  for (const piece of pieces) text += piece(zone);
   return text;
 }
 
@@ -1065,10 +1124,10 @@ export function compileFormatter(pattern: string): Either<string, Formatter> {
   if (known !== undefined) return known;
   const compiled = compilePattern(pattern, 'format');
   if (isLeft(compiled)) return remember(formatters, pattern, compiled);
-  const items = compiled.right;
+  const pieces = compiled.right.map(compilePiece);
   const formatter: Formatter = (epochMs, zone) => {
     const rules = rulesOf(zone);
-    return fill(rules, epochMs) ? formatItems(items, rules) : null;
+    return fill(rules, epochMs) ? joinPieces(pieces, rules) : null;
   };
   return remember(formatters, pattern, right(formatter));
 }
