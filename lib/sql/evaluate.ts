@@ -336,14 +336,15 @@ function scalarOf(expr: BoundCall, ctx: EvalContext): Scalar {
     }
     case 'from_unixtime': {
       const format = E.getOrElseW(() => () => '')(compileFormatter(expr.extra?.kind === 'format' ? expr.extra.pattern : 'yyyy-MM-dd HH:mm:ss'));
-      return ([a]) => format(Math.floor(Number(a)) * 1000, zone);
+      return ([a]) => format(Math.trunc(Number(a)) * 1000, zone);
     }
     case 'unix_timestamp': {
-      if (expr.args[0]?.type === 'timestamp') return ([a]) => Math.floor((a as number) / 1000);
+      // Spark divides microseconds by 10^6 truncating toward zero here (a CAST to long floors)
+      if (expr.args[0]?.type === 'timestamp') return ([a]) => Math.trunc((a as number) / 1000);
       const parse = E.getOrElseW(() => () => null)(compileParser(expr.extra?.kind === 'format' ? expr.extra.pattern : 'yyyy-MM-dd HH:mm:ss'));
       return ([a]) => {
         const ms = parse(a as string, zone);
-        return ms === null ? null : Math.floor(ms / 1000);
+        return ms === null ? null : Math.trunc(ms / 1000);
       };
     }
     case 'date_format': {
