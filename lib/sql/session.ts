@@ -496,10 +496,12 @@ class SqlStreamJob implements StreamJob {
     );
     this.stopFeed = () => feed.stop();
     this.releaseFeed = () => feed.release();
+    // stop() while connecting: the feed ends at once, the job completes after it opened
+    if (this.stopRequested) feed.stop();
     const toSink = sinkRows(binding, this.plan.columns, { zone: this.zone });
     const retry: RetryOptions = { ...(this.options.sinkRetry ?? {}), retryable: isRetryableSinkError };
 
-    this.state = 'running';
+    if (this.state === 'starting') this.state = 'running';
     this.log('info', `reading ${scan.name} (tunnel ${description.tunnel.tunnelId}), writing ${binding.table.options.tableName}`);
     this.subscription = feed.source
       .pipe(
