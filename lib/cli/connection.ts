@@ -20,7 +20,8 @@ import * as t from 'io-ts';
 import * as E from 'fp-ts/lib/Either.js';
 import { resolve } from 'node:path';
 import { catchError, defer, tap, throwError } from 'rxjs';
-import { DEFAULT_CREDENTIALS, DEFAULT_INSTANCE_NAME, type RunningEmulator, startEmulator } from '../emulator/index.js';
+import { DEFAULT_CREDENTIALS, DEFAULT_INSTANCE_NAME } from '../emulator/defaults.js';
+import type { RunningEmulator } from '../emulator/index.js';
 import { tunnelControl, type TunnelControl, type TunnelControlOptions } from '../tunnel/control.js';
 import { createHttpTransport, TransportError, type TunnelTransport } from '../tunnel/http-transport.js';
 import type { RetryPolicy } from '../tunnel/options.js';
@@ -329,6 +330,8 @@ export async function openConnection(settings: ConnectionSettings, log: Logger, 
   let credentials: ConnectionCredentials;
   if (settings.kind === 'embedded') {
     try {
+      // loaded here: commands that never start an emulator do not pay for LMDB
+      const { startEmulator } = await import('../emulator/index.js');
       emulator = await startEmulator({
         dataDir: settings.dataDir,
         port: 0,

@@ -3,7 +3,7 @@
  * PASS (exit 0) or FAIL (exit 1). See demo.ts.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { runDemo, JOB_SQL } from './demo.js';
+import { fileURLToPath } from 'node:url';
 import { CliError, commandAction } from './log.js';
 
 interface DemoCommandOptions {
@@ -22,6 +22,9 @@ const number = (what: string, min: number, max: number) => (text: string): numbe
   return value;
 };
 
+/** examples/orders/job.sql, the seed's SQL */
+const JOB_SQL = fileURLToPath(new URL('../../examples/orders/job.sql', import.meta.url));
+
 export function registerDemoCommand(program: Command): Command {
   return program
     .command('demo')
@@ -35,6 +38,8 @@ export function registerDemoCommand(program: Command): Command {
     .option('--sql <file>', 'the job to run', JOB_SQL)
     .action(
       commandAction<DemoCommandOptions>(async (options, context) => {
+        // loaded when the demo runs, so other commands start without it
+        const { runDemo } = await import('./demo.js');
         const passed = await runDemo(
           { durationSec: options.duration, rate: options.rate, lateShare: options.lateShare, seed: options.seed, timeZone: options.timeZone, keep: options.keep === true, sqlFile: options.sql },
           { out: process.stdout, info: (message) => context.log.info(message) },

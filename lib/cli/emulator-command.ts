@@ -4,8 +4,8 @@
  */
 import type { Command } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
-import { DEFAULT_CREDENTIALS, DEFAULT_HOST, DEFAULT_INSTANCE_NAME, type RunningEmulator, startEmulator } from '../emulator/index.js';
-import { parseFaultPlan } from '../emulator/tunnel/index.js';
+import { DEFAULT_CREDENTIALS, DEFAULT_HOST, DEFAULT_INSTANCE_NAME } from '../emulator/defaults.js';
+import type { RunningEmulator } from '../emulator/index.js';
 import { commandAction, type CommandContext, UsageError } from './log.js';
 
 export interface EmulatorCommandOptions {
@@ -42,6 +42,8 @@ export const describeEmulator = (emulator: RunningEmulator): string =>
 /** Runs until SIGINT/SIGTERM. Bad flags throw `UsageError`; the banner goes to `out` (stdout). */
 export const runEmulatorCommand = async (options: EmulatorCommandOptions, context: Pick<CommandContext, 'log' | 'out'>): Promise<void> => {
   const { log, out } = context;
+  const { startEmulator } = await import('../emulator/index.js');
+  const { parseFaultPlan } = await import('../emulator/tunnel/index.js');
   const faults = options.faults === undefined ? undefined : parseFaultPlan(options.faults);
   if (faults !== undefined && E.isLeft(faults)) throw new UsageError(`--faults: ${faults.left.join('; ')}`);
   const emulator = await startEmulator({

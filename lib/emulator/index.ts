@@ -52,18 +52,8 @@ export { Router } from './http-server.js';
 export type { RouteHandler, RouteResult, RequestContext, ServiceError, Identity } from './http-server.js';
 export type { TableMeta } from './table-meta.js';
 
-export interface Credentials {
-  readonly accessKeyId: string;
-  readonly accessKeySecret: string;
-}
-
-/**
- * The documented local key pair. The emulator binds to loopback by default, so a fixed key
- * makes local tools and tests configurable without reading the emulator's output.
- */
-export const DEFAULT_CREDENTIALS: Credentials = { accessKeyId: 'otsflow', accessKeySecret: 'otsflow-local-secret' };
-export const DEFAULT_INSTANCE_NAME = 'otsflow';
-export const DEFAULT_HOST = '127.0.0.1';
+export { DEFAULT_CREDENTIALS, DEFAULT_HOST, DEFAULT_INSTANCE_NAME, type Credentials } from './defaults.js';
+import { DEFAULT_CREDENTIALS, DEFAULT_HOST, DEFAULT_INSTANCE_NAME, type Credentials } from './defaults.js';
 /** BatchWriteRow and single rows may carry 4 MB of data; the protobuf framing adds a little. */
 export const DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024;
 

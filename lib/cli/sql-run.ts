@@ -1,0 +1,154 @@
+/**
+ * What `otsflow sql -f job.sql` / `otsflow sql -e "…"` does: runs a script the way `spark-sql -f` does.
+ * Statements run in order: DDL notes on stderr, query results on stdout, stream jobs started and
+ * kept running — with live progress on a terminal — until Ctrl-C, `--duration`, or, with
+ * `--until-idle` (or triggerType 'OneTime'), until the feed is drained and the last batch is
+ * committed. Any error is one clear line (SQL errors also quote the line with a caret) and a
+ * non-zero exit code.
+ *
+ * Tables whose endpoint is `embedded` (or absent) are served by an emulator started in this
+ * process on `--data` (default ./.otsflow/data), so tables and tunnels made there persist.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { readFileSync } from 'node:fs';
+import { DEFAULT_CREDENTIALS, DEFAULT_INSTANCE_NAME, startEmulator, type RunningEmulator } from '../emulator/index.js';
+import { compile } from '../sql/compile.js';
+import { formatSqlError } from '../sql/printer.js';
+import type { Connection, StreamJob } from '../sql/session.js';
+import { CliError, UsageError, type CommandContext } from './log.js';
+import { progressPrinter } from './progress.js';
+import type { SqlCommandOptions } from './sql-command.js';
+
+/** `name=value` pairs → variables; every malformed pair reported. */
+export function parseVariables(pairs: readonly string[]): E.Either<readonly string[], Record<string, string>> {
+  const variables: Record<string, string> = {};
+  const problems: string[] = [];
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    const name = at < 0 ? '' : pair.slice(0, at);
+    if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(name)) problems.push(`--var ${pair}: write name=value (a name of letters, digits, '_' and '.')`);
+    else variables[name] = pair.slice(at + 1);
+  }
+  return problems.length > 0 ? E.left(problems) : E.right(variables);
+}
+
+export async function runSqlCommand(options: SqlCommandOptions, context: CommandContext): Promise<void> {
+  const { log } = context;
+  if ((options.file === undefined) === (options.execute === undefined)) throw new UsageError('give the script with -f <file> or -e "<sql>" (one of them)');
+  const variables = parseVariables(options.var);
+  if (E.isLeft(variables)) throw new UsageError(variables.left.join('; '));
+  for (const [name, value] of Object.entries(variables.right)) if (/secret|password|token/i.test(name)) log.addSecret(value);
+  let text: string;
+  if (options.file !== undefined) {
+    try {
+      text = readFileSync(options.file, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new CliError(`cannot read ${options.file}${code === 'ENOENT' ? ': no such file' : code === 'EISDIR' ? ': it is a directory' : `: ${(error as Error).message}`}`);
+    }
+  } else {
+    text = options.execute as string;
+  }
+
+  let emulator: Promise<RunningEmulator> | undefined;
+  const embedded = (): Promise<Connection> => {
+    emulator ??= startEmulator({ dataDir: options.data, port: 0, instanceName: DEFAULT_INSTANCE_NAME, credentials: [DEFAULT_CREDENTIALS] }).then((running) => {
+      log.info(`embedded emulator on ${running.endpoint} (data in ${running.dataDir})`);
+      return running;
+    });
+    return emulator.then((running) => ({ endpoint: running.endpoint, instanceName: running.instanceName, accessKeyId: running.credentials.accessKeyId, accessKeySecret: running.credentials.accessKeySecret }));
+  };
+  const tunnel = {
+    ...(options.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: options.heartbeatIntervalMs }),
+    ...(options.heartbeatTimeoutMs === undefined ? {} : { heartbeatTimeoutMs: options.heartbeatTimeoutMs }),
+  };
+  const compiled = compile(text, {
+    ...(options.timeZone === undefined ? {} : { timeZone: options.timeZone }),
+    variables: variables.right,
+    embedded,
+    tunnel,
+    onLog: (level, message) => (level === 'warn' ? log.warn(message) : log.info(message)),
+  });
+  if (E.isLeft(compiled)) {
+    // compiler style: one line per problem (file:line:col), the source line and a caret below it
+    const where = options.file ?? '-e';
+    for (const error of compiled.left) {
+      const [, ...excerpt] = formatSqlError(text, error).split('\n');
+      log.error(`otsflow sql: ${where}:${error.line}:${error.column}: ${error.message}${error.hint === undefined ? '' : ` (${error.hint})`}`);
+      for (const line of excerpt) if (!line.startsWith('  hint:')) log.info(line);
+    }
+    process.exitCode = 1;
+    return;
+  }
+  for (const statement of compiled.right.statements) {
+    for (const table of tablesOf(statement.analyzed)) log.addSecret(table);
+  }
+
+  const jobs: StreamJob[] = [];
+  const stopAll = async (): Promise<void> => {
+    await Promise.allSettled(jobs.map((job) => job.stop()));
+  };
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) return;
+    interrupted = true;
+    log.info(`${signal} received: committing the last batch and shutting the tunnel down`);
+    void stopAll();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    for (const statement of compiled.right.statements) {
+      const result = await statement.run().catch((error: unknown) => {
+        const sql = statement.sql.length > 50 ? `${statement.sql.slice(0, 49)}…` : statement.sql;
+        throw new CliError(`${(error as Error)?.message ?? String(error)} (in ${sql})`, { cause: error });
+      });
+      switch (result.kind) {
+        case 'done':
+          log.info(result.message);
+          break;
+        case 'rows':
+        case 'text':
+          context.out(result.text.replace(/\n$/, ''));
+          break;
+        case 'job': {
+          const job = result.job;
+          jobs.push(job);
+          if (options.progress) {
+            const printer = progressPrinter(process.stderr, { rows: 6 });
+            job.progress.subscribe({ next: (update) => printer.update(update), complete: () => printer.close() });
+          }
+          job.start();
+          if (interrupted) void job.stop();
+          break;
+        }
+      }
+    }
+    if (jobs.length === 0) return;
+    const oneTime = compiled.right.statements.some((s) => s.analyzed.kind === 'stream' && s.analyzed.options.triggerType === 'OneTime');
+    const ends: Promise<unknown>[] = jobs.map((job) => job.done);
+    if (options.untilIdle === true || oneTime) ends.push(Promise.all(jobs.map((job) => job.untilIdle(options.idleMs))));
+    if (options.duration !== undefined) ends.push(new Promise((resolve) => setTimeout(resolve, (options.duration as number) * 1000).unref()));
+    await Promise.race(ends);
+    await stopAll();
+    for (const job of jobs) {
+      const summary = await job.done.catch((error: unknown) => {
+        throw new CliError((error as Error)?.message ?? String(error), { cause: error });
+      });
+      log.info(`job ${summary.job}: ${summary.batchesCommitted} batches committed, ${summary.recordsIn} records read, ${summary.rowsWritten} rows written${summary.lateRows > 0 ? `, ${summary.lateRows} late rows dropped` : ''} in ${(summary.durationMs / 1000).toFixed(1)} s`);
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await stopAll();
+    if (emulator !== undefined) await (await emulator).close();
+  }
+}
+
+/** Credentials a statement's tables carry, so the logger can mask them. */
+function tablesOf(analyzed: import('../sql/analyze.js').AnalyzedStatement): string[] {
+  if (analyzed.kind === 'createTable') return analyzed.table.options.accessKeySecret === null ? [] : [analyzed.table.options.accessKeySecret.reveal()];
+  if (analyzed.kind === 'explain') return tablesOf(analyzed.inner);
+  return [];
+}
+
