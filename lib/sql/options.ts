@@ -130,6 +130,11 @@ interface JsonDocument {
 
 const pathKey = (path: readonly string[]): string => path.join('\u0000');
 
+/** Catalogs are three levels deep; anything past this is not a catalog. */
+const MAX_JSON_DEPTH = 64;
+/** sticky: matches at `lastIndex` without copying the rest of the text */
+const JSON_LITERAL = /(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/y;
+
 function parseJsonDocument(text: string): E.Either<JsonProblem, JsonDocument> {
   const positions = new Map<string, number>();
   const memberOrder = new Map<string, string[]>();
@@ -185,6 +190,8 @@ function parseJsonDocument(text: string): E.Either<JsonProblem, JsonDocument> {
     skipSpace();
     positions.set(pathKey(path), i);
     const char = text[i];
+    // recursion per level: a hostile document must not overflow the stack
+    if ((char === '{' || char === '[') && path.length >= MAX_JSON_DEPTH) fail(`JSON nested more than ${MAX_JSON_DEPTH} levels deep`);
     if (char === '{') {
       i++;
       const object: Record<string, unknown> = {};
@@ -241,7 +248,8 @@ function parseJsonDocument(text: string): E.Either<JsonProblem, JsonDocument> {
       }
     }
     if (char === '"') return parseString();
-    const literal = /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(text.slice(i));
+    JSON_LITERAL.lastIndex = i;
+    const literal = JSON_LITERAL.exec(text);
     if (literal !== null) {
       i += literal[0].length;
       return literal[0] === 'true' ? true : literal[0] === 'false' ? false : literal[0] === 'null' ? null : Number(literal[0]);
