@@ -389,8 +389,9 @@ const CatalogTypeCodec = new t.Type<CatalogType, unknown>(
   (u, c) => {
     const column = c.at(-2)?.key ?? '?';
     if (typeof u !== 'string') return t.failure(u, c, `column '${column}' needs "type" as a string`);
-    const type = TYPE_ALIASES[u.toLowerCase()];
-    if (type !== undefined) return t.success(type);
+    // own members only: 'constructor' or '__proto__' are not types
+    const key = u.toLowerCase();
+    if (Object.hasOwn(TYPE_ALIASES, key)) return t.success(TYPE_ALIASES[key] as CatalogType);
     const suggestion = closestMatch(u, Object.keys(TYPE_ALIASES));
     return t.failure(
       u,
@@ -563,7 +564,8 @@ const EMR_ONLY_OPTIONS: Readonly<Record<string, string>> = {
 };
 
 function unknownOption(entry: OptionEntry, keys: readonly string[], statementLabel: string): SqlError {
-  const emrOnly = EMR_ONLY_OPTIONS[entry.key.toLowerCase()];
+  const lower = entry.key.toLowerCase();
+  const emrOnly = Object.hasOwn(EMR_ONLY_OPTIONS, lower) ? EMR_ONLY_OPTIONS[lower] : undefined;
   if (emrOnly !== undefined) return sqlError(entry.loc, `EMR option '${entry.key}' is not supported by otsflow`, emrOnly);
   const own = closestMatch(entry.key, keys);
   if (own !== undefined) return sqlError(entry.loc, `unknown option '${entry.key}' — did you mean '${own}'?`);

@@ -961,7 +961,9 @@ class SqlParser extends EmbeddedActionsParser {
     const typeToken = this.CONSUME(T.AnyWord);
     this.CONSUME(T.RParen);
     return this.ACTION(() => {
-      const type = CAST_TYPE_ALIASES[typeToken.image.toLowerCase()];
+      const alias = typeToken.image.toLowerCase();
+      // own members only: CAST(x AS constructor) is no type
+      const type = Object.hasOwn(CAST_TYPE_ALIASES, alias) ? CAST_TYPE_ALIASES[alias] : undefined;
       if (type === undefined) {
         const suggestion = closestMatch(typeToken.image, [...CAST_TYPE_NAMES, ...CAST_TYPES]);
         this.report(
