@@ -110,3 +110,45 @@ export function applyEdits(bytes: Uint8Array, edits: readonly ByteEdit[]): Uint8
   }
   return Uint8Array.from(out);
 }
+
+// ---------------------------------------------------------------- protobuf-shaped bytes
+
+export const varint = (value: bigint): number[] => {
+  const out: number[] = [];
+  let v = BigInt.asUintN(64, value);
+  do {
+    let byte = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v !== 0n) byte |= 0x80;
+    out.push(byte);
+  } while (v !== 0n);
+  return out;
+};
+
+/** Random fields with valid framing: the decoder sees known field numbers with wrong types, bad enums, junk nested messages. */
+export const protobufField: fc.Arbitrary<number[]> = fc.oneof(
+  fc.tuple(fc.integer({ min: 1, max: 12 }), fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.constantFrom(0n, 1n, 2n, 3n, 4n, 0xffffffffn, -1n))).map(([field, value]) => [...varint(BigInt(field << 3)), ...varint(value)]),
+  fc.tuple(fc.integer({ min: 1, max: 12 }), fc.uint8Array({ maxLength: 24 })).map(([field, bytes]) => [...varint(BigInt((field << 3) | 2)), ...varint(BigInt(bytes.length)), ...bytes]),
+  fc.tuple(fc.integer({ min: 1, max: 12 }), fc.uint8Array({ minLength: 8, maxLength: 8 })).map(([field, bytes]) => [...varint(BigInt((field << 3) | 1)), ...bytes]),
+  fc.tuple(fc.integer({ min: 1, max: 12 }), fc.uint8Array({ minLength: 4, maxLength: 4 })).map(([field, bytes]) => [...varint(BigInt((field << 3) | 5)), ...bytes]),
+  // a length that lies, a group start without its end, a reserved wire type
+  fc.integer({ min: 1, max: 12 }).map((field) => [...varint(BigInt((field << 3) | 2)), 0xff, 0xff, 0xff, 0xff, 0x0f]),
+  fc.integer({ min: 1, max: 12 }).map((field) => [...varint(BigInt((field << 3) | 3))]),
+  fc.integer({ min: 1, max: 12 }).map((field) => [...varint(BigInt((field << 3) | 6)), 0]),
+);
+/** Fields whose bytes payloads are themselves protobuf-shaped (nested messages two levels down). */
+export const protobufMessage: fc.Arbitrary<Uint8Array> = fc
+  .array(
+    fc.oneof(
+      { weight: 3, arbitrary: protobufField },
+      {
+        weight: 1,
+        arbitrary: fc.tuple(fc.integer({ min: 1, max: 8 }), fc.array(protobufField, { maxLength: 5 })).map(([field, inner]) => {
+          const body = inner.flat();
+          return [...varint(BigInt((field << 3) | 2)), ...varint(BigInt(body.length)), ...body];
+        }),
+      },
+    ),
+    { maxLength: 10 },
+  )
+  .map((fields) => Uint8Array.from(fields.flat()));
