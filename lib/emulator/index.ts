@@ -33,7 +33,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { encodeErrorBody, httpStatusFor, isServiceErrorCode } from '../wire/errors.js';
-import { buildResponseHeaders, verifyRequest } from '../wire/signing.js';
+import { buildResponseHeaders, type KeyCredential, verifyRequest } from '../wire/signing.js';
 import { TableEngine } from './engine.js';
 import { type AuthInput, type Identity, Router, type ServiceError, startHttpServer } from './http-server.js';
 import { registerTableRoutes } from './table-routes.js';
@@ -55,6 +55,12 @@ export type { TableMeta } from './table-meta.js';
 export interface Credentials {
   readonly accessKeyId: string;
   readonly accessKeySecret: string;
+  /**
+   * Temporary (STS) credentials: requests with this key must carry this token in
+   * x-ots-ststoken, and are refused (OTSAuthFailed) from `expiration` on.
+   */
+  readonly securityToken?: string;
+  readonly expiration?: Date;
 }
 
 /**
@@ -137,9 +143,18 @@ export interface AuthenticatorOptions {
   readonly maxClockSkewMs?: number;
 }
 
-/** Request authentication: a known key, a valid V2 signature and body MD5, the right instance. */
+/** Request authentication: a known key (with its STS token, unexpired), a valid V2 signature and body MD5, the right instance. */
 export const createAuthenticator = (options: AuthenticatorOptions) => {
-  const secrets = new Map(options.credentials.map((c) => [c.accessKeyId, c.accessKeySecret]));
+  const secrets = new Map<string, KeyCredential>(
+    options.credentials.map((c) => [
+      c.accessKeyId,
+      {
+        secret: c.accessKeySecret,
+        ...(c.securityToken === undefined ? {} : { stsToken: c.securityToken }),
+        ...(c.expiration === undefined ? {} : { expiresAt: c.expiration.getTime() }),
+      },
+    ]),
+  );
   return (input: AuthInput): E.Either<ServiceError, Identity> => {
     const verified = verifyRequest({
       method: input.method,
