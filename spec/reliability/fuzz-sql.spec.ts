@@ -287,7 +287,7 @@ describe('fuzz: compile() is total over SQL, OPTIONS and catalogs', () => {
     }
   });
 
-  const MUTATED = 150;
+  const MUTATED = 100;
   it(
     'token-level mutations of the seeds (delete, duplicate, swap, replace, insert) reach every stage',
     async () => {
@@ -307,7 +307,7 @@ describe('fuzz: compile() is total over SQL, OPTIONS and catalogs', () => {
     fuzzTimeout(MUTATED, 30_000),
   );
 
-  const CHARS = 120;
+  const CHARS = 80;
   it(
     'character-level edits (quotes, comments, ${, control characters, lone surrogates)',
     () => {
@@ -335,7 +335,7 @@ describe('fuzz: compile() is total over SQL, OPTIONS and catalogs', () => {
     fuzzTimeout(SPLICED, 30_000),
   );
 
-  const OPTIONS = 200;
+  const OPTIONS = 150;
   it(
     'random OPTIONS keys and values, and random catalogs (valid-shaped, near misses, garbage, deeply nested)',
     async () => {

@@ -145,7 +145,7 @@ function decodeWith(codec: AnyCodec, bytes: Uint8Array): void {
 // ---------------------------------------------------------------- the properties
 
 describe('fuzz: PlainBuffer decoders answer Right or PlainBufferError', () => {
-  const RANDOM = 800;
+  const RANDOM = 500;
   it(
     'random bytes, bare and behind a valid header',
     () => {
@@ -159,7 +159,7 @@ describe('fuzz: PlainBuffer decoders answer Right or PlainBufferError', () => {
     fuzzTimeout(RANDOM, 20_000),
   );
 
-  const MUTATED = 800;
+  const MUTATED = 500;
   it(
     'valid rows, row lists and filter values with bytes overwritten, inserted (huge length prefixes too), deleted, truncated',
     () => {
@@ -171,7 +171,7 @@ describe('fuzz: PlainBuffer decoders answer Right or PlainBufferError', () => {
     fuzzTimeout(MUTATED, 20_000),
   );
 
-  const CRC_VALID = 1000;
+  const CRC_VALID = 600;
   it(
     'rows with correct checksums and random cell contents (types, payloads, lengths, cell types, timestamps)',
     () => {
@@ -200,7 +200,7 @@ describe('fuzz: the tunnel client decodes records into change records or one Rec
     { requiredKeys: ['action', 'record'] },
   );
 
-  const RECORDS = 500;
+  const RECORDS = 300;
   it(
     'batches of good, mutated and random records and origin records',
     () => {
@@ -233,7 +233,7 @@ describe('fuzz: the tunnel client decodes records into change records or one Rec
 });
 
 describe('fuzz: every protobuf codec answers Right or WireDecodeError', () => {
-  const CODEC_RUNS = 300;
+  const CODEC_RUNS = 200;
   it(
     `random and protobuf-shaped bytes through all ${CODECS.length} table, filter and tunnel messages, the Error body and tunnel tokens`,
     () => {
