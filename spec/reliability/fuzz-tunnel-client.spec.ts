@@ -152,7 +152,7 @@ const credentials = { accessKeyId: 'k', accessKeySecret: 'fuzz-client-secret' };
 const REQUEST_TIMEOUT_MS = 250;
 
 describe('fuzz: the tunnel client against a hostile server', () => {
-  const CONTROL = 80;
+  const CONTROL = 60;
   it(
     'create/list/describe/delete settle to Right or Left(Error), never throw or hang',
     async () => {
@@ -185,7 +185,7 @@ describe('fuzz: the tunnel client against a hostile server', () => {
     fuzzTimeout(CONTROL, 30_000),
   );
 
-  const WORKER = 12;
+  const WORKER = 10;
   it(
     'the tunnel worker (connect, heartbeat, checkpoints, reads and record decoding) fails with an Error or keeps going; nothing escapes',
     async () => {
