@@ -261,8 +261,7 @@ describe('the CLI never prints a planted secret', () => {
   it('otsflow sql: parse, OPTIONS and analysis errors with the secret in the text, text and json logs, debug', async () => {
     const cases: [string, string[]][] = [
       [`access.key.secret=${SQL_SECRET}`, ['--log-level', 'debug']],
-      [`access.key.secret '${SQL_SECRET}'`, ['--log-format', 'json', '--log-level', 'debug']],
-      [`access.key.secret='${SQL_SECRET}', bogus=1`, []],
+      [`access.key.secret '${SQL_SECRET}', bogus=1`, ['--log-format', 'json', '--log-level', 'debug']],
     ];
     // independent processes run side by side: each CLI start costs a second or two
     for (const result of await Promise.all(cases.map(([spelling, flags]) => otsflow(['sql', ...flags, '-e', `${tableSql(spelling)}; SELECT prise FROM orders`])))) {
@@ -299,11 +298,10 @@ describe('the CLI never prints a planted secret', () => {
   it('otsflow tunnel create|list|describe|delete: flags, environment, STS token, refused and unreachable, debug and json', async () => {
     const remote = ['--endpoint', emulator.endpoint, '--instance', emulator.instanceName, '--access-key-id', KEY_ID];
     const debugJson = ['--log-level', 'debug', '--log-format', 'json'];
-    // refused, unreachable and mistyped: independent of the rest, run alongside it
+    // refused and unreachable: independent of the rest, run alongside it
     const failing = Promise.all([
       otsflow(['tunnel', 'list', ...remote, '--access-key-secret', WRONG_SECRET, '--security-token', STS_TOKEN, '--log-level', 'debug'], { env: { OTSFLOW_LOG_FORMAT: 'json' } }),
       otsflow(['tunnel', 'list', '--endpoint', 'http://127.0.0.1:1', '--instance', 'i', '--access-key-id', KEY_ID, '--log-level', 'debug'], { env: { OTSFLOW_ACCESS_KEY_SECRET: WRONG_SECRET } }),
-      otsflow(['tunnel', 'create', ...remote, '--access-key-secret', WRONG_SECRET, '--table', ORDER_TABLE, '--type', 'Sideways', '--log-format', 'json']),
     ]);
     const created = await otsflow(['tunnel', 'create', ...remote, '--access-key-secret', EMULATOR_SECRET, '--table', ORDER_TABLE, '--name', 'leak-cli', '--type', 'Stream', '--log-level', 'debug']);
     expect(created.code).toBe(0);
@@ -317,13 +315,11 @@ describe('the CLI never prints a planted secret', () => {
     expect(described.stdout).toContain('leak-cli');
     const deleted = await otsflow(['tunnel', 'delete', ...remote, `--access-key-secret=${EMULATOR_SECRET}`, '--table', ORDER_TABLE, '--name', 'leak-cli', ...debugJson]);
     expect(deleted.code).toBe(0);
-    const [wrong, unreachable, usage] = await failing;
+    const [wrong, unreachable] = await failing;
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/access denied/);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toMatch(/cannot reach/);
-    // a usage error, the secret elsewhere on the command line
-    expect(usage.code).toBe(2);
   }, 90_000);
 
   it('otsflow emulator: the banner with --access-key-secret, at debug, until SIGINT', async () => {
