@@ -259,10 +259,8 @@ describe('library surfaces never show a planted secret', () => {
 
 describe('the CLI never prints a planted secret', () => {
   it('otsflow sql: parse, OPTIONS and analysis errors with the secret in the text, text and json logs, debug', async () => {
-    const cases: [string, string[]][] = [
-      [`access.key.secret=${SQL_SECRET}`, ['--log-level', 'debug']],
-      [`access.key.secret '${SQL_SECRET}', bogus=1`, ['--log-format', 'json', '--log-level', 'debug']],
-    ];
+    // (the text format at debug is exercised by the runs below; every spelling by the library test)
+    const cases: [string, string[]][] = [[`access.key.secret=${SQL_SECRET}, access.key.secret '${SQL_SECRET}', bogus=1`, ['--log-format', 'json', '--log-level', 'debug']]];
     // independent processes run side by side: each CLI start costs a second or two
     for (const result of await Promise.all(cases.map(([spelling, flags]) => otsflow(['sql', ...flags, '-e', `${tableSql(spelling)}; SELECT prise FROM orders`])))) {
       expect(result.code).toBe(1);
@@ -295,7 +293,7 @@ describe('the CLI never prints a planted secret', () => {
     expect(refused.stderr).toMatch(/Signature mismatch|OTSAuthFailed|access denied/);
   }, 90_000);
 
-  it('otsflow tunnel create|list|describe|delete: flags, environment, STS token, refused and unreachable, debug and json', async () => {
+  it('otsflow tunnel create|list|describe: flags, environment, STS token, refused and unreachable, debug and json', async () => {
     const remote = ['--endpoint', emulator.endpoint, '--instance', emulator.instanceName, '--access-key-id', KEY_ID];
     const debugJson = ['--log-level', 'debug', '--log-format', 'json'];
     // refused and unreachable: independent of the rest, run alongside it
@@ -303,7 +301,7 @@ describe('the CLI never prints a planted secret', () => {
       otsflow(['tunnel', 'list', ...remote, '--access-key-secret', WRONG_SECRET, '--security-token', STS_TOKEN, '--log-level', 'debug'], { env: { OTSFLOW_LOG_FORMAT: 'json' } }),
       otsflow(['tunnel', 'list', '--endpoint', 'http://127.0.0.1:1', '--instance', 'i', '--access-key-id', KEY_ID, '--log-level', 'debug'], { env: { OTSFLOW_ACCESS_KEY_SECRET: WRONG_SECRET } }),
     ]);
-    const created = await otsflow(['tunnel', 'create', ...remote, '--access-key-secret', EMULATOR_SECRET, '--table', ORDER_TABLE, '--name', 'leak-cli', '--type', 'Stream', '--log-level', 'debug']);
+    const created = await otsflow(['tunnel', 'create', ...remote, `--access-key-secret=${EMULATOR_SECRET}`, '--table', ORDER_TABLE, '--name', 'leak-cli', '--type', 'Stream', '--log-level', 'debug']);
     expect(created.code).toBe(0);
     const listed = await otsflow(['tunnel', 'list', ...remote, '--table', ORDER_TABLE, '--json', ...debugJson], { env: { OTSFLOW_ACCESS_KEY_SECRET: EMULATOR_SECRET } });
     expect(listed.code).toBe(0);
@@ -313,8 +311,6 @@ describe('the CLI never prints a planted secret', () => {
     });
     expect(described.code).toBe(0);
     expect(described.stdout).toContain('leak-cli');
-    const deleted = await otsflow(['tunnel', 'delete', ...remote, `--access-key-secret=${EMULATOR_SECRET}`, '--table', ORDER_TABLE, '--name', 'leak-cli', ...debugJson]);
-    expect(deleted.code).toBe(0);
     const [wrong, unreachable] = await failing;
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/access denied/);
@@ -346,7 +342,7 @@ describe('the CLI never prints a planted secret', () => {
 
   it('the combined output of every process spawned here shows none of the planted secrets', () => {
     // every path ran: the grep has something to look at
-    expect(spawned.length).toBeGreaterThanOrEqual(12);
+    expect(spawned.length).toBeGreaterThanOrEqual(10);
     const combined = spawned.map((run) => `### ${run.what}\n${run.stdout}\n${run.stderr}`).join('\n');
     expect(combined.length).toBeGreaterThan(5_000);
     for (const secret of PLANTED) {
