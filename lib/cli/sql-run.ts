@@ -21,7 +21,8 @@ import type { SqlCommandOptions } from './sql-command.js';
 
 /** `name=value` pairs → variables; every malformed pair reported. */
 export function parseVariables(pairs: readonly string[]): E.Either<readonly string[], Record<string, string>> {
-  const variables: Record<string, string> = {};
+  // no prototype: --var __proto__=x is a variable like any other
+  const variables: Record<string, string> = Object.create(null) as Record<string, string>;
   const problems: string[] = [];
   for (const pair of pairs) {
     const at = pair.indexOf('=');

@@ -5,6 +5,12 @@
 export interface Credentials {
   readonly accessKeyId: string;
   readonly accessKeySecret: string;
+  /**
+   * Temporary (STS) credentials: requests with this key must carry this token in
+   * x-ots-ststoken, and are refused (OTSAuthFailed) from `expiration` on.
+   */
+  readonly securityToken?: string;
+  readonly expiration?: Date;
 }
 
 /**

@@ -208,9 +208,18 @@ export const startHttpServer = (options: HttpServerOptions): Promise<RunningHttp
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   server.requestTimeout = 120_000;
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    else socket.destroy();
+  // what node's HTTP parser refuses never reaches a route; it still gets the service's Error body
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const body = options.encodeError({ code: 'OTSParameterInvalid', message: tooLarge ? 'The request headers are too large.' : 'Malformed HTTP request.' });
+    const headers = { ...options.responseHeaders({ path: '', requestId: randomUUID(), body }), 'content-length': String(body.length), connection: 'close' };
+    const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+    socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\n${head}\r\n`, 'latin1'), Buffer.from(body)]));
   });
 
   return new Promise((resolve, reject) => {

@@ -33,7 +33,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { encodeErrorBody, httpStatusFor, isServiceErrorCode } from '../wire/errors.js';
-import { buildResponseHeaders, verifyRequest } from '../wire/signing.js';
+import { buildResponseHeaders, type KeyCredential, verifyRequest } from '../wire/signing.js';
 import { TableEngine } from './engine.js';
 import { type AuthInput, type Identity, Router, type ServiceError, startHttpServer } from './http-server.js';
 import { registerTableRoutes } from './table-routes.js';
@@ -127,9 +127,18 @@ export interface AuthenticatorOptions {
   readonly maxClockSkewMs?: number;
 }
 
-/** Request authentication: a known key, a valid V2 signature and body MD5, the right instance. */
+/** Request authentication: a known key (with its STS token, unexpired), a valid V2 signature and body MD5, the right instance. */
 export const createAuthenticator = (options: AuthenticatorOptions) => {
-  const secrets = new Map(options.credentials.map((c) => [c.accessKeyId, c.accessKeySecret]));
+  const secrets = new Map<string, KeyCredential>(
+    options.credentials.map((c) => [
+      c.accessKeyId,
+      {
+        secret: c.accessKeySecret,
+        ...(c.securityToken === undefined ? {} : { stsToken: c.securityToken }),
+        ...(c.expiration === undefined ? {} : { expiresAt: c.expiration.getTime() }),
+      },
+    ]),
+  );
   return (input: AuthInput): E.Either<ServiceError, Identity> => {
     const verified = verifyRequest({
       method: input.method,

@@ -390,28 +390,63 @@ export function isSensitiveOptionKey(key: string): boolean {
 
 /**
  * The text with the values of credential options overwritten by '*' (same length, line breaks
- * kept), so error excerpts can quote source lines safely.
+ * kept), so error excerpts can quote source lines safely. The value is everything after the key
+ * (and its '=', when there is one) up to the ',' or ')' that ends the entry: a value left unquoted,
+ * parenthesised or written as several tokens is hidden whole.
  */
 export function redactSource(text: string): string {
   const { tokens } = tokenize(text);
   const spans: Array<readonly [number, number]> = [];
+  /** the end (exclusive) of the value starting at `from` */
+  const valueEnd = (from: number): number => {
+    let depth = 0;
+    let k = from;
+    for (; k < tokens.length; k++) {
+      const type = tokens[k]?.tokenType;
+      if (type === LParen) depth++;
+      else if (type === RParen) {
+        if (depth === 0) break;
+        depth--;
+      } else if ((type === Comma || type === Semicolon) && depth === 0) break;
+    }
+    return k;
+  };
+  const hide = (from: number): number => {
+    const end = valueEnd(from);
+    const first = tokens[from];
+    const last = tokens[end - 1];
+    if (first !== undefined && last !== undefined && end > from) spans.push([first.startOffset, last.endOffset ?? last.startOffset]);
+    return end - 1;
+  };
   let key: string[] = [];
+  let keyEnd = -1;
+  /** whether the key being assembled opens an entry of a parenthesised list: `(key …` or `, key …` */
+  let keyOpensEntry = false;
+  let depth = 0;
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i];
     if (token === undefined) break;
     const type = token.tokenType;
+    if (type === LParen) depth++;
+    else if (type === RParen && depth > 0) depth--;
+    const sensitiveKeyBefore = key.length > 0 && keyEnd === i - 1 && isSensitiveOptionKey(key.join('.'));
     if (type === Equals && key.length > 0) {
-      const value = tokens[i + 1];
-      if (value !== undefined && isSensitiveOptionKey(key.join('.'))) {
-        spans.push([value.startOffset, value.endOffset ?? value.startOffset]);
-      }
+      if (sensitiveKeyBefore) i = hide(i + 1);
       key = [];
     } else if (type === Dot) {
       // keeps the key being assembled
+    } else if (sensitiveKeyBefore && keyOpensEntry && depth > 0 && type !== Comma && type !== RParen && type !== Semicolon) {
+      // `access.key.secret 'x'`: the '=' is missing, the value is still a credential
+      i = hide(i);
+      key = [];
     } else if (type === StringLiteral && tokens[i + 1]?.tokenType === Equals) {
       key = [decodeStringLiteral(token.image).value];
+      keyEnd = i;
     } else if (isWordToken(type)) {
-      key = tokens[i - 1]?.tokenType === Dot ? [...key, token.image] : [token.image];
+      const continues = tokens[i - 1]?.tokenType === Dot;
+      if (!continues) keyOpensEntry = tokens[i - 1]?.tokenType === LParen || tokens[i - 1]?.tokenType === Comma;
+      key = continues ? [...key, token.image] : [token.image];
+      keyEnd = i;
     } else {
       key = [];
     }

@@ -130,6 +130,11 @@ interface JsonDocument {
 
 const pathKey = (path: readonly string[]): string => path.join('\u0000');
 
+/** Catalogs are three levels deep; anything past this is not a catalog. */
+const MAX_JSON_DEPTH = 64;
+/** sticky: matches at `lastIndex` without copying the rest of the text */
+const JSON_LITERAL = /(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/y;
+
 function parseJsonDocument(text: string): E.Either<JsonProblem, JsonDocument> {
   const positions = new Map<string, number>();
   const memberOrder = new Map<string, string[]>();
@@ -185,6 +190,8 @@ function parseJsonDocument(text: string): E.Either<JsonProblem, JsonDocument> {
     skipSpace();
     positions.set(pathKey(path), i);
     const char = text[i];
+    // recursion per level: a hostile document must not overflow the stack
+    if ((char === '{' || char === '[') && path.length >= MAX_JSON_DEPTH) fail(`JSON nested more than ${MAX_JSON_DEPTH} levels deep`);
     if (char === '{') {
       i++;
       const object: Record<string, unknown> = {};
@@ -241,7 +248,8 @@ function parseJsonDocument(text: string): E.Either<JsonProblem, JsonDocument> {
       }
     }
     if (char === '"') return parseString();
-    const literal = /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(text.slice(i));
+    JSON_LITERAL.lastIndex = i;
+    const literal = JSON_LITERAL.exec(text);
     if (literal !== null) {
       i += literal[0].length;
       return literal[0] === 'true' ? true : literal[0] === 'false' ? false : literal[0] === 'null' ? null : Number(literal[0]);
@@ -381,8 +389,9 @@ const CatalogTypeCodec = new t.Type<CatalogType, unknown>(
   (u, c) => {
     const column = c.at(-2)?.key ?? '?';
     if (typeof u !== 'string') return t.failure(u, c, `column '${column}' needs "type" as a string`);
-    const type = TYPE_ALIASES[u.toLowerCase()];
-    if (type !== undefined) return t.success(type);
+    // own members only: 'constructor' or '__proto__' are not types
+    const key = u.toLowerCase();
+    if (Object.hasOwn(TYPE_ALIASES, key)) return t.success(TYPE_ALIASES[key] as CatalogType);
     const suggestion = closestMatch(u, Object.keys(TYPE_ALIASES));
     return t.failure(
       u,
@@ -555,7 +564,8 @@ const EMR_ONLY_OPTIONS: Readonly<Record<string, string>> = {
 };
 
 function unknownOption(entry: OptionEntry, keys: readonly string[], statementLabel: string): SqlError {
-  const emrOnly = EMR_ONLY_OPTIONS[entry.key.toLowerCase()];
+  const lower = entry.key.toLowerCase();
+  const emrOnly = Object.hasOwn(EMR_ONLY_OPTIONS, lower) ? EMR_ONLY_OPTIONS[lower] : undefined;
   if (emrOnly !== undefined) return sqlError(entry.loc, `EMR option '${entry.key}' is not supported by otsflow`, emrOnly);
   const own = closestMatch(entry.key, keys);
   if (own !== undefined) return sqlError(entry.loc, `unknown option '${entry.key}' — did you mean '${own}'?`);

@@ -93,13 +93,49 @@ const DESCRIPTION_CONTEXT: Readonly<Record<string, string>> = {
   explainable: 'after EXPLAIN',
 };
 
-function describeFound(token: IToken | undefined): string {
+function describeFound(token: IToken | undefined, ruleName?: string): string {
   if (token === undefined || token.tokenType === EOF) return 'end of input';
   if (token.tokenType === T.Semicolon) return "';'";
   // string contents are never quoted: they may be credentials
   if (token.tokenType === T.StringLiteral) return 'a string literal';
+  if (isCredentialValue(token, ruleName)) return 'the value of a credential option (not shown)';
   const image = token.image.length > 32 ? `${token.image.slice(0, 29)}...` : token.image;
   return `'${image}'`;
+}
+
+/**
+ * Whether `token`, met by the OPTIONS rules, is (part of) the value of an entry whose key is a
+ * credential — `access.key.secret=abc` unquoted, `access.key.secret 'abc'` without '=': such a
+ * token is not quoted in messages or hints.
+ */
+function isCredentialValue(token: IToken, ruleName: string | undefined): boolean {
+  if (ruleName !== 'optionEntry' && ruleName !== 'optionList') return false;
+  const index = statementTokens.indexOf(token);
+  if (index <= 0) return false;
+  // the entry starts after the ',' or '(' before the token
+  let start = index;
+  while (start > 0) {
+    const type = statementTokens[start - 1]?.tokenType;
+    if (type === T.Comma || type === T.LParen || type === T.Semicolon) break;
+    start--;
+  }
+  const key: string[] = [];
+  let i = start;
+  const first = statementTokens[i];
+  if (first !== undefined && first.tokenType === T.StringLiteral) {
+    key.push(T.decodeStringLiteral(first.image).value);
+    i++;
+  } else {
+    for (let word = statementTokens[i]; i < index && word !== undefined && tokenMatcher(word, T.AnyWord); word = statementTokens[i]) {
+      key.push(identifierOf(word).name);
+      i++;
+      if (statementTokens[i]?.tokenType !== T.Dot) break;
+      i++;
+    }
+  }
+  // the token itself is (part of) the key
+  if (key.length === 0 || i > index) return false;
+  return T.isSensitiveOptionKey(key.join('.'));
 }
 
 function afterPrevious(previous: IToken | undefined): string {
@@ -122,7 +158,7 @@ function keywordHint(actual: IToken | undefined, expected: readonly TokenType[])
 
 function valueHint(actual: IToken | undefined, ruleName: string, expected?: TokenType): string | undefined {
   if (ruleName === 'optionEntry' && actual !== undefined && tokenMatcher(actual, T.AnyWord)) {
-    return `quote the value: '${actual.image}'`;
+    return isCredentialValue(actual, ruleName) ? 'quote the value' : `quote the value: '${actual.image}'`;
   }
   const inList = ruleName === 'optionList' && expected === T.RParen;
   if (inList && actual !== undefined && actual.tokenType !== EOF && actual.tokenType !== T.Semicolon) {
@@ -163,7 +199,7 @@ const errorMessageProvider = {
     const special = MISMATCH_CONTEXT[`${ruleName}/${String(expected.name)}`];
     const context = special?.context ?? afterPrevious(previous);
     const what = special?.what ?? describeExpected(expected);
-    const message = `expected ${what}${context === '' ? '' : ` ${context}`} but found ${describeFound(actual)}`;
+    const message = `expected ${what}${context === '' ? '' : ` ${context}`} but found ${describeFound(actual, ruleName)}`;
     return withHint(message, keywordHint(actual, [expected]) ?? valueHint(actual, ruleName, expected));
   },
   buildNotAllInputParsedMessage(options: { firstRedundant: IToken; ruleName: string }): string {
@@ -197,7 +233,7 @@ const errorMessageProvider = {
     const expected = firstTokens(expectedPathsPerAlt.flat());
     const what = customUserDescription ?? listOfExpected(expected);
     const context = DESCRIPTION_CONTEXT[ruleName] ?? afterPrevious(previous);
-    const message = `expected ${what}${context === '' ? '' : ` ${context}`} but found ${describeFound(actual[0])}`;
+    const message = `expected ${what}${context === '' ? '' : ` ${context}`} but found ${describeFound(actual[0], ruleName)}`;
     return withHint(message, keywordHint(actual[0], expected) ?? valueHint(actual[0], ruleName));
   },
   buildEarlyExitMessage(options: {
@@ -961,7 +997,9 @@ class SqlParser extends EmbeddedActionsParser {
     const typeToken = this.CONSUME(T.AnyWord);
     this.CONSUME(T.RParen);
     return this.ACTION(() => {
-      const type = CAST_TYPE_ALIASES[typeToken.image.toLowerCase()];
+      const alias = typeToken.image.toLowerCase();
+      // own members only: CAST(x AS constructor) is no type
+      const type = Object.hasOwn(CAST_TYPE_ALIASES, alias) ? CAST_TYPE_ALIASES[alias] : undefined;
       if (type === undefined) {
         const suggestion = closestMatch(typeToken.image, [...CAST_TYPE_NAMES, ...CAST_TYPES]);
         this.report(

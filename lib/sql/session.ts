@@ -355,13 +355,19 @@ class SqlStreamJob implements StreamJob {
   private readonly rate: { at: number; records: number }[] = [];
   private readonly pendingRows = new Map<number, readonly OutputRow[]>();
   private readonly clientTag: string;
+  /**
+   * A true private field: the session options hold the `${var}` values (access key secrets
+   * among them), which util.inspect and JSON.stringify of a job must not show.
+   */
+  readonly #options: SessionOptions;
 
   constructor(
     private readonly analyzed: Extract<AnalyzedStatement, { kind: 'stream' }>,
     private readonly plan: QueryPlan,
     private readonly zone: TimeZone,
-    private readonly options: SessionOptions,
+    options: SessionOptions,
   ) {
+    this.#options = options;
     this.name = analyzed.name;
     this.clientTag = `otsflow-${analyzed.name}`;
     const scan = analyzed.query.relation;
@@ -419,7 +425,7 @@ class SqlStreamJob implements StreamJob {
   }
 
   private log(level: 'info' | 'warn', message: string): void {
-    this.options.onLog?.(level, `job ${this.name}: ${message}`);
+    this.#options.onLog?.(level, `job ${this.name}: ${message}`);
   }
 
   start(): void {
@@ -435,8 +441,8 @@ class SqlStreamJob implements StreamJob {
     const scan = query.relation;
     if (scan.kind !== 'scan' || scan.options.mode !== 'STREAM') throw new Error('a stream job reads a STREAM scan');
     const scanOptions = scan.options;
-    const sourceConnection = await connectionOf(query.table, this.options);
-    const sinkConnection = await connectionOf(binding.table, this.options);
+    const sourceConnection = await connectionOf(query.table, this.#options);
+    const sinkConnection = await connectionOf(binding.table, this.#options);
     const credentials = { accessKeyId: sourceConnection.accessKeyId, accessKeySecret: sourceConnection.accessKeySecret, ...(sourceConnection.securityToken === undefined ? {} : { securityToken: sourceConnection.securityToken }) };
     const transport = createHttpTransport({ endpoint: sourceConnection.endpoint, instance: sourceConnection.instanceName, credentials, requestTimeoutMs: 30_000 });
     const control = tunnelControl(transport);
@@ -479,7 +485,7 @@ class SqlStreamJob implements StreamJob {
       );
     }
 
-    const tuning = this.options.tunnel ?? {};
+    const tuning = this.#options.tunnel ?? {};
     const tunnelOptions: TunnelOptions = {
       endpoint: sourceConnection.endpoint,
       instance: sourceConnection.instanceName,
@@ -499,7 +505,7 @@ class SqlStreamJob implements StreamJob {
     // stop() while connecting: the feed ends at once, the job completes after it opened
     if (this.stopRequested) feed.stop();
     const toSink = sinkRows(binding, this.plan.columns, { zone: this.zone });
-    const retry: RetryOptions = { ...(this.options.sinkRetry ?? {}), retryable: isRetryableSinkError };
+    const retry: RetryOptions = { ...(this.#options.sinkRetry ?? {}), retryable: isRetryableSinkError };
 
     if (this.state === 'starting') this.state = 'running';
     this.log('info', `reading ${scan.name} (tunnel ${description.tunnel.tunnelId}), writing ${binding.table.options.tableName}`);
@@ -549,7 +555,7 @@ class SqlStreamJob implements StreamJob {
         .catch((error: unknown) => {
           if (error instanceof SoleConsumerError) this.fail(error);
         });
-    }, this.options.progressIntervalMs ?? 2_000);
+    }, this.#options.progressIntervalMs ?? 2_000);
     this.poll.unref?.();
   }
 

@@ -15,7 +15,8 @@ export function substituteVariables(statements: readonly Statement[], variables:
   const fill = (text: string, at: Parameters<typeof sqlError>[0]): string =>
     text.replace(REFERENCE, (match: string, name: string) => {
       if (match.startsWith('$$')) return match.slice(1);
-      const value = variables[name];
+      // own members only: ${constructor} is not a variable every object has
+      const value = Object.hasOwn(variables, name) ? variables[name] : undefined;
       if (value !== undefined) return value;
       const suggestion = closestMatch(name, Object.keys(variables));
       errors.push(

@@ -131,6 +131,8 @@ const parameterInvalid = (message: string): AuthError => ({ kind: 'AuthError', c
 export interface KeyCredential {
   readonly secret: string;
   readonly stsToken?: string;
+  /** ms since epoch from which the key (an STS key: its token) is refused as expired */
+  readonly expiresAt?: number;
 }
 
 export interface VerifyRequestInput {
@@ -169,7 +171,8 @@ export const REQUIRED_REQUEST_HEADERS = [
 /**
  * Checks, in order: required headers present (all missing ones named) → key known → x-ots-date
  * parses and is within the allowed skew (both directions, so an old request cannot be replayed)
- * → STS token when the key needs one → x-ots-contentmd5 matches the body → signature, compared
+ * → STS token when the key needs one, and the key not expired → x-ots-contentmd5 matches the
+ * body → signature, compared
  * in constant time. The first failure is the answer, with the service's code and message.
  */
 export function verifyRequest(input: VerifyRequestInput): Either<AuthError, VerifiedRequest> {
@@ -197,6 +200,9 @@ export function verifyRequest(input: VerifyRequestInput): Either<AuthError, Veri
     const token = headers.get('x-ots-ststoken');
     if (token === undefined || token === '') return left(authFailed('The security token is missing.'));
     if (!constantTimeEqual(token, credential.stsToken)) return left(authFailed('The security token is invalid.'));
+  }
+  if (credential.expiresAt !== undefined && now >= credential.expiresAt) {
+    return left(authFailed('The security token you provided has expired.'));
   }
 
   if (input.checkContentMd5 !== false && !constantTimeEqual(header('x-ots-contentmd5'), contentMd5(input.body))) {
