@@ -1,0 +1,214 @@
+/**
+ * kill -9 of the seed job, as a user runs it: `otsflow sql -f examples/orders/job.sql` (the
+ * compiled CLI) against an emulator in its own process on a persistent data directory, while a
+ * generator writes orders with the official SDK (event times over many 30 s windows, a tenth of
+ * them 30–120 s late — the seed has no watermark, so every order counts). The job is SIGKILLed
+ * again and again, each time restarted from the same checkpointLocation. Each kill is aimed, in
+ * turn, at one phase of the commit protocol — a random moment after the pipeline started, a sink
+ * write on its way (the emulator holds it 40 ms), right after the sink applied it, while
+ * commits/N is written and fsynced, right after commits/N is in place (before the tunnel
+ * Checkpoint calls), while offsets/N is written — at the first, second or third such moment of
+ * the run, and afterwards classified from what the checkpoint directory, the emulator's log of
+ * sink writes and the tunnel's checkpoints show (checkpoint-dir.ts): aims miss, the report counts
+ * where kills landed. After each kill the tunnel's checkpoints must not be ahead of the newest
+ * commit (nothing acknowledged that was not persisted). At the end (generator stopped, the job run
+ * until idle) OrderStreamSink, read back with the SDK, must equal the direct computation over the
+ * source table exactly: counts, and totals (prices are multiples of 0.25, so every sum is exact).
+ * One order in fifty sits alone in a window hours back, so a lost sink write cannot be repaired
+ * by a later batch rewriting its window.
+ *
+ * CI: 20 kills. `npm run reliability:long` (RELIABILITY_KILLS=200 …) for the long form.
+ */
+import { mkdirSync, mkdtempSync, rmSync, watch, type FSWatcher } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { classifyKill, committedCounts, listCheckpoint, PHASES, restored, type Phase } from './harness/checkpoint-dir.js';
+import {
+  differences,
+  directComputation,
+  knob,
+  OrderGenerator,
+  random,
+  readOrders,
+  readSeedSink,
+  runJobToEnd,
+  sdkClient,
+  SEED,
+  seedTables,
+  startEmulatorProcess,
+  startJob,
+  tunnelAdmin,
+} from './harness/cluster.js';
+
+const KILLS = knob('RELIABILITY_KILLS', 20, 200);
+const RATE = knob('RELIABILITY_RATE', 200, 200);
+const VERBOSE = process.env['RELIABILITY_VERBOSE'] === '1';
+const TARGETS = ['random', 'sink-write', 'sink-written', 'commit', 'committed', 'plan'] as const;
+type Target = (typeof TARGETS)[number];
+
+describe('kill -9 of the seed job (otsflow sql -f examples/orders/job.sql)', () => {
+  it(`after ${KILLS} SIGKILLs in every phase of the commit protocol and restarts from the checkpoint, OrderStreamSink equals the direct computation`, async () => {
+    const started = Date.now();
+    console.log(`kill -9 of the seed job: seed ${SEED} (RELIABILITY_SEED=${SEED} repeats the run's choices)`);
+    const root = mkdtempSync(join(tmpdir(), 'otsflow-rel-kill-'));
+    const checkpoint = join(root, 'checkpoint');
+    const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0, sinkDelayMs: 40, checkpointDir: checkpoint });
+    const watchers: FSWatcher[] = [];
+    const draw = random(SEED);
+    try {
+      const tunnelId = await seedTables(emulator.endpoint);
+      const sdk = sdkClient(emulator.endpoint);
+      const admin = tunnelAdmin(emulator.endpoint);
+      const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: RATE, stepMs: 20, lateShare: 0.1 });
+      generator.start();
+
+      // the job creates these itself; made first so they can be watched from the first run on
+      mkdirSync(join(checkpoint, 'offsets'), { recursive: true });
+      mkdirSync(join(checkpoint, 'commits'), { recursive: true });
+      let onFile: ((kind: 'offsets' | 'commits', name: string) => void) | undefined;
+      for (const kind of ['offsets', 'commits'] as const) watchers.push(watch(join(checkpoint, kind), (_event, name) => name !== null && onFile?.(kind, String(name))));
+
+      const phases = new Map<Phase, number>(PHASES.map((phase) => [phase, 0]));
+      const byTarget = new Map<string, Map<Phase, number>>();
+      let replays = 0;
+      let killedReplays = 0;
+      for (let kill = 0; kill < KILLS; kill++) {
+        const target: Target = TARGETS[kill % TARGETS.length] as Target;
+        const before = listCheckpoint(checkpoint);
+        if (before.plans.length > 0 && before.plans[before.plans.length - 1] === (before.commits[before.commits.length - 1] ?? -1) + 1) replays++;
+        const job = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint });
+        const pid = job.child.pid as number;
+        let killedAt = 0;
+        const killNow = (): void => {
+          if (killedAt !== 0) return;
+          killedAt = Date.now();
+          job.child.kill('SIGKILL');
+        };
+        // the moment the job's pipeline started (it restores the checkpoint next): aims count from there
+        let restoredAt = 0;
+        const restoredPoll = setInterval(() => {
+          if (restoredAt === 0 && restored(job.stderr())) restoredAt = Date.now();
+        }, 5);
+        const aimed = new Promise<void>((resolve) => {
+          const fire = (): void => {
+            killNow();
+            resolve();
+          };
+          // aim at the first, second or third such moment of the run: the replayed batch, or later ones
+          let skip = Math.floor(draw() * 3);
+          const nth = (then: () => void) => (): void => {
+            if (skip-- === 0) then();
+          };
+          // random: any moment from the pipeline's start on (startup itself is hit by the other aims' misses)
+          if (target === 'random') {
+            const delay = draw() * 1_500;
+            const poll = setInterval(() => {
+              if (restoredAt === 0) return;
+              clearInterval(poll);
+              setTimeout(fire, delay);
+            }, 5);
+            void job.exited.then(() => clearInterval(poll));
+          }
+          if (target === 'sink-write' || target === 'sink-written') {
+            // only this job's own writes (the emulator may still finish one of the killed job's)
+            const mine = new Set<number>();
+            const hit = nth(fire);
+            emulator.onSink = (event) => {
+              if (event.phase === 'begin' && event.at >= job.startedAt) mine.add(event.id);
+              if (mine.has(event.id) && event.phase === (target === 'sink-write' ? 'begin' : 'end')) hit();
+            };
+          }
+          if (target === 'commit' || target === 'plan') {
+            const kind = target === 'commit' ? 'commits' : 'offsets';
+            // a commit takes a few ms to write and fsync; its batch's tunnel Checkpoint calls must
+            // not have landed before it is durable, so kill anywhere in those ms
+            const hit = nth(() => (target === 'commit' ? setTimeout(fire, draw() * 4) : fire()));
+            const seen = new Set<string>();
+            onFile = (where, name) => {
+              if (where === kind && name.endsWith(`.${pid}.tmp`) && !seen.has(name)) {
+                seen.add(name);
+                hit();
+              }
+            };
+          }
+          // commits/N renamed into place by this run: right before its tunnel Checkpoint calls
+          if (target === 'committed') {
+            const known = new Set(before.commits.map(String));
+            const hit = nth(fire);
+            onFile = (where, name) => {
+              if (where === 'commits' && /^\d+$/.test(name) && !known.has(name)) {
+                known.add(name);
+                hit();
+              }
+            };
+          }
+          // a phase that does not come round in time: kill wherever the job is
+          setTimeout(fire, 8_000);
+        });
+        const ended = await Promise.race([aimed.then(() => 'killed' as const), job.exited.then(() => 'exited' as const)]);
+        emulator.onSink = undefined;
+        onFile = undefined;
+        clearInterval(restoredPoll);
+        const exit = await job.exited;
+        if (ended === 'exited' || exit.signal !== 'SIGKILL') throw new Error(`kill ${kill}: the job ended by itself (${exit.code ?? exit.signal}) instead of being killed:\n${job.stderr()}`);
+        const acknowledged = await tunnelCounts(admin);
+        const classified = classifyKill({ location: checkpoint, pid, startedAt: job.startedAt, killedAt, stderr: job.stderr(), sinkEvents: emulator.sinkEvents, generation: 1, acknowledged }, before);
+        phases.set(classified.phase, (phases.get(classified.phase) ?? 0) + 1);
+        const row = byTarget.get(target) ?? new Map<Phase, number>();
+        row.set(classified.phase, (row.get(classified.phase) ?? 0) + 1);
+        byTarget.set(target, row);
+        if (classified.replay) killedReplays++;
+        if (VERBOSE) console.log(`kill ${kill}: aimed ${target}, hit ${classified.phase}${classified.batchId === undefined ? '' : ` of batch ${classified.batchId}`}${classified.replay ? ' (replay)' : ''}, ${killedAt - job.startedAt} ms after spawn${restoredAt === 0 ? '' : `, ${killedAt - restoredAt} ms after the pipeline started`}`);
+        expectNothingAcknowledgedPastTheCommit(acknowledged, checkpoint, `kill ${kill} (${classified.phase}${classified.batchId === undefined ? '' : ` of batch ${classified.batchId}`})`);
+      }
+
+      await generator.stop();
+      const killsDone = Date.now();
+      const final = await runJobToEnd({ endpoint: emulator.endpoint, tunnelId, checkpoint }, 120_000);
+      expect(final.code, final.stderr).toBe(0);
+      admin.close();
+
+      const orders = await readOrders(sdk);
+      expect(orders.map((order) => order.orderId).sort()).toEqual(generator.written.map((order) => order.orderId).sort());
+      const expected = directComputation(orders);
+      const actual = await readSeedSink(sdk);
+      expect(differences(actual, expected)).toEqual([]);
+      expect(actual).toEqual(expected);
+
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      const listing = listCheckpoint(checkpoint);
+      console.log(
+        [
+          `kill -9 of the seed job: ${KILLS} kills, ${orders.length} orders (${orders.filter((o, i) => i > 0 && o.timestamp < (orders[i - 1] as { timestamp: number }).timestamp).length} out of event-time order) in ${expected.size} windows, ${listing.commits[listing.commits.length - 1] ?? -1} batches, ${seconds} s (seed ${SEED})`,
+          `  phases hit: ${[...phases].map(([phase, n]) => `${phase} ${n}`).join(', ')}`,
+          `  by aim: ${[...byTarget].map(([target, row]) => `${target} → ${[...row].map(([phase, n]) => `${phase} ${n}`).join(' ')}`).join('; ')}`,
+          `  kills took ${((killsDone - started) / 1000).toFixed(1)} s (${((killsDone - started) / KILLS / 1000).toFixed(1)} s each), the final run to idle ${(final.ms / 1000).toFixed(1)} s`,
+          `  ${replays} restarts replayed a planned batch, ${killedReplays} kills interrupted such a replay; generator retries ${generator.retries}`,
+        ].join('\n'),
+      );
+      // the kills must have hit the protocol, not only the idle time between batches
+      const protocolPhases = (['plan', 'planned', 'sink-write', 'sink-written', 'commit', 'ack'] as const).filter((phase) => (phases.get(phase) ?? 0) > 0);
+      expect(protocolPhases.length, `phases hit: ${[...phases]}`).toBeGreaterThanOrEqual(3);
+      expect(replays).toBeGreaterThan(0);
+    } finally {
+      for (const watcher of watchers) watcher.close();
+      await emulator.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000 + KILLS * 12_000);
+});
+
+/** Per channel, the records the tunnel's checkpoint covers (the checkpoint token's count). */
+async function tunnelCounts(admin: ReturnType<typeof tunnelAdmin>): Promise<Map<string, number>> {
+  const described = await admin.describe('OrderSource', 'orders');
+  return new Map(described.channels.map((channel) => [channel.channelId, Number(channel.count ?? 0n)]));
+}
+
+/** The tunnel's checkpoint of every channel is at or behind what the job's newest commit holds. */
+function expectNothingAcknowledgedPastTheCommit(acknowledged: ReadonlyMap<string, number>, checkpoint: string, when: string): void {
+  const committed = committedCounts(checkpoint);
+  for (const [channelId, count] of acknowledged) {
+    expect(count, `${when}: channel ${channelId} acknowledged ${count} records, the checkpoint holds ${committed.get(channelId) ?? 0}`).toBeLessThanOrEqual(committed.get(channelId) ?? 0);
+  }
+}
