@@ -496,8 +496,10 @@ class SqlStreamJob implements StreamJob {
       onEvent: (event) => this.onTunnelEvent(event),
     };
     const feed = stoppable(
-      channelBatchSource((startTokens) =>
-        tunnel(startTokens === undefined ? tunnelOptions : { ...tunnelOptions, startTokens }).pipe(tap((batch: ChannelBatch) => this.noteRecords(batch.records.length))),
+      channelBatchSource(
+        (startTokens) => tunnel(startTokens === undefined ? tunnelOptions : { ...tunnelOptions, startTokens }).pipe(tap((batch: ChannelBatch) => this.noteRecords(batch.records.length))),
+        // an aggregating job is its channels' sole consumer: a lost session resumes where it read
+        { reopen: query.aggregating ? 'resume' : 'checkpoint' },
       ),
     );
     this.stopFeed = () => feed.stop();

@@ -5,15 +5,25 @@
  * tokens (the tunnel's `startTokens`, used at the first opening of each channel); other channels
  * start at the service checkpoint.
  *
- * A channel that the service takes away and gives back within one run restarts at the service
- * checkpoint, which may lie behind records already taken into a micro-batch: `microBatch` then
- * stops with a SourceContractError rather than count records twice, and a restart resumes
- * exactly from the checkpoint location.
+ * A channel that the service takes away and gives back within one run — a lost tunnel session
+ * (heartbeat timeout, a service restart), or another worker that held it meanwhile — is opened
+ * again as `reopen` says:
+ *
+ * - 'checkpoint' (default): at the service checkpoint, which may lie behind records already taken
+ *   into a micro-batch: `microBatch` then stops with a SourceContractError rather than count
+ *   records twice (or, with `positionJumps: 'follow'`, drops what it queued of the channel — right
+ *   for stateless jobs that share the tunnel);
+ * - 'resume': right after the last batch this source delivered of the channel, so the pipeline
+ *   goes on without a gap or a record twice. Every record delivered before is still held by the
+ *   pipeline (queued, in a batch, or committed to the checkpoint location), and the service
+ *   checkpoint can only be behind it while this pipeline is the channel's sole consumer — what
+ *   aggregating jobs require. Acknowledgements of batches read in the lost session no longer
+ *   reach the service; the first one of the new session covers them.
  */
 import { map, type Observable } from 'rxjs';
 import type { ChangeRecord } from '../wire/types.js';
 import type { ChannelBatch } from '../tunnel/model.js';
-import type { TunnelOptions } from '../tunnel/options.js';
+import type { StartTokens, TunnelOptions } from '../tunnel/options.js';
 import { tunnel } from '../tunnel/tunnel.js';
 import { replayable, type Position, type ReplayableObservable, type SourceBatch } from './source.js';
 
@@ -31,8 +41,16 @@ export function fromChannelBatch(batch: ChannelBatch): SourceBatch<ChangeRecord>
   };
 }
 
+export interface ChannelBatchSourceOptions {
+  /** where a channel opened again within one run starts (see above); default 'checkpoint' */
+  readonly reopen?: 'checkpoint' | 'resume';
+}
+
 /** A replayable source over any opener of channel batches (`tunnel()` with start tokens, a fake in tests). */
-export function channelBatchSource(openTunnel: (startTokens: Readonly<Record<string, string>> | undefined) => Observable<ChannelBatch>): ReplayableObservable<ChangeRecord> {
+export function channelBatchSource(
+  openTunnel: (startTokens: StartTokens | undefined) => Observable<ChannelBatch>,
+  options: ChannelBatchSourceOptions = {},
+): ReplayableObservable<ChangeRecord> {
   return replayable({
     open(from: Readonly<Record<string, Position>> | undefined) {
       let startTokens: Record<string, string> | undefined;
@@ -43,12 +61,22 @@ export function channelBatchSource(openTunnel: (startTokens: Readonly<Record<str
           startTokens[channelId] = position;
         }
       }
-      return openTunnel(startTokens).pipe(map(fromChannelBatch));
+      if (options.reopen !== 'resume') return openTunnel(startTokens).pipe(map(fromChannelBatch));
+      // per channel, the token after the last batch delivered downstream in this opening
+      const delivered = new Map<string, string>();
+      const given = startTokens;
+      const resumeAt = (channelId: string): string | undefined => delivered.get(channelId) ?? given?.[channelId];
+      return openTunnel(resumeAt).pipe(
+        map((batch) => {
+          delivered.set(batch.channelId, batch.nextToken);
+          return fromChannelBatch(batch);
+        }),
+      );
     },
   });
 }
 
 /** `tunnel(options)` as the source of a checkpointed pipeline. */
-export function tunnelSource(options: Omit<TunnelOptions, 'startTokens'>): ReplayableObservable<ChangeRecord> {
-  return channelBatchSource((startTokens) => tunnel(startTokens === undefined ? options : { ...options, startTokens }));
+export function tunnelSource(options: Omit<TunnelOptions, 'startTokens'>, sourceOptions: ChannelBatchSourceOptions = {}): ReplayableObservable<ChangeRecord> {
+  return channelBatchSource((startTokens) => tunnel(startTokens === undefined ? options : { ...options, startTokens }), sourceOptions);
 }

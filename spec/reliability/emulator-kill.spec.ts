@@ -1,0 +1,104 @@
+/**
+ * kill -9 of the emulator (the service itself) while the seed job runs and orders arrive: the
+ * emulator is SIGKILLed mid-run and restarted on its data directory at the same port, a few
+ * times. The job (the compiled CLI) must ride it out — its requests are retried, its tunnel
+ * session reconnects, its sink writes are retried — without being restarted, and end exact. The
+ * generator retries its writes while the service is down (EXPECT_NOT_EXIST, so a write whose
+ * answer was lost is never applied twice).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  differences,
+  directComputation,
+  knob,
+  OrderGenerator,
+  random,
+  readOrders,
+  readSeedSink,
+  sdkClient,
+  SEED,
+  seedTables,
+  sleep,
+  startEmulatorProcess,
+  startJob,
+  tunnelAdmin,
+  until,
+} from './harness/cluster.js';
+
+const OUTAGES = knob('RELIABILITY_EMULATOR_KILLS', 3, 20);
+
+describe('kill -9 of the emulator under a running seed job', () => {
+  it(`the job survives ${OUTAGES} SIGKILLs of the emulator (restarted on its data at the same port) and OrderStreamSink ends exact`, async () => {
+    const started = Date.now();
+    console.log(`kill -9 of the emulator: seed ${SEED}`);
+    const root = mkdtempSync(join(tmpdir(), 'otsflow-rel-emu-'));
+    const checkpoint = join(root, 'checkpoint');
+    const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0, sinkDelayMs: 10 });
+    const draw = random(SEED);
+    const job = { current: undefined as ReturnType<typeof startJob> | undefined };
+    try {
+      const tunnelId = await seedTables(emulator.endpoint);
+      // a fresh client per call: the SDK's keep-alive sockets die with the emulator
+      const sdk = () => sdkClient(emulator.endpoint);
+      const generator = new OrderGenerator(sdk, { seed: SEED, rate: 150, stepMs: 100, lateShare: 0.1 });
+      generator.start();
+      job.current = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint });
+      const running = job.current;
+      await until(() => /starting fresh/.test(running.stderr()), 30_000, 'the job to start');
+      // the tunnel clients that held the channels: a new one after an outage means the session was lost and renewed
+      const clients = new Set<string>();
+      const holders = async (): Promise<void> => {
+        const admin = tunnelAdmin(emulator.endpoint);
+        try {
+          await until(async () => {
+            const owners = (await admin.describe('OrderSource', 'orders')).channels.filter((channel) => channel.status === 'OPEN').map((channel) => channel.clientId ?? '');
+            owners.forEach((owner) => clients.add(owner));
+            return owners.length > 0 || running.child.exitCode !== null;
+          }, 15_000, 'the job to hold channels', 100);
+        } finally {
+          admin.close();
+        }
+      };
+      await holders();
+      const downtimes: number[] = [];
+      for (let outage = 0; outage < OUTAGES; outage++) {
+        await sleep(500 + draw() * 1_500);
+        if (running.child.exitCode !== null) break;
+        await emulator.kill();
+        const down = 300 + Math.floor(draw() * 2_000);
+        downtimes.push(down);
+        await sleep(down);
+        await emulator.restart();
+        await holders();
+      }
+      await sleep(1_000);
+      await generator.stop();
+      const orders = await readOrders(sdk());
+      expect(orders.map((order) => order.orderId).sort()).toEqual(generator.written.map((order) => order.orderId).sort());
+      const expected = directComputation(orders);
+      // the same job, never restarted, catches up; then a graceful stop (SIGTERM, as Ctrl-C)
+      const caughtUp = Date.now();
+      await until(async () => running.child.exitCode !== null || differences(await readSeedSink(sdk()), expected).length === 0, 60_000, 'the sink to catch up', 250).catch(() => undefined);
+      const catchUpMs = Date.now() - caughtUp;
+      expect(running.child.exitCode, `the job must ride out the outages on its own; its stderr:\n${running.stderr()}`).toBe(null);
+      running.child.kill('SIGTERM');
+      const exit = await running.exited;
+      expect(exit.code, running.stderr()).toBe(0);
+      const actual = await readSeedSink(sdk());
+      expect(differences(actual, expected)).toEqual([]);
+      expect(actual).toEqual(expected);
+      // the outages did cost the job its tunnel session (so the test exercised the reconnect)
+      expect(clients.size).toBeGreaterThan(1);
+      console.log(
+        `kill -9 of the emulator: ${downtimes.length} outages of ${downtimes.join(', ')} ms (+ the restart) under a running job, ${clients.size} tunnel sessions; ${orders.length} orders in ${expected.size} windows; generator retries ${generator.retries}; caught up ${catchUpMs} ms after the generator stopped; ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`,
+      );
+    } finally {
+      job.current?.child.kill('SIGKILL');
+      await emulator.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
