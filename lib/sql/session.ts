@@ -24,7 +24,7 @@ import { describeTable, scanTable, sdkClient, type TableConnection } from '../si
 import { tunnel } from '../tunnel/tunnel.js';
 import { tunnelControl, type TunnelDescription } from '../tunnel/control.js';
 import { createHttpTransport } from '../tunnel/http-transport.js';
-import type { TunnelOptions } from '../tunnel/options.js';
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, type TunnelOptions } from '../tunnel/options.js';
 import type { ChannelBatch, TunnelEvent } from '../tunnel/model.js';
 import type { AnalyzedQuery, AnalyzedStatement, RelationDef, TableDef } from './analyze.js';
 import { formatTimestamp, type TimeZone } from './datetime.js';
@@ -463,7 +463,8 @@ class SqlStreamJob implements StreamJob {
       return described.right;
     };
     const description = await describe();
-    this.checkSoleConsumer(description);
+    this.checkSoleConsumer(description, true);
+    if (this.analyzed.query.aggregating) await this.outwaitEarlierRuns(description, describe);
     if (this.stopRequested) {
       transport.close();
       this.finish();
@@ -574,8 +575,13 @@ class SqlStreamJob implements StreamJob {
     else this.log('info', `resuming after batch ${restored} from ${location}`);
   }
 
-  /** An aggregating job must be the only consumer of its tunnel (partials are not merged yet). */
-  private checkSoleConsumer(described: TunnelDescription): void {
+  /**
+   * An aggregating job must be the only consumer of its tunnel (partials are not merged yet).
+   * Clients with this job's tag are earlier runs of it; they pass only at startup (see
+   * outwaitEarlierRuns): once this run is connected, one of them holding channels is a second copy
+   * of the job, consuming alongside.
+   */
+  private checkSoleConsumer(described: TunnelDescription, allowEarlierRuns = false): void {
     if (!this.analyzed.query.aggregating) return;
     const foreign = described.channels.find(
       (channel) =>
@@ -583,12 +589,42 @@ class SqlStreamJob implements StreamJob {
         channel.clientId !== undefined &&
         channel.clientId !== '' &&
         !this.clientIds.has(channel.clientId) &&
-        !channel.clientId.startsWith(`${this.clientTag}_`),
+        !(allowEarlierRuns && channel.clientId.startsWith(`${this.clientTag}_`)),
     );
     if (foreign !== undefined) {
       throw new SoleConsumerError(
         `tunnel ${described.tunnel.tunnelId} is also consumed by client ${foreign.clientId} (channel ${foreign.channelId}); an aggregating job must be the only consumer of its tunnel, because otsflow does not merge partial aggregates across workers yet — stop the other consumer or give this job a tunnel of its own`,
       );
+    }
+  }
+
+  /**
+   * Channels still held by a client with this job's tag belong to an earlier run: one that crashed
+   * keeps its leases until the service expires it (one heartbeat timeout), while a live one — the
+   * same job started twice — never lets go, and two copies would each aggregate part of the
+   * channels and overwrite each other's rows. So connect only once such leases are gone, and refuse
+   * to start when they outlive the timeout.
+   */
+  private async outwaitEarlierRuns(first: TunnelDescription, describe: () => Promise<TunnelDescription>): Promise<void> {
+    const timeoutMs = this.#options.tunnel?.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
+    // the service sweeps expired clients on its own schedule: allow a little past the timeout
+    const deadline = Date.now() + timeoutMs + Math.max(2_000, timeoutMs / 10);
+    let described = first;
+    let announced = false;
+    for (;;) {
+      const held = described.channels.find((channel) => (channel.status === 'OPEN' || channel.status === 'CLOSING') && channel.clientId?.startsWith(`${this.clientTag}_`) === true);
+      if (held === undefined || this.stopRequested) return;
+      if (Date.now() > deadline) {
+        throw new SoleConsumerError(
+          `tunnel ${described.tunnel.tunnelId} is still consumed by client ${held.clientId} (channel ${held.channelId}) after its lease should have expired: another run of job ${this.name} is consuming it — stop that one first (an aggregating job must be the only consumer of its tunnel)`,
+        );
+      }
+      if (!announced) {
+        announced = true;
+        this.log('info', `waiting up to ${Math.ceil((deadline - Date.now()) / 1000)} s for an earlier run's leases to expire (client ${held.clientId} holds channel ${held.channelId})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250, Math.max(50, timeoutMs / 8))));
+      described = await describe();
     }
   }
 

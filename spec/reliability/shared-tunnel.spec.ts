@@ -6,7 +6,8 @@
  *   stopped gracefully; the channels move to the joiner and back each time, and LargeOrders ends
  *   exactly equal to the filtered source;
  * - an aggregating job (the seed job) must not share: a foreign consumer on its tunnel makes it
- *   stop with one clear line and exit code 1.
+ *   stop with one clear line and exit code 1, and a second copy of the same job refuses to start
+ *   while the first runs — which goes on and ends exact.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,9 +19,12 @@ import { ROOT } from '../emulator/process.js';
 import {
   createTable,
   CREDENTIALS,
+  differences,
+  directComputation,
   INSTANCE,
   OrderGenerator,
   readOrders,
+  readSeedSink,
   scanTable,
   sdkClient,
   SEED,
@@ -161,6 +165,43 @@ describe('workers joining and leaving a tunnel', () => {
         await generator.stop();
         intruder?.kill('SIGKILL');
         job.child.kill('SIGKILL');
+      }
+    });
+  }, 90_000);
+
+  it('a second copy of the seed job refuses to start while the first runs; the first goes on and ends exact', async () => {
+    const started = Date.now();
+    await withEmulator('twice', async (emulator, root) => {
+      const tunnelId = await seedTables(emulator.endpoint);
+      const sdk = sdkClient(emulator.endpoint);
+      const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 100, stepMs: 100 });
+      const first = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint: join(root, 'checkpoint-1') });
+      let second: JobProcess | undefined;
+      try {
+        generator.start();
+        await until(async () => pipelineRunning(first) && (await holders(emulator)).size === 1, 30_000, 'the first job to hold the channels', 100);
+        // the same job again (same SQL, so the same tunnel client tag), as a supervisor that restarted it too early would
+        second = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint: join(root, 'checkpoint-2') });
+        const exit = await Promise.race([second.exited, sleep(30_000).then(() => undefined)]);
+        expect(exit, `the second copy must refuse to start; it ran alongside:\n${second.stderr()}`).toBeDefined();
+        expect(exit?.code).toBe(1);
+        const lines = second.stderr().split('\n').filter((line) => line.startsWith('otsflow sql:'));
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(/another run of job job1 is consuming it/);
+        expect(first.child.exitCode).toBe(null);
+
+        await sleep(500);
+        await generator.stop();
+        const expected = directComputation(await readOrders(sdk));
+        await until(async () => differences(await readSeedSink(sdk), expected).length === 0, 30_000, 'the first job to catch up', 250).catch(() => undefined);
+        first.child.kill('SIGTERM');
+        expect((await first.exited).code, first.stderr()).toBe(0);
+        expect(differences(await readSeedSink(sdk), expected)).toEqual([]);
+        console.log(`shared tunnel: a second copy of the seed job refused to start (${((Date.now() - started) / 1000).toFixed(1)} s): ${lines[0]}`);
+      } finally {
+        await generator.stop();
+        second?.child.kill('SIGKILL');
+        first.child.kill('SIGKILL');
       }
     });
   }, 90_000);
