@@ -108,6 +108,17 @@ export interface SinkEvent {
   readonly generation: number;
 }
 
+export interface FaultStats {
+  readonly tunnelCalls: number;
+  readonly tunnel503: number;
+  readonly tunnelDelayed: number;
+  readonly tunnelDropped: number;
+  readonly heartbeatsWithheld: number;
+  readonly sinkWrites: number;
+  readonly sink503: number;
+  readonly sinkAnswersLost: number;
+}
+
 export interface EmulatorProcess {
   readonly port: number;
   readonly endpoint: string;
@@ -116,6 +127,8 @@ export interface EmulatorProcess {
   /** called with each sink event as it arrives */
   onSink: ((event: SinkEvent) => void) | undefined;
   command(message: Record<string, unknown>): Promise<void>;
+  /** the faults this process generation injected so far */
+  stats(): Promise<FaultStats>;
   /** SIGKILL; resolves once the process is gone */
   kill(): Promise<void>;
   /** a new process on the same data directory and port */
@@ -131,7 +144,7 @@ export async function startEmulatorProcess(config: EmulatorConfig): Promise<Emul
   let generation = 0;
   let stderr = '';
   let nextId = 0;
-  const acks = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
+  const acks = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   const port = config.port === 0 ? await freePort() : config.port;
 
   const launch = async (): Promise<void> => {
@@ -158,8 +171,8 @@ export async function startEmulatorProcess(config: EmulatorConfig): Promise<Emul
           };
           sinkEvents.push(event);
           handle.onSink?.(event);
-        } else if (message.kind === 'ack') {
-          acks.get(message.id!)?.resolve();
+        } else if (message.kind === 'ack' || message.kind === 'stats') {
+          acks.get(message.id!)?.resolve(message);
           acks.delete(message.id!);
         } else if (message.kind === 'error') {
           acks.get(message.id!)?.reject(new Error(message.message));
@@ -169,17 +182,25 @@ export async function startEmulatorProcess(config: EmulatorConfig): Promise<Emul
     });
   };
 
+  const ask = (message: Record<string, unknown>): Promise<unknown> => {
+    const id = ++nextId;
+    return new Promise<unknown>((resolve, reject) => {
+      acks.set(id, { resolve, reject });
+      child!.stdin!.write(`${JSON.stringify({ ...message, id })}\n`);
+    });
+  };
+
   const handle: EmulatorProcess = {
     port,
     endpoint: `http://127.0.0.1:${port}`,
     sinkEvents,
     onSink: undefined,
-    command(message) {
-      const id = ++nextId;
-      return new Promise<void>((resolve, reject) => {
-        acks.set(id, { resolve, reject });
-        child!.stdin!.write(`${JSON.stringify({ ...message, id })}\n`);
-      });
+    async command(message) {
+      await ask(message);
+    },
+    async stats() {
+      const { kind: _kind, id: _id, ...stats } = (await ask({ cmd: 'stats' })) as FaultStats & { kind: string; id: number };
+      return stats;
     },
     async kill() {
       const current = child;

@@ -16,6 +16,7 @@
  *   {"id":1,"cmd":"withhold","clientId":"…","on":true}   heartbeats of that client (or '*') withheld
  *   {"id":2,"cmd":"faults","plan":"503=0.1,seed=3"}       the tunnel fault plan replaced ('' = none)
  *   {"id":3,"cmd":"sinkFaults","unavailable":0.1,"dropAfterApply":0.05,"seed":7}
+ *   {"id":4,"cmd":"stats"}   answered by {"kind":"stats","id":4,…}: the faults injected so far
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { readdirSync } from 'node:fs';
@@ -62,6 +63,8 @@ function mulberry32(seed: number): () => number {
 const sinkTable = Buffer.from(config.sinkTable ?? 'OrderStreamSink', 'utf8');
 const sinkFaults: SinkFaults = { unavailable: 0, dropAfterApply: 0, random: mulberry32(1) };
 let sinkWrites = 0;
+/** what was injected, for the report */
+const stats = { tunnelCalls: 0, tunnel503: 0, tunnelDelayed: 0, tunnelDropped: 0, heartbeatsWithheld: 0, sinkWrites: 0, sink503: 0, sinkAnswersLost: 0 };
 
 /** The newest batch id under `<checkpointDir>/<kind>` (-1: none). */
 const newest = (kind: string): number => {
@@ -97,6 +100,8 @@ const emulator = await startEmulator({
           if (config.sinkDelayMs !== undefined && config.sinkDelayMs > 0) await new Promise((done) => setTimeout(done, config.sinkDelayMs));
           const unavailable = sinkFaults.random() < sinkFaults.unavailable;
           const drop = sinkFaults.random() < sinkFaults.dropAfterApply;
+          stats.sinkWrites++;
+          if (unavailable) stats.sink503++;
           if (unavailable) return E.left({ code: 'OTSServerUnavailable', message: 'Server is unavailable (injected sink fault).', status: 503 });
           // a client that died while its write was on the way: the write never reached the service
           if (context.response.destroyed || context.response.socket === null || context.response.socket.destroyed) {
@@ -106,6 +111,7 @@ const emulator = await startEmulator({
           const result = await handler(context);
           out({ kind: 'sink', phase: 'end', at: Date.now(), id, ok: E.isRight(result) });
           if (drop) {
+            stats.sinkAnswersLost++;
             // applied, but the answer never arrives: the sink must retry and write the same rows again
             context.response.socket?.destroy();
             context.response.destroy();
@@ -116,6 +122,24 @@ const emulator = await startEmulator({
     },
   ],
 });
+
+// count the tunnel service's fault decisions as they are made
+const faults = emulator.tunnels.faults;
+const decide = faults.decide.bind(faults);
+faults.decide = () => {
+  const decision = decide();
+  stats.tunnelCalls++;
+  if (decision.delayMs > 0) stats.tunnelDelayed++;
+  if (decision.kind === 'unavailable') stats.tunnel503++;
+  if (decision.kind === 'drop') stats.tunnelDropped++;
+  return decision;
+};
+const withheld = faults.isHeartbeatWithheld.bind(faults);
+faults.isHeartbeatWithheld = (clientId: string) => {
+  const answer = withheld(clientId);
+  if (answer) stats.heartbeatsWithheld++;
+  return answer;
+};
 
 createInterface({ input: process.stdin }).on('line', (line) => {
   const message = JSON.parse(line) as { id: number; cmd: string; clientId?: string; on?: boolean; plan?: string; unavailable?: number; dropAfterApply?: number; seed?: number };
@@ -137,6 +161,9 @@ createInterface({ input: process.stdin }).on('line', (line) => {
       sinkFaults.dropAfterApply = message.dropAfterApply ?? 0;
       sinkFaults.random = mulberry32(message.seed ?? 1);
       break;
+    case 'stats':
+      out({ kind: 'stats', id: message.id, ...stats });
+      return;
     default:
       out({ kind: 'error', id: message.id, message: `unknown command ${message.cmd}` });
       return;

@@ -1,0 +1,113 @@
+/**
+ * The seed job (compiled CLI) under the emulator's fault plans while orders arrive: 10 % of tunnel
+ * calls fail with 503, 5 % are held 200 ms, 2 % of responses are cut halfway (the plan
+ * `503=0.1,latency=200ms@0.05,drop=0.02`, as `otsflow emulator --faults` takes it); the sink's
+ * BatchWriteRow fails with 503 one time in ten and, one time in twenty, is applied but its answer
+ * is lost (so the same rows are written again), each taking 150 ms; and twice the job's heartbeats are withheld past
+ * its timeout, so its session ends, its leases expire and move to the client it reconnects as. The
+ * job must keep going — never restarted — and OrderStreamSink must end exact.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  differences,
+  directComputation,
+  knob,
+  OrderGenerator,
+  readOrders,
+  readSeedSink,
+  sdkClient,
+  SEED,
+  seedTables,
+  sleep,
+  startEmulatorProcess,
+  startJob,
+  tunnelAdmin,
+  until,
+} from './harness/cluster.js';
+
+const PLAN = '503=0.1,latency=200ms@0.05,drop=0.02';
+const WITHHOLDS = knob('RELIABILITY_WITHHOLDS', 2, 10);
+const RUN_MS = knob('RELIABILITY_FAULT_RUN_MS', 8_000, 120_000);
+
+describe('the seed job under fault plans', () => {
+  it(`keeps going through ${PLAN}, sink 503s and lost answers, and ${WITHHOLDS} withheld-heartbeat lease moves; OrderStreamSink ends exact`, async () => {
+    const started = Date.now();
+    console.log(`fault plans: seed ${SEED}`);
+    const root = mkdtempSync(join(tmpdir(), 'otsflow-rel-faults-'));
+    // sink writes take 150 ms, like a remote service's: while one is on its way the job has read
+    // more, so a lost session always leaves it holding records the service has not seen acknowledged
+    const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0, sinkDelayMs: 150 });
+    const admin = tunnelAdmin(emulator.endpoint);
+    let job: ReturnType<typeof startJob> | undefined;
+    try {
+      // the plan applies once the tables and the tunnel exist (CreateTunnel is not retried: not idempotent)
+      const tunnelId = await seedTables(emulator.endpoint);
+      await emulator.command({ cmd: 'faults', plan: `${PLAN},seed=${SEED}` });
+      await emulator.command({ cmd: 'sinkFaults', unavailable: 0.1, dropAfterApply: 0.05, seed: SEED });
+      const sdk = sdkClient(emulator.endpoint);
+      const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 150, stepMs: 100 });
+      generator.start();
+      const running = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint: join(root, 'checkpoint') });
+      job = running;
+      // DescribeTunnel goes through the fault plan too; the control client retries it
+      const owners = async (): Promise<string[]> => [
+        ...new Set((await admin.describe('OrderSource', 'orders')).channels.filter((channel) => channel.status === 'OPEN').map((channel) => channel.clientId ?? '')),
+      ];
+      await until(async () => (await owners()).length === 1, 30_000, 'the job to hold the channels', 100);
+      const clients: string[] = [];
+      const phaseMs = RUN_MS / (WITHHOLDS + 1);
+      for (let withhold = 0; withhold < WITHHOLDS; withhold++) {
+        await sleep(phaseMs);
+        const [current] = await owners();
+        clients.push(current as string);
+        // no heartbeat of that client is answered any more: past its timeout it gives the session up,
+        // the service expires its leases, and the job's next client gets the channels
+        await emulator.command({ cmd: 'withhold', clientId: current, on: true });
+        await until(async () => {
+          if (running.child.exitCode !== null) return true;
+          const now = await owners();
+          return now.length === 1 && now[0] !== current && now[0] !== '';
+        }, 30_000, 'the leases to move to a new client', 100);
+        expect(running.child.exitCode, `the job must keep going by itself; its stderr:\n${running.stderr()}`).toBe(null);
+      }
+      await sleep(phaseMs);
+      await generator.stop();
+      clients.push(...(await owners()));
+
+      const orders = await readOrders(sdk);
+      const expected = directComputation(orders);
+      const caughtUp = Date.now();
+      await until(async () => running.child.exitCode !== null || differences(await readSeedSink(sdk), expected).length === 0, 60_000, 'the sink to catch up', 250).catch(() => undefined);
+      const catchUpMs = Date.now() - caughtUp;
+      expect(running.child.exitCode, `the job must keep going by itself; its stderr:\n${running.stderr()}`).toBe(null);
+      running.child.kill('SIGTERM');
+      expect((await running.exited).code, running.stderr()).toBe(0);
+      const actual = await readSeedSink(sdk);
+      expect(differences(actual, expected)).toEqual([]);
+      expect(actual).toEqual(expected);
+
+      const stats = await emulator.stats();
+      // the faults were there: without them this test proves nothing
+      expect(stats.tunnel503).toBeGreaterThan(0);
+      expect(stats.tunnelDropped).toBeGreaterThan(0);
+      expect(stats.tunnelDelayed).toBeGreaterThan(0);
+      expect(stats.sink503 + stats.sinkAnswersLost).toBeGreaterThan(0);
+      expect(new Set(clients).size).toBe(WITHHOLDS + 1);
+      console.log(
+        [
+          `fault plans: ${orders.length} orders in ${expected.size} windows, exact, ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${SEED}); caught up ${catchUpMs} ms after the generator stopped`,
+          `  tunnel: ${stats.tunnelCalls} calls, ${stats.tunnel503} answered 503, ${stats.tunnelDelayed} held 200 ms, ${stats.tunnelDropped} cut halfway; ${stats.heartbeatsWithheld} heartbeats withheld, leases moved ${WITHHOLDS} times (${new Set(clients).size} clients)`,
+          `  sink: ${stats.sinkWrites} BatchWriteRow, ${stats.sink503} answered 503, ${stats.sinkAnswersLost} applied with the answer lost`,
+        ].join('\n'),
+      );
+    } finally {
+      job?.child.kill('SIGKILL');
+      admin.close();
+      await emulator.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 120_000 + RUN_MS * 2);
+});
