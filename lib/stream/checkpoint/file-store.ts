@@ -46,7 +46,8 @@ export function fileCheckpointStore(location: string, options: FileCheckpointOpt
       await ensureDirectory(directory);
       await writeAtomically(file, `${JSON.stringify(body)}\n`);
     } catch (error) {
-      throw new CheckpointError(location, `cannot persist ${kind}/${batchId} (${describeFsError(error)}); nothing after batch ${batchId - 1} was acknowledged`, error);
+      const acknowledged = batchId === 0 ? 'nothing was acknowledged' : `nothing after batch ${batchId - 1} was acknowledged`;
+      throw new CheckpointError(location, `cannot persist ${kind}/${batchId} (${describeFsError(error)}); ${acknowledged}`, error);
     }
   };
 
