@@ -1,16 +1,17 @@
 /**
  * A checkpointLocation that cannot be written, by real OS behaviour, under the seed job (compiled
- * CLI) while orders arrive:
+ * CLI) while orders arrive — one job's life through three breakages, in turn:
  *
+ * - the location lies under a regular file (ENOTDIR), from the start;
  * - the disk fills mid-run: the location is on a small tmpfs that the test fills up (ENOSPC from
  *   the kernel); where `mount` is not permitted, the job's next temp files are symlinks to
  *   /dev/full instead — the kernel's ENOSPC as well;
- * - the disk is remounted read-only mid-run (EROFS; only where `mount` is permitted);
- * - the location lies under a regular file (ENOTDIR), from the start.
+ * - the disk is remounted read-only mid-run (EROFS; only where `mount` is permitted).
  *
  * Each time the job must stop with one clear line and exit code 1, before acknowledging anything it
- * could not persist: the tunnel's checkpoints are not past the newest commit on disk. With space
- * (or the directory) back, a restart from the same location ends exact.
+ * could not persist: the tunnel's checkpoints are not past the newest commit on disk. Repaired
+ * (the file gone, space freed, remounted writable), the next run resumes after that commit; the
+ * last one runs until idle and OrderStreamSink ends exact.
  */
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
@@ -29,7 +30,7 @@ import {
   SEED,
   seedTables,
   sleep,
-  startEmulatorProcess,
+  startEmulatorInProcess,
   startJob,
   tunnelAdmin,
   until,
@@ -99,58 +100,14 @@ async function expectNothingAcknowledgedPastTheCommit(emulator: EmulatorProcess,
   }
 }
 
-interface Breakage {
+interface Stage {
   readonly how: string;
   /** the error the job must name */
   readonly expected: RegExp;
-  /** a fresh location, before the job starts */
-  prepare(): string;
   /** mid-run, once the job has committed a few batches (undefined: broken from the start) */
-  readonly breakIt?: (checkpoint: string, job: JobProcess) => void;
+  readonly breakIt?: (job: JobProcess) => void;
   /** space (or the directory) back */
-  repair(checkpoint: string): void;
-}
-
-/** The seed job until the location breaks, then a restart once it is repaired. */
-async function run(name: string, breakage: Breakage): Promise<void> {
-  const started = Date.now();
-  const emulator = await startEmulatorProcess({ dataDir: join(root, `${name}-data`), port: 0 });
-  const jobs: JobProcess[] = [];
-  try {
-    const tunnelId = await seedTables(emulator.endpoint);
-    const sdk = sdkClient(emulator.endpoint);
-    const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 150, stepMs: 100 });
-    generator.start();
-    const checkpoint = breakage.prepare();
-    const job = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint });
-    jobs.push(job);
-    if (breakage.breakIt !== undefined) {
-      await until(() => listCheckpoint(checkpoint).commits.length >= 3 || job.child.exitCode !== null, 30_000, 'a few commits');
-      expect(job.child.exitCode, job.stderr()).toBe(null);
-      breakage.breakIt(checkpoint, job);
-    }
-    const exit = await Promise.race([job.exited, sleep(30_000).then(() => undefined)]);
-    expect(exit, `the job must stop by itself once its checkpoint cannot be written:\n${job.stderr()}`).toBeDefined();
-    expect(exit?.code).toBe(1);
-    const line = failureLine(job);
-    expect(line).toMatch(breakage.expected);
-    expect(line).toMatch(/; nothing (after batch \d+ )?was acknowledged$/);
-    await expectNothingAcknowledgedPastTheCommit(emulator, checkpoint);
-    const committedBefore = listCheckpoint(checkpoint).commits.at(-1) ?? -1;
-
-    await generator.stop();
-    breakage.repair(checkpoint);
-    const final = await runJobToEnd({ endpoint: emulator.endpoint, tunnelId, checkpoint }, 90_000);
-    expect(final.code, final.stderr).toBe(0);
-    if (committedBefore >= 0) expect(final.stderr).toMatch(new RegExp(`resuming after batch ${committedBefore} `));
-    const orders = await readOrders(sdk);
-    const expected = directComputation(orders);
-    expect(differences(await readSeedSink(sdk), expected)).toEqual([]);
-    console.log(`checkpoint disk, ${breakage.how}: stopped with \`${line}\`; after the repair it ${committedBefore < 0 ? 'started fresh' : `resumed after batch ${committedBefore}`} and ended exact over ${orders.length} orders (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-  } finally {
-    for (const job of jobs) job.child.kill('SIGKILL');
-    await emulator.close();
-  }
+  readonly repair: () => void;
 }
 
 const probe = join(tmpdir(), `otsflow-rel-mount-probe-${process.pid}`);
@@ -161,71 +118,101 @@ unmount(probe);
 rmSync(probe, { recursive: true, force: true });
 
 describe('a checkpointLocation that cannot be written', () => {
-  it(`the disk fills mid-run (${CAN_MOUNT ? 'a 4 MiB tmpfs filled up' : 'temp files pointed at /dev/full: no mount here'}): one line, exit 1, nothing acknowledged past the commit; a restart with space again ends exact`, async () => {
-    const mounted = join(root, 'full');
-    let filler = '';
-    await run(
-      'full',
-      CAN_MOUNT
-        ? {
-            how: 'ENOSPC on a full tmpfs',
-            expected: /checkpoint .*: cannot persist (offsets|commits)\/\d+ \(the disk is full: ENOSPC/,
-            prepare: () => {
-              mkdirSync(mounted, { recursive: true });
-              if (!tryMount(mounted)) throw new Error(`cannot mount a tmpfs on ${mounted}`);
-              return join(mounted, 'checkpoint');
-            },
-            breakIt: () => {
-              filler = join(mounted, 'filler');
-              fill(filler);
-            },
-            repair: () => rmSync(filler, { force: true }),
-          }
-        : {
-            how: 'ENOSPC from /dev/full',
-            expected: /checkpoint .*: cannot persist (offsets|commits)\/\d+ \(the disk is full: ENOSPC/,
-            prepare: () => join(mounted, 'checkpoint'),
-            breakIt: (checkpoint, job) => {
-              // the job's next temp files (`.<batch>.<pid>.tmp`) already exist, as links to /dev/full
-              const next = (listCheckpoint(checkpoint).commits.at(-1) ?? 0) + 1;
-              for (const kind of ['offsets', 'commits']) {
-                for (let batch = next; batch < next + 200; batch++) symlinkSync('/dev/full', join(checkpoint, kind, `.${batch}.${job.child.pid}.tmp`));
-              }
-            },
-            repair: (checkpoint) => {
-              for (const kind of ['offsets', 'commits']) {
-                for (const temp of listCheckpoint(checkpoint).temps.filter((entry) => entry.kind === kind)) rmSync(join(checkpoint, kind, `.${temp.batchId}.${temp.pid}.tmp`), { force: true });
-              }
-            },
+  it(`ENOTDIR from the start, ENOSPC mid-run (${CAN_MOUNT ? 'a 4 MiB tmpfs filled up' : 'temp files pointed at /dev/full: no mount here'})${CAN_MOUNT ? ', EROFS mid-run (remounted read-only)' : ''}: each time one line, exit 1, nothing acknowledged past the newest commit; repaired, the job resumes and ends exact`, async () => {
+    const started = Date.now();
+    const emulator = await startEmulatorInProcess({ dataDir: join(root, 'data'), port: 0 });
+    // the location's parent: first a regular file, then a directory (a tmpfs where mount works)
+    const disk = join(root, 'disk');
+    const checkpoint = join(disk, 'checkpoint');
+    const jobs: JobProcess[] = [];
+    const report: string[] = [];
+    try {
+      const tunnelId = await seedTables(emulator.endpoint);
+      const sdk = sdkClient(emulator.endpoint);
+      const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 150, stepMs: 100 });
+      generator.start();
+      let filler = '';
+      const stages: Stage[] = [
+        {
+          how: 'ENOTDIR (the location under a regular file)',
+          expected: /checkpoint .*disk\/checkpoint: cannot persist offsets\/0 \(ENOTDIR/,
+          repair: () => {
+            rmSync(disk, { force: true });
+            mkdirSync(disk);
+            if (CAN_MOUNT && !tryMount(disk)) throw new Error(`cannot mount a tmpfs on ${disk}`);
           },
-    ).finally(() => unmount(mounted));
-  }, 150_000);
+        },
+        CAN_MOUNT
+          ? {
+              how: 'ENOSPC (the tmpfs filled up)',
+              expected: /checkpoint .*: cannot persist (offsets|commits)\/\d+ \(the disk is full: ENOSPC/,
+              breakIt: () => {
+                filler = join(disk, 'filler');
+                fill(filler);
+              },
+              repair: () => rmSync(filler, { force: true }),
+            }
+          : {
+              how: 'ENOSPC (the next temp files are links to /dev/full)',
+              expected: /checkpoint .*: cannot persist (offsets|commits)\/\d+ \(the disk is full: ENOSPC/,
+              breakIt: (job) => {
+                // the job's next temp files (`.<batch>.<pid>.tmp`) already exist, as links to /dev/full
+                const next = (listCheckpoint(checkpoint).commits.at(-1) ?? 0) + 1;
+                for (const kind of ['offsets', 'commits']) {
+                  for (let batch = next; batch < next + 200; batch++) symlinkSync('/dev/full', join(checkpoint, kind, `.${batch}.${job.child.pid}.tmp`));
+                }
+              },
+              repair: () => {
+                for (const temp of listCheckpoint(checkpoint).temps) rmSync(join(checkpoint, temp.kind, `.${temp.batchId}.${temp.pid}.tmp`), { force: true });
+              },
+            },
+        ...(CAN_MOUNT
+          ? [
+              {
+                how: 'EROFS (remounted read-only)',
+                expected: /checkpoint .*: cannot persist (offsets|commits)\/\d+ \(not writable: EROFS/,
+                breakIt: () => execFileSync('mount', ['-o', 'remount,ro', disk]),
+                repair: () => execFileSync('mount', ['-o', 'remount,rw', disk]),
+              },
+            ]
+          : []),
+      ];
+      writeFileSync(disk, 'a regular file, not a directory\n');
 
-  it.skipIf(!CAN_MOUNT)('the disk is remounted read-only mid-run (EROFS): one line, exit 1, nothing acknowledged past the commit; remounted writable, a restart ends exact', async () => {
-    const mounted = join(root, 'readonly');
-    await run('readonly', {
-      how: 'EROFS after a read-only remount',
-      expected: /checkpoint .*: cannot persist (offsets|commits)\/\d+ \(not writable: EROFS/,
-      prepare: () => {
-        mkdirSync(mounted, { recursive: true });
-        if (!tryMount(mounted)) throw new Error(`cannot mount a tmpfs on ${mounted}`);
-        return join(mounted, 'checkpoint');
-      },
-      breakIt: () => execFileSync('mount', ['-o', 'remount,ro', mounted]),
-      repair: () => execFileSync('mount', ['-o', 'remount,rw', mounted]),
-    }).finally(() => unmount(mounted));
-  }, 150_000);
+      for (const stage of stages) {
+        const committedFirst = listCheckpoint(checkpoint).commits.at(-1) ?? -1;
+        const job = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint });
+        jobs.push(job);
+        if (stage.breakIt !== undefined) {
+          await until(() => (listCheckpoint(checkpoint).commits.at(-1) ?? -1) >= committedFirst + 3 || job.child.exitCode !== null, 30_000, `a few commits before ${stage.how}`);
+          expect(job.child.exitCode, job.stderr()).toBe(null);
+          stage.breakIt(job);
+        }
+        const exit = await Promise.race([job.exited, sleep(30_000).then(() => undefined)]);
+        expect(exit, `${stage.how}: the job must stop by itself once its checkpoint cannot be written:\n${job.stderr()}`).toBeDefined();
+        expect(exit?.code).toBe(1);
+        const line = failureLine(job);
+        expect(line).toMatch(stage.expected);
+        expect(line).toMatch(/; nothing (after batch \d+ )?was acknowledged$/);
+        await expectNothingAcknowledgedPastTheCommit(emulator, checkpoint);
+        report.push(`${stage.how}: \`${line}\``);
+        stage.repair();
+      }
 
-  it('the location lies under a regular file (ENOTDIR): one line, exit 1, nothing acknowledged; with the directory possible, a restart ends exact', async () => {
-    const file = join(root, 'a-file');
-    await run('enotdir', {
-      how: 'ENOTDIR',
-      expected: /checkpoint .*a-file\/checkpoint: cannot persist offsets\/0 \(ENOTDIR/,
-      prepare: () => {
-        writeFileSync(file, 'not a directory\n');
-        return join(file, 'checkpoint');
-      },
-      repair: () => rmSync(file, { force: true }),
-    });
-  }, 150_000);
+      await generator.stop();
+      const committed = listCheckpoint(checkpoint).commits.at(-1) ?? -1;
+      const final = await runJobToEnd({ endpoint: emulator.endpoint, tunnelId, checkpoint }, 90_000);
+      expect(final.code, final.stderr).toBe(0);
+      expect(final.stderr).toMatch(new RegExp(`resuming after batch ${committed} `));
+      const orders = await readOrders(sdk);
+      expect(differences(await readSeedSink(sdk), directComputation(orders))).toEqual([]);
+      console.log(
+        [`checkpoint disk: ${stages.length} breakages, then resumed after batch ${committed} and ended exact over ${orders.length} orders (${((Date.now() - started) / 1000).toFixed(1)} s)`, ...report.map((line) => `  ${line}`)].join('\n'),
+      );
+    } finally {
+      for (const job of jobs) job.child.kill('SIGKILL');
+      await emulator.close();
+      unmount(disk);
+    }
+  }, 180_000);
 });

@@ -30,7 +30,7 @@ import {
   SEED,
   seedTables,
   sleep,
-  startEmulatorProcess,
+  startEmulatorInProcess,
   startJob,
   tunnelAdmin,
   until,
@@ -59,7 +59,7 @@ const pipelineRunning = (job: JobProcess): boolean => /job \S+: reading /.test(j
 
 async function withEmulator(name: string, body: (emulator: EmulatorProcess, root: string) => Promise<void>): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), `otsflow-rel-${name}-`));
-  const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0 });
+  const emulator = await startEmulatorInProcess({ dataDir: join(root, 'data'), port: 0 });
   try {
     await body(emulator, root);
   } finally {

@@ -21,6 +21,7 @@ import { tunnelControl, type TunnelDescription } from '../../../lib/tunnel/contr
 import { createHttpTransport } from '../../../lib/tunnel/http-transport.js';
 import { ensureCompiledCli } from '../../cli/cli-process.js';
 import { ROOT } from '../../emulator/process.js';
+import { startInstrumentedEmulator, type InstrumentedConfig } from './instrumented-emulator.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Sdk = any;
@@ -85,16 +86,7 @@ const exitOf = (child: ChildProcess): Promise<{ code: number | null; signal: Nod
 
 // ------------------------------------------------------------------------------- the emulator
 
-export interface EmulatorConfig {
-  readonly dataDir: string;
-  readonly port: number;
-  readonly partitions?: number;
-  readonly faults?: string;
-  readonly sinkTable?: string;
-  readonly sinkDelayMs?: number;
-  readonly readMaxRecords?: number;
-  readonly checkpointDir?: string;
-}
+export type EmulatorConfig = InstrumentedConfig;
 
 export interface SinkEvent {
   /** `abandoned`: the client died during the write's latency, so it was not applied */
@@ -136,6 +128,8 @@ export interface EmulatorProcess {
   /** SIGTERM-free close: the data directory stays for the caller to remove */
   close(): Promise<void>;
   stderr(): string;
+  /** in the test's own process (startEmulatorInProcess): kill and restart are not possible */
+  readonly inProcess: boolean;
 }
 
 export async function startEmulatorProcess(config: EmulatorConfig): Promise<EmulatorProcess> {
@@ -171,7 +165,7 @@ export async function startEmulatorProcess(config: EmulatorConfig): Promise<Emul
           };
           sinkEvents.push(event);
           handle.onSink?.(event);
-        } else if (message.kind === 'ack' || message.kind === 'stats') {
+        } else if (message.kind === 'ack') {
           acks.get(message.id!)?.resolve(message);
           acks.delete(message.id!);
         } else if (message.kind === 'error') {
@@ -202,6 +196,7 @@ export async function startEmulatorProcess(config: EmulatorConfig): Promise<Emul
       const { kind: _kind, id: _id, ...stats } = (await ask({ cmd: 'stats' })) as FaultStats & { kind: string; id: number };
       return stats;
     },
+    inProcess: false,
     async kill() {
       const current = child;
       if (current === undefined) return;
@@ -228,6 +223,42 @@ export async function startEmulatorProcess(config: EmulatorConfig): Promise<Emul
   };
   await launch();
   return handle;
+}
+
+/**
+ * The same instrumented emulator in the test's own process: no process to start (the specs that
+ * never kill the service save a second or two each), the same events and commands.
+ */
+export async function startEmulatorInProcess(config: EmulatorConfig): Promise<EmulatorProcess> {
+  const sinkEvents: SinkEvent[] = [];
+  const handle: EmulatorProcess = {
+    port: 0,
+    endpoint: '',
+    sinkEvents,
+    onSink: undefined,
+    command: async (message) => {
+      instrumented.handle(message as { cmd: string });
+    },
+    stats: async () => instrumented.handle({ cmd: 'stats' }) as unknown as FaultStats,
+    kill: () => Promise.reject(new Error('an in-process emulator cannot be killed')),
+    restart: () => Promise.reject(new Error('an in-process emulator cannot be restarted')),
+    close: () => instrumented.emulator.close(),
+    stderr: () => '',
+    inProcess: true,
+  };
+  const instrumented = await startInstrumentedEmulator(config, (message) => {
+    if (message['kind'] !== 'sink') return;
+    const event: SinkEvent = {
+      phase: message['phase'] as SinkEvent['phase'],
+      at: message['at'] as number,
+      id: message['id'] as number,
+      generation: 1,
+      ...(message['plan'] === undefined ? {} : { plan: message['plan'] as number, commit: message['commit'] as number }),
+    };
+    sinkEvents.push(event);
+    handle.onSink?.(event);
+  });
+  return Object.assign(handle, { port: instrumented.emulator.port, endpoint: instrumented.emulator.endpoint });
 }
 
 // ------------------------------------------------------------------------------- the SDK
