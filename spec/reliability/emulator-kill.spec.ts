@@ -1,7 +1,7 @@
 /**
  * kill -9 of the emulator (the service itself) while the seed job runs and orders arrive: the
- * emulator is SIGKILLed mid-run and restarted on its data directory at the same port, a few
- * times. The job (the compiled CLI) must ride it out — its requests are retried, its tunnel
+ * emulator is SIGKILLed mid-run and restarted on its data directory at the same port (once in
+ * CI, twenty times in the long form). The job (the compiled CLI) must ride it out — its requests are retried, its tunnel
  * session reconnects, its sink writes are retried — without being restarted, and end exact. The
  * generator retries its writes while the service is down (EXPECT_NOT_EXIST, so a write whose
  * answer was lost is never applied twice).
@@ -28,10 +28,10 @@ import {
   until,
 } from './harness/cluster.js';
 
-const OUTAGES = knob('RELIABILITY_EMULATOR_KILLS', 3, 20);
+const OUTAGES = knob('RELIABILITY_EMULATOR_KILLS', 1, 20);
 
 describe('kill -9 of the emulator under a running seed job', () => {
-  it(`the job survives ${OUTAGES} SIGKILLs of the emulator (restarted on its data at the same port) and OrderStreamSink ends exact`, async () => {
+  it(`the job survives ${OUTAGES} SIGKILL(s) of the emulator (restarted on its data at the same port) and OrderStreamSink ends exact`, async () => {
     const started = Date.now();
     console.log(`kill -9 of the emulator: seed ${SEED}`);
     const root = mkdtempSync(join(tmpdir(), 'otsflow-rel-emu-'));
@@ -68,7 +68,7 @@ describe('kill -9 of the emulator under a running seed job', () => {
         await sleep(500 + draw() * 1_500);
         if (running.child.exitCode !== null) break;
         await emulator.kill();
-        const down = 300 + Math.floor(draw() * 2_000);
+        const down = 300 + Math.floor(draw() * 1_500);
         downtimes.push(down);
         await sleep(down);
         await emulator.restart();

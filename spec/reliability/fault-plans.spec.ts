@@ -2,10 +2,12 @@
  * The seed job (compiled CLI) under the emulator's fault plans while orders arrive: 10 % of tunnel
  * calls fail with 503, 5 % are held 200 ms, 2 % of responses are cut halfway (the plan
  * `503=0.1,latency=200ms@0.05,drop=0.02`, as `otsflow emulator --faults` takes it); the sink's
- * BatchWriteRow fails with 503 one time in ten and, one time in twenty, is applied but its answer
- * is lost (so the same rows are written again), each taking 150 ms; and twice the job's heartbeats are withheld past
- * its timeout, so its session ends, its leases expire and move to the client it reconnects as. The
- * job must keep going — never restarted — and OrderStreamSink must end exact.
+ * BatchWriteRow fails with 503 one time in ten and, one time in ten, is applied but its answer
+ * is lost (so the same rows are written again), each taking 150 ms; and (once in CI, ten times in
+ * the long form) the job's heartbeats are withheld past its timeout, so its session ends, its
+ * leases expire and move to the client it reconnects as. The run goes on until every kind of
+ * fault has happened. The job must keep going — never restarted — and OrderStreamSink must end
+ * exact.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,8 +31,8 @@ import {
 } from './harness/cluster.js';
 
 const PLAN = '503=0.1,latency=200ms@0.05,drop=0.02';
-const WITHHOLDS = knob('RELIABILITY_WITHHOLDS', 2, 10);
-const RUN_MS = knob('RELIABILITY_FAULT_RUN_MS', 8_000, 120_000);
+const WITHHOLDS = knob('RELIABILITY_WITHHOLDS', 1, 10);
+const RUN_MS = knob('RELIABILITY_FAULT_RUN_MS', 6_000, 120_000);
 
 describe('the seed job under fault plans', () => {
   it(`keeps going through ${PLAN}, sink 503s and lost answers, and ${WITHHOLDS} withheld-heartbeat lease moves; OrderStreamSink ends exact`, async () => {
@@ -46,7 +48,7 @@ describe('the seed job under fault plans', () => {
       // the plan applies once the tables and the tunnel exist (CreateTunnel is not retried: not idempotent)
       const tunnelId = await seedTables(emulator.endpoint);
       await emulator.command({ cmd: 'faults', plan: `${PLAN},seed=${SEED}` });
-      await emulator.command({ cmd: 'sinkFaults', unavailable: 0.1, dropAfterApply: 0.05, seed: SEED });
+      await emulator.command({ cmd: 'sinkFaults', unavailable: 0.1, dropAfterApply: 0.1, seed: SEED });
       const sdk = sdkClient(emulator.endpoint);
       const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 150, stepMs: 100 });
       generator.start();
@@ -75,6 +77,11 @@ describe('the seed job under fault plans', () => {
         expect(running.child.exitCode, `the job must keep going by itself; its stderr:\n${running.stderr()}`).toBe(null);
       }
       await sleep(phaseMs);
+      // a short run may not have drawn every kind of fault yet: go on until it has
+      await until(async () => {
+        const injected = await emulator.stats();
+        return injected.tunnel503 > 0 && injected.tunnelDropped > 0 && injected.tunnelDelayed > 0 && injected.sink503 > 0 && injected.sinkAnswersLost > 0;
+      }, 60_000, 'every kind of fault to be injected', 250);
       await generator.stop();
 
       const orders = await readOrders(sdk);
@@ -94,7 +101,8 @@ describe('the seed job under fault plans', () => {
       expect(stats.tunnel503).toBeGreaterThan(0);
       expect(stats.tunnelDropped).toBeGreaterThan(0);
       expect(stats.tunnelDelayed).toBeGreaterThan(0);
-      expect(stats.sink503 + stats.sinkAnswersLost).toBeGreaterThan(0);
+      expect(stats.sink503).toBeGreaterThan(0);
+      expect(stats.sinkAnswersLost).toBeGreaterThan(0);
       // each withheld client handed its channels to a new one of the same job
       expect(moves).toHaveLength(WITHHOLDS);
       console.log(

@@ -39,163 +39,203 @@ import {
   startEmulatorProcess,
   startJob,
   tunnelAdmin,
+  type Order,
 } from './harness/cluster.js';
 
 const KILLS = knob('RELIABILITY_KILLS', 20, 200);
-const RATE = knob('RELIABILITY_RATE', 200, 200);
+const LANES = Math.max(1, knob('RELIABILITY_LANES', 2, 2));
+const RATE = knob('RELIABILITY_RATE', 120, 200);
 const VERBOSE = process.env['RELIABILITY_VERBOSE'] === '1';
 const TARGETS = ['random', 'sink-write', 'sink-written', 'commit', 'committed', 'plan'] as const;
 type Target = (typeof TARGETS)[number];
 
+interface LaneResult {
+  readonly orders: number;
+  readonly outOfOrder: number;
+  readonly windows: number;
+  readonly batches: number;
+  readonly replays: number;
+  readonly killedReplays: number;
+  readonly generatorRetries: number;
+  readonly killsMs: number;
+  readonly finalMs: number;
+}
+
+interface Tally {
+  readonly phases: Map<Phase, number>;
+  readonly byTarget: Map<string, Map<Phase, number>>;
+}
+
+/**
+ * One lane: an emulator process with its tables, tunnel and generator, and one job killed `kills`
+ * times, then run until idle and checked. Lanes run side by side (the machine waits on the job's
+ * startup more than it computes), each with its own seed and rotation of aims.
+ */
+async function lane(index: number, kills: number, tally: Tally): Promise<LaneResult> {
+  const started = Date.now();
+  const root = mkdtempSync(join(tmpdir(), `otsflow-rel-kill-${index}-`));
+  const checkpoint = join(root, 'checkpoint');
+  const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0, sinkDelayMs: 40, checkpointDir: checkpoint });
+  const watchers: FSWatcher[] = [];
+  const draw = random(SEED + index);
+  try {
+    const tunnelId = await seedTables(emulator.endpoint);
+    const sdk = sdkClient(emulator.endpoint);
+    const admin = tunnelAdmin(emulator.endpoint);
+    const generator = new OrderGenerator(() => sdk, { seed: SEED + index, rate: RATE, stepMs: 20, lateShare: 0.1 });
+    generator.start();
+
+    // the job creates these itself; made first so they can be watched from the first run on
+    mkdirSync(join(checkpoint, 'offsets'), { recursive: true });
+    mkdirSync(join(checkpoint, 'commits'), { recursive: true });
+    let onFile: ((kind: 'offsets' | 'commits', name: string) => void) | undefined;
+    for (const kind of ['offsets', 'commits'] as const) watchers.push(watch(join(checkpoint, kind), (_event, name) => name !== null && onFile?.(kind, String(name))));
+
+    let replays = 0;
+    let killedReplays = 0;
+    for (let kill = 0; kill < kills; kill++) {
+      const target: Target = TARGETS[(kill + index * 3) % TARGETS.length] as Target;
+      const label = `lane ${index} kill ${kill}`;
+      const before = listCheckpoint(checkpoint);
+      if (before.plans.length > 0 && before.plans[before.plans.length - 1] === (before.commits[before.commits.length - 1] ?? -1) + 1) replays++;
+      const job = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint });
+      const pid = job.child.pid as number;
+      let killedAt = 0;
+      const killNow = (): void => {
+        if (killedAt !== 0) return;
+        killedAt = Date.now();
+        job.child.kill('SIGKILL');
+      };
+      // the moment the job's pipeline started (it restores the checkpoint next): aims count from there
+      let restoredAt = 0;
+      const restoredPoll = setInterval(() => {
+        if (restoredAt === 0 && restored(job.stderr())) restoredAt = Date.now();
+      }, 5);
+      const aimed = new Promise<void>((resolve) => {
+        const fire = (): void => {
+          killNow();
+          resolve();
+        };
+        // aim at the first, second or third such moment of the run: the replayed batch, or later ones
+        let skip = Math.floor(draw() * 3);
+        const nth = (then: () => void) => (): void => {
+          if (skip-- === 0) then();
+        };
+        // random: any moment from the pipeline's start on (startup itself is hit by the other aims' misses)
+        if (target === 'random') {
+          const delay = draw() * 1_000;
+          const poll = setInterval(() => {
+            if (restoredAt === 0) return;
+            clearInterval(poll);
+            setTimeout(fire, delay);
+          }, 5);
+          void job.exited.then(() => clearInterval(poll));
+        }
+        if (target === 'sink-write' || target === 'sink-written') {
+          // only this job's own writes (the emulator may still finish one of the killed job's)
+          const mine = new Set<number>();
+          const hit = nth(fire);
+          emulator.onSink = (event) => {
+            if (event.phase === 'begin' && event.at >= job.startedAt) mine.add(event.id);
+            if (mine.has(event.id) && event.phase === (target === 'sink-write' ? 'begin' : 'end')) hit();
+          };
+        }
+        if (target === 'commit' || target === 'plan') {
+          const kind = target === 'commit' ? 'commits' : 'offsets';
+          // a commit takes a few ms to write and fsync; its batch's tunnel Checkpoint calls must
+          // not have landed before it is durable, so kill anywhere in those ms
+          const hit = nth(() => (target === 'commit' ? setTimeout(fire, draw() * 4) : fire()));
+          const seen = new Set<string>();
+          onFile = (where, name) => {
+            if (where === kind && name.endsWith(`.${pid}.tmp`) && !seen.has(name)) {
+              seen.add(name);
+              hit();
+            }
+          };
+        }
+        // commits/N renamed into place by this run: right before its tunnel Checkpoint calls
+        if (target === 'committed') {
+          const known = new Set(before.commits.map(String));
+          const hit = nth(fire);
+          onFile = (where, name) => {
+            if (where === 'commits' && /^\d+$/.test(name) && !known.has(name)) {
+              known.add(name);
+              hit();
+            }
+          };
+        }
+        // a phase that does not come round in time: kill wherever the job is
+        setTimeout(fire, 8_000);
+      });
+      const ended = await Promise.race([aimed.then(() => 'killed' as const), job.exited.then(() => 'exited' as const)]);
+      emulator.onSink = undefined;
+      onFile = undefined;
+      clearInterval(restoredPoll);
+      const exit = await job.exited;
+      if (ended === 'exited' || exit.signal !== 'SIGKILL') throw new Error(`${label}: the job ended by itself (${exit.code ?? exit.signal}) instead of being killed:\n${job.stderr()}`);
+      const acknowledged = await tunnelCounts(admin);
+      const classified = classifyKill({ location: checkpoint, pid, startedAt: job.startedAt, killedAt, stderr: job.stderr(), sinkEvents: emulator.sinkEvents, generation: 1, acknowledged }, before);
+      tally.phases.set(classified.phase, (tally.phases.get(classified.phase) ?? 0) + 1);
+      const row = tally.byTarget.get(target) ?? new Map<Phase, number>();
+      row.set(classified.phase, (row.get(classified.phase) ?? 0) + 1);
+      tally.byTarget.set(target, row);
+      if (classified.replay) killedReplays++;
+      if (VERBOSE) console.log(`${label}: aimed ${target}, hit ${classified.phase}${classified.batchId === undefined ? '' : ` of batch ${classified.batchId}`}${classified.replay ? ' (replay)' : ''}, ${killedAt - job.startedAt} ms after spawn${restoredAt === 0 ? '' : `, ${killedAt - restoredAt} ms after the pipeline started`}`);
+      expectNothingAcknowledgedPastTheCommit(acknowledged, checkpoint, `${label} (${classified.phase}${classified.batchId === undefined ? '' : ` of batch ${classified.batchId}`})`);
+    }
+
+    await generator.stop();
+    const killsMs = Date.now() - started;
+    const final = await runJobToEnd({ endpoint: emulator.endpoint, tunnelId, checkpoint }, 120_000);
+    expect(final.code, final.stderr).toBe(0);
+    admin.close();
+
+    const orders = await readOrders(sdk);
+    expect(orders.map((order) => order.orderId).sort()).toEqual(generator.written.map((order) => order.orderId).sort());
+    const expected = directComputation(orders);
+    const actual = await readSeedSink(sdk);
+    expect(differences(actual, expected), `lane ${index}`).toEqual([]);
+    expect(actual).toEqual(expected);
+    const listing = listCheckpoint(checkpoint);
+    return {
+      orders: orders.length,
+      outOfOrder: orders.filter((o, i) => i > 0 && o.timestamp < (orders[i - 1] as Order).timestamp).length,
+      windows: expected.size,
+      batches: (listing.commits.at(-1) ?? -1) + 1,
+      replays,
+      killedReplays,
+      generatorRetries: generator.retries,
+      killsMs,
+      finalMs: final.ms,
+    };
+  } finally {
+    for (const watcher of watchers) watcher.close();
+    await emulator.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
 describe('kill -9 of the seed job (otsflow sql -f examples/orders/job.sql)', () => {
   it(`after ${KILLS} SIGKILLs in every phase of the commit protocol and restarts from the checkpoint, OrderStreamSink equals the direct computation`, async () => {
     const started = Date.now();
-    console.log(`kill -9 of the seed job: seed ${SEED} (RELIABILITY_SEED=${SEED} repeats the run's choices)`);
-    const root = mkdtempSync(join(tmpdir(), 'otsflow-rel-kill-'));
-    const checkpoint = join(root, 'checkpoint');
-    const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0, sinkDelayMs: 40, checkpointDir: checkpoint });
-    const watchers: FSWatcher[] = [];
-    const draw = random(SEED);
-    try {
-      const tunnelId = await seedTables(emulator.endpoint);
-      const sdk = sdkClient(emulator.endpoint);
-      const admin = tunnelAdmin(emulator.endpoint);
-      const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: RATE, stepMs: 20, lateShare: 0.1 });
-      generator.start();
-
-      // the job creates these itself; made first so they can be watched from the first run on
-      mkdirSync(join(checkpoint, 'offsets'), { recursive: true });
-      mkdirSync(join(checkpoint, 'commits'), { recursive: true });
-      let onFile: ((kind: 'offsets' | 'commits', name: string) => void) | undefined;
-      for (const kind of ['offsets', 'commits'] as const) watchers.push(watch(join(checkpoint, kind), (_event, name) => name !== null && onFile?.(kind, String(name))));
-
-      const phases = new Map<Phase, number>(PHASES.map((phase) => [phase, 0]));
-      const byTarget = new Map<string, Map<Phase, number>>();
-      let replays = 0;
-      let killedReplays = 0;
-      for (let kill = 0; kill < KILLS; kill++) {
-        const target: Target = TARGETS[kill % TARGETS.length] as Target;
-        const before = listCheckpoint(checkpoint);
-        if (before.plans.length > 0 && before.plans[before.plans.length - 1] === (before.commits[before.commits.length - 1] ?? -1) + 1) replays++;
-        const job = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint });
-        const pid = job.child.pid as number;
-        let killedAt = 0;
-        const killNow = (): void => {
-          if (killedAt !== 0) return;
-          killedAt = Date.now();
-          job.child.kill('SIGKILL');
-        };
-        // the moment the job's pipeline started (it restores the checkpoint next): aims count from there
-        let restoredAt = 0;
-        const restoredPoll = setInterval(() => {
-          if (restoredAt === 0 && restored(job.stderr())) restoredAt = Date.now();
-        }, 5);
-        const aimed = new Promise<void>((resolve) => {
-          const fire = (): void => {
-            killNow();
-            resolve();
-          };
-          // aim at the first, second or third such moment of the run: the replayed batch, or later ones
-          let skip = Math.floor(draw() * 3);
-          const nth = (then: () => void) => (): void => {
-            if (skip-- === 0) then();
-          };
-          // random: any moment from the pipeline's start on (startup itself is hit by the other aims' misses)
-          if (target === 'random') {
-            const delay = draw() * 1_500;
-            const poll = setInterval(() => {
-              if (restoredAt === 0) return;
-              clearInterval(poll);
-              setTimeout(fire, delay);
-            }, 5);
-            void job.exited.then(() => clearInterval(poll));
-          }
-          if (target === 'sink-write' || target === 'sink-written') {
-            // only this job's own writes (the emulator may still finish one of the killed job's)
-            const mine = new Set<number>();
-            const hit = nth(fire);
-            emulator.onSink = (event) => {
-              if (event.phase === 'begin' && event.at >= job.startedAt) mine.add(event.id);
-              if (mine.has(event.id) && event.phase === (target === 'sink-write' ? 'begin' : 'end')) hit();
-            };
-          }
-          if (target === 'commit' || target === 'plan') {
-            const kind = target === 'commit' ? 'commits' : 'offsets';
-            // a commit takes a few ms to write and fsync; its batch's tunnel Checkpoint calls must
-            // not have landed before it is durable, so kill anywhere in those ms
-            const hit = nth(() => (target === 'commit' ? setTimeout(fire, draw() * 4) : fire()));
-            const seen = new Set<string>();
-            onFile = (where, name) => {
-              if (where === kind && name.endsWith(`.${pid}.tmp`) && !seen.has(name)) {
-                seen.add(name);
-                hit();
-              }
-            };
-          }
-          // commits/N renamed into place by this run: right before its tunnel Checkpoint calls
-          if (target === 'committed') {
-            const known = new Set(before.commits.map(String));
-            const hit = nth(fire);
-            onFile = (where, name) => {
-              if (where === 'commits' && /^\d+$/.test(name) && !known.has(name)) {
-                known.add(name);
-                hit();
-              }
-            };
-          }
-          // a phase that does not come round in time: kill wherever the job is
-          setTimeout(fire, 8_000);
-        });
-        const ended = await Promise.race([aimed.then(() => 'killed' as const), job.exited.then(() => 'exited' as const)]);
-        emulator.onSink = undefined;
-        onFile = undefined;
-        clearInterval(restoredPoll);
-        const exit = await job.exited;
-        if (ended === 'exited' || exit.signal !== 'SIGKILL') throw new Error(`kill ${kill}: the job ended by itself (${exit.code ?? exit.signal}) instead of being killed:\n${job.stderr()}`);
-        const acknowledged = await tunnelCounts(admin);
-        const classified = classifyKill({ location: checkpoint, pid, startedAt: job.startedAt, killedAt, stderr: job.stderr(), sinkEvents: emulator.sinkEvents, generation: 1, acknowledged }, before);
-        phases.set(classified.phase, (phases.get(classified.phase) ?? 0) + 1);
-        const row = byTarget.get(target) ?? new Map<Phase, number>();
-        row.set(classified.phase, (row.get(classified.phase) ?? 0) + 1);
-        byTarget.set(target, row);
-        if (classified.replay) killedReplays++;
-        if (VERBOSE) console.log(`kill ${kill}: aimed ${target}, hit ${classified.phase}${classified.batchId === undefined ? '' : ` of batch ${classified.batchId}`}${classified.replay ? ' (replay)' : ''}, ${killedAt - job.startedAt} ms after spawn${restoredAt === 0 ? '' : `, ${killedAt - restoredAt} ms after the pipeline started`}`);
-        expectNothingAcknowledgedPastTheCommit(acknowledged, checkpoint, `kill ${kill} (${classified.phase}${classified.batchId === undefined ? '' : ` of batch ${classified.batchId}`})`);
-      }
-
-      await generator.stop();
-      const killsDone = Date.now();
-      const final = await runJobToEnd({ endpoint: emulator.endpoint, tunnelId, checkpoint }, 120_000);
-      expect(final.code, final.stderr).toBe(0);
-      admin.close();
-
-      const orders = await readOrders(sdk);
-      expect(orders.map((order) => order.orderId).sort()).toEqual(generator.written.map((order) => order.orderId).sort());
-      const expected = directComputation(orders);
-      const actual = await readSeedSink(sdk);
-      expect(differences(actual, expected)).toEqual([]);
-      expect(actual).toEqual(expected);
-
-      const seconds = ((Date.now() - started) / 1000).toFixed(1);
-      const listing = listCheckpoint(checkpoint);
-      console.log(
-        [
-          `kill -9 of the seed job: ${KILLS} kills, ${orders.length} orders (${orders.filter((o, i) => i > 0 && o.timestamp < (orders[i - 1] as { timestamp: number }).timestamp).length} out of event-time order) in ${expected.size} windows, ${listing.commits[listing.commits.length - 1] ?? -1} batches, ${seconds} s (seed ${SEED})`,
-          `  phases hit: ${[...phases].map(([phase, n]) => `${phase} ${n}`).join(', ')}`,
-          `  by aim: ${[...byTarget].map(([target, row]) => `${target} → ${[...row].map(([phase, n]) => `${phase} ${n}`).join(' ')}`).join('; ')}`,
-          `  kills took ${((killsDone - started) / 1000).toFixed(1)} s (${((killsDone - started) / KILLS / 1000).toFixed(1)} s each), the final run to idle ${(final.ms / 1000).toFixed(1)} s`,
-          `  ${replays} restarts replayed a planned batch, ${killedReplays} kills interrupted such a replay; generator retries ${generator.retries}`,
-        ].join('\n'),
-      );
-      // the kills must have hit the protocol, not only the idle time between batches
-      const protocolPhases = (['plan', 'planned', 'sink-write', 'sink-written', 'commit', 'ack'] as const).filter((phase) => (phases.get(phase) ?? 0) > 0);
-      expect(protocolPhases.length, `phases hit: ${[...phases]}`).toBeGreaterThanOrEqual(3);
-      expect(replays).toBeGreaterThan(0);
-    } finally {
-      for (const watcher of watchers) watcher.close();
-      await emulator.close();
-      rmSync(root, { recursive: true, force: true });
-    }
+    console.log(`kill -9 of the seed job: seed ${SEED} (RELIABILITY_SEED=${SEED} repeats the run's choices), ${LANES} lanes`);
+    const tally: Tally = { phases: new Map(PHASES.map((phase) => [phase, 0])), byTarget: new Map() };
+    const lanes = await Promise.all(Array.from({ length: LANES }, (_, index) => lane(index, Math.floor(KILLS / LANES) + (index < KILLS % LANES ? 1 : 0), tally)));
+    const sum = (pick: (result: LaneResult) => number): number => lanes.reduce((total, result) => total + pick(result), 0);
+    const { phases, byTarget } = tally;
+    console.log(
+      [
+        `kill -9 of the seed job: ${KILLS} kills in ${LANES} lanes, ${sum((r) => r.orders)} orders (${sum((r) => r.outOfOrder)} out of event-time order) in ${sum((r) => r.windows)} windows, ${sum((r) => r.batches)} batches, exact, ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`,
+        `  phases hit: ${[...phases].map(([phase, n]) => `${phase} ${n}`).join(', ')}`,
+        `  by aim: ${[...byTarget].map(([target, row]) => `${target} → ${[...row].map(([phase, n]) => `${phase} ${n}`).join(' ')}`).join('; ')}`,
+        `  kills took ${lanes.map((r) => (r.killsMs / 1000).toFixed(1)).join(' and ')} s, the final runs to idle ${lanes.map((r) => (r.finalMs / 1000).toFixed(1)).join(' and ')} s`,
+        `  ${sum((r) => r.replays)} restarts replayed a planned batch, ${sum((r) => r.killedReplays)} kills interrupted such a replay; generator retries ${sum((r) => r.generatorRetries)}`,
+      ].join('\n'),
+    );
+    // the kills must have hit the protocol, not only the idle time between batches
+    const protocolPhases = (['plan', 'planned', 'sink-write', 'sink-written', 'commit', 'ack'] as const).filter((phase) => (phases.get(phase) ?? 0) > 0);
+    expect(protocolPhases.length, `phases hit: ${[...phases]}`).toBeGreaterThanOrEqual(3);
+    expect(sum((r) => r.replays)).toBeGreaterThan(0);
   }, 60_000 + KILLS * 12_000);
 });
 
