@@ -100,5 +100,5 @@ describe('kill -9 of the emulator under a running seed job', () => {
       await emulator.close();
       rmSync(root, { recursive: true, force: true });
     }
-  }, 180_000);
+  }, 90_000 + OUTAGES * 20_000);
 });
