@@ -126,10 +126,10 @@ describe('a checkpointLocation that cannot be written', () => {
     const checkpoint = join(disk, 'checkpoint');
     const jobs: JobProcess[] = [];
     const report: string[] = [];
+    const sdk = sdkClient(emulator.endpoint);
+    const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 150, stepMs: 100 });
     try {
       const tunnelId = await seedTables(emulator.endpoint);
-      const sdk = sdkClient(emulator.endpoint);
-      const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 150, stepMs: 100 });
       generator.start();
       let filler = '';
       const stages: Stage[] = [
@@ -210,6 +210,7 @@ describe('a checkpointLocation that cannot be written', () => {
         [`checkpoint disk: ${stages.length} breakages, then resumed after batch ${committed} and ended exact over ${orders.length} orders (${((Date.now() - started) / 1000).toFixed(1)} s)`, ...report.map((line) => `  ${line}`)].join('\n'),
       );
     } finally {
+      generator.abort();
       for (const job of jobs) job.child.kill('SIGKILL');
       await emulator.close();
       unmount(disk);

@@ -39,11 +39,11 @@ describe('kill -9 of the emulator under a running seed job', () => {
     const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0, sinkDelayMs: 10 });
     const draw = random(SEED);
     const job = { current: undefined as ReturnType<typeof startJob> | undefined };
+    // a fresh client per call: the SDK's keep-alive sockets die with the emulator
+    const sdk = () => sdkClient(emulator.endpoint);
+    const generator = new OrderGenerator(sdk, { seed: SEED, rate: 150, stepMs: 100, lateShare: 0.1 });
     try {
       const tunnelId = await seedTables(emulator.endpoint);
-      // a fresh client per call: the SDK's keep-alive sockets die with the emulator
-      const sdk = () => sdkClient(emulator.endpoint);
-      const generator = new OrderGenerator(sdk, { seed: SEED, rate: 150, stepMs: 100, lateShare: 0.1 });
       generator.start();
       job.current = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint });
       const running = job.current;
@@ -96,6 +96,7 @@ describe('kill -9 of the emulator under a running seed job', () => {
         `kill -9 of the emulator: ${downtimes.length} outages of ${downtimes.join(', ')} ms (+ the restart) under a running job, ${clients.size} tunnel sessions; ${orders.length} orders in ${expected.size} windows; generator retries ${generator.retries}; caught up ${catchUpMs} ms after the generator stopped; ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`,
       );
     } finally {
+      generator.abort();
       job.current?.child.kill('SIGKILL');
       await emulator.close();
       rmSync(root, { recursive: true, force: true });

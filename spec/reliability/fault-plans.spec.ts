@@ -44,13 +44,13 @@ describe('the seed job under fault plans', () => {
     const emulator = await startEmulatorInProcess({ dataDir: join(root, 'data'), port: 0, sinkDelayMs: 150 });
     const admin = tunnelAdmin(emulator.endpoint);
     let job: ReturnType<typeof startJob> | undefined;
+    const sdk = sdkClient(emulator.endpoint);
+    const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 150, stepMs: 100 });
     try {
       // the plan applies once the tables and the tunnel exist (CreateTunnel is not retried: not idempotent)
       const tunnelId = await seedTables(emulator.endpoint);
       await emulator.command({ cmd: 'faults', plan: `${PLAN},seed=${SEED}` });
       await emulator.command({ cmd: 'sinkFaults', unavailable: 0.1, dropAfterApply: 0.1, seed: SEED });
-      const sdk = sdkClient(emulator.endpoint);
-      const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 150, stepMs: 100 });
       generator.start();
       const running = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint: join(root, 'checkpoint') });
       job = running;
@@ -113,6 +113,7 @@ describe('the seed job under fault plans', () => {
         ].join('\n'),
       );
     } finally {
+      generator.abort();
       job?.child.kill('SIGKILL');
       admin.close();
       await emulator.close();

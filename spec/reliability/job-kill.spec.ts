@@ -39,6 +39,7 @@ import {
   startEmulatorProcess,
   startJob,
   tunnelAdmin,
+  type JobProcess,
   type Order,
 } from './harness/cluster.js';
 
@@ -78,11 +79,12 @@ async function lane(index: number, kills: number, tally: Tally): Promise<LaneRes
   const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0, sinkDelayMs: 40, checkpointDir: checkpoint });
   const watchers: FSWatcher[] = [];
   const draw = random(SEED + index);
+  const sdk = sdkClient(emulator.endpoint);
+  const generator = new OrderGenerator(() => sdk, { seed: SEED + index, rate: RATE, stepMs: 20, lateShare: 0.1 });
+  let current: JobProcess | undefined;
   try {
     const tunnelId = await seedTables(emulator.endpoint);
-    const sdk = sdkClient(emulator.endpoint);
     const admin = tunnelAdmin(emulator.endpoint);
-    const generator = new OrderGenerator(() => sdk, { seed: SEED + index, rate: RATE, stepMs: 20, lateShare: 0.1 });
     generator.start();
 
     // the job creates these itself; made first so they can be watched from the first run on
@@ -99,6 +101,7 @@ async function lane(index: number, kills: number, tally: Tally): Promise<LaneRes
       const before = listCheckpoint(checkpoint);
       if (before.plans.length > 0 && before.plans[before.plans.length - 1] === (before.commits[before.commits.length - 1] ?? -1) + 1) replays++;
       const job = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint });
+      current = job;
       const pid = job.child.pid as number;
       let killedAt = 0;
       const killNow = (): void => {
@@ -209,6 +212,8 @@ async function lane(index: number, kills: number, tally: Tally): Promise<LaneRes
       finalMs: final.ms,
     };
   } finally {
+    generator.abort();
+    current?.child.kill('SIGKILL');
     for (const watcher of watchers) watcher.close();
     await emulator.close();
     rmSync(root, { recursive: true, force: true });
@@ -220,7 +225,11 @@ describe('kill -9 of the seed job (otsflow sql -f examples/orders/job.sql)', () 
     const started = Date.now();
     console.log(`kill -9 of the seed job: seed ${SEED} (RELIABILITY_SEED=${SEED} repeats the run's choices), ${LANES} lanes`);
     const tally: Tally = { phases: new Map(PHASES.map((phase) => [phase, 0])), byTarget: new Map() };
-    const lanes = await Promise.all(Array.from({ length: LANES }, (_, index) => lane(index, Math.floor(KILLS / LANES) + (index < KILLS % LANES ? 1 : 0), tally)));
+    // every lane runs to its end (and cleans up) before a failure of one is reported
+    const settled = await Promise.allSettled(Array.from({ length: LANES }, (_, index) => lane(index, Math.floor(KILLS / LANES) + (index < KILLS % LANES ? 1 : 0), tally)));
+    const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    const lanes = settled.map((result) => (result as PromiseFulfilledResult<LaneResult>).value);
     const sum = (pick: (result: LaneResult) => number): number => lanes.reduce((total, result) => total + pick(result), 0);
     const { phases, byTarget } = tally;
     console.log(

@@ -66,34 +66,39 @@ describe('a lost tunnel session under the seed job', () => {
     if (E.isLeft(created)) throw created.left;
     const generator = new OrderGenerator(() => env.sdk, { seed: SEED, rate: 400, stepMs: 50 });
     const job = await startSeedJob(created.right.tunnelId);
-    generator.start();
-    await until(async () => (await owners()).size === 1, 10_000, 'the job to hold the channels');
-    const [first] = [...(await owners())];
-    await until(async () => (await readSeedSink(env.sdk)).size > 0, 10_000, 'the first rows in the sink');
+    try {
+      generator.start();
+      await until(async () => (await owners()).size === 1, 10_000, 'the job to hold the channels');
+      const [first] = [...(await owners())];
+      await until(async () => (await readSeedSink(env.sdk)).size > 0, 10_000, 'the first rows in the sink');
 
-    // every heartbeat of the job's client goes unanswered: its session ends, its leases expire
-    env.tunnels.faults.withholdHeartbeats(first as string);
-    // a job that fails says why at once (before the fix: a SourceContractError, records would count twice)
-    await Promise.race([
-      until(async () => {
-        const now = await owners();
-        return now.size === 1 && !now.has(first as string) && !now.has('');
-      }, 15_000, "the channels to move to the job's new client"),
-      job.done.then(() => {
-        throw new Error('the job stopped');
-      }),
-    ]);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    await generator.stop();
-    await job.untilIdle(500);
-    const summary = await job.stop();
-    env.tunnels.faults.withholdHeartbeats(first as string, false);
+      // every heartbeat of the job's client goes unanswered: its session ends, its leases expire
+      env.tunnels.faults.withholdHeartbeats(first as string);
+      // a job that fails says why at once (before the fix: a SourceContractError, records would count twice)
+      await Promise.race([
+        until(async () => {
+          const now = await owners();
+          return now.size === 1 && !now.has(first as string) && !now.has('');
+        }, 15_000, "the channels to move to the job's new client"),
+        job.done.then(() => {
+          throw new Error('the job stopped');
+        }),
+      ]);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await generator.stop();
+      await job.untilIdle(500);
+      const summary = await job.stop();
+      env.tunnels.faults.withholdHeartbeats(first as string, false);
 
-    const expected = directComputation(generator.written);
-    const actual = await readSeedSink(env.sdk);
-    expect(differences(actual, expected)).toEqual([]);
-    expect(actual).toEqual(expected);
-    // one run, no replay: every order read exactly once
-    expect(summary.recordsIn).toBe(generator.written.length);
+      const expected = directComputation(generator.written);
+      const actual = await readSeedSink(env.sdk);
+      expect(differences(actual, expected)).toEqual([]);
+      expect(actual).toEqual(expected);
+      // one run, no replay: every order read exactly once
+      expect(summary.recordsIn).toBe(generator.written.length);
+    } finally {
+      generator.abort();
+      await job.stop().catch(() => undefined);
+    }
   }, 60_000);
 });

@@ -41,7 +41,15 @@ import {
 
 /** how the joiners leave: CI kills one; the long form also stops one gracefully (ShutdownTunnel) */
 const LEAVES: readonly ('SIGKILL' | 'SIGTERM')[] = LONG ? ['SIGKILL', 'SIGTERM', 'SIGKILL', 'SIGTERM'] : ['SIGKILL'];
-const LARGE_ORDERS_SQL = fileURLToPath(new URL('./fixtures/large-orders.sql', import.meta.url));
+/**
+ * The stateless job: the README's example (no checkpointLocation: each worker resumes from the
+ * tunnel's checkpoints) and, in the long form, the same query with a checkpointLocation per worker
+ * (a worker's plan replays and cursors must give way to channels that moved while it was away).
+ */
+const STATELESS: readonly { readonly name: string; readonly sql: string }[] = [
+  { name: 'examples/orders/large-orders/job.sql', sql: join(ROOT, 'examples', 'orders', 'large-orders', 'job.sql') },
+  ...(LONG ? [{ name: 'the same with a checkpointLocation per worker', sql: fileURLToPath(new URL('./fixtures/large-orders.sql', import.meta.url)) }] : []),
+];
 const TUNNEL_WORKER = join(ROOT, 'spec', 'tunnel', 'worker-process.ts');
 
 /** The clients holding OPEN channels, with how many each. */
@@ -72,17 +80,18 @@ async function withEmulator(name: string, body: (emulator: EmulatorProcess, root
 }
 
 describe('workers joining and leaving a tunnel', () => {
-  it(`a stateless job shares its channels with workers that join and leave (${LEAVES.join(', ')}): LargeOrders equals the filtered source`, async () => {
+  it.each(STATELESS)(`a stateless job ($name) shares its channels with workers that join and leave (${LEAVES.join(', ')}): LargeOrders equals the filtered source`, async ({ name, sql }) => {
     const started = Date.now();
     await withEmulator('shared', async (emulator, root) => {
       const tunnelId = await seedTables(emulator.endpoint);
       const sdk = sdkClient(emulator.endpoint);
       await createTable(sdk, 'LargeOrders', ['UserId', 'OrderId']);
       const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 150, stepMs: 100, maxPrice: 2000 });
-      // each worker its own checkpointLocation; a 2 s heartbeat timeout, so a busy machine does not
-      // cost a worker its session (and client id) while the test follows who holds what
-      const job = (name: string): JobProcess =>
-        startJob({ sqlFile: LARGE_ORDERS_SQL, endpoint: emulator.endpoint, tunnelId, checkpoint: join(root, `checkpoint-${name}`), heartbeatTimeoutMs: 2_000 });
+      // each worker its own checkpointLocation (where the SQL has one); a 2 s heartbeat timeout, so
+      // a busy machine does not cost a worker its session (and client id) while the test follows who
+      // holds what
+      const job = (worker: string): JobProcess =>
+        startJob({ sqlFile: sql, endpoint: emulator.endpoint, tunnelId, checkpoint: join(root, `checkpoint-${worker}`), heartbeatTimeoutMs: 2_000 });
       const jobs: JobProcess[] = [];
       try {
         generator.start();
@@ -110,7 +119,7 @@ describe('workers joining and leaving a tunnel', () => {
           if (leave === 'SIGTERM') {
             expect(exit.code, joiner.stderr()).toBe(0);
             // it did work while it held its share
-            expect(joiner.stderr()).toMatch(/job large: \d+ batches committed, [1-9]\d* records read/);
+            expect(joiner.stderr()).toMatch(/job \S+: \d+ batches committed, [1-9]\d* records read/);
           }
           await until(async () => {
             const owners = await holders(emulator);
@@ -131,10 +140,10 @@ describe('workers joining and leaving a tunnel', () => {
         expect(actual.size).toBe(expected.size);
         expect(actual).toEqual(expected);
         console.log(
-          `shared tunnel: a stateless job shared its 4 channels ${shares.join(' then ')} with joiners that left by ${LEAVES.join(', ')}; ${expected.size} of ${orders.length} orders in LargeOrders, exact; ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`,
+          `shared tunnel: a stateless job (${name}) shared its 4 channels ${shares.join(' then ')} with joiners that left by ${LEAVES.join(', ')}; ${expected.size} of ${orders.length} orders in LargeOrders, exact; ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`,
         );
       } finally {
-        await generator.stop();
+        generator.abort();
         for (const running of jobs) running.child.kill('SIGKILL');
       }
     });
@@ -185,7 +194,7 @@ describe('workers joining and leaving a tunnel', () => {
         expect(foreignLine).toMatch(/^otsflow sql: job job1: tunnel \S+ is also consumed by client intruder_\S+ \(channel \S+\); an aggregating job must be the only consumer of its tunnel/);
         console.log(`shared tunnel: the seed job would not share (${((Date.now() - started) / 1000).toFixed(1)} s):\n  a second copy: ${copyLine}\n  a foreign consumer: ${foreignLine}`);
       } finally {
-        await generator.stop();
+        generator.abort();
         intruder?.kill('SIGKILL');
         second?.child.kill('SIGKILL');
         first.child.kill('SIGKILL');

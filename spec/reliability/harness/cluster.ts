@@ -367,6 +367,7 @@ export class OrderGenerator {
   /** failed requests that were retried (the emulator was down, or busy) */
   retries = 0;
   private running = false;
+  private abandoned = false;
   private loop: Promise<void> | undefined;
   private next = 0;
   private privateWindows = 0;
@@ -410,6 +411,12 @@ export class OrderGenerator {
     await this.loop;
   }
 
+  /** Stops at once, landed or not (a test that failed, the emulator gone); `written` is no longer exact. */
+  abort(): void {
+    this.running = false;
+    this.abandoned = true;
+  }
+
   /** Writes `count` orders at once (no pacing). */
   async writeNow(count: number): Promise<void> {
     const orders = Array.from({ length: count }, () => this.order(this.next++));
@@ -434,7 +441,7 @@ export class OrderGenerator {
 
   private async land(orders: readonly Order[]): Promise<void> {
     let pending = [...orders];
-    for (let attempt = 0; pending.length > 0; attempt++) {
+    for (let attempt = 0; pending.length > 0 && !this.abandoned; attempt++) {
       try {
         const result = await sdkCall(this.sdk(), 'batchWriteRow', {
           tables: [
