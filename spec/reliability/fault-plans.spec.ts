@@ -33,11 +33,17 @@ import {
 const PLAN = '503=0.1,latency=200ms@0.05,drop=0.02';
 const WITHHOLDS = knob('RELIABILITY_WITHHOLDS', 1, 10);
 const RUN_MS = knob('RELIABILITY_FAULT_RUN_MS', 6_000, 120_000);
+/**
+ * The seed of the tunnel fault plan and of the sink's faults. CI keeps one whose first draws hold
+ * every kind of fault (a 2 % drop can otherwise take hundreds of calls to come round, and the run
+ * goes on until each has happened); the long form draws its own.
+ */
+const FAULT_SEED = knob('RELIABILITY_FAULT_SEED', 12_345, SEED);
 
 describe('the seed job under fault plans', () => {
   it(`keeps going through ${PLAN}, sink 503s and lost answers, and ${WITHHOLDS} withheld-heartbeat lease moves; OrderStreamSink ends exact`, async () => {
     const started = Date.now();
-    console.log(`fault plans: seed ${SEED}`);
+    console.log(`fault plans: seed ${SEED}, fault seed ${FAULT_SEED}`);
     const root = mkdtempSync(join(tmpdir(), 'otsflow-rel-faults-'));
     // sink writes take 150 ms, like a remote service's: while one is on its way the job has read
     // more, so a lost session always leaves it holding records the service has not seen acknowledged
@@ -49,8 +55,8 @@ describe('the seed job under fault plans', () => {
     try {
       // the plan applies once the tables and the tunnel exist (CreateTunnel is not retried: not idempotent)
       const tunnelId = await seedTables(emulator.endpoint);
-      await emulator.command({ cmd: 'faults', plan: `${PLAN},seed=${SEED}` });
-      await emulator.command({ cmd: 'sinkFaults', unavailable: 0.1, dropAfterApply: 0.1, seed: SEED });
+      await emulator.command({ cmd: 'faults', plan: `${PLAN},seed=${FAULT_SEED}` });
+      await emulator.command({ cmd: 'sinkFaults', unavailable: 0.1, dropAfterApply: 0.1, seed: FAULT_SEED });
       generator.start();
       const running = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint: join(root, 'checkpoint') });
       job = running;
@@ -107,7 +113,7 @@ describe('the seed job under fault plans', () => {
       expect(moves).toHaveLength(WITHHOLDS);
       console.log(
         [
-          `fault plans: ${orders.length} orders in ${expected.size} windows, exact, ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${SEED}); caught up ${catchUpMs} ms after the generator stopped`,
+          `fault plans: ${orders.length} orders in ${expected.size} windows, exact, ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${SEED}, fault seed ${FAULT_SEED}); caught up ${catchUpMs} ms after the generator stopped`,
           `  tunnel: ${stats.tunnelCalls} calls, ${stats.tunnel503} answered 503, ${stats.tunnelDelayed} held 200 ms, ${stats.tunnelDropped} cut halfway; ${stats.heartbeatsWithheld} heartbeats withheld, leases moved ${moves.length} times (${moves.map((move) => `${move.from.slice(-6)} → ${move.to.slice(-6)}`).join(', ')})`,
           `  sink: ${stats.sinkWrites} BatchWriteRow, ${stats.sink503} answered 503, ${stats.sinkAnswersLost} applied with the answer lost`,
         ].join('\n'),
