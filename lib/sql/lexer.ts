@@ -1,4 +1,4 @@
-import { createToken, Lexer, type IToken, type TokenType } from 'chevrotain';
+import { createToken, Lexer, type IToken, type TokenType } from './chevrotain.js';
 import { left, right, type Either } from 'fp-ts/lib/Either.js';
 import type { SourceLocation } from './ast.js';
 import { closestMatch, type SqlError } from './errors.js';

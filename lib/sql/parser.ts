@@ -1,4 +1,4 @@
-import { EmbeddedActionsParser, EOF, tokenMatcher, type IToken, type TokenType } from 'chevrotain';
+import { EmbeddedActionsParser, EOF, tokenMatcher, type IToken, type TokenType } from './chevrotain.js';
 import { left, right, type Either } from 'fp-ts/lib/Either.js';
 import {
   CAST_TYPES,
