@@ -57,6 +57,24 @@ const unmount = (dir: string): void => {
   }
 };
 
+/**
+ * Remounts `dir` read-only. The kernel refuses (EBUSY) while a file on it is open for writing, and
+ * the running job opens a temp file for every batch, so a refusal is retried until a gap between
+ * two writes.
+ */
+function remountReadOnly(dir: string): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      execFileSync('mount', ['-o', 'remount,ro', dir], { stdio: 'pipe' });
+      return;
+    } catch (error) {
+      if (attempt >= 400 || !/busy/i.test(String((error as { stderr?: Buffer }).stderr ?? ''))) throw error;
+      Atomics.wait(pause, 0, 0, 1 + (attempt % 7));
+    }
+  }
+}
+
 /** Writes zeros into `file` until the file system is full. */
 function fill(file: string): number {
   const fd = openSync(file, 'w');
@@ -171,7 +189,7 @@ describe('a checkpointLocation that cannot be written', () => {
               {
                 how: 'EROFS (remounted read-only)',
                 expected: /checkpoint .*: cannot persist (offsets|commits)\/\d+ \(not writable: EROFS/,
-                breakIt: () => execFileSync('mount', ['-o', 'remount,ro', disk]),
+                breakIt: () => remountReadOnly(disk),
                 repair: () => execFileSync('mount', ['-o', 'remount,rw', disk]),
               },
             ]
