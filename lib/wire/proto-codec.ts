@@ -6,7 +6,8 @@
  * - 64-bit integers are `bigint` both ways (encode also takes a safe-integer `number`);
  * - enums are their **names** (`'OPEN'`, `'BaseAndStream'`), like the JSON side and the string
  *   enums of TunnelInfo/ChannelInfo; encode also takes a known number, decode never yields one;
- * - `bytes` are `Uint8Array` (decode copies, so results never alias the input);
+ * - `bytes` are `Uint8Array` (decode copies, so results never alias the input; decodeWithViews
+ *   does not copy);
  * - an absent optional field is an absent property (proto2 "has" semantics, no defaults filled in);
  *   a repeated field always decodes to an array (possibly empty).
  *
@@ -17,6 +18,7 @@
  */
 import { left, right } from 'fp-ts/lib/Either.js';
 import type { Either } from 'fp-ts/lib/Either.js';
+import { Buffer } from 'node:buffer';
 import protobuf from 'protobufjs';
 import { bigIntToLong, isLongBits, longToBigInt } from './int64.js';
 import { WireDecodeError } from './wire-error.js';
@@ -27,6 +29,12 @@ export interface MessageCodec<T> {
   readonly typeName: string;
   encode(message: T): Uint8Array;
   decode(bytes: Uint8Array): Either<WireDecodeError, T>;
+  /**
+   * Like decode, but `bytes` fields are Uint8Array views into `bytes` instead of copies: for a
+   * buffer the caller owns and will not change, such as a response body. Saves an allocation
+   * per field, which for ReadRecordsResponse is one per record.
+   */
+  decodeWithViews(bytes: Uint8Array): Either<WireDecodeError, T>;
 }
 
 type ScalarKind = 'int32' | 'uint32' | 'float' | 'bool' | 'string';
@@ -121,7 +129,10 @@ export class ProtoSchema {
     return {
       typeName: plan.typeName,
       encode: (message: T): Uint8Array => encodeWith(this, plan, message),
-      decode: (bytes: Uint8Array): Either<WireDecodeError, T> => decodeWith<T>(this, plan, bytes),
+      decode: (bytes: Uint8Array): Either<WireDecodeError, T> => decodeWith<T>(this, plan, bytes, true),
+      // a plain Uint8Array input makes protobufjs hand out plain Uint8Array views, not Buffers
+      decodeWithViews: (bytes: Uint8Array): Either<WireDecodeError, T> =>
+        decodeWith<T>(this, plan, Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes, false),
     };
   }
 
@@ -160,8 +171,16 @@ function relaxRequired(schemaText: string): string {
 
 // ---------------------------------------------------------------------------------------------
 // decode
+//
+// Conversions run twice only when something is wrong: first without building field paths (a
+// string per field and per array item was most of the cost of big messages), and again with
+// paths to report every problem where it is. `issues` undefined means the first run; it just
+// notes that a problem exists. Loops instead of map(): no closure per call.
 
-function decodeWith<T>(schema: ProtoSchema, plan: MessagePlan, bytes: Uint8Array): Either<WireDecodeError, T> {
+/** Set by a conversion run without `issues` when it saw a problem. */
+let problemSeen = false;
+
+function decodeWith<T>(schema: ProtoSchema, plan: MessagePlan, bytes: Uint8Array, copyBytes: boolean): Either<WireDecodeError, T> {
   let wire: protobuf.Message;
   try {
     wire = plan.relaxed.decode(bytes);
@@ -169,48 +188,72 @@ function decodeWith<T>(schema: ProtoSchema, plan: MessagePlan, bytes: Uint8Array
     const reason = error instanceof Error ? error.message : String(error);
     return left(new WireDecodeError(plan.typeName, [{ path: '', problem: `malformed protobuf (${reason})` }]));
   }
+  problemSeen = false;
+  const value = fromWire(schema, plan, wire as unknown as Record<string, unknown>, copyBytes, '', undefined);
+  if (!problemSeen) return right(value as T);
   const issues: WireIssue[] = [];
-  const value = fromWire(schema, plan, wire as unknown as Record<string, unknown>, '', issues);
-  return issues.length === 0 ? right(value as T) : left(new WireDecodeError(plan.typeName, issues));
+  fromWire(schema, plan, wire as unknown as Record<string, unknown>, copyBytes, '', issues);
+  return left(new WireDecodeError(plan.typeName, issues));
 }
 
 function fromWire(
   schema: ProtoSchema,
   plan: MessagePlan,
   wire: Record<string, unknown>,
+  copyBytes: boolean,
   path: string,
-  issues: WireIssue[],
+  issues: WireIssue[] | undefined,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const field of plan.fields) {
-    const fieldPath = join(path, field.name);
+  const fields = plan.fields;
+  for (let f = 0; f < fields.length; f++) {
+    const field = fields[f] as FieldPlan;
+    const fieldPath = issues === undefined ? '' : join(path, field.name);
+    const present = hasOwn(wire, field.protoName);
+    const value = present ? wire[field.protoName] : undefined;
     if (field.repeated) {
-      const items = hasOwn(wire, field.protoName) ? (wire[field.protoName] as unknown[]) : [];
-      out[field.name] = items.map((item, index) => fieldFromWire(schema, field, item, join(fieldPath, index), issues));
-    } else if (hasOwn(wire, field.protoName) && wire[field.protoName] !== undefined && wire[field.protoName] !== null) {
-      out[field.name] = fieldFromWire(schema, field, wire[field.protoName], fieldPath, issues);
+      const items = present ? (value as unknown[]) : [];
+      const converted = new Array<unknown>(items.length);
+      for (let i = 0; i < items.length; i++) {
+        converted[i] = fieldFromWire(schema, field, items[i], copyBytes, issues === undefined ? '' : join(fieldPath, i), issues);
+      }
+      out[field.name] = converted;
+    } else if (value !== undefined && value !== null) {
+      out[field.name] = fieldFromWire(schema, field, value, copyBytes, fieldPath, issues);
     } else if (field.required) {
-      issues.push({ path: fieldPath, problem: `missing required field '${field.protoName}' of ${plan.typeName}` });
+      if (issues === undefined) problemSeen = true;
+      else issues.push({ path: fieldPath, problem: `missing required field '${field.protoName}' of ${plan.typeName}` });
     }
   }
   return out;
 }
 
-function fieldFromWire(schema: ProtoSchema, field: FieldPlan, value: unknown, path: string, issues: WireIssue[]): unknown {
+function fieldFromWire(
+  schema: ProtoSchema,
+  field: FieldPlan,
+  value: unknown,
+  copyBytes: boolean,
+  path: string,
+  issues: WireIssue[] | undefined,
+): unknown {
   switch (field.kind) {
     case 'int64':
     case 'uint64':
       return isLongBits(value) || typeof value === 'number' ? longToBigInt(value, field.kind === 'uint64') : value;
     case 'bytes':
-      return new Uint8Array(value as Uint8Array);
+      // protobufjs gives a Buffer for an empty field even when it reads a plain Uint8Array
+      return copyBytes || (value as Uint8Array).length === 0 ? new Uint8Array(value as Uint8Array) : value;
     case 'enum': {
       const name = (field.enumType as protobuf.Enum).valuesById[value as number];
-      if (name === undefined) issues.push({ path, problem: `unknown ${(field.enumType as protobuf.Enum).name} value ${String(value)}` });
+      if (name === undefined) {
+        if (issues === undefined) problemSeen = true;
+        else issues.push({ path, problem: `unknown ${(field.enumType as protobuf.Enum).name} value ${String(value)}` });
+      }
       return name;
     }
     case 'message': {
       const nested = schema.planFor(field.messageType as protobuf.Type);
-      return fromWire(schema, nested, value as Record<string, unknown>, path, issues);
+      return fromWire(schema, nested, value as Record<string, unknown>, copyBytes, path, issues);
     }
     default:
       return value;
@@ -221,37 +264,52 @@ function fieldFromWire(schema: ProtoSchema, field: FieldPlan, value: unknown, pa
 // encode
 
 function encodeWith(schema: ProtoSchema, plan: MessagePlan, message: unknown): Uint8Array {
-  const issues: WireIssue[] = [];
-  const wire = toWire(schema, plan, message, '', issues);
-  if (issues.length > 0) {
+  problemSeen = false;
+  const wire = toWire(schema, plan, message, '', undefined);
+  if (problemSeen) {
+    const issues: WireIssue[] = [];
+    toWire(schema, plan, message, '', issues);
     throw new TypeError(`cannot encode ${plan.typeName}: ${issues.map((i) => `${i.path === '' ? '(message)' : i.path}: ${i.problem}`).join('; ')}`);
   }
   return plan.strict.encode(wire).finish();
 }
 
-function toWire(schema: ProtoSchema, plan: MessagePlan, message: unknown, path: string, issues: WireIssue[]): Record<string, unknown> {
+function noteIssue(issues: WireIssue[] | undefined, path: string, problem: string): void {
+  if (issues === undefined) problemSeen = true;
+  else issues.push({ path, problem });
+}
+
+function toWire(schema: ProtoSchema, plan: MessagePlan, message: unknown, path: string, issues: WireIssue[] | undefined): Record<string, unknown> {
   if (typeof message !== 'object' || message === null || Array.isArray(message)) {
-    issues.push({ path, problem: `expected a ${plan.typeName} object` });
+    noteIssue(issues, path, `expected a ${plan.typeName} object`);
     return {};
   }
   const input = message as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(input)) {
-    if (!plan.fieldNames.has(key) && input[key] !== undefined) issues.push({ path: join(path, key), problem: `no such field in ${plan.typeName}` });
+  const keys = Object.keys(input);
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k] as string;
+    if (!plan.fieldNames.has(key) && input[key] !== undefined) noteIssue(issues, issues === undefined ? '' : join(path, key), `no such field in ${plan.typeName}`);
   }
-  for (const field of plan.fields) {
+  const fields = plan.fields;
+  for (let f = 0; f < fields.length; f++) {
+    const field = fields[f] as FieldPlan;
     const value = input[field.name];
-    const fieldPath = join(path, field.name);
+    const fieldPath = issues === undefined ? '' : join(path, field.name);
     if (value === undefined || value === null) {
-      if (field.required) issues.push({ path: fieldPath, problem: `missing required field '${field.protoName}'` });
+      if (field.required) noteIssue(issues, fieldPath, `missing required field '${field.protoName}'`);
       continue;
     }
     if (field.repeated) {
       if (!Array.isArray(value)) {
-        issues.push({ path: fieldPath, problem: 'expected an array' });
+        noteIssue(issues, fieldPath, 'expected an array');
         continue;
       }
-      out[field.protoName] = value.map((item, index) => fieldToWire(schema, field, item, join(fieldPath, index), issues));
+      const converted = new Array<unknown>(value.length);
+      for (let i = 0; i < value.length; i++) {
+        converted[i] = fieldToWire(schema, field, value[i], issues === undefined ? '' : join(fieldPath, i), issues);
+      }
+      out[field.protoName] = converted;
     } else {
       out[field.protoName] = fieldToWire(schema, field, value, fieldPath, issues);
     }
@@ -259,44 +317,46 @@ function toWire(schema: ProtoSchema, plan: MessagePlan, message: unknown, path: 
   return out;
 }
 
-function fieldToWire(schema: ProtoSchema, field: FieldPlan, value: unknown, path: string, issues: WireIssue[]): unknown {
-  const problem = (what: string): undefined => {
-    issues.push({ path, problem: `expected ${what}, got ${describe(value)}` });
-    return undefined;
-  };
+function fieldToWire(schema: ProtoSchema, field: FieldPlan, value: unknown, path: string, issues: WireIssue[] | undefined): unknown {
   switch (field.kind) {
     case 'int64':
     case 'uint64': {
       const unsigned = field.kind === 'uint64';
       const big = typeof value === 'bigint' ? value : typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : undefined;
-      if (big === undefined) return problem(`a ${field.kind} bigint`);
+      if (big === undefined) return mismatch(issues, path, `a ${field.kind} bigint`, value);
       try {
         return bigIntToLong(big, unsigned);
       } catch {
-        return problem(`a value in ${field.kind} range`);
+        return mismatch(issues, path, `a value in ${field.kind} range`, value);
       }
     }
     case 'int32':
-      return Number.isInteger(value) && (value as number) >= -(2 ** 31) && (value as number) < 2 ** 31 ? value : problem('an int32');
+      return Number.isInteger(value) && (value as number) >= -(2 ** 31) && (value as number) < 2 ** 31 ? value : mismatch(issues, path, 'an int32', value);
     case 'uint32':
-      return Number.isInteger(value) && (value as number) >= 0 && (value as number) < 2 ** 32 ? value : problem('a uint32');
+      return Number.isInteger(value) && (value as number) >= 0 && (value as number) < 2 ** 32 ? value : mismatch(issues, path, 'a uint32', value);
     case 'float':
-      return typeof value === 'number' ? value : problem('a number');
+      return typeof value === 'number' ? value : mismatch(issues, path, 'a number', value);
     case 'bool':
-      return typeof value === 'boolean' ? value : problem('a boolean');
+      return typeof value === 'boolean' ? value : mismatch(issues, path, 'a boolean', value);
     case 'string':
-      return typeof value === 'string' ? value : problem('a string');
+      return typeof value === 'string' ? value : mismatch(issues, path, 'a string', value);
     case 'bytes':
-      return value instanceof Uint8Array ? value : problem('a Uint8Array');
+      return value instanceof Uint8Array ? value : mismatch(issues, path, 'a Uint8Array', value);
     case 'enum': {
       const enumType = field.enumType as protobuf.Enum;
       if (typeof value === 'string' && hasOwn(enumType.values, value)) return enumType.values[value];
       if (typeof value === 'number' && enumType.valuesById[value] !== undefined) return value;
-      return problem(`one of ${Object.keys(enumType.values).join('|')}`);
+      return mismatch(issues, path, `one of ${Object.keys(enumType.values).join('|')}`, value);
     }
     case 'message':
       return toWire(schema, schema.planFor(field.messageType as protobuf.Type), value, path, issues);
   }
+}
+
+function mismatch(issues: WireIssue[] | undefined, path: string, what: string, value: unknown): undefined {
+  if (issues === undefined) problemSeen = true;
+  else issues.push({ path, problem: `expected ${what}, got ${describe(value)}` });
+  return undefined;
 }
 
 function describe(value: unknown): string {
