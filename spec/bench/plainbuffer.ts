@@ -4,7 +4,7 @@
  */
 import { Buffer, isUtf8 } from 'node:buffer';
 import { decodeRow, encodeRow } from '../../lib/wire/plainbuffer/index.js';
-import { asciiString } from '../../lib/wire/plainbuffer/decode-primitives.js';
+import { asciiString } from '../../lib/wire/bytes.js';
 import type { Row } from '../../lib/wire/types.js';
 
 function orderRow(i: number): Row {

@@ -37,7 +37,8 @@ import {
   VT_STRING,
 } from './constants.js';
 import { CRC8_SLICES, crc8 } from './crc8.js';
-import { copyBytes, float64Of, int64Of, isAscii, knownName, readInt64, readText, rememberName, u32 } from './decode-primitives.js';
+import { copyBytes, float64Of, int64Of, isAscii, readInt64, readText, u32 } from '../bytes.js';
+import { knownName, rememberName } from './column-names.js';
 
 /**
  * Where the last fastRowAt / fastCell stopped, and the CRC of the cell fastCell read. Numbers in

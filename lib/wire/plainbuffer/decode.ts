@@ -50,7 +50,8 @@ import {
 } from './constants.js';
 import { CRC8_SLICES, crc8, crc8Of8 } from './crc8.js';
 import { decodeRowFast, decodeRowsFast } from './decode-fast.js';
-import { copyBytes, isAscii, knownName, readFloat64, readInt64, readText, rememberName, u32 } from './decode-primitives.js';
+import { copyBytes, isAscii, readFloat64, readInt64, readText, u32 } from '../bytes.js';
+import { knownName, rememberName } from './column-names.js';
 import { PlainBufferError } from './errors.js';
 
 /**
