@@ -559,10 +559,14 @@ export class TableEngine {
     const entries = backward
       ? this.rowsDb.getRange({ start: clamp(upper, true), reverse: true })
       : this.rowsDb.getRange({ start: clamp(lower, false), end: clamp(upper, true) });
+    // forward, LMDB applies both bounds exactly unless they were clamped, so most scans need no
+    // compare per row; backward, it only gets the upper bound, inclusively
+    const lowerExact = lower.length <= MAX_STORAGE_KEY_BYTES;
+    const upperExact = upper.length <= MAX_STORAGE_KEY_BYTES;
     for (const entry of entries) {
       const { key } = entry;
-      if (backward ? compareBytes(key, upper) >= 0 : compareBytes(key, lower) < 0) continue;
-      if (backward ? compareBytes(key, lower) < 0 : compareBytes(key, upper) >= 0) return;
+      if (backward ? compareBytes(key, upper) >= 0 : !lowerExact && compareBytes(key, lower) < 0) continue;
+      if (backward ? compareBytes(key, lower) < 0 : !upperExact && compareBytes(key, upper) >= 0) return;
       yield entry;
     }
   }
