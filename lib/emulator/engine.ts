@@ -15,6 +15,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { type RootDatabase, type Database, open } from 'lmdb';
 import { randomUUID } from 'node:crypto';
 import type { Cell, PrimaryKeyCell, PutCell, RecordAction, Row } from '../wire/types.js';
+import { BaseRecordWriter } from './base-records.js';
 import { CommitQueue } from './commit-queue.js';
 import { evaluateCondition, validateCondition } from './conditions.js';
 import { type OtsError, conditionCheckFail, otsError, parameterInvalid, tableNotExist } from './errors.js';
@@ -30,6 +31,7 @@ import {
   checkCells,
   checkPrimaryKey,
   conditionView,
+  expiryHorizon,
   hasAutoIncrementPlaceholder,
   readRow,
   rowExists,
@@ -599,6 +601,38 @@ export class TableEngine {
       if (row !== undefined) rows.push({ primaryKey, cells: row.cells as PutCell[] });
     }
     return { rows };
+  }
+
+  /**
+   * `scan`, encoded: the same rows as PlainBuffer records (what `encodeRow` makes of them), up to
+   * `limit` records and `maxBytes` of them (always at least one), and the key of the first row
+   * not returned. Built from the stored bytes without the row objects in between.
+   */
+  scanEncoded(
+    table: string,
+    start: readonly PrimaryKeyCell[] | undefined,
+    end: readonly PrimaryKeyCell[] | undefined,
+    limit: number,
+    maxBytes: number,
+  ): { records: readonly Uint8Array[]; next?: readonly PrimaryKeyCell[] } {
+    const meta = this.tables.get(table);
+    if (meta === undefined) return { records: [] };
+    const prefix = tablePrefix(meta.id);
+    const lower = Buffer.from(start === undefined ? prefix : encodeRangeCut(meta.id, meta.primaryKey, start, false));
+    const upper = Buffer.from(end === undefined ? prefixSuccessor(prefix) : encodeRangeCut(meta.id, meta.primaryKey, end, false));
+    const horizon = expiryHorizon(meta, this.now());
+    const writer = new BaseRecordWriter(meta.primaryKey);
+    const records: Uint8Array[] = [];
+    let bytes = 0;
+    for (const { key, value } of this.rangeEntries(lower, upper, false)) {
+      if (records.length >= limit) return { records, next: decodeStorageKey(meta.primaryKey, key) };
+      const record = writer.record(key, value, horizon);
+      if (record === undefined) continue;
+      if (records.length > 0 && bytes + record.length > maxBytes) return { records, next: decodeStorageKey(meta.primaryKey, key) };
+      records.push(record);
+      bytes += record.length;
+    }
+    return { records };
   }
 
   /** At most `ranges - 1` ascending keys cutting the table into ranges of similar row counts. */

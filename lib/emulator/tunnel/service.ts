@@ -516,19 +516,11 @@ export class TunnelService {
   private readBase(tunnel: Tunnel, channel: BaseChannel, position: Extract<ChannelToken, { kind: 'base' }>): ReadRecordsOutput {
     const start = decodePrimaryKey(position.startPk.length > 0 ? position.startPk : channel.rangeStart);
     const end = decodePrimaryKey(channel.rangeEnd);
-    const scan = this.options.rows.scan(tunnel.table, start, end, this.readLimits.maxRecords);
-    const records: TunnelRecord[] = [];
-    let bytes = 0;
-    let next = scan.next;
-    for (const row of scan.rows) {
-      const record = encodeRow({ primaryKey: row.primaryKey, cells: row.cells, deleteMarker: false });
-      if (records.length > 0 && bytes + record.length > this.readLimits.maxBytes) {
-        next = row.primaryKey;
-        break;
-      }
-      records.push({ action: 'PUT_ROW', record });
-      bytes += record.length;
-    }
+    const { maxRecords, maxBytes } = this.readLimits;
+    const encoded = this.options.rows.scanEncoded?.(tunnel.table, start, end, maxRecords, maxBytes) ?? this.scanAndEncode(tunnel.table, start, end);
+    const records: TunnelRecord[] = new Array<TunnelRecord>(encoded.records.length);
+    for (let i = 0; i < records.length; i++) records[i] = { action: 'PUT_ROW', record: encoded.records[i]! };
+    const next = encoded.next;
     const nextToken =
       next === undefined
         ? FINISHED
@@ -539,6 +531,24 @@ export class TunnelService {
             timestampUs: this.clock.now() * 1000,
           });
     return { records, nextToken, mayMoreRecord: next !== undefined };
+  }
+
+  /** scanEncoded for readers without it. */
+  private scanAndEncode(
+    table: string,
+    start: readonly PrimaryKeyCell[] | undefined,
+    end: readonly PrimaryKeyCell[] | undefined,
+  ): { readonly records: readonly Uint8Array[]; readonly next?: readonly PrimaryKeyCell[] } {
+    const scan = this.options.rows.scan(table, start, end, this.readLimits.maxRecords);
+    const records: Uint8Array[] = [];
+    let bytes = 0;
+    for (const row of scan.rows) {
+      const record = encodeRow({ primaryKey: row.primaryKey, cells: row.cells, deleteMarker: false });
+      if (records.length > 0 && bytes + record.length > this.readLimits.maxBytes) return { records, next: row.primaryKey };
+      records.push(record);
+      bytes += record.length;
+    }
+    return scan.next === undefined ? { records } : { records, next: scan.next };
   }
 
   private readStream(
