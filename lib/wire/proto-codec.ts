@@ -59,6 +59,14 @@ interface MessagePlan {
   readonly relaxed: protobuf.Type;
   readonly fields: readonly FieldPlan[];
   readonly fieldNames: ReadonlySet<string>;
+  /** the conversions of this message, compiled on first use (see compileConversions) */
+  conversions?: Conversions;
+}
+
+/** A message's own fields converted; `issues` undefined = the fast run (see decodeWith). */
+interface Conversions {
+  readonly toWire: (input: Record<string, unknown>, path: string, issues: WireIssue[] | undefined) => Record<string, unknown>;
+  readonly fromWire: (wire: Record<string, unknown>, copyBytes: boolean, path: string, issues: WireIssue[] | undefined) => Record<string, unknown>;
 }
 
 const SCALAR_KINDS: Readonly<Record<string, FieldKind>> = {
@@ -204,28 +212,7 @@ function fromWire(
   path: string,
   issues: WireIssue[] | undefined,
 ): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const fields = plan.fields;
-  for (let f = 0; f < fields.length; f++) {
-    const field = fields[f] as FieldPlan;
-    const fieldPath = issues === undefined ? '' : join(path, field.name);
-    const present = hasOwn(wire, field.protoName);
-    const value = present ? wire[field.protoName] : undefined;
-    if (field.repeated) {
-      const items = present ? (value as unknown[]) : [];
-      const converted = new Array<unknown>(items.length);
-      for (let i = 0; i < items.length; i++) {
-        converted[i] = fieldFromWire(schema, field, items[i], copyBytes, issues === undefined ? '' : join(fieldPath, i), issues);
-      }
-      out[field.name] = converted;
-    } else if (value !== undefined && value !== null) {
-      out[field.name] = fieldFromWire(schema, field, value, copyBytes, fieldPath, issues);
-    } else if (field.required) {
-      if (issues === undefined) problemSeen = true;
-      else issues.push({ path: fieldPath, problem: `missing required field '${field.protoName}' of ${plan.typeName}` });
-    }
-  }
-  return out;
+  return conversionsOf(schema, plan).fromWire(wire, copyBytes, path, issues);
 }
 
 function fieldFromWire(
@@ -284,37 +271,7 @@ function toWire(schema: ProtoSchema, plan: MessagePlan, message: unknown, path: 
     noteIssue(issues, path, `expected a ${plan.typeName} object`);
     return {};
   }
-  const input = message as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  const keys = Object.keys(input);
-  for (let k = 0; k < keys.length; k++) {
-    const key = keys[k] as string;
-    if (!plan.fieldNames.has(key) && input[key] !== undefined) noteIssue(issues, issues === undefined ? '' : join(path, key), `no such field in ${plan.typeName}`);
-  }
-  const fields = plan.fields;
-  for (let f = 0; f < fields.length; f++) {
-    const field = fields[f] as FieldPlan;
-    const value = input[field.name];
-    const fieldPath = issues === undefined ? '' : join(path, field.name);
-    if (value === undefined || value === null) {
-      if (field.required) noteIssue(issues, fieldPath, `missing required field '${field.protoName}'`);
-      continue;
-    }
-    if (field.repeated) {
-      if (!Array.isArray(value)) {
-        noteIssue(issues, fieldPath, 'expected an array');
-        continue;
-      }
-      const converted = new Array<unknown>(value.length);
-      for (let i = 0; i < value.length; i++) {
-        converted[i] = fieldToWire(schema, field, value[i], issues === undefined ? '' : join(fieldPath, i), issues);
-      }
-      out[field.protoName] = converted;
-    } else {
-      out[field.protoName] = fieldToWire(schema, field, value, fieldPath, issues);
-    }
-  }
-  return out;
+  return conversionsOf(schema, plan).toWire(message as Record<string, unknown>, path, issues);
 }
 
 function fieldToWire(schema: ProtoSchema, field: FieldPlan, value: unknown, path: string, issues: WireIssue[] | undefined): unknown {
@@ -365,4 +322,93 @@ function describe(value: unknown): string {
   if (value instanceof Uint8Array) return `Uint8Array(${value.length})`;
   if (Array.isArray(value)) return 'an array';
   return value === null ? 'null' : typeof value === 'object' ? 'an object' : String(value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// compiled conversions
+//
+// One conversion loop for every message type made each field read and write a keyed access
+// with a different name and object shape at the same place in the code: megamorphic, and every
+// property added to a fresh object a slow map transition. Like protobufjs for its own codecs,
+// each message gets its own small functions instead, with the field names written out, so
+// every access is monomorphic. Names come from the schemas in this code base and are quoted.
+
+function conversionsOf(schema: ProtoSchema, plan: MessagePlan): Conversions {
+  return (plan.conversions ??= compileConversions(schema, plan));
+}
+
+const support = { hasOwn, join, noteIssue };
+
+function compileConversions(schema: ProtoSchema, plan: MessagePlan): Conversions {
+  const q = (text: string): string => JSON.stringify(text);
+  const pathOf = (parent: string, key: string): string => `issues === undefined ? '' : support.join(${parent}, ${key})`;
+  const toWire: string[] = [
+    'const out = {};',
+    'const keys = Object.keys(input);',
+    'for (let k = 0; k < keys.length; k++) {',
+    '  const key = keys[k];',
+    `  if (!fieldNames.has(key) && input[key] !== undefined) support.noteIssue(issues, ${pathOf('path', 'key')}, ${q(`no such field in ${plan.typeName}`)});`,
+    '}',
+    'let value;',
+  ];
+  const fromWire: string[] = ['const out = {};', 'let present;', 'let value;'];
+  plan.fields.forEach((field, i) => {
+    const name = q(field.name);
+    const protoName = q(field.protoName);
+    const fieldPath = pathOf('path', name);
+    toWire.push(`value = input[${name}];`);
+    toWire.push('if (value === undefined || value === null) {');
+    if (field.required) toWire.push(`  support.noteIssue(issues, ${fieldPath}, ${q(`missing required field '${field.protoName}'`)});`);
+    if (field.repeated) {
+      toWire.push(
+        '} else if (!Array.isArray(value)) {',
+        `  support.noteIssue(issues, ${fieldPath}, 'expected an array');`,
+        '} else {',
+        `  const fieldPath = ${fieldPath};`,
+        '  const items = new Array(value.length);',
+        `  for (let i = 0; i < value.length; i++) items[i] = toWireField[${i}](value[i], ${pathOf('fieldPath', 'i')}, issues);`,
+        `  out[${protoName}] = items;`,
+        '}',
+      );
+    } else {
+      toWire.push('} else {', `  out[${protoName}] = toWireField[${i}](value, ${fieldPath}, issues);`, '}');
+    }
+    fromWire.push(`present = support.hasOwn(wire, ${protoName});`, `value = present ? wire[${protoName}] : undefined;`);
+    if (field.repeated) {
+      fromWire.push(
+        '{',
+        '  const items = present ? value : [];',
+        `  const fieldPath = ${fieldPath};`,
+        '  const converted = new Array(items.length);',
+        `  for (let i = 0; i < items.length; i++) converted[i] = fromWireField[${i}](items[i], copyBytes, ${pathOf('fieldPath', 'i')}, issues);`,
+        `  out[${name}] = converted;`,
+        '}',
+      );
+    } else {
+      fromWire.push('if (value !== undefined && value !== null) {', `  out[${name}] = fromWireField[${i}](value, copyBytes, ${fieldPath}, issues);`, '}');
+      if (field.required) {
+        fromWire.push('else {', `  support.noteIssue(issues, ${fieldPath}, ${q(`missing required field '${field.protoName}' of ${plan.typeName}`)});`, '}');
+      }
+    }
+  });
+  toWire.push('return out;');
+  fromWire.push('return out;');
+  // a converter per field, each called from one place: fieldToWire/fieldFromWire stay the rules
+  const toWireField = plan.fields.map((field) => (value: unknown, path: string, issues: WireIssue[] | undefined) => fieldToWire(schema, field, value, path, issues));
+  const fromWireField = plan.fields.map(
+    (field) => (value: unknown, copyBytes: boolean, path: string, issues: WireIssue[] | undefined) => fieldFromWire(schema, field, value, copyBytes, path, issues),
+  );
+  const identifier = plan.typeName.replace(/[^A-Za-z0-9_]/g, '_');
+  // code generated from the schema, as protobufjs generates its own encoders
+  const build = new Function(
+    'support',
+    'fieldNames',
+    'toWireField',
+    'fromWireField',
+    `return {
+      toWire: function ${identifier}$toWire(input, path, issues) {\n${toWire.join('\n')}\n},
+      fromWire: function ${identifier}$fromWire(wire, copyBytes, path, issues) {\n${fromWire.join('\n')}\n},
+    };`,
+  ) as (support: unknown, fieldNames: ReadonlySet<string>, toWireField: unknown, fromWireField: unknown) => Conversions;
+  return build(support, plan.fieldNames, toWireField, fromWireField);
 }
