@@ -12,9 +12,10 @@
  * same transaction, after the row is written: a hook's writes commit with the row or not at all.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { type RootDatabase, type Database, open } from 'lmdb';
+import { type RootDatabase, type Database, type DatabaseOptions, open } from 'lmdb';
 import { randomUUID } from 'node:crypto';
 import type { Cell, PrimaryKeyCell, PutCell, RecordAction, Row } from '../wire/types.js';
+import { BaseRecordWriter } from './base-records.js';
 import { CommitQueue } from './commit-queue.js';
 import { evaluateCondition, validateCondition } from './conditions.js';
 import { type OtsError, conditionCheckFail, otsError, parameterInvalid, tableNotExist } from './errors.js';
@@ -30,6 +31,7 @@ import {
   checkCells,
   checkPrimaryKey,
   conditionView,
+  expiryHorizon,
   hasAutoIncrementPlaceholder,
   readRow,
   rowExists,
@@ -141,6 +143,22 @@ export interface ScannedRow {
   readonly cells: readonly PutCell[];
 }
 
+/** lmdb value codec handing out its reusable read buffer as is (see transientRowsDb). */
+let readBuffer: Uint8Array | undefined;
+let readBufferView: Uint8Array = new Uint8Array(0);
+const TRANSIENT_VALUES = {
+  encode: (value: Uint8Array): Uint8Array => value,
+  /** `bytes.length` is the value's size (lmdb sets it on its buffer) */
+  decode: (bytes: Uint8Array): Uint8Array => {
+    // a plain view once per buffer: a subarray of a Buffer would be a new Buffer each time
+    if (bytes !== readBuffer) {
+      readBuffer = bytes;
+      readBufferView = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    return readBufferView.subarray(0, bytes.length);
+  },
+};
+
 /** Entries a GetRange page may examine; a filter that rejects everything still returns promptly. */
 const RANGE_SCAN_BUDGET = 20_000;
 
@@ -154,6 +172,11 @@ export class TableEngine {
   private readonly tablesDb: Database<TableMeta, string>;
   private readonly countersDb: Database<number, string | [string, number]>;
   private readonly rowsDb: Database<Buffer, Buffer>;
+  /**
+   * The same rows, for scans that use each stored value before reading the next: values are
+   * views of lmdb's read buffer, valid until the cursor moves, instead of a Buffer copy each.
+   */
+  private readonly transientRowsDb: Database<Uint8Array, Buffer>;
   private readonly tables = new Map<string, TableMeta>();
   private readonly rowHooks: RowCommitHook[] = [];
   private readonly tableHooks: TableCommitHook[] = [];
@@ -170,6 +193,8 @@ export class TableEngine {
     this.tablesDb = this.env.openDB<TableMeta, string>({ name: 'tables', encoding: 'msgpack' });
     this.countersDb = this.env.openDB<number, string | [string, number]>({ name: 'counters', encoding: 'msgpack' });
     this.rowsDb = this.env.openDB<Buffer, Buffer>({ name: 'rows', keyEncoding: 'binary', encoding: 'binary' });
+    // `encoder` is a per-database option of lmdb-js; its typings list it for the root only
+    this.transientRowsDb = this.env.openDB<Uint8Array, Buffer>({ name: 'rows', keyEncoding: 'binary', encoder: TRANSIENT_VALUES } as DatabaseOptions & { name: string });
     this.queue = new CommitQueue(this.env, () => this.reloadTables());
     this.reloadTables();
   }
@@ -553,16 +578,25 @@ export class TableEngine {
    * (bounds of 4 long string columns): LMDB gets clamped bounds that enclose the range, the
    * exact bounds are applied here.
    */
-  private *rangeEntries(lower: Buffer, upper: Buffer, backward: boolean): Generator<{ key: Buffer; value: Buffer }> {
+  private *rangeEntries<V = Buffer>(
+    lower: Buffer,
+    upper: Buffer,
+    backward: boolean,
+    db: Database<V, Buffer> = this.rowsDb as unknown as Database<V, Buffer>,
+  ): Generator<{ key: Buffer; value: V }> {
     const clamp = (cut: Buffer, above: boolean): Buffer =>
       cut.length <= MAX_STORAGE_KEY_BYTES ? cut : above ? Buffer.from(prefixSuccessor(cut.subarray(0, MAX_STORAGE_KEY_BYTES))) : cut.subarray(0, MAX_STORAGE_KEY_BYTES);
     const entries = backward
-      ? this.rowsDb.getRange({ start: clamp(upper, true), reverse: true })
-      : this.rowsDb.getRange({ start: clamp(lower, false), end: clamp(upper, true) });
+      ? db.getRange({ start: clamp(upper, true), reverse: true })
+      : db.getRange({ start: clamp(lower, false), end: clamp(upper, true) });
+    // forward, LMDB applies both bounds exactly unless they were clamped, so most scans need no
+    // compare per row; backward, it only gets the upper bound, inclusively
+    const lowerExact = lower.length <= MAX_STORAGE_KEY_BYTES;
+    const upperExact = upper.length <= MAX_STORAGE_KEY_BYTES;
     for (const entry of entries) {
       const { key } = entry;
-      if (backward ? compareBytes(key, upper) >= 0 : compareBytes(key, lower) < 0) continue;
-      if (backward ? compareBytes(key, lower) < 0 : compareBytes(key, upper) >= 0) return;
+      if (backward ? compareBytes(key, upper) >= 0 : !lowerExact && compareBytes(key, lower) < 0) continue;
+      if (backward ? compareBytes(key, lower) < 0 : !upperExact && compareBytes(key, upper) >= 0) return;
       yield entry;
     }
   }
@@ -595,6 +629,38 @@ export class TableEngine {
       if (row !== undefined) rows.push({ primaryKey, cells: row.cells as PutCell[] });
     }
     return { rows };
+  }
+
+  /**
+   * `scan`, encoded: the same rows as PlainBuffer records (what `encodeRow` makes of them), up to
+   * `limit` records and `maxBytes` of them (always at least one), and the key of the first row
+   * not returned. Built from the stored bytes without the row objects in between.
+   */
+  scanEncoded(
+    table: string,
+    start: readonly PrimaryKeyCell[] | undefined,
+    end: readonly PrimaryKeyCell[] | undefined,
+    limit: number,
+    maxBytes: number,
+  ): { records: readonly Uint8Array[]; next?: readonly PrimaryKeyCell[] } {
+    const meta = this.tables.get(table);
+    if (meta === undefined) return { records: [] };
+    const prefix = tablePrefix(meta.id);
+    const lower = Buffer.from(start === undefined ? prefix : encodeRangeCut(meta.id, meta.primaryKey, start, false));
+    const upper = Buffer.from(end === undefined ? prefixSuccessor(prefix) : encodeRangeCut(meta.id, meta.primaryKey, end, false));
+    const horizon = expiryHorizon(meta, this.now());
+    const writer = new BaseRecordWriter(meta.primaryKey);
+    const records: Uint8Array[] = [];
+    let bytes = 0;
+    for (const { key, value } of this.rangeEntries(lower, upper, false, this.transientRowsDb)) {
+      if (records.length >= limit) return { records, next: decodeStorageKey(meta.primaryKey, key) };
+      const record = writer.record(key, value, horizon);
+      if (record === undefined) continue;
+      if (records.length > 0 && bytes + record.length > maxBytes) return { records, next: decodeStorageKey(meta.primaryKey, key) };
+      records.push(record);
+      bytes += record.length;
+    }
+    return { records };
   }
 
   /** At most `ranges - 1` ascending keys cutting the table into ranges of similar row counts. */

@@ -17,6 +17,7 @@
  */
 import type { PrimaryKeyCell, PrimaryKeySentinel, PrimaryKeyValue } from '../wire/types.js';
 import type { PrimaryKeyColumnSchema, PrimaryKeyType } from './table-meta.js';
+import { copyBytes, int64Of, isAscii, readText } from '../wire/bytes.js';
 
 export const MAX_STORAGE_KEY_BYTES = 4026;
 
@@ -103,38 +104,66 @@ export const encodeStorageKey = (
   return writer.result();
 };
 
-/** Decodes the columns of a storage key back to primary-key cells (strings as UTF-8). */
+/**
+ * Decodes the columns of a storage key back to primary-key cells (strings as UTF-8). Every
+ * scanned row needs one, so: loops rather than closures, no DataView per key, no copy of an
+ * unescaped column, and short ASCII strings without a TextDecoder call.
+ */
 export const decodeStorageKey = (schema: readonly PrimaryKeyColumnSchema[], key: Uint8Array): PrimaryKeyCell[] => {
-  const view = new DataView(key.buffer, key.byteOffset, key.byteLength);
+  const cells: PrimaryKeyCell[] = new Array(schema.length);
   let offset = 4;
-  return schema.map((column, i) => {
+  for (let i = 0; i < schema.length; i++) {
+    const column = schema[i]!;
     let value: bigint | string | Uint8Array;
     if (column.type === 'INTEGER') {
-      value = BigInt.asIntN(64, view.getBigUint64(offset, false) - INT64_OFFSET);
+      // big-endian value + 2^63: flip the sign bit back
+      const high = ((key[offset]! ^ 0x80) << 24) | (key[offset + 1]! << 16) | (key[offset + 2]! << 8) | key[offset + 3]!;
+      const low = (key[offset + 4]! << 24) | (key[offset + 5]! << 16) | (key[offset + 6]! << 8) | key[offset + 7]!;
+      value = int64Of(low, high);
       offset += 8;
     } else {
-      let raw: Uint8Array;
+      let start = offset;
+      let end: number;
+      let raw: Uint8Array | undefined;
       if (i === schema.length - 1) {
-        raw = key.subarray(offset);
-        offset = key.length;
+        end = key.length;
+        offset = end;
       } else {
-        const out: number[] = [];
+        // up to the terminator 00 01; an escaped zero (00 FF) means the bytes need unescaping
+        let escaped = false;
         for (;;) {
           const b = key[offset++]!;
-          if (b !== 0) {
-            out.push(b);
-            continue;
-          }
-          const next = key[offset++]!;
-          if (next === 1) break;
-          out.push(0);
+          if (b !== 0) continue;
+          if (key[offset++] === 1) break;
+          escaped = true;
         }
-        raw = Uint8Array.from(out);
+        end = offset - 2;
+        if (escaped) {
+          raw = unescapeColumn(key, start, end);
+          start = 0;
+          end = raw.length;
+        }
       }
-      value = column.type === 'STRING' ? textDecoder.decode(raw) : Uint8Array.from(raw);
+      const bytes = raw ?? key;
+      value =
+        column.type === 'STRING'
+          ? (readText(bytes, start, end, isAscii(bytes, start, end)) ?? textDecoder.decode(bytes.subarray(start, end)))
+          : copyBytes(bytes, start, end);
     }
-    return { name: column.name, value };
-  });
+    cells[i] = { name: column.name, value };
+  }
+  return cells;
+};
+
+/** `key[start, end)` with every 00 FF turned back into 00. */
+const unescapeColumn = (key: Uint8Array, start: number, end: number): Uint8Array => {
+  const out: number[] = [];
+  for (let p = start; p < end; p++) {
+    const b = key[p]!;
+    out.push(b);
+    if (b === 0) p++;
+  }
+  return Uint8Array.from(out);
 };
 
 /** The smallest byte string greater than every string that starts with `prefix`. */

@@ -201,7 +201,8 @@ export const checkCells = (
 // ---------------------------------------------------------------------------------------------
 // Visibility
 
-const expiryHorizon = (meta: TableMeta, now: number): number =>
+/** Versions older than this (ms) are expired. */
+export const expiryHorizon = (meta: TableMeta, now: number): number =>
   meta.options.timeToLive === -1 ? Number.NEGATIVE_INFINITY : now - meta.options.timeToLive * 1000;
 
 /** Versions a reader may see: within TTL, at most max_versions newest; empty columns dropped. */

@@ -7,6 +7,7 @@
  *   version = f64le(timestamp ms) u8(type) payload
  *   payload = INTEGER i64le | DOUBLE f64le | BOOLEAN u8 | STRING/BINARY varint(n) bytes
  */
+import { copyBytes, float64Of, int64Of, isAscii, readText, u32 } from '../wire/bytes.js';
 import type { ColumnValue } from '../wire/types.js';
 
 export interface StoredVersion {
@@ -132,56 +133,91 @@ export const encodeStoredRow = (row: StoredRow): Uint8Array => {
   return writer.result();
 };
 
-/** Decodes a stored value. Storage is written only by this module, so corruption is a programmer error. */
-export const decodeStoredRow = (bytes: Uint8Array): StoredRow => {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let offset = 0;
-  const varint = (): number => {
+/**
+ * Reads a stored value front to back. Every scan decodes one per row, so it avoids what is slow
+ * per call on V8: closures (and under tsx, naming each one), a DataView per buffer, and a
+ * native TextDecoder call for short ASCII names and strings.
+ */
+class StoredRowReader {
+  offset = 0;
+
+  constructor(private readonly bytes: Uint8Array) {}
+
+  byte(): number {
+    return this.bytes[this.offset++]!;
+  }
+
+  varint(): number {
+    const bytes = this.bytes;
     let result = 0;
     let shift = 0;
     for (;;) {
-      const b = bytes[offset++]!;
+      const b = bytes[this.offset++]!;
       result += (b & 0x7f) * 2 ** shift;
       if (b < 0x80) return result;
       shift += 7;
     }
-  };
-  const chunk = (): Uint8Array => {
-    const n = varint();
-    const out = bytes.subarray(offset, offset + n);
-    offset += n;
-    return out;
-  };
-  const format = bytes[offset++];
+  }
+
+  /** little-endian, like int64 */
+  float64(): number {
+    const p = this.offset;
+    this.offset = p + 8;
+    return float64Of(u32(this.bytes, p), u32(this.bytes, p + 4));
+  }
+
+  int64(): bigint {
+    const p = this.offset;
+    this.offset = p + 8;
+    return int64Of(u32(this.bytes, p), u32(this.bytes, p + 4));
+  }
+
+  text(): string {
+    const n = this.varint();
+    const start = this.offset;
+    this.offset = start + n;
+    // encodeStoredRow writes well-formed UTF-8; anything else decodes with replacement characters
+    return readText(this.bytes, start, start + n, isAscii(this.bytes, start, start + n)) ?? textDecoder.decode(this.bytes.subarray(start, start + n));
+  }
+
+  binary(): Uint8Array {
+    const n = this.varint();
+    const start = this.offset;
+    this.offset = start + n;
+    return copyBytes(this.bytes, start, start + n);
+  }
+}
+
+/** Decodes a stored value. Storage is written only by this module, so corruption is a programmer error. */
+export const decodeStoredRow = (bytes: Uint8Array): StoredRow => {
+  const reader = new StoredRowReader(bytes);
+  const format = reader.byte();
   if (format !== FORMAT) throw new Error(`stored row: unknown format ${String(format)}`);
-  const columnCount = varint();
+  const columnCount = reader.varint();
   const columns: StoredColumn[] = new Array(columnCount);
   for (let c = 0; c < columnCount; c++) {
-    const name = textDecoder.decode(chunk());
-    const versionCount = varint();
+    const name = reader.text();
+    const versionCount = reader.varint();
     const versions: StoredVersion[] = new Array(versionCount);
     for (let v = 0; v < versionCount; v++) {
-      const timestamp = view.getFloat64(offset, true);
-      offset += 8;
-      const type = bytes[offset++];
+      const timestamp = reader.float64();
+      const type = reader.byte();
       let value: ColumnValue;
       switch (type) {
         case T_INTEGER:
-          value = view.getBigInt64(offset, true);
-          offset += 8;
+          value = reader.int64();
           break;
         case T_DOUBLE:
-          value = view.getFloat64(offset, true);
-          offset += 8;
+          value = reader.float64();
           break;
         case T_BOOLEAN:
-          value = bytes[offset++] === 1;
+          value = reader.byte() === 1;
           break;
         case T_STRING:
-          value = textDecoder.decode(chunk());
+          value = reader.text();
           break;
         case T_BINARY:
-          value = Uint8Array.from(chunk());
+          value = reader.binary();
           break;
         default:
           throw new Error(`stored row: unknown value type ${String(type)}`);

@@ -123,7 +123,8 @@ export function createHttpTransport(options: HttpTransportOptions): TunnelTransp
         const body = tunnelMessages[api.request].encode(message);
         return post(api.path, body).subscribe({
           next: (payload) => {
-            const decoded = tunnelMessages[api.response].decode(payload);
+            // the payload is this call's own buffer: records may stay views into it
+            const decoded = tunnelMessages[api.response].decodeWithViews(payload);
             if (decoded._tag === 'Left') subscriber.error(decoded.left);
             else subscriber.next(decoded.right);
           },

@@ -61,6 +61,22 @@ describe('round trips', () => {
     expect(tunnelMessages.ChannelInfo.decode(tunnelMessages.ChannelInfo.encode(info))).toEqual({ _tag: 'Right', right: info });
   });
 
+  it('decodeWithViews gives the same messages, with bytes as plain Uint8Array views into the input', () => {
+    fc.assert(
+      fc.property(messageArbitrary(typeOf('ReadRecordsResponse')), (message) => {
+        const codec = tunnelMessages.ReadRecordsResponse;
+        expect(codec.decodeWithViews(codec.encode(message as never))).toEqual({ _tag: 'Right', right: message });
+      }),
+      { numRuns: 60 },
+    );
+    const bytes = tunnelMessages.Record.encode({ actionType: 'PUT_ROW', record: new Uint8Array([0x75, 0, 0, 0]) });
+    const decoded = tunnelMessages.Record.decodeWithViews(bytes);
+    if (decoded._tag === 'Left') throw decoded.left;
+    expect(Object.getPrototypeOf(decoded.right.record)).toBe(Uint8Array.prototype);
+    expect(decoded.right.record.buffer).toBe(bytes.buffer);
+    expect(tunnelMessages.Record.decodeWithViews(bytes.subarray(0, 3))._tag).toBe('Left');
+  });
+
   it('decodes to plain Uint8Array copies that do not alias the input', () => {
     const bytes = tunnelMessages.Record.encode({ actionType: 'PUT_ROW', record: new Uint8Array([0x75, 0, 0, 0]) });
     const decoded = tunnelMessages.Record.decode(bytes);

@@ -15,8 +15,9 @@
  *
  * Records are encoded once, when written: a read hands the stored PlainBuffer bytes out as is.
  */
-import type { Database, RootDatabase } from 'lmdb';
+import type { Database, DatabaseOptions, RootDatabase } from 'lmdb';
 import type { Cell, PrimaryKeyCell, RecordAction } from '../../wire/types.js';
+import { float64Of, u32 } from '../../wire/bytes.js';
 import { encodeRow } from '../../wire/plainbuffer/index.js';
 import type { Clock } from './clock.js';
 import { partitionOf } from './partitioning.js';
@@ -96,21 +97,57 @@ const packRecord = (action: RecordAction, commitUs: number, record: Uint8Array):
   return value;
 };
 
-const unpackRecord = (seq: number, value: Buffer): LogRecord => ({
-  seq,
-  action: ACTIONS[value[0]!]!,
-  commitUs: value.readDoubleLE(1),
-  record: value.subarray(RECORD_OFFSET),
-});
+/** A log value as read: the packed header decoded, the record copied out of LMDB's buffer. */
+interface LogValue {
+  readonly action: RecordAction;
+  readonly commitUs: number;
+  readonly record: Uint8Array;
+  /** bytes of the stored value (header + record) */
+  readonly length: number;
+}
 
-const commitUsOf = (value: Buffer): number => value.readDoubleLE(1);
+/**
+ * Reads log values straight from LMDB's shared read buffer. With the plain binary encoding lmdb
+ * hands out a Buffer copy of every value, and the record a second Buffer (subarray): creating
+ * those two Buffer objects cost more than a microsecond per record, the largest item of a stream
+ * ReadRecords. Records are copied into a shared arena instead and handed out as plain views;
+ * a chunk lives as long as a record of it is referenced (a ReadRecords batch, normally).
+ */
+const ARENA_BYTES = 256 * 1024;
+let arena = new Uint8Array(ARENA_BYTES);
+let arenaPos = 0;
+/** a plain view of lmdb's current read buffer: subarrays of a Buffer would be Buffers again */
+let readBuffer: Uint8Array | undefined;
+let readBufferView: Uint8Array = new Uint8Array(0);
+
+const logValueCodec = {
+  /** values are written as packed by packRecord */
+  encode: (value: Buffer): Buffer => value,
+  /** `bytes` is lmdb's reusable buffer, `bytes.length` the value's size: nothing may keep it */
+  decode: (bytes: Uint8Array): LogValue => {
+    if (bytes !== readBuffer) {
+      readBuffer = bytes;
+      readBufferView = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    }
+    const length = bytes.length;
+    const recordLength = length - RECORD_OFFSET;
+    if (arenaPos + recordLength > arena.length) {
+      arena = new Uint8Array(Math.max(ARENA_BYTES, recordLength));
+      arenaPos = 0;
+    }
+    arena.set(readBufferView.subarray(RECORD_OFFSET, length), arenaPos);
+    const record = arena.subarray(arenaPos, arenaPos + recordLength);
+    arenaPos += recordLength;
+    return { action: ACTIONS[bytes[0]!]!, commitUs: float64Of(u32(bytes, 1), u32(bytes, 5)), record, length };
+  },
+};
 
 const randomId = (): string => crypto.randomUUID().replace(/-/g, '').slice(0, 16);
 
 export class ChangeLog implements ChangeSink {
   private readonly streamsDb: Database<StreamDescriptor, string>;
   private readonly trimDb: Database<number, [string, number]>;
-  private readonly logDb: Database<Buffer, [string, number, number]>;
+  private readonly logDb: Database<LogValue, [string, number, number]>;
   private readonly streamsByTable = new Map<string, StreamDescriptor>();
   private readonly partitionStates = new Map<string, PartitionState[]>();
   private lastCommitUs = 0;
@@ -127,7 +164,8 @@ export class ChangeLog implements ChangeSink {
     }
     this.streamsDb = root.openDB({ name: 'tunnel-streams', encoding: 'msgpack' });
     this.trimDb = root.openDB({ name: 'tunnel-trim', keyEncoding: 'ordered-binary', encoding: 'msgpack' });
-    this.logDb = root.openDB({ name: 'tunnel-log', keyEncoding: 'ordered-binary', encoding: 'binary' });
+    // `encoder` is a per-database option of lmdb-js; its typings list it for the root only
+    this.logDb = root.openDB({ name: 'tunnel-log', keyEncoding: 'ordered-binary', encoder: logValueCodec } as DatabaseOptions & { name: string });
     for (const { value } of this.streamsDb.getRange()) this.load(value);
   }
 
@@ -144,7 +182,7 @@ export class ChangeLog implements ChangeSink {
         limit: 1,
       })) {
         nextSeq = Math.max(nextSeq, key[2] + 1);
-        this.lastCommitUs = Math.max(this.lastCommitUs, commitUsOf(value));
+        this.lastCommitUs = Math.max(this.lastCommitUs, value.commitUs);
       }
       states.push({ nextSeq, trimmedThrough });
     }
@@ -239,7 +277,7 @@ export class ChangeLog implements ChangeSink {
         deleteMarker: change.action === 'DELETE_ROW',
         sequence: { epoch: 0, timestamp, rowIndex: this.nextRowIndex++ },
       });
-      this.logDb.put([stream.streamId, partition, state.nextSeq++], packRecord(change.action, commitUs, record));
+      this.logDb.put([stream.streamId, partition, state.nextSeq++], packRecord(change.action, commitUs, record) as unknown as LogValue);
     }
   }
 
@@ -260,7 +298,7 @@ export class ChangeLog implements ChangeSink {
       start: [streamId, partition, state.trimmedThrough + 1],
       end: [streamId, partition, Number.MAX_SAFE_INTEGER],
     })) {
-      if (commitUsOf(value) >= commitUs) return key[2];
+      if (value.commitUs >= commitUs) return key[2];
     }
     return state.nextSeq;
   }
@@ -283,7 +321,7 @@ export class ChangeLog implements ChangeSink {
         more = true;
         break;
       }
-      records.push(unpackRecord(key[2], value));
+      records.push({ seq: key[2], action: value.action, commitUs: value.commitUs, record: value.record });
       bytes += size;
       nextSeq = key[2] + 1;
     }
@@ -310,7 +348,7 @@ export class ChangeLog implements ChangeSink {
           start: [stream.streamId, partition, state.trimmedThrough + 1],
           end: [stream.streamId, partition, Number.MAX_SAFE_INTEGER],
         })) {
-          if (commitUsOf(value) >= horizonUs) break;
+          if (value.commitUs >= horizonUs) break;
           expired.push(key[2]);
         }
         if (expired.length === 0) return;

@@ -254,6 +254,10 @@ export const createTunnelHandler = (options: TunnelHandlerOptions): ((context: T
       return E.left({ code: 'OTSTunnelServerUnavailable', message: 'Tunnel service is unavailable (injected fault).', status: 503 });
     }
     const outcome = run(context.body);
+    // Whatever a call changed or saw changed is on disk before anyone hears of it. ReadRecords
+    // needs no wait: it reveals table data (committed before) and whether the caller holds the
+    // channel, which the caller only acts on after a heartbeat or connect answer, and those wait.
+    if (context.path !== TUNNEL_APIS.ReadRecords.path) await options.service.durable();
     if (outcome === NO_RESPONSE) {
       context.response?.socket?.destroy();
       context.response?.destroy();

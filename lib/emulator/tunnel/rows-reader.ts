@@ -28,6 +28,18 @@ export interface TableRowsReader {
     end: readonly PrimaryKeyCell[] | undefined,
     limit: number,
   ): ScanResult;
+  /**
+   * Optional: `scan` as the PlainBuffer records base data sends (the key, then each column's
+   * latest version as a put with its timestamp), at most `limit` records and `maxBytes` of
+   * them (at least one); `next` as in `scan`. Readers without it are encoded by the service.
+   */
+  scanEncoded?(
+    table: string,
+    start: readonly PrimaryKeyCell[] | undefined,
+    end: readonly PrimaryKeyCell[] | undefined,
+    limit: number,
+    maxBytes: number,
+  ): { readonly records: readonly Uint8Array[]; readonly next?: readonly PrimaryKeyCell[] };
   /** At most `ranges - 1` ascending keys that cut the table into ranges of similar row counts. */
   splitPoints(table: string, ranges: number): readonly (readonly PrimaryKeyCell[])[];
 }

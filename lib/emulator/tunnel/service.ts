@@ -13,8 +13,9 @@
  * - BaseAndStream tunnels capture each partition's position at creation; their stream channels
  *   are handed out once every base channel terminated. Channels are created with the tunnel,
  *   so the InitBaseDataAndStreamShard stage is never observable.
- * - Every mutation is written to LMDB before the response, so tunnels, leases and checkpoints
- *   survive a crash; client expiry is computed lazily on every call and by an unref'd timer.
+ * - Every mutation is written to LMDB before the response (by LMDB's write thread; the HTTP
+ *   layer answers after `durable()`), so tunnels, leases and checkpoints survive a crash;
+ *   client expiry is computed lazily on every call and by an unref'd timer.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import type { Database, RootDatabase } from 'lmdb';
@@ -120,6 +121,7 @@ export const DEFAULT_READ_LIMITS: ReadLimits = { maxRecords: 1000, maxBytes: 4 <
 export const DEFAULT_CLIENT_TIMEOUT_SEC = 300;
 
 const NS_PER_US = 1000n;
+const DURABLE: Promise<void> = Promise.resolve();
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,255}$/;
 
 const parameterInvalid = (message: string): TunnelError => tunnelError('OTSParameterInvalid', message);
@@ -143,6 +145,8 @@ export class TunnelService {
   private readonly clock: Clock;
   private readonly readLimits: ReadLimits;
   private readonly sweep: NodeJS.Timeout | undefined;
+  /** the latest write of the tunnel database (LMDB commits them in order); see save() */
+  private lastWrite: Promise<void> = DURABLE;
 
   constructor(private readonly options: TunnelServiceOptions) {
     this.clock = options.clock ?? systemClock;
@@ -156,8 +160,17 @@ export class TunnelService {
     }
   }
 
+  /** Stops the sweep; writes still in flight finish before the environment closes. */
   close(): void {
     if (this.sweep !== undefined) clearInterval(this.sweep);
+  }
+
+  /**
+   * Resolves once every change made so far is on disk (rejects if a write failed). Callers
+   * answer only after it: a response never reveals state a crash could take back.
+   */
+  durable(): Promise<void> {
+    return this.lastWrite;
   }
 
   /** Releases the channels of every client past its heartbeat timeout. */
@@ -169,11 +182,29 @@ export class TunnelService {
     }
   }
 
+  /**
+   * Changes take effect in memory at once and are written by LMDB's write thread: the commit and
+   * its fsync (milliseconds, far more on a busy disk) no longer stall every other call, and
+   * writes issued in one event loop turn share one commit. Responses wait in durable().
+   */
   private save(tunnel: Tunnel): void {
-    this.options.root.transactionSync(() => {
-      this.db.put(tunnel.id, tunnel);
-    });
     this.tunnels.set(tunnel.id, tunnel);
+    this.track(this.db.put(tunnel.id, tunnel));
+  }
+
+  private track(write: Promise<unknown>): void {
+    const written = write.then(
+      () => undefined,
+      (error: unknown) => {
+        // memory must not run ahead of the disk: back to what is committed
+        this.tunnels.clear();
+        for (const { key, value } of this.db.getRange()) this.tunnels.set(key, value);
+        throw error;
+      },
+    );
+    // the failure reaches whoever waits in durable(); nobody waiting is no crash
+    written.catch(() => undefined);
+    this.lastWrite = written;
   }
 
   /** The tunnel with expired clients already released (and that release persisted). */
@@ -283,9 +314,8 @@ export class TunnelService {
   deleteTunnel(input: { readonly tableName: string; readonly tunnelName: string }): E.Either<TunnelError, void> {
     const tunnel = this.byName(input.tableName, input.tunnelName);
     if (tunnel === undefined) return E.left(tunnelMissing(`${input.tunnelName} of table ${input.tableName}`));
-    this.options.root.transactionSync(() => {
-      this.db.remove(tunnel.id);
-    });
+    // in the write queue, so no earlier write of this tunnel can land after it
+    this.track(this.db.remove(tunnel.id));
     this.tunnels.delete(tunnel.id);
     return E.right(undefined);
   }
@@ -360,10 +390,14 @@ export class TunnelService {
   dropTable(tableName: string): void {
     const doomed = [...this.tunnels.values()].filter((t) => t.table === tableName);
     if (doomed.length === 0) return;
+    // in the transaction dropping the table (this runs inside it), and once more after the writes
+    // already queued, one of which could otherwise bring a tunnel back
     this.options.root.transactionSync(() => {
       for (const tunnel of doomed) this.db.remove(tunnel.id);
     });
     for (const tunnel of doomed) this.tunnels.delete(tunnel.id);
+    const queued = this.lastWrite.catch(() => undefined);
+    this.track(queued.then(() => Promise.all(doomed.map((tunnel) => this.db.remove(tunnel.id)))));
   }
 
   // ------------------------------------------------------------------ data plane
@@ -482,19 +516,11 @@ export class TunnelService {
   private readBase(tunnel: Tunnel, channel: BaseChannel, position: Extract<ChannelToken, { kind: 'base' }>): ReadRecordsOutput {
     const start = decodePrimaryKey(position.startPk.length > 0 ? position.startPk : channel.rangeStart);
     const end = decodePrimaryKey(channel.rangeEnd);
-    const scan = this.options.rows.scan(tunnel.table, start, end, this.readLimits.maxRecords);
-    const records: TunnelRecord[] = [];
-    let bytes = 0;
-    let next = scan.next;
-    for (const row of scan.rows) {
-      const record = encodeRow({ primaryKey: row.primaryKey, cells: row.cells, deleteMarker: false });
-      if (records.length > 0 && bytes + record.length > this.readLimits.maxBytes) {
-        next = row.primaryKey;
-        break;
-      }
-      records.push({ action: 'PUT_ROW', record });
-      bytes += record.length;
-    }
+    const { maxRecords, maxBytes } = this.readLimits;
+    const encoded = this.options.rows.scanEncoded?.(tunnel.table, start, end, maxRecords, maxBytes) ?? this.scanAndEncode(tunnel.table, start, end);
+    const records: TunnelRecord[] = new Array<TunnelRecord>(encoded.records.length);
+    for (let i = 0; i < records.length; i++) records[i] = { action: 'PUT_ROW', record: encoded.records[i]! };
+    const next = encoded.next;
     const nextToken =
       next === undefined
         ? FINISHED
@@ -505,6 +531,24 @@ export class TunnelService {
             timestampUs: this.clock.now() * 1000,
           });
     return { records, nextToken, mayMoreRecord: next !== undefined };
+  }
+
+  /** scanEncoded for readers without it. */
+  private scanAndEncode(
+    table: string,
+    start: readonly PrimaryKeyCell[] | undefined,
+    end: readonly PrimaryKeyCell[] | undefined,
+  ): { readonly records: readonly Uint8Array[]; readonly next?: readonly PrimaryKeyCell[] } {
+    const scan = this.options.rows.scan(table, start, end, this.readLimits.maxRecords);
+    const records: Uint8Array[] = [];
+    let bytes = 0;
+    for (const row of scan.rows) {
+      const record = encodeRow({ primaryKey: row.primaryKey, cells: row.cells, deleteMarker: false });
+      if (records.length > 0 && bytes + record.length > this.readLimits.maxBytes) return { records, next: row.primaryKey };
+      records.push(record);
+      bytes += record.length;
+    }
+    return scan.next === undefined ? { records } : { records, next: scan.next };
   }
 
   private readStream(

@@ -6,12 +6,15 @@
  * and binaries materialised — so corruption is reported as a CRC error rather than as whatever
  * nonsense the corrupted bytes happen to spell.
  *
+ * Rows are first tried with the fast path of decode-fast.ts, which accepts only well-formed
+ * rows and gives up on anything else; this decoder then reads the buffer again to say exactly
+ * what is wrong. It is the reference: the fast path must build the same row or nothing.
+ *
  * Failures are raised internally as `PlainBufferError` and turned into `Left` at the public
  * boundary; any other exception is a bug and is deliberately not swallowed.
  */
 import { left, right } from 'fp-ts/lib/Either.js';
 import type { Either } from 'fp-ts/lib/Either.js';
-import { Buffer, isUtf8 } from 'node:buffer';
 import { AUTO_INCREMENT, INF_MAX, INF_MIN } from '../types.js';
 import type { Cell, ColumnValue, PrimaryKeyCell, PrimaryKeyValue, Row, SequenceInfo } from '../types.js';
 import {
@@ -45,25 +48,39 @@ import {
   describeTag,
   hex2,
 } from './constants.js';
-import { crc8, crc8Byte } from './crc8.js';
+import { CRC8_SLICES, crc8, crc8Of8 } from './crc8.js';
+import { decodeRowFast, decodeRowsFast } from './decode-fast.js';
+import { copyBytes, isAscii, readFloat64, readInt64, readText, u32 } from '../bytes.js';
+import { knownName, rememberName } from './column-names.js';
 import { PlainBufferError } from './errors.js';
 
-const scratchView = new DataView(new ArrayBuffer(8));
-const scratchBytes = new Uint8Array(scratchView.buffer);
-// Validity is checked with isUtf8 first; ignoreBOM keeps a leading U+FEFF as data.
-const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-
 /**
- * ASCII runs (names, most keys) are sliced natively as latin1, the fastest way to make a short
- * string here (see spec/bench/plainbuffer.ts); it accepts any Uint8Array as receiver.
+ * Where decoding is, and what readCell found in the cell it just read. The cell's facts live here
+ * rather than in a module-level object because the cursor is young: storing strings and objects
+ * into a long-lived object costs a write barrier each time.
  */
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
-
-/** Where the cursor is; `end` is the buffer length. */
-interface Cursor {
-  readonly buf: Uint8Array;
+class Cursor {
+  pos = 0;
   readonly end: number;
-  pos: number;
+  rowCrc = 0;
+  /** the cell just read: its CRC and byte positions (-1 = absent) */
+  cellCrc = 0;
+  cellStart = 0;
+  nameStart = 0;
+  nameLength = 0;
+  nameCrc = 0;
+  /** the name's string when it was recognised (see knownName) */
+  knownText: string | undefined = undefined;
+  valueType = -1;
+  valueTypeAt = 0;
+  /** a string value's payload is all ASCII */
+  valueAscii = false;
+  cellType = -1;
+  timestampAt = -1;
+
+  constructor(readonly buf: Uint8Array) {
+    this.end = buf.length;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -72,8 +89,27 @@ interface Cursor {
 /** Header + one or more rows (GetRange `rows`). A zero-length buffer is "no rows". */
 export function decodeRows(buf: Uint8Array): Either<PlainBufferError, Row[]> {
   if (buf.length === 0) return right([]);
+  const fast = decodeRowsFast(buf);
+  return fast !== undefined ? right(fast) : referenceDecodeRows(buf);
+}
+
+/** Header + exactly one row with a non-empty primary key (tunnel records, request rows). */
+export function decodeRow(buf: Uint8Array): Either<PlainBufferError, Row> {
+  const fast = decodeRowFast(buf, true);
+  return fast !== undefined ? right(fast) : referenceDecodeRow(buf, true);
+}
+
+/** Header + one row whose PK section may be empty or absent (a tunnel record's origin_record). */
+export function decodeRowWithoutPrimaryKey(buf: Uint8Array): Either<PlainBufferError, Row> {
+  const fast = decodeRowFast(buf, false);
+  return fast !== undefined ? right(fast) : referenceDecodeRow(buf, false);
+}
+
+/** decodeRows without the fast path; exported for the fast path's spec only. */
+export function referenceDecodeRows(buf: Uint8Array): Either<PlainBufferError, Row[]> {
+  if (buf.length === 0) return right([]);
   try {
-    const cursor: Cursor = { buf, end: buf.length, pos: 0 };
+    const cursor = new Cursor(buf);
     readHeader(cursor);
     const rows: Row[] = [];
     for (;;) {
@@ -87,25 +123,12 @@ export function decodeRows(buf: Uint8Array): Either<PlainBufferError, Row[]> {
   }
 }
 
-/** Header + exactly one row with a non-empty primary key (tunnel records, request rows). */
-export function decodeRow(buf: Uint8Array): Either<PlainBufferError, Row> {
+/** decodeRow / decodeRowWithoutPrimaryKey without the fast path; exported for the fast path's spec only. */
+export function referenceDecodeRow(buf: Uint8Array, requirePrimaryKey: boolean): Either<PlainBufferError, Row> {
   try {
-    const cursor: Cursor = { buf, end: buf.length, pos: 0 };
+    const cursor = new Cursor(buf);
     readHeader(cursor);
-    const row = readRow(cursor, true);
-    expectEndOrPadding(cursor);
-    return right(row);
-  } catch (error) {
-    return asLeft(error);
-  }
-}
-
-/** Header + one row whose PK section may be empty or absent (a tunnel record's origin_record). */
-export function decodeRowWithoutPrimaryKey(buf: Uint8Array): Either<PlainBufferError, Row> {
-  try {
-    const cursor: Cursor = { buf, end: buf.length, pos: 0 };
-    readHeader(cursor);
-    const row = readRow(cursor, false);
+    const row = readRow(cursor, requirePrimaryKey);
     expectEndOrPadding(cursor);
     return right(row);
   } catch (error) {
@@ -116,7 +139,7 @@ export function decodeRowWithoutPrimaryKey(buf: Uint8Array): Either<PlainBufferE
 /** A filter/condition column value: type byte + payload, no outer length prefix (§3.6). */
 export function decodeFilterValue(bytes: Uint8Array): Either<PlainBufferError, ColumnValue> {
   try {
-    const cursor: Cursor = { buf: bytes, end: bytes.length, pos: 0 };
+    const cursor = new Cursor(bytes);
     need(cursor, 0, 1, 'a value type byte');
     const typeAt = 0;
     const type = bytes[0]!;
@@ -147,7 +170,7 @@ export function decodeFilterValue(bytes: Uint8Array): Either<PlainBufferError, C
     if (payloadEnd !== bytes.length) {
       throw new PlainBufferError('TRAILING_BYTES', payloadEnd, 'end of the filter value');
     }
-    return right(materializeValue(bytes, type, typeAt));
+    return right(materializeValue(bytes, type, typeAt, isAscii(bytes, typeAt + 5, payloadEnd)));
   } catch (error) {
     return asLeft(error);
   }
@@ -161,16 +184,14 @@ function asLeft(error: unknown): Either<PlainBufferError, never> {
 // ---------------------------------------------------------------------------------------------
 // Primitives
 
-function u32(buf: Uint8Array, p: number): number {
-  return (buf[p]! | (buf[p + 1]! << 8) | (buf[p + 2]! << 16) | (buf[p + 3]! << 24)) >>> 0;
-}
-
 /** Throws TRUNCATED unless `count` bytes are available at `p`. */
 function need(cursor: Cursor, p: number, count: number, what: string): void {
-  if (count > cursor.end - p) {
-    const available = Math.max(0, cursor.end - p);
-    throw new PlainBufferError('TRUNCATED', p, `${count} more byte${count === 1 ? '' : 's'} for ${what}`, `${available} left`);
-  }
+  if (count > cursor.end - p) throw truncated(cursor, p, count, what);
+}
+
+function truncated(cursor: Cursor, p: number, count: number, what: string): PlainBufferError {
+  const available = Math.max(0, cursor.end - p);
+  return new PlainBufferError('TRUNCATED', p, `${count} more byte${count === 1 ? '' : 's'} for ${what}`, `${available} left`);
 }
 
 /** The byte at `p`, or -1 past the end (so tag comparisons simply fail). */
@@ -203,66 +224,11 @@ function expectEndOrPadding(cursor: Cursor): void {
   }
 }
 
-function readInt64(buf: Uint8Array, p: number): bigint {
-  for (let i = 0; i < 8; i++) scratchBytes[i] = buf[p + i]!;
-  return scratchView.getBigInt64(0, true);
-}
-
-function readFloat64(buf: Uint8Array, p: number): number {
-  for (let i = 0; i < 8; i++) scratchBytes[i] = buf[p + i]!;
-  return scratchView.getFloat64(0, true);
-}
-
-/** UTF-8 text of `buf[start, end)`, or undefined when the bytes are not valid UTF-8. */
-function readText(buf: Uint8Array, start: number, end: number): string | undefined {
-  let bits = 0;
-  for (let i = start; i < end; i++) bits |= buf[i]!;
-  if (bits < 0x80) return start === end ? '' : latin1Slice.call(buf, start, end);
-  return readUtf8(buf, start, end);
-}
-
 /**
- * Column names repeat in every row; remembering the last name seen per name CRC (which readCell
- * computes anyway) turns most name decodes into a short byte comparison and shares the strings.
+ * Value at `typeAt` (type byte, [u32 length], payload), already bounds-checked; `ascii` says
+ * whether a string payload is all ASCII (the caller looked at every byte already).
  */
-const nameCacheBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(256).fill(undefined);
-const nameCacheText: string[] = new Array<string>(256).fill('');
-const NAME_CACHE_MAX_BYTES = 64;
-
-function readName(buf: Uint8Array, start: number, end: number, crc: number): string | undefined {
-  const length = end - start;
-  const cached = nameCacheBytes[crc];
-  if (cached !== undefined && cached.length === length) {
-    let same = true;
-    for (let i = 0; i < length; i++) {
-      if (cached[i] !== buf[start + i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return nameCacheText[crc];
-  }
-  const text = readText(buf, start, end);
-  if (text !== undefined && length <= NAME_CACHE_MAX_BYTES) {
-    nameCacheBytes[crc] = copyBytes(buf, start, end);
-    nameCacheText[crc] = text;
-  }
-  return text;
-}
-
-function readUtf8(buf: Uint8Array, start: number, end: number): string | undefined {
-  const bytes = buf.subarray(start, end);
-  return isUtf8(bytes) ? utf8Decoder.decode(bytes) : undefined;
-}
-
-function copyBytes(buf: Uint8Array, start: number, end: number): Uint8Array {
-  const out = new Uint8Array(end - start);
-  out.set(buf.subarray(start, end));
-  return out;
-}
-
-/** Value at `typeAt` (type byte, [u32 length], payload), already bounds-checked. */
-function materializeValue(buf: Uint8Array, type: number, typeAt: number): ColumnValue {
+function materializeValue(buf: Uint8Array, type: number, typeAt: number, ascii: boolean): ColumnValue {
   const p = typeAt + 1;
   switch (type) {
     case VT_INTEGER:
@@ -276,7 +242,7 @@ function materializeValue(buf: Uint8Array, type: number, typeAt: number): Column
     }
     case VT_STRING: {
       const n = u32(buf, p);
-      const text = readText(buf, p + 4, p + 4 + n);
+      const text = readText(buf, p + 4, p + 4 + n, ascii);
       if (text === undefined) throw new PlainBufferError('INVALID_VALUE', p + 4, 'UTF-8 string bytes');
       return text;
     }
@@ -292,26 +258,31 @@ function materializeValue(buf: Uint8Array, type: number, typeAt: number): Column
 
 function readRow(cursor: Cursor, requirePrimaryKey: boolean): Row {
   const buf = cursor.buf;
-  let rowCrc = 0;
-  const primaryKey: PrimaryKeyCell[] = [];
-  const cells: Cell[] = [];
+  const table = CRC8_SLICES;
+  cursor.rowCrc = 0;
 
+  let primaryKey: PrimaryKeyCell[];
   if (at(cursor, cursor.pos) === TAG_ROW_PK) {
     cursor.pos++;
-    while (at(cursor, cursor.pos) === TAG_CELL) rowCrc = readCell(cursor, true, primaryKey, cells, rowCrc);
+    primaryKey = readCells(cursor, true) as PrimaryKeyCell[];
     if (requirePrimaryKey && primaryKey.length === 0) {
       throw tagError(cursor, cursor.pos, `${describeTag(TAG_CELL)}: a row needs at least one primary key cell`);
     }
   } else if (requirePrimaryKey) {
     throw tagError(cursor, cursor.pos, describeTag(TAG_ROW_PK));
+  } else {
+    primaryKey = [];
   }
 
+  let cells: Cell[];
   if (at(cursor, cursor.pos) === TAG_ROW_DATA) {
     cursor.pos++;
     if (at(cursor, cursor.pos) !== TAG_CELL) {
       throw tagError(cursor, cursor.pos, `${describeTag(TAG_CELL)} after ${describeTag(TAG_ROW_DATA)}`);
     }
-    while (at(cursor, cursor.pos) === TAG_CELL) rowCrc = readCell(cursor, false, primaryKey, cells, rowCrc);
+    cells = readCells(cursor, false) as Cell[];
+  } else {
+    cells = [];
   }
 
   let deleteMarker = false;
@@ -319,7 +290,7 @@ function readRow(cursor: Cursor, requirePrimaryKey: boolean): Row {
     cursor.pos++;
     deleteMarker = true;
   }
-  rowCrc = crc8Byte(rowCrc, deleteMarker ? 1 : 0);
+  const rowCrc = table[cursor.rowCrc ^ (deleteMarker ? 1 : 0)]!;
 
   let sequence: SequenceInfo | undefined;
   if (at(cursor, cursor.pos) === TAG_EXTENSION) sequence = readExtension(cursor);
@@ -336,6 +307,59 @@ function readRow(cursor: Cursor, requirePrimaryKey: boolean): Row {
     : { primaryKey, cells, deleteMarker, sequence };
 }
 
+/**
+ * The run of cells at `cursor.pos`, folding each cell's CRC into `cursor.rowCrc`. The first four
+ * are held in locals and become an exact-size array: growing a fresh array by push would give
+ * every row room for 17 cells.
+ */
+function readCells(cursor: Cursor, isPrimaryKey: boolean): (PrimaryKeyCell | Cell)[] {
+  const table = CRC8_SLICES;
+  let c0: PrimaryKeyCell | Cell | undefined;
+  let c1: PrimaryKeyCell | Cell | undefined;
+  let c2: PrimaryKeyCell | Cell | undefined;
+  let c3: PrimaryKeyCell | Cell | undefined;
+  let more: (PrimaryKeyCell | Cell)[] | undefined;
+  let count = 0;
+  while (at(cursor, cursor.pos) === TAG_CELL) {
+    const cell = isPrimaryKey ? readPrimaryKeyCell(cursor) : readDataCell(cursor);
+    cursor.rowCrc = table[cursor.rowCrc ^ cursor.cellCrc]!;
+    switch (count) {
+      case 0:
+        c0 = cell;
+        break;
+      case 1:
+        c1 = cell;
+        break;
+      case 2:
+        c2 = cell;
+        break;
+      case 3:
+        c3 = cell;
+        break;
+      case 4:
+        more = [c0!, c1!, c2!, c3!, cell];
+        break;
+      default:
+        more!.push(cell);
+    }
+    count++;
+  }
+  switch (count) {
+    case 0:
+      return [];
+    case 1:
+      return [c0!];
+    case 2:
+      return [c0!, c1!];
+    case 3:
+      return [c0!, c1!, c2!];
+    case 4:
+      return [c0!, c1!, c2!, c3!];
+    default:
+      return more!;
+  }
+}
+
 function expectedAfterCells(hasData: boolean, hasMarker: boolean, hasExtension: boolean): string {
   const options: number[] = [];
   if (!hasData && !hasMarker && !hasExtension) options.push(TAG_CELL, TAG_ROW_DATA);
@@ -347,18 +371,16 @@ function expectedAfterCells(hasData: boolean, hasMarker: boolean, hasExtension: 
 }
 
 /**
- * One cell at `cursor.pos` (which holds TAG_CELL). Pushes it to `primaryKey` or `cells` and
- * returns the row CRC continued with this cell's CRC.
+ * Parses the cell at `cursor.pos` (which holds TAG_CELL) into the cursor's cell fields and
+ * verifies its CRC; on return `cursor.pos` is past the cell and `cursor.cellCrc` holds its CRC.
+ * Semantics are the caller's.
  */
-function readCell(
-  cursor: Cursor,
-  isPrimaryKey: boolean,
-  primaryKey: PrimaryKeyCell[],
-  cells: Cell[],
-  rowCrc: number,
-): number {
+function scanCell(cursor: Cursor, isPrimaryKey: boolean): void {
   const buf = cursor.buf;
+  const end = cursor.end;
+  const table = CRC8_SLICES;
   const cellStart = cursor.pos;
+  cursor.cellStart = cellStart;
   let p = cellStart + 1;
 
   if (at(cursor, p) !== TAG_CELL_NAME) throw tagError(cursor, p, describeTag(TAG_CELL_NAME));
@@ -369,12 +391,21 @@ function readCell(
   need(cursor, p, nameLength, 'the cell name');
   const nameStart = p;
   p += nameLength;
-  const nameCrc = crc8(0, buf, nameStart, p);
-  let crc = nameCrc;
+  cursor.nameStart = nameStart;
+  cursor.nameLength = nameLength;
+  const known = knownName(buf, nameStart, nameLength);
+  let crc: number;
+  if (known !== undefined) {
+    cursor.knownText = known.text;
+    crc = known.crc;
+  } else {
+    cursor.knownText = undefined;
+    crc = crc8(0, buf, nameStart, p);
+  }
+  cursor.nameCrc = crc;
 
-  let tag = at(cursor, p);
+  let tag = p < end ? buf[p]! : -1;
   let valueType = -1;
-  let valueTypeAt = 0;
   if (tag === TAG_CELL_VALUE) {
     p++;
     need(cursor, p, 4, 'a value length');
@@ -382,8 +413,9 @@ function readCell(
     const prefix = u32(buf, p);
     p += 4;
     need(cursor, p, 1, 'a value type byte');
-    valueTypeAt = p;
+    const valueTypeAt = p;
     valueType = buf[p]!;
+    cursor.valueTypeAt = valueTypeAt;
     p++;
     let payloadLength: number;
     let what: string;
@@ -420,9 +452,34 @@ function readCell(
     }
     need(cursor, p, payloadLength, what);
     p += payloadLength;
-    crc = crc8(crc, buf, valueTypeAt, p);
-    tag = at(cursor, p);
+    crc = table[crc ^ valueType]!;
+    if (valueType === VT_STRING) {
+      // the length, then the text: checksummed and checked for ASCII in one pass
+      crc = crc8(crc, buf, valueTypeAt + 1, valueTypeAt + 5);
+      let bits = 0;
+      let i = valueTypeAt + 5;
+      for (; i + 4 <= p; i += 4) {
+        const b0 = buf[i]!;
+        const b1 = buf[i + 1]!;
+        const b2 = buf[i + 2]!;
+        const b3 = buf[i + 3]!;
+        bits |= b0 | b1 | b2 | b3;
+        crc = table[768 + (crc ^ b0)]! ^ table[512 + b1]! ^ table[256 + b2]! ^ table[b3]!;
+      }
+      for (; i < p; i++) {
+        const b = buf[i]!;
+        bits |= b;
+        crc = table[crc ^ b]!;
+      }
+      cursor.valueAscii = bits < 0x80;
+    } else if (payloadLength === 8) {
+      crc = crc8Of8(crc, buf, valueTypeAt + 1);
+    } else {
+      crc = crc8(crc, buf, valueTypeAt + 1, p);
+    }
+    tag = p < end ? buf[p]! : -1;
   }
+  cursor.valueType = valueType;
 
   let cellType = -1;
   if (tag === TAG_CELL_TYPE) {
@@ -430,66 +487,78 @@ function readCell(
     need(cursor, p, 1, 'a cell type byte');
     cellType = buf[p]!;
     p++;
-    tag = at(cursor, p);
+    tag = p < end ? buf[p]! : -1;
   }
+  cursor.cellType = cellType;
 
   let timestampAt = -1;
   if (tag === TAG_CELL_TIMESTAMP) {
     p++;
     need(cursor, p, 8, 'an 8-byte timestamp');
     timestampAt = p;
+    crc = crc8Of8(crc, buf, p);
     p += 8;
-    crc = crc8(crc, buf, timestampAt, p);
-    tag = at(cursor, p);
+    tag = p < end ? buf[p]! : -1;
   }
+  cursor.timestampAt = timestampAt;
   // The checksum covers the timestamp before the cell type, although the wire order is reversed.
-  if (cellType >= 0) crc = crc8Byte(crc, cellType);
+  if (cellType >= 0) crc = table[crc ^ cellType]!;
 
   if (tag !== TAG_CELL_CHECKSUM) throw tagError(cursor, p, expectedInCell(valueType >= 0, cellType >= 0, timestampAt >= 0));
   p++;
   need(cursor, p, 1, 'the cell checksum');
   if (buf[p] !== crc) throw new PlainBufferError('CELL_CRC', p, `cell CRC ${hex2(crc)}`, hex2(buf[p]!));
-  p++;
-
-  // Checksum is fine: now judge what the cell says.
-  let timestamp = 0;
-  if (timestampAt >= 0) {
-    const high = buf[timestampAt + 4]! | (buf[timestampAt + 5]! << 8) | (buf[timestampAt + 6]! << 16) | (buf[timestampAt + 7]! << 24);
-    if (high < 0 || high > 0x1fffff) {
-      throw new PlainBufferError('INVALID_VALUE', timestampAt, 'a timestamp in [0, 2^53) ms');
-    }
-    timestamp = high * 0x1_0000_0000 + u32(buf, timestampAt);
-  }
-
-  const name = readName(buf, nameStart, nameStart + nameLength, nameCrc);
-  if (name === undefined) throw new PlainBufferError('INVALID_VALUE', nameStart, 'a UTF-8 cell name');
-
-  if (isPrimaryKey) {
-    if (valueType < 0 || cellType >= 0 || timestampAt >= 0) {
-      throw new PlainBufferError('INVALID_CELL', cellStart, 'a primary key cell with a value and neither cell type nor timestamp');
-    }
-    primaryKey.push({ name, value: materializePrimaryKeyValue(buf, valueType, valueTypeAt) });
-  } else {
-    cells.push(buildCell(cellStart, name, valueType, valueTypeAt, cellType, timestampAt >= 0, timestamp, buf));
-  }
-  cursor.pos = p;
-  return crc8Byte(rowCrc, crc);
+  cursor.pos = p + 1;
+  cursor.cellCrc = crc;
 }
 
-function buildCell(
-  cellStart: number,
-  name: string,
-  valueType: number,
-  valueTypeAt: number,
-  cellType: number,
-  hasTimestamp: boolean,
-  timestamp: number,
-  buf: Uint8Array,
-): Cell {
-  switch (cellType) {
+/** The timestamp of the scanned cell in ms (0 when it has none), checked to be in [0, 2^53). */
+function scannedTimestamp(cursor: Cursor): number {
+  const timestampAt = cursor.timestampAt;
+  if (timestampAt < 0) return 0;
+  const buf = cursor.buf;
+  const high = buf[timestampAt + 4]! | (buf[timestampAt + 5]! << 8) | (buf[timestampAt + 6]! << 16) | (buf[timestampAt + 7]! << 24);
+  if (high < 0 || high > 0x1fffff) {
+    throw new PlainBufferError('INVALID_VALUE', timestampAt, 'a timestamp in [0, 2^53) ms');
+  }
+  return high * 0x1_0000_0000 + u32(buf, timestampAt);
+}
+
+/** The scanned cell's name (validated and remembered when it was not recognised). */
+function scannedName(cursor: Cursor): string {
+  const known = cursor.knownText;
+  if (known !== undefined) return known;
+  const buf = cursor.buf;
+  const start = cursor.nameStart;
+  const length = cursor.nameLength;
+  const name = readText(buf, start, start + length, isAscii(buf, start, start + length));
+  if (name === undefined) throw new PlainBufferError('INVALID_VALUE', start, 'a UTF-8 cell name');
+  rememberName(buf, start, length, name, cursor.nameCrc);
+  return name;
+}
+
+function readPrimaryKeyCell(cursor: Cursor): PrimaryKeyCell {
+  scanCell(cursor, true);
+  // a key cell may not have a timestamp, but a bad one is reported first, as in a data cell
+  scannedTimestamp(cursor);
+  const name = scannedName(cursor);
+  if (cursor.valueType < 0 || cursor.cellType >= 0 || cursor.timestampAt >= 0) {
+    throw new PlainBufferError('INVALID_CELL', cursor.cellStart, 'a primary key cell with a value and neither cell type nor timestamp');
+  }
+  return { name, value: materializePrimaryKeyValue(cursor) };
+}
+
+function readDataCell(cursor: Cursor): Cell {
+  scanCell(cursor, false);
+  const timestamp = scannedTimestamp(cursor);
+  const name = scannedName(cursor);
+  const hasTimestamp = cursor.timestampAt >= 0;
+  const valueType = cursor.valueType;
+  const cellStart = cursor.cellStart;
+  switch (cursor.cellType) {
     case -1: {
       if (valueType < 0) throw new PlainBufferError('INVALID_CELL', cellStart, 'a value in a put cell (no cell type)');
-      const value = materializeValue(buf, valueType, valueTypeAt);
+      const value = materializeValue(cursor.buf, valueType, cursor.valueTypeAt, cursor.valueAscii);
       return hasTimestamp ? { op: 'put', name, value, timestamp } : { op: 'put', name, value };
     }
     case CELL_DELETE_ONE_VERSION:
@@ -506,16 +575,16 @@ function buildCell(
       if (valueType !== VT_INTEGER) {
         throw new PlainBufferError('INVALID_CELL', cellStart, 'an INTEGER value in an INCREMENT (0x04) cell');
       }
-      const value = readInt64(buf, valueTypeAt + 1);
+      const value = readInt64(cursor.buf, cursor.valueTypeAt + 1);
       return hasTimestamp ? { op: 'increment', name, value, timestamp } : { op: 'increment', name, value };
     }
     default:
-      throw new PlainBufferError('INVALID_CELL', cellStart, 'cell type DELETE_ALL_VERSION (0x01), DELETE_ONE_VERSION (0x03) or INCREMENT (0x04)', hex2(cellType));
+      throw new PlainBufferError('INVALID_CELL', cellStart, 'cell type DELETE_ALL_VERSION (0x01), DELETE_ONE_VERSION (0x03) or INCREMENT (0x04)', hex2(cursor.cellType));
   }
 }
 
-function materializePrimaryKeyValue(buf: Uint8Array, type: number, typeAt: number): PrimaryKeyValue {
-  switch (type) {
+function materializePrimaryKeyValue(cursor: Cursor): PrimaryKeyValue {
+  switch (cursor.valueType) {
     case VT_INF_MIN:
       return INF_MIN;
     case VT_INF_MAX:
@@ -523,8 +592,8 @@ function materializePrimaryKeyValue(buf: Uint8Array, type: number, typeAt: numbe
     case VT_AUTO_INCREMENT:
       return AUTO_INCREMENT;
     default:
-      // INTEGER, STRING or BLOB: the only other types readCell lets through for a key
-      return materializeValue(buf, type, typeAt) as bigint | string | Uint8Array;
+      // INTEGER, STRING or BLOB: the only other types scanCell lets through for a key
+      return materializeValue(cursor.buf, cursor.valueType, cursor.valueTypeAt, cursor.valueAscii) as bigint | string | Uint8Array;
   }
 }
 

@@ -54,6 +54,20 @@ describe('ChangeLog', () => {
     return result;
   };
 
+  it('hands out records that later reads do not overwrite (they are copied out of LMDB)', () => {
+    log.enableStream('orders');
+    const stream = log.streamOf('orders')!;
+    // ~1,500 records of ~200 bytes per read: several arena chunks over the reads below
+    const big = 'x'.repeat(150);
+    root.transactionSync(() => log.append('orders', Array.from({ length: 6000 }, (_, i) => ({ ...put(`k${i}`, BigInt(i)), cells: [{ op: 'put' as const, name: 'v', value: big + i, timestamp: 1000 }] }))));
+    const first = log.read(stream.streamId, 0, 1, { maxRecords: 10, maxBytes: 1 << 20 });
+    if (first.kind !== 'records') throw new Error('trimmed');
+    const snapshot = first.records.map((r) => Buffer.from(r.record).toString('hex'));
+    for (let p = 0; p < 4; p++) readAll('orders', p);
+    expect(first.records.map((r) => Buffer.from(r.record).toString('hex'))).toEqual(snapshot);
+    expect(first.records.map((r) => decoded(r.record).cells[0])).toEqual(first.records.map((r) => ({ op: 'put', name: 'v', value: expect.stringMatching(/^x{150}\d+$/), timestamp: 1000 })));
+  });
+
   it('logs nothing for a table without a stream', () => {
     root.transactionSync(() => log.append('plain', [put('a', 1n)]));
     expect(log.streamOf('plain')).toBeUndefined();

@@ -343,6 +343,27 @@ describe('TunnelService', () => {
     expect(ok(service.readRecords({ tunnelId, clientId: client, channelId, token: batch.nextToken })).records).toEqual([]);
   });
 
+  it('has every change on disk once durable() resolves, before any close', async () => {
+    const { tunnelId } = ok(service.createTunnel({ tableName: 'orders', tunnelName: 's', tunnelType: 'BaseData' }));
+    const client = connect(tunnelId);
+    const held = new Map<string, ReportedChannel>();
+    beat(tunnelId, client, held);
+    const channelId = 'BaseData_0';
+    const token = ok(service.getCheckpoint({ tunnelId, clientId: client, channelId })).checkpoint;
+    const batch = ok(service.readRecords({ tunnelId, clientId: client, channelId, token }));
+    ok(service.checkpoint({ tunnelId, clientId: client, channelId, checkpoint: batch.nextToken, sequenceNumber: 1 }));
+    await service.durable();
+    // a second service on the same environment reads only what is committed
+    const other = new TunnelService({ root, changeLog: log, rows, clock, readLimits: limits, baseChannels: 2, expirySweepMs: 0 });
+    expect(ok(other.getCheckpoint({ tunnelId, clientId: client, channelId }))).toEqual({ checkpoint: batch.nextToken, sequenceNumber: 1 });
+    other.close();
+    ok(service.deleteTunnel({ tableName: 'orders', tunnelName: 's' }));
+    await service.durable();
+    const after = new TunnelService({ root, changeLog: log, rows, clock, readLimits: limits, baseChannels: 2, expirySweepMs: 0 });
+    expect(ok(after.listTunnels({}))).toEqual([]);
+    after.close();
+  });
+
   it('deletes a tunnel: its clients are told the tunnel is gone', () => {
     const { tunnelId } = ok(service.createTunnel({ tableName: 'orders', tunnelName: 's', tunnelType: 'Stream' }));
     const client = connect(tunnelId);
