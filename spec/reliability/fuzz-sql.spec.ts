@@ -15,11 +15,11 @@ import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { compile, type CompiledScript } from '../../lib/sql/compile.js';
 import type { SqlError } from '../../lib/sql/errors.js';
-import { tokenize } from '../../lib/sql/lexer.js';
 import { parse } from '../../lib/sql/parser.js';
 import { CATALOG_TYPES, STREAM_OPTION_KEYS, STREAM_SCAN_OPTION_KEYS, TABLE_OPTION_KEYS } from '../../lib/sql/options.js';
 import { formatSqlError } from '../../lib/sql/printer.js';
 import type { SessionOptions } from '../../lib/sql/session.js';
+import { mutateTokens, tokenMutation } from '../sql/token-mutations.js';
 import { TRICKY_NAMES, fuzzParameters, fuzzTimeout, withinMs } from './fuzz-support.js';
 
 const SEED_JOB = readFileSync(new URL('../../examples/orders/job.sql', import.meta.url), 'utf8');
@@ -130,72 +130,13 @@ const TOKEN_TEXTS = [
   '-- c\n', '/* c */', "'unterminated", '`open', '/* open', '#', '§', '中', '\u0000', '`__proto__`', '`constructor`', '__proto__', 'constructor', 'toString', 'hasOwnProperty',
 ];
 
-type Mutation =
-  | { readonly kind: 'delete'; readonly at: number }
-  | { readonly kind: 'duplicate'; readonly at: number }
-  | { readonly kind: 'swap'; readonly at: number; readonly with: number }
-  | { readonly kind: 'replace'; readonly at: number; readonly text: string }
-  | { readonly kind: 'insert'; readonly at: number; readonly text: string }
-  /** a name, string or number replaced by another of its kind: the syntax holds, the meaning changes */
-  | { readonly kind: 'similar'; readonly at: number; readonly pick: number };
-
 const SIMILAR: Readonly<Record<string, readonly string[]>> = {
   Identifier: ['src', 'sink', 'v', 'b', 'id', 'n', 'price', 'ts', 'raw', 'ok', 'et', 'nope', 'window', 'count', 'sum', 'max', 'delay', 'to_timestamp', 'date_format', 'coalesce', 'String', 'Long', 'Timestamp', '`__proto__`', '`constructor`', '`a b`', 'job1', 'remote'],
   StringLiteral: ["'30 seconds'", "'1 minute'", "'0 seconds'", "'-5 seconds'", "'1 fortnight'", "''", "'x'", "'%'", "'update'", "'append'", "'complete'", "'OneTime'", "'ProcessingTime'", "'embedded'", "'https://x.ots.aliyuncs.com'", "'${secret}'", "'${nope}'", `'{"columns": {"id": {"type": "long"}}}'`, `'{"columns": {}}'`, "'yyyy-MM-dd'", "'Asia/Shanghai'"],
   NumberLiteral: ['0', '1', '-1', '2', '1000', '1e308', '0.5', '9223372036854775807', '99999999999999999999'],
 };
 
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('swap' as const), at: fc.nat(), with: fc.nat() }),
-  fc.record({ kind: fc.constant('replace' as const), at: fc.nat(), text: fc.constantFrom(...TOKEN_TEXTS) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.constantFrom(...TOKEN_TEXTS), fc.string({ maxLength: 6 })) }),
-  { arbitrary: fc.record({ kind: fc.constant('similar' as const), at: fc.nat(), pick: fc.nat() }), weight: 4 },
-);
-
-/** Token-level edits of a valid script: the tokens keep their text, joined by single spaces. */
-function mutateTokens(source: string, mutations: readonly Mutation[]): string {
-  const lexed = tokenize(source).tokens;
-  const tokens = lexed.map((token) => token.image);
-  const kinds = lexed.map((token) => String(token.tokenType.name));
-  for (const change of mutations) {
-    if (tokens.length === 0) break;
-    const at = change.at % tokens.length;
-    switch (change.kind) {
-      case 'delete':
-        tokens.splice(at, 1);
-        break;
-      case 'duplicate':
-        tokens.splice(at, 0, tokens[at] ?? '');
-        break;
-      case 'swap': {
-        const other = change.with % tokens.length;
-        [tokens[at], tokens[other]] = [tokens[other] ?? '', tokens[at] ?? ''];
-        break;
-      }
-      case 'replace':
-        tokens[at] = change.text;
-        break;
-      case 'insert':
-        tokens.splice(at, 0, change.text);
-        break;
-      case 'similar': {
-        // the next name, string or number from `at` on
-        for (let k = 0; k < tokens.length; k++) {
-          const index = (at + k) % tokens.length;
-          const pool = SIMILAR[kinds[index] ?? ''];
-          if (pool !== undefined && kinds.length === tokens.length) {
-            tokens[index] = pool[change.pick % pool.length] as string;
-            break;
-          }
-        }
-        break;
-      }
-    }
-  }
-  return tokens.join(' ');
-}
+const mutation = tokenMutation({ texts: TOKEN_TEXTS, insert: true, similar: SIMILAR });
 
 /** Character-level edits: what a bad paste or a wrong encoding does. */
 const charEdit = fc.oneof(
@@ -318,7 +259,7 @@ describe('fuzz: compile() is total over SQL, OPTIONS and catalogs', () => {
       let pastParser = 0;
       await fc.assert(
         fc.asyncProperty(fc.constantFrom(...SEEDS), fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.option(fc.constantFrom('UTC', 'Mars/Olympus')), async (seed, mutations, zone) => {
-          const text = mutateTokens(seed.text, mutations);
+          const text = mutateTokens(seed.text, mutations, SIMILAR);
           const { result } = compileCase(text, { variables: seed.variables, ...(zone === null ? {} : { timeZone: zone }) });
           if (E.isRight(parse(text))) pastParser++;
           if (E.isRight(result)) await runOffline(result.right);

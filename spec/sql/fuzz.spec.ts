@@ -4,10 +4,10 @@ import { isRight } from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import type { SqlError } from '../../lib/sql/errors.js';
 import { parseScript } from '../../lib/sql/index.js';
-import { tokenize } from '../../lib/sql/lexer.js';
 import { parse } from '../../lib/sql/parser.js';
 import { formatScript } from '../../lib/sql/printer.js';
 import { lineColumnAt, strip } from './helpers.js';
+import { mutateTokens, tokenMutation } from './token-mutations.js';
 
 const SEED = readFileSync(new URL('../../../shared/seed/orders-job.sql', import.meta.url), 'utf8');
 
@@ -65,44 +65,7 @@ const tokenSoup = fc
   .array(fc.tuple(fc.constantFrom(...TOKEN_TEXTS), fc.constantFrom(...SEPARATORS)), { maxLength: 40 })
   .map((parts) => parts.map(([token, separator]) => token + separator).join(''));
 
-type Mutation =
-  | { readonly kind: 'delete'; readonly at: number }
-  | { readonly kind: 'duplicate'; readonly at: number }
-  | { readonly kind: 'swap'; readonly at: number; readonly with: number }
-  | { readonly kind: 'replace'; readonly at: number; readonly text: string };
-
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('swap' as const), at: fc.nat(), with: fc.nat() }),
-  fc.record({ kind: fc.constant('replace' as const), at: fc.nat(), text: fc.constantFrom(...TOKEN_TEXTS) }),
-);
-
-/** Token-level mutation of a valid script: tokens keep their text, joined by single spaces. */
-function mutate(source: string, mutations: readonly Mutation[]): string {
-  const tokens = tokenize(source).tokens.map((token) => token.image);
-  for (const change of mutations) {
-    if (tokens.length === 0) break;
-    const at = change.at % tokens.length;
-    switch (change.kind) {
-      case 'delete':
-        tokens.splice(at, 1);
-        break;
-      case 'duplicate':
-        tokens.splice(at, 0, tokens[at] ?? '');
-        break;
-      case 'swap': {
-        const other = change.with % tokens.length;
-        [tokens[at], tokens[other]] = [tokens[other] ?? '', tokens[at] ?? ''];
-        break;
-      }
-      case 'replace':
-        tokens[at] = change.text;
-        break;
-    }
-  }
-  return tokens.join(' ');
-}
+const mutation = tokenMutation({ texts: TOKEN_TEXTS });
 
 describe('fuzz: the parser is total and its errors are located', () => {
   it('random token soup from the dialect', () => {
@@ -112,7 +75,7 @@ describe('fuzz: the parser is total and its errors are located', () => {
   it('valid statements with tokens deleted, duplicated, swapped or replaced', () => {
     fc.assert(
       fc.property(fc.constantFrom(...VALID), fc.array(mutation, { minLength: 1, maxLength: 4 }), (source, mutations) => {
-        const text = mutate(source, mutations);
+        const text = mutateTokens(source, mutations);
         checkTotal(text);
         checkRoundTrip(text);
       }),
