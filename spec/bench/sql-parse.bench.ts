@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { bench, describe } from 'vitest';
 import { parse, parseScript } from '../../lib/sql/index.js';
 
-const SEED = readFileSync(new URL('../../../shared/seed/orders-job.sql', import.meta.url), 'utf8');
+const SEED = readFileSync(new URL('../fixtures/seed-orders-job.sql', import.meta.url), 'utf8');
 const QUERY =
   "SELECT CASE WHEN price > 100 THEN 'big' ELSE 'small' END AS size, count(*) AS n, sum(price * 1.1) AS total " +
   "FROM v WATERMARK to_timestamp(ts / 1000) AS et DELAY OF INTERVAL 10 SECONDS " +

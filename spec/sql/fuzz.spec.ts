@@ -9,7 +9,7 @@ import { formatScript } from '../../lib/sql/printer.js';
 import { lineColumnAt, strip } from './helpers.js';
 import { mutateTokens, tokenMutation } from './token-mutations.js';
 
-const SEED = readFileSync(new URL('../../../shared/seed/orders-job.sql', import.meta.url), 'utf8');
+const SEED = readFileSync(new URL('../fixtures/seed-orders-job.sql', import.meta.url), 'utf8');
 
 const VALID = [
   SEED,

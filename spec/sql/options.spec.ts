@@ -6,7 +6,7 @@ import { parseScript, type DecodedStatement, type StatementOptions } from '../..
 import { formatSqlErrors } from '../../lib/sql/printer.js';
 import { where } from './helpers.js';
 
-const SEED = readFileSync(new URL('../../../shared/seed/orders-job.sql', import.meta.url), 'utf8');
+const SEED = readFileSync(new URL('../fixtures/seed-orders-job.sql', import.meta.url), 'utf8');
 
 function decoded(sql: string): readonly DecodedStatement[] {
   const result = parseScript(sql);

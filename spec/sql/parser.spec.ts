@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Redacted, type Statement } from '../../lib/sql/ast.js';
 import { bin, call, col, expr, id, interval, lineColumnAt, nodes, num, opt, parseOk, parseOne, str, strip } from './helpers.js';
 
-const SEED = readFileSync(new URL('../../../shared/seed/orders-job.sql', import.meta.url), 'utf8');
+const SEED = readFileSync(new URL('../fixtures/seed-orders-job.sql', import.meta.url), 'utf8');
 
 describe('statements', () => {
   it('CREATE TABLE with IF NOT EXISTS, dotted keys, both quote styles, numbers, booleans and string keys', () => {

@@ -5,7 +5,7 @@ import { CAST_TYPES } from '../../lib/sql/ast.js';
 import { explainAst, formatExpression, formatScript, formatStatement, quoteString } from '../../lib/sql/printer.js';
 import { expr, parseOk, parseOne, strip } from './helpers.js';
 
-const SEED = readFileSync(new URL('../../../shared/seed/orders-job.sql', import.meta.url), 'utf8');
+const SEED = readFileSync(new URL('../fixtures/seed-orders-job.sql', import.meta.url), 'utf8');
 
 // ---- generated expression trees, in the shape the parser produces (positions left out)
 

@@ -1,5 +1,5 @@
 /**
- * The seed scenario's SQL (shared/seed/orders-job.sql), with only its endpoint, keys, tunnel id and
+ * The seed scenario's SQL (shared/seed/orders-job.sql, copied verbatim to spec/fixtures/), with only its endpoint, keys, tunnel id and
  * checkpoint location changed, compiled and run against a real emulator on a loopback port:
  * orders written with the official SDK end up as 30-second counts and totals in OrderStreamSink,
  * read back with the official SDK and equal to a direct computation — also after the job is
@@ -35,7 +35,7 @@ async function writeOrders(from: number, count: number): Promise<void> {
   }
 }
 
-const SEED = readFileSync(new URL('../../../shared/seed/orders-job.sql', import.meta.url), 'utf8');
+const SEED = readFileSync(new URL('../fixtures/seed-orders-job.sql', import.meta.url), 'utf8');
 const SINK = 'OrderStreamSink';
 
 let env: TunnelEmulator;
