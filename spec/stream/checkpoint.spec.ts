@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -100,6 +101,27 @@ describe('fileCheckpointStore', () => {
     }
     expect((await fs.readdir(path.join(location, 'offsets'))).sort()).toEqual(['3', '4']);
     expect((await fs.readdir(path.join(location, 'commits'))).sort()).toEqual(['3', '4']);
+  });
+
+  it('removes the temp files of killed processes on load, and leaves those of live ones', async () => {
+    const location = await temporaryDirectory();
+    const store = fileCheckpointStore(location);
+    await store.writePlan(plan(0));
+    await store.writeCommit(commit(0));
+    await store.writePlan(plan(1));
+    // a process that is gone (spawned and reaped) and one that is alive (this one's parent)
+    const gone = await new Promise<number>((resolve, reject) => {
+      const child = spawn(process.execPath, ['-e', '']);
+      child.once('error', reject);
+      child.once('exit', () => resolve(child.pid!));
+    });
+    const live = process.ppid;
+    await fs.writeFile(path.join(location, 'commits', `.1.${gone}.tmp`), '{"half');
+    await fs.writeFile(path.join(location, 'offsets', `.2.${gone}.tmp`), '');
+    await fs.writeFile(path.join(location, 'commits', `.1.${live}.tmp`), '{"in progress');
+    expect(await loaded(fileCheckpointStore(location))).toEqual({ commit: commit(0), plan: plan(1) });
+    expect((await fs.readdir(path.join(location, 'commits'))).sort()).toEqual([`.1.${live}.tmp`, '0']);
+    expect((await fs.readdir(path.join(location, 'offsets'))).sort()).toEqual(['0', '1']);
   });
 
   it('reports a damaged log with the file and the path of every problem', async () => {

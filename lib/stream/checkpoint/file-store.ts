@@ -86,6 +86,7 @@ export function fileCheckpointStore(location: string, options: FileCheckpointOpt
           if (E.isLeft(decoded)) return E.left(new CheckpointError(location, `${OFFSETS}/${nextId}: ${decoded.left}`));
           plan = decoded.right;
         }
+        await removeTempFilesOfDeadProcesses(location);
         return E.right<CheckpointError, RestoredCheckpoint>({ commit, plan });
       } catch (error) {
         return E.left(new CheckpointError(location, `cannot read (${describeFsError(error)})`, error));
@@ -118,6 +119,34 @@ async function batchIds(directory: string): Promise<number[]> {
     .filter((name) => /^(0|[1-9][0-9]*)$/.test(name))
     .map(Number)
     .sort((a, b) => a - b);
+}
+
+const TEMP_FILE = /^\.(0|[1-9][0-9]*)\.([1-9][0-9]*)\.tmp$/;
+
+/**
+ * A process killed between writing a temp file and renaming it leaves `.<batch>.<pid>.tmp`
+ * behind. On load those of processes that are gone are removed; a live process's (another job
+ * on this location, or this one) are left alone. Housekeeping only: failures are ignored.
+ */
+async function removeTempFilesOfDeadProcesses(location: string): Promise<void> {
+  for (const kind of [OFFSETS, COMMITS]) {
+    const directory = path.join(location, kind);
+    const names = await fs.readdir(directory).catch(() => [] as string[]);
+    for (const name of names) {
+      const pid = Number(TEMP_FILE.exec(name)?.[2] ?? 0);
+      if (pid !== 0 && pid !== process.pid && !isAlive(pid)) await fs.rm(path.join(directory, name), { force: true }).catch(() => undefined);
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, another user's
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
 }
 
 async function readFile<A>(file: string, codec: t.Type<A, A, unknown>): Promise<E.Either<string, A>> {
