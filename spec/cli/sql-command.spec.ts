@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrderTable, ORDER_TABLE, sdkCall, startTunnelEmulator, TableStore, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import { createOrderSinkTable, createOrderTable, ORDER_TABLE, sdkCall, startTunnelEmulator, TableStore, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
 import { ensureCompiledCli, runCli } from './cli-process.js';
 
 let env: TunnelEmulator;
@@ -20,11 +20,7 @@ beforeAll(async () => {
   ensureCompiledCli();
   env = await startTunnelEmulator({ partitions: 2 });
   await createOrderTable(env.sdk);
-  await sdkCall(env.sdk, 'createTable', {
-    tableMeta: { tableName: 'OrderStreamSink', primaryKey: [{ name: 'begin', type: 'STRING' }, { name: 'end', type: 'STRING' }] },
-    reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
-    tableOptions: { timeToLive: -1, maxVersions: 1 },
-  });
+  await createOrderSinkTable(env.sdk);
   dir = mkdtempSync(join(tmpdir(), 'otsflow-sql-cli-'));
   const created = await env.control.createTunnel({ tableName: ORDER_TABLE, tunnelName: 'cli-job', tunnelType: 'Stream' });
   if (E.isLeft(created)) throw created.left;

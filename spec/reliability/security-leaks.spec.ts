@@ -32,7 +32,7 @@ import { createHttpTransport } from '../../lib/tunnel/http-transport.js';
 import { tokenize } from '../../lib/sql/lexer.js';
 import { type CliResult, ensureCompiledCli, runCli, type RunCliOptions } from '../cli/cli-process.js';
 import { ROOT } from '../emulator/process.js';
-import { createOrderTable, ORDER_TABLE, sdkCall, TableStore, writeOrders } from '../tunnel/emulator-harness.js';
+import { createOrderSinkTable, createOrderTable, ORDER_TABLE, TableStore, writeOrders } from '../tunnel/emulator-harness.js';
 import { fuzzParameters, fuzzTimeout } from './fuzz-support.js';
 
 /** The emulator's real key: what --var, the flags and the environment carry to connect. */
@@ -123,11 +123,7 @@ beforeAll(async () => {
   });
   sdk = makeSdk(emulator.endpoint, emulator.instanceName);
   await createOrderTable(sdk);
-  await sdkCall(sdk, 'createTable', {
-    tableMeta: { tableName: 'OrderStreamSink', primaryKey: [{ name: 'begin', type: 'STRING' }, { name: 'end', type: 'STRING' }] },
-    reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
-    tableOptions: { timeToLive: -1, maxVersions: 1 },
-  });
+  await createOrderSinkTable(sdk);
   const control = tunnelControl(createHttpTransport({ endpoint: emulator.endpoint, instance: emulator.instanceName, credentials: { accessKeyId: KEY_ID, accessKeySecret: EMULATOR_SECRET }, requestTimeoutMs: 10_000 }));
   const created = await control.createTunnel({ tableName: ORDER_TABLE, tunnelName: 'leak-job', tunnelType: 'Stream' });
   if (E.isLeft(created)) throw created.left;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile, type StreamJob } from '../../lib/sql/index.js';
 import { formatSqlErrors } from '../../lib/sql/printer.js';
-import { createOrderTable, ORDER_TABLE, sdkCall, startTunnelEmulator, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import { createOrderSinkTable, createOrderTable, ORDER_TABLE, startTunnelEmulator, type TunnelEmulator } from '../tunnel/emulator-harness.js';
 import { differences, directComputation, OrderGenerator, readSeedSink, SEED, SEED_SQL, SINK_TABLE, until } from './harness/cluster.js';
 
 let env: TunnelEmulator;
@@ -22,11 +22,7 @@ let checkpoint: string;
 beforeAll(async () => {
   env = await startTunnelEmulator({ partitions: 4, expirySweepMs: 50 });
   await createOrderTable(env.sdk);
-  await sdkCall(env.sdk, 'createTable', {
-    tableMeta: { tableName: SINK_TABLE, primaryKey: [{ name: 'begin', type: 'STRING' }, { name: 'end', type: 'STRING' }] },
-    reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
-    tableOptions: { timeToLive: -1, maxVersions: 1 },
-  });
+  await createOrderSinkTable(env.sdk);
   checkpoint = mkdtempSync(join(tmpdir(), 'otsflow-rel-session-'));
 });
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile, type StreamJob } from '../../lib/sql/index.js';
 import { formatSqlErrors } from '../../lib/sql/printer.js';
-import { createOrderTable, ORDER_TABLE, sdkCall, startTunnelEmulator, TableStore, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import { createOrderSinkTable, createOrderTable, ORDER_TABLE, sdkCall, startTunnelEmulator, TableStore, type TunnelEmulator } from '../tunnel/emulator-harness.js';
 
 /** Order n: event times 170 ms apart from a minute ago, so 3000 orders span 18 windows of 30 s; prices add exactly. */
 const EPOCH = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
@@ -44,11 +44,7 @@ let checkpoint: string;
 beforeAll(async () => {
   env = await startTunnelEmulator({ partitions: 4 });
   await createOrderTable(env.sdk);
-  await sdkCall(env.sdk, 'createTable', {
-    tableMeta: { tableName: SINK, primaryKey: [{ name: 'begin', type: 'STRING' }, { name: 'end', type: 'STRING' }] },
-    reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
-    tableOptions: { timeToLive: -1, maxVersions: 1 },
-  });
+  await createOrderSinkTable(env.sdk);
   checkpoint = mkdtempSync(join(tmpdir(), 'otsflow-seed-cp-'));
 });
 

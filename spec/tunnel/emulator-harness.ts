@@ -70,6 +70,17 @@ export const sdkCall = (sdk: Sdk, operation: string, params: Record<string, unkn
     sdk[operation](params, (error: unknown, data: Sdk) => (error ? reject(error instanceof Error ? error : new Error(JSON.stringify(error))) : resolve(data)));
   });
 
+/** The seed scenario's sink: OrderStreamSink keyed by the window's `begin` and `end` strings. */
+export const ORDER_SINK_TABLE = 'OrderStreamSink';
+
+export async function createOrderSinkTable(sdk: Sdk): Promise<void> {
+  await sdkCall(sdk, 'createTable', {
+    tableMeta: { tableName: ORDER_SINK_TABLE, primaryKey: [{ name: 'begin', type: 'STRING' }, { name: 'end', type: 'STRING' }] },
+    reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
+    tableOptions: { timeToLive: -1, maxVersions: 1 },
+  });
+}
+
 export async function createOrderTable(sdk: Sdk): Promise<void> {
   await sdkCall(sdk, 'createTable', {
     tableMeta: {
