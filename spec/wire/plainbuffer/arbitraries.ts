@@ -56,3 +56,34 @@ export const row = (options: { minPrimaryKey?: number } = {}): fc.Arbitrary<Row>
     },
     { requiredKeys: ['primaryKey', 'cells', 'deleteMarker'] },
   ).map(plain);
+
+/** One edit of an encoded buffer: what a bad disk, a cut connection or a wrong length does. */
+export type ByteEdit =
+  | { readonly kind: 'set' | 'insert'; readonly at: number; readonly value: number }
+  | { readonly kind: 'delete' | 'truncate'; readonly at: number }
+  /** `at` zero bytes appended */
+  | { readonly kind: 'pad'; readonly at: number };
+
+export function byteEdit(options: { readonly pad?: boolean } = {}): fc.Arbitrary<ByteEdit> {
+  const kinds: fc.Arbitrary<ByteEdit>[] = [
+    fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
+    fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
+    fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }),
+    fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
+  ];
+  if (options.pad === true) kinds.push(fc.record({ kind: fc.constant('pad' as const), at: fc.integer({ min: 1, max: 8 }) }));
+  return fc.oneof(...kinds);
+}
+
+export function applyByteEdits(buffer: Uint8Array, edits: readonly ByteEdit[]): Uint8Array {
+  let bytes = Array.from(buffer);
+  for (const e of edits) {
+    const at = bytes.length === 0 ? 0 : e.at % bytes.length;
+    if (e.kind === 'set') bytes[at] = e.value;
+    else if (e.kind === 'insert') bytes.splice(at, 0, e.value);
+    else if (e.kind === 'delete') bytes.splice(at, 1);
+    else if (e.kind === 'truncate') bytes = bytes.slice(0, at);
+    else bytes.push(...new Array<number>(e.at).fill(0));
+  }
+  return Uint8Array.from(bytes);
+}
