@@ -124,12 +124,20 @@ export type Analysis = { readonly ok: true; readonly statements: readonly Analyz
 
 const lower = (id: Identifier): string => id.name.toLowerCase();
 
-export function analyzeScript(decoded: readonly DecodedStatement[]): Analysis {
+export interface AnalyzeOptions {
+  /**
+   * analyze a top-level `SELECT … FROM <STREAM scan>` as a streaming query (kind 'select' with
+   * `query.streaming`) instead of refusing it: what `sqlOperator` runs; the session cannot
+   */
+  readonly streamingSelects?: boolean;
+}
+
+export function analyzeScript(decoded: readonly DecodedStatement[], analyzeOptions: AnalyzeOptions = {}): Analysis {
   const catalog = new Map<string, RelationDef>();
   const errors: SqlError[] = [];
   const statements: AnalyzedStatement[] = [];
   for (const { statement, options } of decoded) {
-    const result = analyzeStatement(statement, options, catalog, errors, true);
+    const result = analyzeStatement(statement, options, catalog, errors, true, analyzeOptions.streamingSelects === true);
     if (result !== undefined) statements.push(result);
   }
   return errors.length > 0 ? { ok: false, errors: [...errors].sort(compareByPosition) } : { ok: true, statements };
@@ -141,6 +149,7 @@ function analyzeStatement(
   catalog: Map<string, RelationDef>,
   errors: SqlError[],
   execute: boolean,
+  streamingSelects = false,
 ): AnalyzedStatement | undefined {
   switch (statement.kind) {
     case 'CreateTable': {
@@ -188,7 +197,7 @@ function analyzeStatement(
       return { kind: 'createScan', scan, statement };
     }
     case 'Select': {
-      const query = analyzeQuery(statement, catalog, errors, { mode: 'batch' });
+      const query = analyzeQuery(statement, catalog, errors, { mode: 'batch', streamingSelects });
       return query === undefined ? undefined : { kind: 'select', query, statement };
     }
     case 'Insert': {
@@ -277,6 +286,8 @@ interface QueryMode {
   readonly stream?: CreateStreamStatement;
   readonly options?: StreamOptions;
   readonly insert?: InsertStatement;
+  /** a batch-mode SELECT may read a STREAM scan (sqlOperator) */
+  readonly streamingSelects?: boolean;
 }
 
 function analyzeQuery(select: SelectStatement, catalog: ReadonlyMap<string, RelationDef>, errors: SqlError[], mode: QueryMode): AnalyzedQuery | undefined {
@@ -301,7 +312,7 @@ function analyzeQuery(select: SelectStatement, catalog: ReadonlyMap<string, Rela
     );
     return undefined;
   }
-  if (mode.mode === 'batch' && streaming) {
+  if (mode.mode === 'batch' && streaming && mode.streamingSelects !== true) {
     errors.push(
       sqlError(
         from.name.loc,

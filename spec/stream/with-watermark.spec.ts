@@ -3,9 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { TableBatch } from '../../lib/stream/batch.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
 import { withWatermark } from '../../lib/stream/with-watermark.js';
-import { context, never$, tableBatch, testScheduler } from './helpers.js';
+import { context, never$, testScheduler, times } from './helpers.js';
 
-const times = (id: number, ...ts: (number | null)[]) => tableBatch(id, ts.map((t) => ({ t })));
 const watermarks = map((batch: TableBatch) => batch.watermark);
 
 describe('withWatermark', () => {
