@@ -12,6 +12,7 @@
 import { defer, map, type Observable } from 'rxjs';
 import type { RunHelpers, TestScheduler } from 'rxjs/testing';
 import type { RecordBatch } from '../stream/batch.js';
+import type { ChangeRecord } from '../wire/types.js';
 import { StreamMetrics } from '../stream/metrics.js';
 import { context, recordBatch } from './batches.js';
 
@@ -29,7 +30,7 @@ export interface MarbleSourceOptions {
 
 export type MarbleSource<R> = Observable<RecordBatch<R>> & { readonly subscriptions: SubscriptionLogs };
 
-export function marbleSource<R>(cold: ColdFactory, marbles: string, values: Readonly<Record<string, readonly R[]>> = {}, options: MarbleSourceOptions = {}): MarbleSource<R> {
+export function marbleSource<R = ChangeRecord>(cold: ColdFactory, marbles: string, values: Readonly<Record<string, readonly R[]>> = {}, options: MarbleSourceOptions = {}): MarbleSource<R> {
   const drawn = cold<readonly R[]>(marbles, { ...values }, options.error);
   const batches = defer(() => {
     const ctx = context(options.metrics ?? new StreamMetrics());

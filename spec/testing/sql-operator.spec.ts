@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { from, lastValueFrom, map, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { OutputRow } from '../../lib/stream/table.js';
+import type { ChangeRecord } from '../../lib/wire/types.js';
 import { compileSqlOperator, marbleSource, putRow, recordBatch, recordBuilder, sqlOperator, SqlOperatorError, testScheduler } from '../../lib/testing/index.js';
 import { orderCatalog } from '../stream/orders.js';
 import { exactPrice } from '../stream/helpers.js';
@@ -98,8 +99,8 @@ describe('sqlOperator', () => {
     const order = (id: string) => putRow({ UserId: 'u', OrderId: id }, { price: 1, timestamp: 1n });
     testScheduler(expect).run(({ cold, expectObservable, expectSubscriptions }) => {
       const operator = sqlOperator(sql, { outputMode: 'update' });
-      expectObservable(marbleSource(cold, '|').pipe(operator)).toBe('|');
-      expectObservable(marbleSource(cold, '-#', {}, { error: 'lost' }).pipe(operator)).toBe('-#', undefined, 'lost');
+      expectObservable(marbleSource<ChangeRecord>(cold, '|').pipe(operator)).toBe('|');
+      expectObservable(marbleSource<ChangeRecord>(cold, '-#', {}, { error: 'lost' }).pipe(operator)).toBe('-#', undefined, 'lost');
       const source = marbleSource(cold, 'a-b-c|', { a: [order('1')], b: [order('2')], c: [order('3')] });
       expectObservable(source.pipe(operator), '^--!').toBe('a-b', { a: [{ n: 1 }], b: [{ n: 2 }] });
       expectSubscriptions(source.subscriptions).toBe('^--!');

@@ -1,0 +1,105 @@
+/**
+ * `emit` alone, over hand-made aggregation views (the aggregate's own specs run it behind real
+ * aggregations): which rows each output mode takes, and complete mode's kept windows.
+ */
+import { map } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import type { AggregationView, CheckpointSession, OutputBatch, TableBatch } from '../../lib/stream/batch.js';
+import { decodeState } from '../../lib/stream/checkpoint/state-codec.js';
+import { emit } from '../../lib/stream/emit.js';
+import { StreamMetrics } from '../../lib/stream/metrics.js';
+import type { OutputRow } from '../../lib/stream/table.js';
+import { never$, tableBatch, testScheduler } from './helpers.js';
+import type { JsonValue } from '../../lib/stream/source.js';
+
+interface Rows {
+  readonly updated?: OutputRow[];
+  readonly closed?: OutputRow[];
+  readonly open?: OutputRow[];
+  readonly closes?: boolean;
+}
+const view = (rows: Rows): AggregationView => ({
+  updatedRows: () => rows.updated ?? [],
+  closedRows: () => rows.closed ?? [],
+  openRows: () => rows.open ?? [],
+  closes: rows.closes ?? true,
+  stateKey: 'aggregate',
+});
+const aggregated = (id: number, rows: Rows, checkpoint?: CheckpointSession): TableBatch => ({
+  ...tableBatch(id, [], { ctx: { metrics: new StreamMetrics(), checkpoint } }),
+  aggregation: view(rows),
+});
+const w = (start: number, n: number): OutputRow => ({ window: { start, end: start + 10 }, n });
+const rowsOf = map((batch: OutputBatch) => batch.rows);
+
+describe('emit', () => {
+  it("'update' outputs the groups each batch changed; 'append' the windows it closed", () => {
+    const batches = {
+      a: aggregated(0, { updated: [w(0, 1)], closed: [], open: [w(0, 1)] }),
+      b: aggregated(1, { updated: [w(0, 2), w(10, 1)], closed: [w(0, 2)], open: [w(10, 1)] }),
+      c: aggregated(2, { updated: [], closed: [w(10, 1)], open: [] }),
+    };
+    testScheduler().run(({ cold, expectObservable }) => {
+      expectObservable(cold('a-b-c', batches).pipe(emit('update'), rowsOf)).toBe('a-b-c', { a: [w(0, 1)], b: [w(0, 2), w(10, 1)], c: [] });
+      expectObservable(cold('a-b-c', batches).pipe(emit('append'), rowsOf)).toBe('a-b-c', { a: [], b: [w(0, 2)], c: [w(10, 1)] });
+    });
+  });
+
+  it("'complete' outputs every closed window so far, then the open ones, every batch — per subscription", () => {
+    const batches = {
+      a: aggregated(0, { closed: [], open: [w(0, 1), w(10, 1)] }),
+      b: aggregated(1, { closed: [w(0, 1)], open: [w(10, 3)] }),
+      c: aggregated(2, { closed: [w(10, 3)], open: [w(20, 1)] }),
+    };
+    testScheduler().run(({ cold, expectObservable }) => {
+      const complete = cold('a-b-c', batches).pipe(emit('complete'), rowsOf);
+      const expected = { a: [w(0, 1), w(10, 1)], b: [w(0, 1), w(10, 3)], c: [w(0, 1), w(10, 3), w(20, 1)] };
+      expectObservable(complete).toBe('a-b-c', expected);
+      expectObservable(complete).toBe('a-b-c', expected);
+    });
+  });
+
+  it("'complete' with a checkpoint restores the closed windows of the last commit and saves them with each batch", () => {
+    const restored = [w(0, 4)];
+    const session: CheckpointSession = { location: 'memory', restoredState: { results: restored }, commit: () => { throw new Error('not used'); } };
+    testScheduler().run(({ cold, expectObservable }) => {
+      const source = cold('a-b', { a: aggregated(5, { closed: [], open: [w(10, 1)] }, session), b: aggregated(6, { closed: [w(10, 2)], open: [] }, session) });
+      expectObservable(source.pipe(emit('complete', { stateKey: 'results' }), map((batch) => ({ rows: batch.rows, saved: decodeState(batch.state['results'] as JsonValue) })))).toBe('a-b', {
+        a: { rows: [w(0, 4), w(10, 1)], saved: [w(0, 4)] },
+        b: { rows: [w(0, 4), w(10, 2)], saved: [w(0, 4), w(10, 2)] },
+      });
+    });
+  });
+
+  it('clears the aggregation and windows from the batch and keeps its id, offsets and state', () => {
+    const batch = { ...aggregated(9, { updated: [w(0, 1)] }), state: { aggregate: { s: 1 } } };
+    testScheduler().run(({ cold, expectObservable }) => {
+      expectObservable(cold('a', { a: batch }).pipe(emit('update'), map((out) => ({ id: out.id, state: out.state, aggregation: out.aggregation, windows: out.windows, offsets: out.offsets })))).toBe('a', {
+        a: { id: 9, state: { aggregate: { s: 1 } }, aggregation: undefined, windows: undefined, offsets: {} },
+      });
+    });
+  });
+
+  it('refuses an unknown mode, a batch without aggregation, and append where nothing closes', () => {
+    expect(() => emit('upsert' as 'update')).toThrow(/unknown output mode 'upsert'/);
+    testScheduler().run(({ cold, expectObservable }) => {
+      expectObservable(cold('a', { a: tableBatch(0, [{ t: 1 }]) }).pipe(emit('complete'))).toBe('#', undefined, expect.objectContaining({ message: expect.stringMatching(/emit\('complete'\): the batch has no aggregation/) }));
+      expectObservable(cold('a', { a: aggregated(0, { closes: false }) }).pipe(emit('append'))).toBe('#', undefined, expect.objectContaining({ message: expect.stringMatching(/needs an event-time window and a watermark/) }));
+    });
+  });
+
+  it('is empty on empty, silent on never, passes errors and unsubscribes upstream', () => {
+    testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      for (const mode of ['update', 'append', 'complete'] as const) {
+        expectObservable(cold<TableBatch>('|').pipe(emit(mode))).toBe('|');
+        expectObservable(cold<TableBatch>('-#').pipe(emit(mode))).toBe('-#');
+      }
+      const source = cold('a-b', { a: aggregated(0, { updated: [w(0, 1)] }), b: aggregated(1, { updated: [w(0, 2)] }) });
+      expectObservable(source.pipe(emit('update'), rowsOf), '^!').toBe('a', { a: [w(0, 1)] });
+      expectSubscriptions(source.subscriptions).toBe('^!');
+    });
+    const never = never$<TableBatch>();
+    never.observable.pipe(emit('complete')).subscribe().unsubscribe();
+    expect(never.unsubscribed()).toBe(true);
+  });
+});
