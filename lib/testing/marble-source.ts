@@ -36,9 +36,5 @@ export function marbleSource<R = ChangeRecord>(cold: ColdFactory, marbles: strin
     const ctx = context(options.metrics ?? new StreamMetrics());
     return drawn.pipe(map((records, id) => recordBatch(id, records, ctx)));
   });
-  return Object.assign(batches, {
-    get subscriptions(): SubscriptionLogs {
-      return drawn.subscriptions;
-    },
-  });
+  return Object.defineProperty(batches, 'subscriptions', { get: () => drawn.subscriptions, enumerable: true }) as MarbleSource<R>;
 }
