@@ -610,28 +610,37 @@ function locationInValue(value: OptionValue, offset: number): SourceLocation {
   return locationInside(value.loc, value.raw, index);
 }
 
+/**
+ * Value problems in source order, then missing required options: a missing option is often the
+ * consequence of a misspelt key or a bad value reported before it.
+ */
 function decodeWith<A>(
   codec: t.Type<A, unknown>,
   options: NormalisedOptions,
   missingAt: SourceLocation,
 ): Validation<A> {
-  return E.mapLeft((errors: t.Errors) =>
-    errors.map((error): SqlError => {
+  return E.mapLeft((errors: t.Errors) => {
+    const invalid: SqlError[] = [];
+    const missing: SqlError[] = [];
+    for (const error of errors) {
       const key = error.context.map((entry) => entry.key).find((entry) => entry !== '') ?? '?';
       if (error.value === undefined && error.context.length <= 2) {
-        return sqlError(missingAt, `missing required option '${key}'`);
+        missing.push(sqlError(missingAt, `missing required option '${key}'`));
+        continue;
       }
       const [message = 'invalid value', hint] = (error.message ?? 'invalid value').split(HINT);
-      return sqlError(locate(error, options, missingAt), `option '${key}': ${message}`, hint);
-    }),
-  )(codec.decode(options.record));
+      invalid.push(sqlError(locate(error, options, missingAt), `option '${key}': ${message}`, hint));
+    }
+    return [...invalid.sort(compareByPosition), ...missing];
+  })(codec.decode(options.record));
 }
 
 // ---------------------------------------------------------------- per statement
 
 /**
  * Key problems, value problems and cross-option checks of one list, all collected: the
- * cross-option `finish` runs once the values decoded.
+ * cross-option `finish` runs once the values decoded. Key problems (an unknown or repeated key)
+ * lead: `tabel.name` is reported before the `missing required option 'table.name'` it causes.
  */
 function decodeOptions<R, A>(
   list: OptionList | null,
@@ -761,12 +770,16 @@ export interface DecodedStatement {
   readonly options: StatementOptions;
 }
 
-/** Decodes the OPTIONS of every statement; errors of all statements are collected. */
+/**
+ * Decodes the OPTIONS of every statement; errors of all statements are collected, statement by
+ * statement in script order, each statement's in the order `decodeOptions` gives (key problems
+ * first, then values, then missing options) — not re-sorted by position.
+ */
 export function decodeScript(statements: readonly Statement[]): Validation<readonly DecodedStatement[]> {
   const decoded = statements.map((statement) =>
     E.map((options: StatementOptions): DecodedStatement => ({ statement, options }))(decodeStatementOptions(statement)),
   );
   const errors = decoded.flatMap((result) => (E.isLeft(result) ? result.left : []));
-  if (errors.length > 0) return E.left([...errors].sort(compareByPosition));
+  if (errors.length > 0) return E.left(errors);
   return E.right(decoded.flatMap((result) => (E.isRight(result) ? [result.right] : [])));
 }
