@@ -55,6 +55,12 @@ export interface TableOptions {
   readonly catalog: Catalog;
   /** `put` replaces the whole row (EMR default), `update` writes only the listed columns */
   readonly rowChangeType: 'put' | 'update';
+  /**
+   * `catalog.type.mismatch`: what reading does with an attribute whose type does not fit the
+   * catalog — `null` (EMR's rule, the default: the value becomes null and is counted) or `fail`
+   * (the row is a bad row and the job stops). A primary-key mismatch always fails, as in EMR.
+   */
+  readonly typeMismatch: 'null' | 'fail';
 }
 
 export type TunnelRef = { readonly by: 'id'; readonly id: string } | { readonly by: 'name'; readonly name: string };
@@ -91,6 +97,7 @@ export const TABLE_OPTION_KEYS = [
   'instance.name',
   'table.name',
   'catalog',
+  'catalog.type.mismatch',
   'writer.row.change.type',
 ] as const;
 export const STREAM_SCAN_OPTION_KEYS = ['tunnel.id', 'tunnel.name', 'maxoffsetsperchannel'] as const;
@@ -498,6 +505,7 @@ const TableOptionsCodec = t.type({
   'instance.name': withDefault(NonEmptyText, null),
   'table.name': NonEmptyText,
   catalog: CatalogCodec,
+  'catalog.type.mismatch': withDefault(oneOf(['null', 'fail'] as const), 'null' as const),
   'writer.row.change.type': withDefault(oneOf(['put', 'update'] as const), 'put' as const),
 });
 
@@ -667,6 +675,7 @@ export function decodeTableOptions(list: OptionList): Validation<TableOptions> {
       tableName: raw['table.name'],
       catalog: raw.catalog,
       rowChangeType: raw['writer.row.change.type'],
+      typeMismatch: raw['catalog.type.mismatch'],
     };
     if (decoded.endpoint.kind === 'embedded') return E.right(decoded);
     // EMR requires these for a real instance; empty credentials are allowed (the seed has them).

@@ -119,6 +119,18 @@ describe('table options', () => {
     ]);
   });
 
+  it("catalog.type.mismatch is null (EMR's rule, the default) or fail, case-insensitive", () => {
+    const of = (options: string) => {
+      const result = optionsOf(table(options));
+      return result.kind === 'table' ? result.options.typeMismatch : undefined;
+    };
+    expect(of('')).toBe('null');
+    expect(of("Catalog.Type.Mismatch='FAIL'")).toBe('fail');
+    expect(of("catalog.type.mismatch='null'")).toBe('null');
+    expect(described(table("catalog.type.mismatch='skip'"))[0]).toContain("option 'catalog.type.mismatch': must be one of null, fail, not 'skip'");
+    expect(described(table("catalog.type.mismatc='fail'"))[0]).toContain("unknown option 'catalog.type.mismatc' — did you mean 'catalog.type.mismatch'?");
+  });
+
   it('only tablestore is a data source', () => {
     expect(described(`CREATE TABLE t USING kafka OPTIONS(table.name='T', ${CATALOG})`)).toEqual([
       "line 1, col 22: unsupported data source 'kafka' (otsflow reads and writes Tablestore: USING tablestore)",
@@ -133,7 +145,7 @@ describe('table options', () => {
       `${where(misplaced, 'tunnel.id')}: unknown option 'tunnel.id' ('tunnel.id' belongs in CREATE SCAN … USING STREAM OPTIONS, not in CREATE TABLE)`,
     ]);
     expect(errorsOf(table("zzz='x'"))[0]?.hint).toBe(
-      'CREATE TABLE accepts endpoint, access.key.id, access.key.secret, instance.name, table.name, catalog, writer.row.change.type',
+      'CREATE TABLE accepts endpoint, access.key.id, access.key.secret, instance.name, table.name, catalog, catalog.type.mismatch, writer.row.change.type',
     );
   });
 
