@@ -41,16 +41,15 @@ export const BackquotedIdentifier = createToken({
 
 type KeywordKind = 'reserved' | 'non-reserved' | 'non-reserved, no bare alias';
 
-function keyword(word: string, kind: KeywordKind | boolean): TokenType {
-  const resolved: KeywordKind = kind === true ? 'reserved' : kind === false ? 'non-reserved' : kind;
+function keyword(word: string, kind: KeywordKind): TokenType {
   const token = createToken({
     name: word,
     pattern: new RegExp(word, 'i'),
     longer_alt: Identifier,
-    categories: resolved === 'reserved' ? [AnyWord] : resolved === 'non-reserved' ? [Name, AliasWord] : [Name],
+    categories: kind === 'reserved' ? [AnyWord] : kind === 'non-reserved' ? [Name, AliasWord] : [Name],
     label: word,
   });
-  if (resolved !== 'reserved') NON_RESERVED.push(token);
+  if (kind !== 'reserved') NON_RESERVED.push(token);
   return token;
 }
 
@@ -59,54 +58,54 @@ export const NON_RESERVED: TokenType[] = [];
 
 // Reserved (Spark's ANSI-mode list): they may not name a column or table unless backquoted (or
 // after '.'/AS, in option keys and INSERT column lists).
-export const Select = keyword('SELECT', true);
-export const From = keyword('FROM', true);
-export const Where = keyword('WHERE', true);
-export const Group = keyword('GROUP', true);
+export const Select = keyword('SELECT', 'reserved');
+export const From = keyword('FROM', 'reserved');
+export const Where = keyword('WHERE', 'reserved');
+export const Group = keyword('GROUP', 'reserved');
 export const By = keyword('BY', 'non-reserved');
-export const Having = keyword('HAVING', true);
-export const Order = keyword('ORDER', true);
+export const Having = keyword('HAVING', 'reserved');
+export const Order = keyword('ORDER', 'reserved');
 export const Limit = keyword('LIMIT', 'non-reserved, no bare alias');
-export const As = keyword('AS', true);
-export const And = keyword('AND', true);
-export const Or = keyword('OR', true);
-export const Not = keyword('NOT', true);
-export const In = keyword('IN', true);
-export const Is = keyword('IS', true);
-export const Null = keyword('NULL', true);
-export const True = keyword('TRUE', true);
-export const False = keyword('FALSE', true);
-export const Case = keyword('CASE', true);
-export const When = keyword('WHEN', true);
-export const Then = keyword('THEN', true);
-export const Else = keyword('ELSE', true);
+export const As = keyword('AS', 'reserved');
+export const And = keyword('AND', 'reserved');
+export const Or = keyword('OR', 'reserved');
+export const Not = keyword('NOT', 'reserved');
+export const In = keyword('IN', 'reserved');
+export const Is = keyword('IS', 'reserved');
+export const Null = keyword('NULL', 'reserved');
+export const True = keyword('TRUE', 'reserved');
+export const False = keyword('FALSE', 'reserved');
+export const Case = keyword('CASE', 'reserved');
+export const When = keyword('WHEN', 'reserved');
+export const Then = keyword('THEN', 'reserved');
+export const Else = keyword('ELSE', 'reserved');
 export const End = keyword('END', 'non-reserved');
-export const Cast = keyword('CAST', true);
-export const Distinct = keyword('DISTINCT', true);
+export const Cast = keyword('CAST', 'reserved');
+export const Distinct = keyword('DISTINCT', 'reserved');
 export const Between = keyword('BETWEEN', 'non-reserved, no bare alias');
 export const Like = keyword('LIKE', 'non-reserved, no bare alias');
-export const Create = keyword('CREATE', true);
+export const Create = keyword('CREATE', 'reserved');
 export const Drop = keyword('DROP', 'non-reserved, no bare alias');
-export const Table = keyword('TABLE', true);
+export const Table = keyword('TABLE', 'reserved');
 export const Insert = keyword('INSERT', 'non-reserved, no bare alias');
-export const Into = keyword('INTO', true);
-export const On = keyword('ON', true);
-export const Using = keyword('USING', true);
+export const Into = keyword('INTO', 'reserved');
+export const On = keyword('ON', 'reserved');
+export const Using = keyword('USING', 'reserved');
 export const Interval = keyword('INTERVAL', 'non-reserved');
 // Non-reserved: keywords only where the grammar expects them, names elsewhere.
-export const Stream = keyword('STREAM', false);
-export const Batch = keyword('BATCH', false);
-export const Scan = keyword('SCAN', false);
-export const Options = keyword('OPTIONS', false);
-export const Tables = keyword('TABLES', false);
+export const Stream = keyword('STREAM', 'non-reserved');
+export const Batch = keyword('BATCH', 'non-reserved');
+export const Scan = keyword('SCAN', 'non-reserved');
+export const Options = keyword('OPTIONS', 'non-reserved');
+export const Tables = keyword('TABLES', 'non-reserved');
 export const Show = keyword('SHOW', 'non-reserved, no bare alias');
 export const Describe = keyword('DESCRIBE', 'non-reserved, no bare alias');
 export const Explain = keyword('EXPLAIN', 'non-reserved, no bare alias');
-export const If = keyword('IF', false);
-export const Exists = keyword('EXISTS', false);
+export const If = keyword('IF', 'non-reserved');
+export const Exists = keyword('EXISTS', 'non-reserved');
 export const Watermark = keyword('WATERMARK', 'non-reserved, no bare alias');
-export const Delay = keyword('DELAY', false);
-export const Of = keyword('OF', false);
+export const Delay = keyword('DELAY', 'non-reserved');
+export const Of = keyword('OF', 'non-reserved');
 export const Asc = keyword('ASC', 'non-reserved, no bare alias');
 export const Desc = keyword('DESC', 'non-reserved, no bare alias');
 
