@@ -58,6 +58,14 @@ export class LatestRows {
   }
 }
 
+/** `price 3, note 1`: type mismatches per column, most first (at most 4 columns named). */
+export function formatTypeMismatches(total: number, byColumn: Readonly<Record<string, number>>): string {
+  const columns = Object.entries(byColumn).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1));
+  const named = columns.slice(0, 4).map(([column, count]) => `${column} ${formatNumber(count)}`);
+  if (columns.length > 4) named.push(`${columns.length - 4} more columns`);
+  return `${formatNumber(total)} wrong-type values read as null (${named.join(', ')})`;
+}
+
 /** The block a terminal shows. */
 export function renderProgress(progress: JobProgress, latest: readonly OutputRow[]): string[] {
   const m = progress.metrics;
@@ -65,6 +73,7 @@ export function renderProgress(progress: JobProgress, latest: readonly OutputRow
     `job ${progress.job} — ${progress.state}`,
     `  ${formatNumber(progress.recordsPerSecond)} records/s · ${formatNumber(m.recordsIn)} records · ${formatNumber(m.batchesCommitted)} batches committed · ${formatNumber(m.rowsWritten)} rows written · open windows ${m.openWindows}${m.lateRows > 0 ? ` · late ${m.lateRows}` : ''}${m.badRows > 0 ? ` · bad rows ${m.badRows}` : ''}`,
   ];
+  if (m.typeMismatches > 0) lines.push(`  ${formatTypeMismatches(m.typeMismatches, m.typeMismatchesByColumn)}`);
   if (progress.channels.length > 0) {
     lines.push(`  channels: ${progress.channels.map((channel) => `${channel.channelId.slice(0, 8)} ${channel.status ?? '?'} lag ${formatLag(channel.lagMs)}`).join(' · ')}`);
   }
@@ -77,7 +86,7 @@ export function progressLine(progress: JobProgress): string {
   const m = progress.metrics;
   const lags = progress.channels.map((channel) => channel.lagMs).filter((lag): lag is number => lag !== undefined);
   const lag = lags.length === 0 ? '' : ` · max lag ${formatLag(Math.max(...lags))}`;
-  return `job ${progress.job}: ${progress.state}, ${formatNumber(progress.recordsPerSecond)} records/s, ${formatNumber(m.recordsIn)} records, ${formatNumber(m.batchesCommitted)} batches, ${formatNumber(m.rowsWritten)} rows written, ${m.openWindows} open windows${lag}`;
+  return `job ${progress.job}: ${progress.state}, ${formatNumber(progress.recordsPerSecond)} records/s, ${formatNumber(m.recordsIn)} records, ${formatNumber(m.batchesCommitted)} batches, ${formatNumber(m.rowsWritten)} rows written, ${m.openWindows} open windows${m.typeMismatches > 0 ? `, ${formatTypeMismatches(m.typeMismatches, m.typeMismatchesByColumn)}` : ''}${lag}`;
 }
 
 export interface ProgressPrinter {

@@ -16,7 +16,7 @@ import { compile } from '../sql/compile.js';
 import { formatSqlError } from '../sql/printer.js';
 import type { Connection, StreamJob } from '../sql/session.js';
 import { CliError, UsageError, type CommandContext } from './log.js';
-import { progressPrinter } from './progress.js';
+import { formatTypeMismatches, progressPrinter } from './progress.js';
 import type { SqlCommandOptions } from './sql-command.js';
 
 /** `name=value` pairs → variables; every malformed pair reported. */
@@ -136,7 +136,7 @@ export async function runSqlCommand(options: SqlCommandOptions, context: Command
       const summary = await job.done.catch((error: unknown) => {
         throw new CliError((error as Error)?.message ?? String(error), { cause: error });
       });
-      log.info(`job ${summary.job}: ${summary.batchesCommitted} batches committed, ${summary.recordsIn} records read, ${summary.rowsWritten} rows written${summary.lateRows > 0 ? `, ${summary.lateRows} late rows dropped` : ''} in ${(summary.durationMs / 1000).toFixed(1)} s`);
+      log.info(`job ${summary.job}: ${summary.batchesCommitted} batches committed, ${summary.recordsIn} records read, ${summary.rowsWritten} rows written${summary.lateRows > 0 ? `, ${summary.lateRows} late rows dropped` : ''}${summary.typeMismatches > 0 ? `, ${formatTypeMismatches(summary.typeMismatches, summary.typeMismatchesByColumn)}` : ''} in ${(summary.durationMs / 1000).toFixed(1)} s`);
     }
   } finally {
     process.off('SIGINT', onSignal);

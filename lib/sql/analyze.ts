@@ -15,6 +15,7 @@ import type {
   FunctionCall,
   Identifier,
   InsertStatement,
+  SelectItem,
   SelectStatement,
   SourceLocation,
   Statement,
@@ -346,6 +347,48 @@ function analyzeQuery(select: SelectStatement, catalog: ReadonlyMap<string, Rela
       watermark = { delayMs: from.watermark.delay.milliseconds, text, eventTime, loc: from.watermark.loc };
     }
   }
+  // EMR's documented form (doc 167498): `SELECT watermark(<time>, INTERVAL 10 SECONDS) [AS wm], …`.
+  // Like `WATERMARK <time> [AS wm] DELAY OF …` on the FROM item: it declares the watermark, and
+  // the item is an output column holding the time, named by its alias; the alias names the time
+  // everywhere in the query (GROUP BY window(wm, …)), as EMR's join example uses it in ON.
+  const watermarkItems = new Map<SelectItem, { expr: Expr; alias: Identifier | null; declared: boolean }>();
+  for (const item of select.items) {
+    if (item.kind !== 'SelectExpr' || !isWatermarkCall(item.expr)) continue;
+    const call = item.expr;
+    // a refused item stands as NULL from here on, so it raises no follow-up errors
+    watermarkItems.set(item, { expr: { kind: 'NullLiteral', loc: call.loc }, alias: item.alias, declared: false });
+    const [timeArg, delayArg] = call.args;
+    if (call.args.length !== 2 || timeArg === undefined || delayArg === undefined) {
+      errors.push(sqlError(call.loc, 'watermark() takes two arguments: watermark(<time>, INTERVAL 10 SECONDS)'));
+      continue;
+    }
+    const duration = durationOf(delayArg);
+    if (duration === undefined || typeof duration === 'string') {
+      errors.push(sqlError(delayArg.loc, typeof duration === 'string' ? duration : "watermark() needs a delay like INTERVAL 1 MINUTE or '1 minute'"));
+      continue;
+    }
+    if (watermark !== null) {
+      errors.push(sqlError(call.loc, `a second watermark: one is already declared at line ${watermark.loc.line}, col ${watermark.loc.column}`, 'a query over one source takes one watermark'));
+      continue;
+    }
+    const binder = new Binder(scopeOf(columns));
+    const eventTime = binder.bindRow(timeArg, 'watermark()');
+    errors.push(...binder.errors);
+    const text = `${formatExpression(timeArg)} DELAY OF ${duration.text}`;
+    const plain = eventTime.kind === 'column' && (item.alias === null || item.alias.name.toLowerCase() === eventTime.name.toLowerCase());
+    if (plain && timeArg.kind === 'ColumnRef') {
+      // watermark(ts, …) [AS ts]: the column itself
+      watermark = { delayMs: duration.ms, text, eventTime, loc: call.loc };
+      watermarkItems.set(item, { expr: timeArg, alias: item.alias ?? timeArg.name, declared: true });
+      continue;
+    }
+    const name = item.alias?.name ?? formatExpression(call);
+    derived.push({ name, expr: eventTime, computed: true });
+    derivedColumns.set(name.toLowerCase(), { name, type: eventTime.type });
+    watermark = { delayMs: duration.ms, text, eventTime: { kind: 'column', name, type: eventTime.type, text: name }, loc: call.loc };
+    const ref: Identifier = { kind: 'Identifier', name, quoted: true, loc: item.alias?.loc ?? call.loc };
+    watermarkItems.set(item, { expr: { kind: 'ColumnRef', qualifier: null, name: ref, loc: call.loc }, alias: item.alias ?? ref, declared: true });
+  }
   const binder = new Binder(scopeOf(derivedColumns));
 
   // WHERE, minus EMR's `delay(col) < '2 minutes'` conjuncts, which declare the watermark
@@ -408,7 +451,8 @@ function analyzeQuery(select: SelectStatement, catalog: ReadonlyMap<string, Rela
         items.push({ expr: { kind: 'ColumnRef', qualifier: null, name, loc: item.loc }, alias: null, loc: item.loc });
       }
     } else {
-      items.push({ expr: item.expr, alias: item.alias, loc: item.loc });
+      const replaced = watermarkItems.get(item);
+      items.push(replaced === undefined ? { expr: item.expr, alias: item.alias, loc: item.loc } : { expr: replaced.expr, alias: replaced.alias, loc: item.loc });
     }
   }
 
@@ -469,7 +513,9 @@ function analyzeQuery(select: SelectStatement, catalog: ReadonlyMap<string, Rela
     }
     const wmTime = watermark.eventTime;
     if (wmTime.type !== 'timestamp' && wmTime.type !== 'null' && !(wmTime.kind === 'literal')) {
-      errors.push(sqlError(watermark.loc, `a watermark needs a timestamp, and ${wmTime.text} is ${typeName(wmTime.type)}`, timeHint(wmTime)));
+      // a named time (WATERMARK … AS wm, watermark(…) AS wm) is shown as what it computes
+      const shown = (wmTime.kind === 'column' ? derived.find((d) => d.name === wmTime.name)?.expr : undefined) ?? wmTime;
+      errors.push(sqlError(watermark.loc, `a watermark needs a timestamp, and ${shown.text} is ${typeName(shown.type)}`, timeHint(shown)));
     }
     if (windowTime !== null && wmTime.kind !== 'literal' && boundKey(wmTime) !== boundKey(windowTime)) {
       errors.push(
@@ -488,7 +534,19 @@ function analyzeQuery(select: SelectStatement, catalog: ReadonlyMap<string, Rela
   const grouped: GroupedScope = { keys: keyScope, window: windowKey === undefined ? undefined : { key: windowKey }, aggregates };
   const output: OutputColumn[] = [];
   const names = new Map<string, SourceLocation>();
+  const watermarkOutputs = new Set([...watermarkItems.values()].filter((replaced) => replaced.declared).map((replaced) => replaced.expr));
   for (const item of items) {
+    if (aggregating && watermarkOutputs.has(item.expr) && !keyScope.has(exprKey(item.expr))) {
+      const name = item.alias?.name ?? formatExpression(item.expr);
+      errors.push(
+        sqlError(
+          item.loc,
+          `watermark(…) AS ${name} is an output column, and '${name}' is neither in GROUP BY nor inside an aggregate function`,
+          `group by it (GROUP BY ${name}, …), or declare the watermark without outputting it: FROM <scan> WATERMARK <time> AS ${name} DELAY OF INTERVAL …`,
+        ),
+      );
+      continue;
+    }
     const expr = aggregating ? binder.bindGrouped(item.expr, grouped) : binder.bindRow(item.expr, 'SELECT');
     const name = item.alias?.name ?? outputName(item.expr);
     const seen = names.get(name.toLowerCase());
@@ -562,6 +620,10 @@ function outputName(expr: Expr): string {
 
 function splitAnd(expr: Expr): Expr[] {
   return expr.kind === 'Binary' && expr.op === 'AND' ? [...splitAnd(expr.left), ...splitAnd(expr.right)] : [expr];
+}
+
+function isWatermarkCall(expr: Expr): expr is FunctionCall {
+  return expr.kind === 'FunctionCall' && expr.name.name.toLowerCase() === 'watermark' && !expr.name.quoted;
 }
 
 /** `delay(t) < '2 minutes'` (or `<=`, or INTERVAL) → the watermark it declares. */

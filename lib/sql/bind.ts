@@ -466,7 +466,7 @@ export class Binder {
         this.error(expr.loc, "delay() is only allowed as a WHERE condition: WHERE delay(<time>) < '2 minutes'");
         return literal('null', null, text);
       case 'watermark':
-        this.error(expr.loc, 'watermark() in the SELECT list is not supported', 'declare it on the FROM item: FROM v WATERMARK <time> DELAY OF INTERVAL 10 SECONDS');
+        this.error(expr.loc, 'watermark() is only allowed as a whole SELECT item', 'SELECT watermark(<time>, INTERVAL 10 SECONDS) AS wm, … (or FROM v WATERMARK <time> DELAY OF INTERVAL 10 SECONDS)');
         return literal('null', null, text);
       default: {
         const suggestion = closestMatch(name, KNOWN);

@@ -5,14 +5,25 @@ import { closestMatch, type SqlError } from './errors.js';
 
 /*
  * Token categories, from widest to narrowest:
- *   AnyWord   — anything spelled like a word: usable after '.', after AS and in option keys
- *               (`table.name`, `window.end`, `AS end` must work although TABLE/END are keywords)
- *   Name      — identifiers plus the non-reserved keywords (`delay(c)`, a column named `batch`)
- *   PlainName — identifiers only: bare aliases, so `FROM t WATERMARK …` is not read as an alias
+ *   AnyWord   — anything spelled like a word, reserved keywords too: where nothing else can stand —
+ *               after '.', after AS, in option keys and in INSERT column lists (`table.name`,
+ *               `window.end`, `AS end`, `INSERT INTO t (begin, end)`)
+ *   Name      — identifiers plus the non-reserved keywords: table, scan and stream names, column
+ *               references, function names (`delay(c)`, a column named `batch` or `end`)
+ *   AliasWord — a bare alias (`SELECT a total`, `FROM t o`): identifiers plus the non-reserved
+ *               keywords that cannot continue the statement there (not WATERMARK, LIMIT, BETWEEN,
+ *               LIKE, ASC/DESC or a word that starts a statement)
+ *   PlainName — identifiers (plain or backquoted) only
+ *
+ * Reserved are the keywords Spark reserves in ANSI mode (docs/sql-ref-ansi-compliance.md), but
+ * END: EMR runs Spark's default mode, where END is non-reserved, and here END only closes CASE.
+ * TRUE (non-reserved in Spark's ANSI list) stays reserved: it is the literal wherever an expression
+ * may stand, and FALSE beside it is reserved.
  */
 export const AnyWord = createToken({ name: 'AnyWord', pattern: Lexer.NA, label: 'a name' });
 export const Name = createToken({ name: 'Name', pattern: Lexer.NA, categories: [AnyWord], label: 'a name' });
-export const PlainName = createToken({ name: 'PlainName', pattern: Lexer.NA, categories: [Name], label: 'a name' });
+export const AliasWord = createToken({ name: 'AliasWord', pattern: Lexer.NA, label: 'a name' });
+export const PlainName = createToken({ name: 'PlainName', pattern: Lexer.NA, categories: [Name, AliasWord], label: 'a name' });
 
 export const Identifier = createToken({
   name: 'Identifier',
@@ -28,67 +39,75 @@ export const BackquotedIdentifier = createToken({
   label: 'a name',
 });
 
-function keyword(word: string, reserved: boolean): TokenType {
-  return createToken({
+type KeywordKind = 'reserved' | 'non-reserved' | 'non-reserved, no bare alias';
+
+function keyword(word: string, kind: KeywordKind): TokenType {
+  const token = createToken({
     name: word,
     pattern: new RegExp(word, 'i'),
     longer_alt: Identifier,
-    categories: [reserved ? AnyWord : Name],
+    categories: kind === 'reserved' ? [AnyWord] : kind === 'non-reserved' ? [Name, AliasWord] : [Name],
     label: word,
   });
+  if (kind !== 'reserved') NON_RESERVED.push(token);
+  return token;
 }
 
-// Reserved: they may not name a column or table unless backquoted (or after '.'/AS).
-export const Select = keyword('SELECT', true);
-export const From = keyword('FROM', true);
-export const Where = keyword('WHERE', true);
-export const Group = keyword('GROUP', true);
-export const By = keyword('BY', true);
-export const Having = keyword('HAVING', true);
-export const Order = keyword('ORDER', true);
-export const Limit = keyword('LIMIT', true);
-export const As = keyword('AS', true);
-export const And = keyword('AND', true);
-export const Or = keyword('OR', true);
-export const Not = keyword('NOT', true);
-export const In = keyword('IN', true);
-export const Is = keyword('IS', true);
-export const Null = keyword('NULL', true);
-export const True = keyword('TRUE', true);
-export const False = keyword('FALSE', true);
-export const Case = keyword('CASE', true);
-export const When = keyword('WHEN', true);
-export const Then = keyword('THEN', true);
-export const Else = keyword('ELSE', true);
-export const End = keyword('END', true);
-export const Cast = keyword('CAST', true);
-export const Distinct = keyword('DISTINCT', true);
-export const Between = keyword('BETWEEN', true);
-export const Like = keyword('LIKE', true);
-export const Create = keyword('CREATE', true);
-export const Drop = keyword('DROP', true);
-export const Table = keyword('TABLE', true);
-export const Insert = keyword('INSERT', true);
-export const Into = keyword('INTO', true);
-export const On = keyword('ON', true);
-export const Using = keyword('USING', true);
-export const Interval = keyword('INTERVAL', true);
+/** The keywords that are names outside the places the grammar expects them, in declaration order. */
+export const NON_RESERVED: TokenType[] = [];
+
+// Reserved (Spark's ANSI-mode list): they may not name a column or table unless backquoted (or
+// after '.'/AS, in option keys and INSERT column lists).
+export const Select = keyword('SELECT', 'reserved');
+export const From = keyword('FROM', 'reserved');
+export const Where = keyword('WHERE', 'reserved');
+export const Group = keyword('GROUP', 'reserved');
+export const By = keyword('BY', 'non-reserved');
+export const Having = keyword('HAVING', 'reserved');
+export const Order = keyword('ORDER', 'reserved');
+export const Limit = keyword('LIMIT', 'non-reserved, no bare alias');
+export const As = keyword('AS', 'reserved');
+export const And = keyword('AND', 'reserved');
+export const Or = keyword('OR', 'reserved');
+export const Not = keyword('NOT', 'reserved');
+export const In = keyword('IN', 'reserved');
+export const Is = keyword('IS', 'reserved');
+export const Null = keyword('NULL', 'reserved');
+export const True = keyword('TRUE', 'reserved');
+export const False = keyword('FALSE', 'reserved');
+export const Case = keyword('CASE', 'reserved');
+export const When = keyword('WHEN', 'reserved');
+export const Then = keyword('THEN', 'reserved');
+export const Else = keyword('ELSE', 'reserved');
+export const End = keyword('END', 'non-reserved');
+export const Cast = keyword('CAST', 'reserved');
+export const Distinct = keyword('DISTINCT', 'reserved');
+export const Between = keyword('BETWEEN', 'non-reserved, no bare alias');
+export const Like = keyword('LIKE', 'non-reserved, no bare alias');
+export const Create = keyword('CREATE', 'reserved');
+export const Drop = keyword('DROP', 'non-reserved, no bare alias');
+export const Table = keyword('TABLE', 'reserved');
+export const Insert = keyword('INSERT', 'non-reserved, no bare alias');
+export const Into = keyword('INTO', 'reserved');
+export const On = keyword('ON', 'reserved');
+export const Using = keyword('USING', 'reserved');
+export const Interval = keyword('INTERVAL', 'non-reserved');
 // Non-reserved: keywords only where the grammar expects them, names elsewhere.
-export const Stream = keyword('STREAM', false);
-export const Batch = keyword('BATCH', false);
-export const Scan = keyword('SCAN', false);
-export const Options = keyword('OPTIONS', false);
-export const Tables = keyword('TABLES', false);
-export const Show = keyword('SHOW', false);
-export const Describe = keyword('DESCRIBE', false);
-export const Explain = keyword('EXPLAIN', false);
-export const If = keyword('IF', false);
-export const Exists = keyword('EXISTS', false);
-export const Watermark = keyword('WATERMARK', false);
-export const Delay = keyword('DELAY', false);
-export const Of = keyword('OF', false);
-export const Asc = keyword('ASC', false);
-export const Desc = keyword('DESC', false);
+export const Stream = keyword('STREAM', 'non-reserved');
+export const Batch = keyword('BATCH', 'non-reserved');
+export const Scan = keyword('SCAN', 'non-reserved');
+export const Options = keyword('OPTIONS', 'non-reserved');
+export const Tables = keyword('TABLES', 'non-reserved');
+export const Show = keyword('SHOW', 'non-reserved, no bare alias');
+export const Describe = keyword('DESCRIBE', 'non-reserved, no bare alias');
+export const Explain = keyword('EXPLAIN', 'non-reserved, no bare alias');
+export const If = keyword('IF', 'non-reserved');
+export const Exists = keyword('EXISTS', 'non-reserved');
+export const Watermark = keyword('WATERMARK', 'non-reserved, no bare alias');
+export const Delay = keyword('DELAY', 'non-reserved');
+export const Of = keyword('OF', 'non-reserved');
+export const Asc = keyword('ASC', 'non-reserved, no bare alias');
+export const Desc = keyword('DESC', 'non-reserved, no bare alias');
 
 export const KEYWORDS: readonly TokenType[] = [
   Select, From, Where, Group, By, Having, Order, Limit, As, And, Or, Not, In, Is, Null, True, False,
@@ -195,6 +214,7 @@ export const allTokens: readonly TokenType[] = [
   // categories must be known to the parser's vocabulary
   AnyWord,
   Name,
+  AliasWord,
   PlainName,
 ];
 

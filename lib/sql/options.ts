@@ -55,6 +55,12 @@ export interface TableOptions {
   readonly catalog: Catalog;
   /** `put` replaces the whole row (EMR default), `update` writes only the listed columns */
   readonly rowChangeType: 'put' | 'update';
+  /**
+   * `catalog.type.mismatch`: what reading does with an attribute whose type does not fit the
+   * catalog — `null` (EMR's rule, the default: the value becomes null and is counted) or `fail`
+   * (the row is a bad row and the job stops). A primary-key mismatch always fails, as in EMR.
+   */
+  readonly typeMismatch: 'null' | 'fail';
 }
 
 export type TunnelRef = { readonly by: 'id'; readonly id: string } | { readonly by: 'name'; readonly name: string };
@@ -91,6 +97,7 @@ export const TABLE_OPTION_KEYS = [
   'instance.name',
   'table.name',
   'catalog',
+  'catalog.type.mismatch',
   'writer.row.change.type',
 ] as const;
 export const STREAM_SCAN_OPTION_KEYS = ['tunnel.id', 'tunnel.name', 'maxoffsetsperchannel'] as const;
@@ -498,6 +505,7 @@ const TableOptionsCodec = t.type({
   'instance.name': withDefault(NonEmptyText, null),
   'table.name': NonEmptyText,
   catalog: CatalogCodec,
+  'catalog.type.mismatch': withDefault(oneOf(['null', 'fail'] as const), 'null' as const),
   'writer.row.change.type': withDefault(oneOf(['put', 'update'] as const), 'put' as const),
 });
 
@@ -610,28 +618,37 @@ function locationInValue(value: OptionValue, offset: number): SourceLocation {
   return locationInside(value.loc, value.raw, index);
 }
 
+/**
+ * Value problems in source order, then missing required options: a missing option is often the
+ * consequence of a misspelt key or a bad value reported before it.
+ */
 function decodeWith<A>(
   codec: t.Type<A, unknown>,
   options: NormalisedOptions,
   missingAt: SourceLocation,
 ): Validation<A> {
-  return E.mapLeft((errors: t.Errors) =>
-    errors.map((error): SqlError => {
+  return E.mapLeft((errors: t.Errors) => {
+    const invalid: SqlError[] = [];
+    const missing: SqlError[] = [];
+    for (const error of errors) {
       const key = error.context.map((entry) => entry.key).find((entry) => entry !== '') ?? '?';
       if (error.value === undefined && error.context.length <= 2) {
-        return sqlError(missingAt, `missing required option '${key}'`);
+        missing.push(sqlError(missingAt, `missing required option '${key}'`));
+        continue;
       }
       const [message = 'invalid value', hint] = (error.message ?? 'invalid value').split(HINT);
-      return sqlError(locate(error, options, missingAt), `option '${key}': ${message}`, hint);
-    }),
-  )(codec.decode(options.record));
+      invalid.push(sqlError(locate(error, options, missingAt), `option '${key}': ${message}`, hint));
+    }
+    return [...invalid.sort(compareByPosition), ...missing];
+  })(codec.decode(options.record));
 }
 
 // ---------------------------------------------------------------- per statement
 
 /**
  * Key problems, value problems and cross-option checks of one list, all collected: the
- * cross-option `finish` runs once the values decoded.
+ * cross-option `finish` runs once the values decoded. Key problems (an unknown or repeated key)
+ * lead: `tabel.name` is reported before the `missing required option 'table.name'` it causes.
  */
 function decodeOptions<R, A>(
   list: OptionList | null,
@@ -658,6 +675,7 @@ export function decodeTableOptions(list: OptionList): Validation<TableOptions> {
       tableName: raw['table.name'],
       catalog: raw.catalog,
       rowChangeType: raw['writer.row.change.type'],
+      typeMismatch: raw['catalog.type.mismatch'],
     };
     if (decoded.endpoint.kind === 'embedded') return E.right(decoded);
     // EMR requires these for a real instance; empty credentials are allowed (the seed has them).
@@ -761,12 +779,16 @@ export interface DecodedStatement {
   readonly options: StatementOptions;
 }
 
-/** Decodes the OPTIONS of every statement; errors of all statements are collected. */
+/**
+ * Decodes the OPTIONS of every statement; errors of all statements are collected, statement by
+ * statement in script order, each statement's in the order `decodeOptions` gives (key problems
+ * first, then values, then missing options) — not re-sorted by position.
+ */
 export function decodeScript(statements: readonly Statement[]): Validation<readonly DecodedStatement[]> {
   const decoded = statements.map((statement) =>
     E.map((options: StatementOptions): DecodedStatement => ({ statement, options }))(decodeStatementOptions(statement)),
   );
   const errors = decoded.flatMap((result) => (E.isLeft(result) ? result.left : []));
-  if (errors.length > 0) return E.left([...errors].sort(compareByPosition));
+  if (errors.length > 0) return E.left(errors);
   return E.right(decoded.flatMap((result) => (E.isRight(result) ? [result.right] : [])));
 }

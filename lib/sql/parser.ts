@@ -454,8 +454,9 @@ class SqlParser extends EmbeddedActionsParser {
         SEP: T.Comma,
         ERR_MSG: 'a column name',
         DEF: () => {
-          const column = this.SUBRULE1(this.name);
-          this.ACTION(() => columns.push(column));
+          // any word: nothing else can stand in the list (`INSERT INTO snk (begin, end, c, s)`)
+          const column = this.CONSUME(T.AnyWord);
+          this.ACTION(() => columns.push(identifierOf(column)));
         },
       });
       this.CONSUME(T.RParen);
@@ -625,7 +626,7 @@ class SqlParser extends EmbeddedActionsParser {
     });
   });
 
-  /** `AS anything` (keywords too: the seed writes `AS end`) or a bare plain name */
+  /** `AS anything` (keywords too: the seed writes `AS end`) or a bare name (see AliasWord) */
   readonly alias = this.RULE('alias', (): Identifier => {
     const token = this.OR([
       {
@@ -634,7 +635,7 @@ class SqlParser extends EmbeddedActionsParser {
           return this.CONSUME(T.AnyWord);
         },
       },
-      { ALT: () => this.CONSUME(T.PlainName) },
+      { ALT: () => this.CONSUME(T.AliasWord) },
     ]);
     return this.ACTION(() => identifierOf(token));
   });
@@ -651,7 +652,7 @@ class SqlParser extends EmbeddedActionsParser {
     const eventTime = this.SUBRULE(this.expression);
     const alias = this.OPTION(() => {
       this.CONSUME(T.As);
-      return this.SUBRULE(this.name);
+      return identifierOf(this.CONSUME(T.AnyWord));
     }) ?? null;
     this.CONSUME(T.Delay);
     this.CONSUME(T.Of);

@@ -81,8 +81,16 @@ export function planQuery(query: AnalyzedQuery, options: PlanOptions): QueryPlan
   const catalog = table.options.catalog;
   add(
     'decodeRows',
-    `${tableName} (${catalog.columns.map((c) => `${c.name} ${typeName(c.type)}`).join(', ')}); absent columns null${query.recordColumns ? '; with __ots_record_type__ & co.' : ''}`,
-    decodeRows({ catalog: streamCatalog(catalog), table: tableName, missingColumns: 'null', recordColumns: query.recordColumns, onBadRow: options.onBadRow ?? 'fail' }),
+    `${tableName} (${catalog.columns.map((c) => `${c.name} ${typeName(c.type)}`).join(', ')}); absent columns null${table.options.typeMismatch === 'fail' ? '; wrong attribute types fail' : ''}${query.recordColumns ? '; with __ots_record_type__ & co.' : ''}`,
+    decodeRows({
+      catalog: streamCatalog(catalog),
+      table: tableName,
+      missingColumns: 'null',
+      // EMR's source: an attribute of the wrong type becomes null (counted); catalog.type.mismatch='fail' keeps it a bad row
+      typeMismatches: table.options.typeMismatch === 'fail' ? 'bad-row' : 'null',
+      recordColumns: query.recordColumns,
+      onBadRow: options.onBadRow ?? 'fail',
+    }),
   );
   const computeColumns = (entries: ReadonlyArray<readonly [string, BoundExpr]>): void => {
     const fresh = entries.filter(([name, expr]) => !(expr.kind === 'column' && expr.name === name));

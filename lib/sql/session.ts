@@ -106,6 +106,9 @@ export interface JobSummary {
   readonly rowsWritten: number;
   readonly lateRows: number;
   readonly badRows: number;
+  /** attribute values of the wrong type read as null (EMR's rule; catalog.type.mismatch='null') */
+  readonly typeMismatches: number;
+  readonly typeMismatchesByColumn: Readonly<Record<string, number>>;
   readonly durationMs: number;
   readonly restoredFrom: 'fresh' | number | undefined;
 }
@@ -689,6 +692,8 @@ class SqlStreamJob implements StreamJob {
       rowsWritten: metrics.rowsWritten,
       lateRows: metrics.lateRows,
       badRows: metrics.badRows,
+      typeMismatches: metrics.typeMismatches,
+      typeMismatchesByColumn: metrics.typeMismatchesByColumn,
       durationMs: this.startedAt === 0 ? 0 : Date.now() - this.startedAt,
       restoredFrom: metrics.restoredFrom,
     };

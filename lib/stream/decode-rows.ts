@@ -9,6 +9,12 @@
  * columns; 'skip' drops and counts them; 'dead-letter' drops them and hands them to the
  * dead-letter sink of `commitAfter`, written before the batch is acknowledged.
  *
+ * `typeMismatches: 'null'` is EMR's rule for an attribute whose wire type does not fit its catalog
+ * type (a STRING in a `double` column): the value becomes null, the row is kept, and the value is
+ * counted (`typeMismatches` and `typeMismatchesByColumn` in the metrics). A primary-key column of
+ * the wrong type stays a bad row, as EMR's source throws on it. The default, 'bad-row', makes any
+ * mismatch a bad row. Counting costs nothing on rows without a mismatch.
+ *
  * UPDATE_ROW and DELETE_ROW records are never treated as puts: by default they become partial rows
  * as EMR's source makes them (columns they do not carry are null; see row-codec.ts), which the
  * window operators then drop when the event-time column is among the missing ones; `updates` /
@@ -40,6 +46,8 @@ export interface DecodeRowsOptions {
   readonly onBadRow?: 'fail' | 'skip' | 'dead-letter';
   /** a PUT_ROW record lacking a catalog column: a bad row (default) or null as EMR does */
   readonly missingColumns?: 'bad-row' | 'null';
+  /** an attribute value of the wrong type: a bad row (default) or null and counted, as EMR does */
+  readonly typeMismatches?: 'bad-row' | 'null';
   readonly updates?: 'partial-row' | 'skip';
   readonly deletes?: 'partial-row' | 'skip';
   /** 'long' columns as numbers (default; unsafe values are bad rows) or exact bigints */
@@ -64,6 +72,10 @@ export interface DecodedRecords {
   readonly deletes: number;
   /** UPDATE_ROW / DELETE_ROW records dropped by their policy */
   readonly skipped: number;
+  /** attribute values of the wrong type set to null (typeMismatches: 'null'), in rows kept */
+  readonly typeMismatches: number;
+  /** the same, per catalog column (only columns with at least one) */
+  readonly typeMismatchesByColumn: Readonly<Record<string, number>>;
 }
 
 export class BadRowError extends Error {
@@ -109,13 +121,54 @@ interface BatchColumns {
   updates: number;
   deletes: number;
   skipped: number;
+  /** type mismatches nulled in the current row, per column (allocated at the first one) */
+  pending: Int32Array | undefined;
+  /** how many mismatches the current row has: 0 on the good path, which then skips all of this */
+  rowMismatches: number;
+  /** type mismatches of the rows kept, per column (allocated at the first one) */
+  mismatches: Int32Array | undefined;
+}
+
+function writeNull(columns: BatchColumns, k: number): void {
+  if (columns.numbers[k] !== undefined) {
+    let valid = columns.valids[k];
+    if (valid === undefined) valid = columns.valids[k] = new Uint8Array(columns.n).fill(1);
+    valid[columns.out] = 0;
+  } else {
+    (columns.values[k] as Value[])[columns.out] = null;
+  }
+}
+
+/** An attribute of the wrong type under typeMismatches: 'null': null in the row, counted if the row is kept. */
+function nullMismatch(columns: BatchColumns, k: number): void {
+  writeNull(columns, k);
+  const pending = (columns.pending ??= new Int32Array(columns.numbers.length));
+  pending[k] = (pending[k] as number) + 1;
+  columns.rowMismatches++;
+}
+
+/** End of a row with mismatches: its counts join the batch's if the row is kept. */
+function settleMismatches(columns: BatchColumns, kept: boolean): void {
+  const pending = columns.pending as Int32Array;
+  if (kept) {
+    const totals = (columns.mismatches ??= new Int32Array(pending.length));
+    for (let k = 0; k < pending.length; k++) totals[k] = (totals[k] as number) + (pending[k] as number);
+  }
+  pending.fill(0);
+  columns.rowMismatches = 0;
 }
 
 /** Decodes records[i] into row `columns.out` (advancing it) or notes it as bad or skipped. */
 type DecodeOne = (columns: BatchColumns, record: ChangeRecord, i: number) => void;
 
 /** Decodes a whole batch: the records of one cell layout on a straight line, others through DecodeOne. */
-type LayoutDecoder = (records: readonly ChangeRecord[], columns: BatchColumns, decodeOne: DecodeOne) => void;
+type LayoutDecoder = (
+  records: readonly ChangeRecord[],
+  columns: BatchColumns,
+  decodeOne: DecodeOne,
+  nullMismatch: (columns: BatchColumns, k: number) => void,
+  settleMismatches: (columns: BatchColumns, kept: boolean) => void,
+) => void;
 
 /**
  * Compiles the decoder of one catalog; the returned function decodes one batch of records.
@@ -131,6 +184,7 @@ export function compileDecoder(options: DecodeRowsOptions): (records: readonly C
     longs: options.longs ?? 'number',
     missingColumns: options.missingColumns ?? 'bad-row',
     recordColumns: options.recordColumns ?? false,
+    typeMismatches: options.typeMismatches ?? 'bad-row',
   };
   const names = Object.keys(options.catalog.columns);
   const width = names.length;
@@ -164,7 +218,7 @@ export function compileDecoder(options: DecodeRowsOptions): (records: readonly C
     const layoutKey = JSON.stringify([pk, cells]);
     let decoder = layouts.get(layoutKey);
     if (decoder === undefined) {
-      decoder = generateLayoutDecoder(pk, cells, indexOf, kinds);
+      decoder = generateLayoutDecoder(pk, cells, indexOf, kinds, shape.typeMismatches === 'null');
       if (layouts.size >= MAX_LAYOUTS) layouts.clear();
       layouts.set(layoutKey, decoder);
     }
@@ -186,6 +240,9 @@ export function compileDecoder(options: DecodeRowsOptions): (records: readonly C
       updates: 0,
       deletes: 0,
       skipped: 0,
+      pending: undefined,
+      rowMismatches: 0,
+      mismatches: undefined,
     };
     for (let k = 0; k < width; k++) {
       const kind = kinds[k];
@@ -193,7 +250,7 @@ export function compileDecoder(options: DecodeRowsOptions): (records: readonly C
       else columns.values[k] = new Array<Value>(n);
     }
     const layout = layoutDecoder(records[0]);
-    if (layout !== undefined) layout(records, columns, decodeOne);
+    if (layout !== undefined) layout(records, columns, decodeOne, nullMismatch, settleMismatches);
     else for (let i = 0; i < n; i++) decodeOne(columns, records[i] as ChangeRecord, i);
 
     const out = columns.out;
@@ -229,7 +286,18 @@ export function compileDecoder(options: DecodeRowsOptions): (records: readonly C
       const problems = rowProblems(decoded.left, options.catalog);
       return { index, record, primaryKey: formatPrimaryKey(record), problems, message: formatProblems(problems) };
     });
-    return { table: { length: out, columns: table }, bad, updates: columns.updates, deletes: columns.deletes, skipped: columns.skipped };
+    let typeMismatches = 0;
+    const typeMismatchesByColumn: Record<string, number> = {};
+    const mismatches = columns.mismatches;
+    if (mismatches !== undefined) {
+      for (let k = 0; k < width; k++) {
+        const count = mismatches[k] as number;
+        if (count === 0) continue;
+        typeMismatches += count;
+        typeMismatchesByColumn[names[k] as string] = count;
+      }
+    }
+    return { table: { length: out, columns: table }, bad, updates: columns.updates, deletes: columns.deletes, skipped: columns.skipped, typeMismatches, typeMismatchesByColumn };
   };
 }
 
@@ -241,20 +309,11 @@ function genericDecoder(kinds: Int32Array, indexOf: ReadonlyMap<string, number>,
   const cellNames: (string | undefined)[] = new Array(PREDICTED_POSITIONS);
   const cellIndex = new Int32Array(PREDICTED_POSITIONS);
   const missingIsBad = shape.missingColumns === 'bad-row';
+  const nullMismatches = shape.typeMismatches === 'null';
   const skipUpdates = options.updates === 'skip';
   const skipDeletes = options.deletes === 'skip';
   const stamps = new Int32Array(width);
   let stamp = 0;
-
-  const writeNull = (columns: BatchColumns, k: number): void => {
-    if (columns.numbers[k] !== undefined) {
-      let valid = columns.valids[k];
-      if (valid === undefined) valid = columns.valids[k] = new Uint8Array(columns.n).fill(1);
-      valid[columns.out] = 0;
-    } else {
-      (columns.values[k] as Value[])[columns.out] = null;
-    }
-  };
 
   return (columns, record, i) => {
     const action = record.action;
@@ -313,39 +372,49 @@ function genericDecoder(kinds: Int32Array, indexOf: ReadonlyMap<string, number>,
           operation = 'PUT';
         }
         const v = cell.value;
+        // a value of the wrong type: null (attributes under typeMismatches: 'null') or a bad row
+        let mismatch = false;
         switch (kinds[k]) {
           case STRING:
             if (typeof v === 'string') (values[k] as Value[])[out] = v;
-            else ok = false;
+            else mismatch = true;
             break;
           case DOUBLE: {
-            if (typeof v === 'number') (numbers[k] as number[])[out] = v;
-            else if (typeof v === 'bigint') (numbers[k] as number[])[out] = Number(v);
-            else ok = false;
             const valid = valids[k];
             if (valid !== undefined) valid[out] = 1;
+            if (typeof v === 'number') (numbers[k] as number[])[out] = v;
+            else if (typeof v === 'bigint') (numbers[k] as number[])[out] = Number(v);
+            else mismatch = true;
             break;
           }
           case LONG_NUMBER: {
-            // |v| <= 2^53 - 1 converts exactly; anything larger converts to at least 2^53, never a safe integer
-            const x = typeof v === 'bigint' ? Number(v) : Number.NaN;
-            if (Number.isSafeInteger(x)) (numbers[k] as number[])[out] = x;
-            else ok = false;
             const valid = valids[k];
             if (valid !== undefined) valid[out] = 1;
+            if (typeof v !== 'bigint') {
+              mismatch = true;
+              break;
+            }
+            // |v| <= 2^53 - 1 converts exactly; anything larger converts to at least 2^53, never a safe integer
+            const x = Number(v);
+            if (Number.isSafeInteger(x)) (numbers[k] as number[])[out] = x;
+            else ok = false;
             break;
           }
           case LONG_BIGINT:
             if (typeof v === 'bigint') (values[k] as Value[])[out] = v;
-            else ok = false;
+            else mismatch = true;
             break;
           case BOOLEAN:
             if (typeof v === 'boolean') (values[k] as Value[])[out] = v;
-            else ok = false;
+            else mismatch = true;
             break;
           default:
             if (v instanceof Uint8Array) (values[k] as Value[])[out] = v;
-            else ok = false;
+            else mismatch = true;
+        }
+        if (mismatch) {
+          if (part === 1 && nullMismatches) nullMismatch(columns, k);
+          else ok = false;
         }
         if (operations !== undefined) (operations[k] as (ColumnOperation | null)[])[out] = operation;
       }
@@ -356,6 +425,7 @@ function genericDecoder(kinds: Int32Array, indexOf: ReadonlyMap<string, number>,
       writeNull(columns, k);
       if (operations !== undefined) (operations[k] as (ColumnOperation | null)[])[out] = null;
     }
+    if (columns.rowMismatches !== 0) settleMismatches(columns, ok);
     if (!ok) {
       columns.bad.push(i);
       return;
@@ -373,29 +443,30 @@ function genericDecoder(kinds: Int32Array, indexOf: ReadonlyMap<string, number>,
  * the expected one and its value checked and stored with code specialised to the column's type.
  * Names enter the generated source only as JSON string literals.
  */
-function generateLayoutDecoder(pk: readonly string[], cells: readonly string[], indexOf: ReadonlyMap<string, number>, kinds: Int32Array): LayoutDecoder {
+function generateLayoutDecoder(pk: readonly string[], cells: readonly string[], indexOf: ReadonlyMap<string, number>, kinds: Int32Array, nullMismatches: boolean): LayoutDecoder {
   const lines: string[] = [];
-  const store = (k: number, value: string): string[] => {
+  const store = (k: number, value: string, attribute: boolean): string[] => {
+    // a value of the wrong type: null and counted (attributes under typeMismatches: 'null') or a bad row
+    const mismatch = attribute && nullMismatches ? `nullMismatch(columns, ${k});` : 'ok = false;';
     switch (kinds[k]) {
       case STRING:
-        return [`if (typeof ${value} === 'string') c${k}[out] = ${value}; else ok = false;`];
+        return [`if (typeof ${value} === 'string') c${k}[out] = ${value}; else ${mismatch}`];
       case DOUBLE:
         return [
-          `if (typeof ${value} === 'number') c${k}[out] = ${value}; else if (typeof ${value} === 'bigint') c${k}[out] = Number(${value}); else ok = false;`,
           `if (valids[${k}] !== undefined) valids[${k}][out] = 1;`,
+          `if (typeof ${value} === 'number') c${k}[out] = ${value}; else if (typeof ${value} === 'bigint') c${k}[out] = Number(${value}); else ${mismatch}`,
         ];
       case LONG_NUMBER:
         return [
-          `x = typeof ${value} === 'bigint' ? Number(${value}) : NaN;`,
-          `if (Number.isSafeInteger(x)) c${k}[out] = x; else ok = false;`,
           `if (valids[${k}] !== undefined) valids[${k}][out] = 1;`,
+          `if (typeof ${value} !== 'bigint') ${mismatch} else if (Number.isSafeInteger(x = Number(${value}))) c${k}[out] = x; else ok = false;`,
         ];
       case LONG_BIGINT:
-        return [`if (typeof ${value} === 'bigint') c${k}[out] = ${value}; else ok = false;`];
+        return [`if (typeof ${value} === 'bigint') c${k}[out] = ${value}; else ${mismatch}`];
       case BOOLEAN:
-        return [`if (typeof ${value} === 'boolean') c${k}[out] = ${value}; else ok = false;`];
+        return [`if (typeof ${value} === 'boolean') c${k}[out] = ${value}; else ${mismatch}`];
       default:
-        return [`if (${value} instanceof Uint8Array) c${k}[out] = ${value}; else ok = false;`];
+        return [`if (${value} instanceof Uint8Array) c${k}[out] = ${value}; else ${mismatch}`];
     }
   };
   const matches = [`r.action === 'PUT_ROW'`, `pk.length === ${pk.length}`, `cs.length === ${cells.length}`];
@@ -404,11 +475,11 @@ function generateLayoutDecoder(pk: readonly string[], cells: readonly string[], 
   const body: string[] = [];
   pk.forEach((name, j) => {
     const k = indexOf.get(name);
-    if (k !== undefined) body.push(`v = pk[${j}].value;`, ...store(k, 'v'));
+    if (k !== undefined) body.push(`v = pk[${j}].value;`, ...store(k, 'v', false));
   });
   cells.forEach((name, j) => {
     const k = indexOf.get(name);
-    if (k !== undefined) body.push(`v = cs[${j}].value;`, ...store(k, 'v'));
+    if (k !== undefined) body.push(`v = cs[${j}].value;`, ...store(k, 'v', true));
   });
   const declarations = kinds.reduce<string[]>((all, kind, k) => {
     all.push(`const c${k} = ${kind === LONG_NUMBER || kind === DOUBLE ? 'columns.numbers' : 'columns.values'}[${k}];`);
@@ -426,13 +497,14 @@ function generateLayoutDecoder(pk: readonly string[], cells: readonly string[], 
     '    const out = columns.out;',
     '    let ok = true;',
     ...body.map((line) => `    ${line}`),
+    ...(nullMismatches ? ['    if (columns.rowMismatches !== 0) settleMismatches(columns, ok);'] : []),
     '    if (ok) columns.out = out + 1; else columns.bad.push(i);',
     '  } else {',
     '    decodeOne(columns, r, i);',
     '  }',
     '}',
   );
-  return new Function('records', 'columns', 'decodeOne', lines.join('\n')) as LayoutDecoder;
+  return new Function('records', 'columns', 'decodeOne', 'nullMismatch', 'settleMismatches', lines.join('\n')) as LayoutDecoder;
 }
 
 export function decodeRows(options: DecodeRowsOptions): OperatorFunction<RecordBatch<ChangeRecord>, TableBatch> {
@@ -446,6 +518,7 @@ export function decodeRows(options: DecodeRowsOptions): OperatorFunction<RecordB
     metrics.add('updateRecords', decoded.updates);
     metrics.add('deleteRecords', decoded.deletes);
     metrics.add('changeRecordsSkipped', decoded.skipped);
+    if (decoded.typeMismatches > 0) metrics.addTypeMismatches(decoded.typeMismatchesByColumn);
     if (decoded.bad.length === 0) return { ...batch, rows: decoded.table };
     metrics.add('badRows', decoded.bad.length);
     if (policy === 'fail') throw new BadRowError(table, decoded.bad, batch.id);

@@ -17,6 +17,10 @@ export interface MetricsSnapshot {
   readonly badRows: number;
   /** bad rows dropped under the 'skip' policy */
   readonly badRowsSkipped: number;
+  /** attribute values of the wrong type that became null (decodeRows' typeMismatches: 'null', EMR's rule) */
+  readonly typeMismatches: number;
+  /** the same per catalog column; columns without any are absent */
+  readonly typeMismatchesByColumn: Readonly<Record<string, number>>;
   readonly updateRecords: number;
   readonly deleteRecords: number;
   /** UPDATE_ROW / DELETE_ROW records dropped by their policy */
@@ -54,6 +58,8 @@ export class StreamMetrics {
     rowsDecoded: 0,
     badRows: 0,
     badRowsSkipped: 0,
+    typeMismatches: 0,
+    typeMismatchesByColumn: {},
     updateRecords: 0,
     deleteRecords: 0,
     changeRecordsSkipped: 0,
@@ -75,8 +81,18 @@ export class StreamMetrics {
   /** a snapshot after every committed batch */
   readonly changes: Observable<MetricsSnapshot> = this.subject.asObservable();
 
-  add(counter: Exclude<keyof MetricsSnapshot, 'restoredFrom'>, amount: number): void {
+  add(counter: Exclude<keyof MetricsSnapshot, 'restoredFrom' | 'typeMismatchesByColumn'>, amount: number): void {
     if (amount !== 0) this.counters[counter] += amount;
+  }
+
+  /** per batch: the type mismatches of each column (adds to `typeMismatches` too) */
+  addTypeMismatches(byColumn: Readonly<Record<string, number>>): void {
+    const totals = { ...this.counters.typeMismatchesByColumn };
+    for (const [column, count] of Object.entries(byColumn)) {
+      totals[column] = (totals[column] ?? 0) + count;
+      this.counters.typeMismatches += count;
+    }
+    this.counters.typeMismatchesByColumn = totals;
   }
 
   set(gauge: 'openWindows' | 'openGroups' | 'watermark', value: number): void {

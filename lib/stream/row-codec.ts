@@ -15,6 +15,9 @@
  * - UPDATE_ROW: carries only the changed columns; absent columns are null, deleted cells
  *   (deleteOneVersion / deleteAllVersions) are null with their column type set.
  * - DELETE_ROW: only the primary key; every other column is null.
+ * An attribute value of the wrong type is a problem, or null when `typeMismatches` is 'null'
+ * (EMR's source: "type mismatch → warning + null"); a primary-key value of the wrong type is
+ * always a problem (EMR throws). A long out of the number range stays a problem either way.
  * The extra EMR columns (`__ots_record_type__`, `__ots_record_timestamp__` in µs, 0 for base data,
  * `__ots_column_type_<col>`) are added when `recordColumns` is true.
  */
@@ -29,6 +32,8 @@ export interface RowShapeOptions {
   readonly longs: 'number' | 'bigint';
   readonly missingColumns: 'bad-row' | 'null';
   readonly recordColumns: boolean;
+  /** an attribute (not a primary-key) value of the wrong type: a problem (default) or null, as EMR */
+  readonly typeMismatches?: 'bad-row' | 'null';
 }
 
 export const RECORD_TYPE_COLUMN = '__ots_record_type__';
@@ -86,6 +91,7 @@ interface Found {
   readonly value: CellInput | null;
   readonly operation: ColumnOperation | null;
   readonly unsupported?: string;
+  readonly primaryKey?: true;
 }
 
 /**
@@ -94,7 +100,7 @@ interface Found {
  */
 function occurrences(record: ChangeRecord, column: string): Found[] {
   const found: Found[] = [];
-  for (const cell of record.primaryKey) if (cell.name === column) found.push({ value: cell.value, operation: null });
+  for (const cell of record.primaryKey) if (cell.name === column) found.push({ value: cell.value, operation: null, primaryKey: true });
   for (const cell of record.cells) if (cell.name === column) found.push(fromCell(cell));
   return found;
 }
@@ -118,6 +124,7 @@ function fromCell(cell: Cell): Found {
  */
 export function rowCodec(catalog: Catalog, options: RowShapeOptions): t.Type<Record<string, Value>, unknown, ChangeRecord> {
   const columns = Object.entries(catalog.columns).map(([name, column]) => ({ name, type: column.type, codec: columnCodec(column.type, options.longs) }));
+  const nullMismatches = options.typeMismatches === 'null';
   return new t.Type<Record<string, Value>, unknown, ChangeRecord>(
     'Row',
     (u): u is Record<string, Value> => typeof u === 'object' && u !== null,
@@ -144,8 +151,9 @@ export function rowCodec(catalog: Catalog, options: RowShapeOptions): t.Type<Rec
             row[column.name] = null;
           } else {
             const decoded = column.codec.validate(occurrence.value, columnContext);
-            if (E.isLeft(decoded)) errors.push(...decoded.left);
-            else row[column.name] = decoded.right;
+            if (E.isRight(decoded)) row[column.name] = decoded.right;
+            else if (nullMismatches && occurrence.primaryKey !== true && decoded.left.every((error) => error.message === wrongType)) row[column.name] = null;
+            else errors.push(...decoded.left);
           }
         }
         if (options.recordColumns) row[columnTypeColumn(column.name)] = operation;

@@ -100,7 +100,7 @@ const CASES: readonly Case[] = [
   { sql: 'SELECT INTERVAL 3 minuts', at: '1:19', message: "unknown interval unit 'minuts'", hint: 'did you mean MINUTES?' },
   { sql: 'SELECT a FROM t WATERMARK ts DELAY OF INTERVAL 10', at: '1:50', message: 'expected a time unit (SECONDS, MINUTES, …) after the interval amount but found end of input' },
   { sql: "SELECT INTERVAL 'soon'", at: '1:17', message: "'soon' is not a duration like '30 seconds' or '1 minute 30 seconds'" },
-  { sql: 'SELECT INTERVAL FROM t', at: '1:17', message: "expected an interval amount (INTERVAL 10 SECONDS or INTERVAL '10 seconds') after 'INTERVAL' but found 'FROM'" },
+  { sql: 'SELECT INTERVAL 3 FROM t', at: '1:19', message: "expected a time unit (SECONDS, MINUTES, …) after the interval amount but found 'FROM'" },
   // lexical
   { sql: "SELECT 'abc FROM t", at: '1:8', message: 'unterminated string literal' },
   { sql: 'SELECT `abc FROM t', at: '1:8', message: 'unterminated backquoted name' },

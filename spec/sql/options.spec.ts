@@ -119,6 +119,18 @@ describe('table options', () => {
     ]);
   });
 
+  it("catalog.type.mismatch is null (EMR's rule, the default) or fail, case-insensitive", () => {
+    const of = (options: string) => {
+      const result = optionsOf(table(options));
+      return result.kind === 'table' ? result.options.typeMismatch : undefined;
+    };
+    expect(of('')).toBe('null');
+    expect(of("Catalog.Type.Mismatch='FAIL'")).toBe('fail');
+    expect(of("catalog.type.mismatch='null'")).toBe('null');
+    expect(described(table("catalog.type.mismatch='skip'"))[0]).toContain("option 'catalog.type.mismatch': must be one of null, fail, not 'skip'");
+    expect(described(table("catalog.type.mismatc='fail'"))[0]).toContain("unknown option 'catalog.type.mismatc' — did you mean 'catalog.type.mismatch'?");
+  });
+
   it('only tablestore is a data source', () => {
     expect(described(`CREATE TABLE t USING kafka OPTIONS(table.name='T', ${CATALOG})`)).toEqual([
       "line 1, col 22: unsupported data source 'kafka' (otsflow reads and writes Tablestore: USING tablestore)",
@@ -133,7 +145,7 @@ describe('table options', () => {
       `${where(misplaced, 'tunnel.id')}: unknown option 'tunnel.id' ('tunnel.id' belongs in CREATE SCAN … USING STREAM OPTIONS, not in CREATE TABLE)`,
     ]);
     expect(errorsOf(table("zzz='x'"))[0]?.hint).toBe(
-      'CREATE TABLE accepts endpoint, access.key.id, access.key.secret, instance.name, table.name, catalog, writer.row.change.type',
+      'CREATE TABLE accepts endpoint, access.key.id, access.key.secret, instance.name, table.name, catalog, catalog.type.mismatch, writer.row.change.type',
     );
   });
 
@@ -154,17 +166,17 @@ describe('table options', () => {
     ]);
   });
 
-  it('collects every problem of a statement, keys and values alike', () => {
+  it('collects every problem of a statement, keys and values alike: key problems first, values in source order', () => {
     const sql = `CREATE TABLE t USING tablestore OPTIONS(
       table.name='',
       catalog='{"columns": {"a": {"type": "strin"}}}',
       endpoint='nope',
       tunnel.idd='x')`;
     expect(described(sql)).toEqual([
+      `${where(sql, 'tunnel.idd')}: unknown option 'tunnel.idd' — did you mean 'tunnel.id'? ('tunnel.id' belongs in CREATE SCAN … USING STREAM OPTIONS, not in CREATE TABLE)`,
       `${where(sql, "''")}: option 'table.name': must not be empty`,
       `${where(sql, '"strin"')}: option 'catalog': column 'a' has unknown type 'strin'; expected string, long, double, boolean, binary (did you mean 'string'?)`,
       `${where(sql, "'nope'")}: option 'endpoint': must be 'embedded' or an http(s):// URL, not 'nope'`,
-      `${where(sql, 'tunnel.idd')}: unknown option 'tunnel.idd' — did you mean 'tunnel.id'? ('tunnel.id' belongs in CREATE SCAN … USING STREAM OPTIONS, not in CREATE TABLE)`,
     ]);
   });
 });
@@ -352,5 +364,50 @@ describe('parseScript', () => {
   it('EXPLAIN decodes the options of the explained statement', () => {
     expect(optionsOf("EXPLAIN CREATE SCAN v ON t USING STREAM OPTIONS(tunnel.id='x')").kind).toBe('scan');
     expect(described('EXPLAIN CREATE SCAN v ON t USING STREAM')[0]).toContain("missing required option 'tunnel.id'");
+  });
+});
+
+describe('an unknown key leads the errors it causes (every option group)', () => {
+  const CAT = `catalog='{"columns": {"k": {"type": "string"}}}'`;
+  const cases: ReadonlyArray<{ readonly group: string; readonly sql: string; readonly typo: string; readonly then: readonly RegExp[] }> = [
+    { group: 'CREATE TABLE, a required key misspelt', sql: `CREATE TABLE t USING tablestore OPTIONS(tabel.name='T', ${CAT})`, typo: 'tabel.name', then: [/missing required option 'table.name'/] },
+    {
+      group: 'CREATE TABLE, two misspelt, one bad value after them',
+      sql: `CREATE TABLE t USING tablestore OPTIONS(catalg='{}', tabel.name='T', writer.row.change.type='upsert')`,
+      typo: 'catalg',
+      then: [/unknown option 'tabel.name'/, /option 'writer.row.change.type': must be one of/, /missing required option 'table.name'/, /missing required option 'catalog'/],
+    },
+    {
+      group: 'CREATE TABLE on a remote endpoint, a credential key misspelt',
+      sql: `CREATE TABLE t USING tablestore OPTIONS(endpoint='http://h', instanse.name='i', access.key.id='', access.key.secret='', table.name='T', ${CAT})`,
+      typo: 'instanse.name',
+      then: [/missing required option 'instance.name'/],
+    },
+    { group: 'CREATE SCAN … USING STREAM', sql: "CREATE SCAN v ON t USING STREAM OPTIONS(tunel.id='x')", typo: 'tunel.id', then: [/missing required option 'tunnel.id'/] },
+    { group: 'CREATE SCAN … USING BATCH', sql: "CREATE SCAN v ON t USING BATCH OPTIONS(tunnel.idd='x')", typo: 'tunnel.idd', then: [] },
+    {
+      group: 'CREATE STREAM',
+      sql: "CREATE STREAM j OPTIONS(watermark.column='ts', watermark.dealy='1 minute') INSERT INTO s SELECT a FROM v",
+      typo: 'watermark.dealy',
+      then: [/'watermark.column' needs 'watermark.delay'/],
+    },
+  ];
+  for (const { group, sql, typo, then } of cases) {
+    it(group, () => {
+      const errors = described(sql);
+      expect(errors[0]).toMatch(new RegExp(`^${where(sql, typo)}: unknown option '${typo.replaceAll('.', '\\.')}'`));
+      expect(errors.slice(1)).toHaveLength(then.length);
+      then.forEach((pattern, i) => expect(errors[i + 1]).toMatch(pattern));
+    });
+  }
+
+  it('statements keep script order, each led by its key problems', () => {
+    const sql = `CREATE TABLE t USING tablestore OPTIONS(tabel.name='T', ${CAT});\nCREATE SCAN v ON t USING STREAM OPTIONS(maxoffsetsperchannel='0', tunnel.idd='x')`;
+    expect(described(sql).map((line) => line.replace(/ \(.*\)$/, ''))).toEqual([
+      `${where(sql, 'tabel.name')}: unknown option 'tabel.name' — did you mean 'table.name'?`,
+      "line 1, col 33: missing required option 'table.name'",
+      `${where(sql, 'tunnel.idd')}: unknown option 'tunnel.idd' — did you mean 'tunnel.id'?`,
+      `${where(sql, "'0'")}: option 'maxoffsetsperchannel': must be a positive whole number, not '0'`,
+    ]);
   });
 });

@@ -207,3 +207,46 @@ describe('aggregation', () => {
     ]);
   });
 });
+
+describe("a catalog type mismatch (EMR's rule: null, counted; catalog.type.mismatch='fail' keeps failing)", () => {
+  // generated orders; every 4th price arrives as a STRING in the double column
+  const orders = Array.from({ length: 24 }, (_, i) => ({ id: `o${i}`, user: `u${i % 3}`, price: i % 4 === 3 ? `${i}.00` : i + 0.25 }));
+  const record = (order: (typeof orders)[number]): ChangeRecord => ({
+    action: 'PUT_ROW',
+    primaryKey: [{ name: 'id', value: order.id }],
+    cells: [
+      { op: 'put', name: 'user', value: order.user },
+      { op: 'put', name: 'price', value: order.price as ColumnValue },
+    ],
+  });
+  const catalog = JSON.stringify({ columns: { id: { type: 'string' }, user: { type: 'string' }, price: { type: 'double' } } });
+  const run = async (option: string) => {
+    const sql = `CREATE TABLE t USING tablestore OPTIONS(table.name='T', catalog='${catalog}'${option});\nSELECT user, count(*) AS c, count(price) AS priced, sum(price) AS total FROM t GROUP BY user`;
+    const compiled = compile(sql, { timeZone: 'UTC' });
+    if (E.isLeft(compiled)) throw new Error(formatSqlErrors(sql, compiled.left));
+    const statement = compiled.right.statements[1];
+    if (statement?.analyzed.kind !== 'select') throw new Error('not a select');
+    const plan = planQuery(statement.analyzed.query, { zone: compiled.right.timeZone, outputMode: 'update' });
+    const source = memorySource({ t: [orders.map(record)] });
+    const batch = await lastValueFrom(source.pipe(microBatch({ interval: Number.POSITIVE_INFINITY }), plan.operator));
+    return { rows: [...batch.rows].sort((a, b) => String(a['user']).localeCompare(String(b['user']))), metrics: batch.context.metrics.snapshot() };
+  };
+
+  it('by default the value is null, the row counts, and the metrics name the column', async () => {
+    const { rows, metrics } = await run('');
+    const expected = ['u0', 'u1', 'u2'].map((user) => {
+      const mine = orders.filter((order) => order.user === user);
+      const numeric = mine.map((order) => order.price).filter((price): price is number => typeof price === 'number');
+      return { user, c: mine.length, priced: numeric.length, total: numeric.reduce((a, b) => a + b, 0) };
+    });
+    expect(rows).toEqual(expected);
+    const wrong = orders.filter((order) => typeof order.price === 'string').length;
+    expect(metrics).toMatchObject({ typeMismatches: wrong, typeMismatchesByColumn: { price: wrong }, badRows: 0 });
+  });
+
+  it("catalog.type.mismatch='fail' stops with the bad row, as before", async () => {
+    await expect(run(", catalog.type.mismatch='fail'")).rejects.toThrow(/bad row in table T, primary key \(id="o3"\): column 'price': expected double, got string "3.00"/);
+    const explained = compile(`CREATE TABLE t USING tablestore OPTIONS(table.name='T', catalog='${catalog}', CATALOG.TYPE.MISMATCH='FAIL');\nEXPLAIN SELECT id FROM t`, { timeZone: 'UTC' });
+    expect(E.isRight(explained) && explained.right.explain()).toContain('absent columns null; wrong attribute types fail');
+  });
+});

@@ -146,6 +146,61 @@ describe('decodeRows', () => {
     expect(rowAt(exact.table, 0)['timestamp']).toBe(2n ** 53n);
   });
 
+  it("with typeMismatches: 'null' (EMR's rule) reads an attribute of the wrong type as null, keeps the row and counts the value per column", () => {
+    // generated: every 3rd order has a string price, every 5th a double timestamp; one order has a wrong-typed primary key
+    const records: ChangeRecord[] = [];
+    const expected: Record<string, unknown>[] = [];
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 40; i++) {
+      const badPrice = i % 3 === 1;
+      const badTime = i % 5 === 2;
+      const order = putOrder(`u${i % 4}`, `o${i}`, i + 0.5, 1_700_000_000_000 + i);
+      records.push({
+        ...order,
+        cells: [
+          { op: 'put', name: 'price', value: badPrice ? `${i}.50 CNY` : i + 0.5 },
+          { op: 'put', name: 'timestamp', value: badTime ? 1.7e12 + i : BigInt(1_700_000_000_000 + i) },
+        ],
+      });
+      expected.push({ UserId: `u${i % 4}`, OrderId: `o${i}`, price: badPrice ? null : i + 0.5, timestamp: badTime ? null : 1_700_000_000_000 + i });
+      if (badPrice) counts['price'] = (counts['price'] ?? 0) + 1;
+      if (badTime) counts['timestamp'] = (counts['timestamp'] ?? 0) + 1;
+    }
+    // a wrong primary key stays a bad row (EMR throws on it), and its wrong attribute is not counted
+    const badKey: ChangeRecord = { action: 'PUT_ROW', primaryKey: [{ name: 'UserId', value: 7n }, { name: 'OrderId', value: 'ok' }], cells: [{ op: 'put', name: 'price', value: 'x' }, { op: 'put', name: 'timestamp', value: 1n }] };
+    // an out-of-range long is no type mismatch: still a bad row
+    const huge: ChangeRecord = { ...putOrder('u', 'huge', 1, 0), cells: [{ op: 'put', name: 'price', value: 1 }, { op: 'put', name: 'timestamp', value: 2n ** 60n }] };
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    // the first record decides the straight-line path; starting with another layout takes the generic one
+    const generic: ChangeRecord = { ...putOrder('u', 'g', 1, 1), cells: [{ op: 'put', name: 'timestamp', value: 1n }, { op: 'put', name: 'price', value: true }] };
+    for (const [label, batch, extraRows, extraCounts] of [
+      ['straight-line path', [...records, badKey, huge], [], {}],
+      ['generic path', [generic, ...records, badKey, huge], [{ UserId: 'u', OrderId: 'g', price: null, timestamp: 1 }], { price: 1 }],
+    ] as const) {
+      const decoded = decodeOne({ catalog: orderCatalog, typeMismatches: 'null' }, batch);
+      const wantCounts = { ...counts };
+      for (const [column, count] of Object.entries(extraCounts)) wantCounts[column] = (wantCounts[column] ?? 0) + count;
+      expect(tableRows(decoded.table), label).toEqual([...extraRows, ...expected]);
+      expect(decoded.typeMismatchesByColumn, label).toEqual(wantCounts);
+      expect(decoded.typeMismatches, label).toBe(total + Object.values(extraCounts).reduce((a, b) => a + b, 0));
+      expect(decoded.bad.map((bad) => bad.problems.map((p) => `${p.column} ${p.problem}`)), label).toEqual([['UserId wrong-type'], ['timestamp out-of-range']]);
+    }
+    // the default keeps every mismatch a bad row
+    const strict = decodeOne({ catalog: orderCatalog }, records);
+    expect(strict.bad).toHaveLength(records.filter((_, i) => i % 3 === 1 || i % 5 === 2).length);
+    expect(strict.typeMismatches).toBe(0);
+  });
+
+  it('counts type mismatches in the metrics, per column, across batches', () => {
+    const wrong = (id: string, price: unknown): ChangeRecord => ({ ...putOrder('u', id, 1, 1), cells: [{ op: 'put', name: 'price', value: price as number }, { op: 'put', name: 'timestamp', value: 1n }] });
+    const metrics = new StreamMetrics();
+    testScheduler().run(({ cold, expectObservable }) => {
+      const source = cold('ab', { a: recordBatch(0, [wrong('1', 'abc'), putOrder('u', '2', 2, 2)], context(metrics)), b: recordBatch(1, [wrong('3', true), wrong('4', new Uint8Array(1))], context(metrics)) });
+      expectObservable(source.pipe(decodeRows({ catalog: orderCatalog, typeMismatches: 'null' }), map((batch) => batch.rows.length))).toBe('ab', { a: 2, b: 2 });
+    });
+    expect(metrics.snapshot()).toMatchObject({ typeMismatches: 3, typeMismatchesByColumn: { price: 3 }, badRows: 0, rowsDecoded: 4 });
+  });
+
   it('is empty on empty, silent on never, passes errors and unsubscribes upstream', () => {
     testScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       expectObservable(cold<RecordBatch<ChangeRecord>>('|').pipe(decodeRows({ catalog: orderCatalog }))).toBe('|');
@@ -204,24 +259,55 @@ const layoutRecord: fc.Arbitrary<ChangeRecord> = fc
     ],
   }));
 
+/** Whether a wire value has a type the catalog type takes (EMR's mapping), written out independently of the codec. */
+function fits(type: string | undefined, value: unknown): boolean {
+  switch (type) {
+    case 'string':
+      return typeof value === 'string';
+    case 'long':
+      return typeof value === 'bigint';
+    case 'double':
+      return typeof value === 'number' || typeof value === 'bigint';
+    case 'boolean':
+      return typeof value === 'boolean';
+    default:
+      return value instanceof Uint8Array;
+  }
+}
+
 describe('the compiled decoder', () => {
   it('accepts, rejects and decodes exactly as the io-ts row codec, in every mode and on both paths', () => {
     fc.assert(
       fc.property(
         fc.array(fc.oneof(layoutRecord, randomRecord), { maxLength: 12 }),
-        fc.record({ longs: fc.constantFrom('number' as const, 'bigint' as const), missingColumns: fc.constantFrom('bad-row' as const, 'null' as const), recordColumns: fc.boolean() }),
+        fc.record({
+          longs: fc.constantFrom('number' as const, 'bigint' as const),
+          missingColumns: fc.constantFrom('bad-row' as const, 'null' as const),
+          recordColumns: fc.boolean(),
+          typeMismatches: fc.constantFrom('bad-row' as const, 'null' as const),
+        }),
         (records, shape) => {
           const decoded = compileDecoder({ catalog: contractCatalog, ...shape })(records);
           const codec = rowCodec(contractCatalog, shape);
           const expectedRows: unknown[] = [];
           const expectedBad: { index: number; columns: string[] }[] = [];
+          const expectedMismatches: Record<string, number> = {};
           records.forEach((record, index) => {
             const result = codec.decode(record);
-            if (E.isRight(result)) expectedRows.push(result.right);
-            else expectedBad.push({ index, columns: rowProblems(result.left, contractCatalog).map((p) => p.column) });
+            if (E.isRight(result)) {
+              expectedRows.push(result.right);
+              if (shape.typeMismatches === 'null') {
+                for (const cell of record.cells) {
+                  if (cell.op === 'put' && Object.hasOwn(contractCatalog.columns, cell.name) && !fits(contractCatalog.columns[cell.name]?.type, cell.value)) {
+                    expectedMismatches[cell.name] = (expectedMismatches[cell.name] ?? 0) + 1;
+                  }
+                }
+              }
+            } else expectedBad.push({ index, columns: rowProblems(result.left, contractCatalog).map((p) => p.column) });
           });
           expect(tableRows(decoded.table)).toEqual(expectedRows);
           expect(decoded.bad.map((bad) => ({ index: bad.index, columns: bad.problems.map((p) => p.column) }))).toEqual(expectedBad);
+          expect(decoded.typeMismatchesByColumn).toEqual(expectedMismatches);
         },
       ),
       { numRuns: 300 },
