@@ -198,8 +198,9 @@ export class TableEngine {
   private constructor(options: EngineOptions) {
     this.now = options.now ?? Date.now;
     this.enforceTimestampWindow = options.enforceTimestampWindow ?? true;
-    // 8 KiB pages raise LMDB's key limit to 4026 bytes; fsync on every commit
-    this.env = open({ path: options.dataDir, noSync: false, overlappingSync: false, pageSize: 8192, maxDbs: 64 });
+    // 8 KiB pages raise LMDB's key limit to 4026 bytes; fsync on every commit. `noSubdir: false`:
+    // lmdb-js takes a path with an extension ('/tmp/tmp.AbC') for a file unless told otherwise
+    this.env = open({ path: options.dataDir, noSubdir: false, noSync: false, overlappingSync: false, pageSize: 8192, maxDbs: 64 });
     this.tablesDb = this.env.openDB<TableMeta, string>({ name: 'tables', encoding: 'msgpack' });
     this.countersDb = this.env.openDB<number, string | [string, number] | [string, number, string]>({ name: 'counters', encoding: 'msgpack' });
     this.rowsDb = this.env.openDB<Buffer, Buffer>({ name: 'rows', keyEncoding: 'binary', encoding: 'binary' });

@@ -30,11 +30,10 @@
  * `emulator.tunnels` gives its change log and fault controls (e.g. withholding heartbeats).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { resolve } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { encodeErrorBody, httpStatusFor, isServiceErrorCode } from '../wire/errors.js';
 import { SIGNATURE_MISMATCH_MESSAGE, buildResponseHeaders, type KeyCredential, verifyRequest } from '../wire/signing.js';
 import { TableEngine } from './engine.js';
+import { prepareDataDir } from './data-dir.js';
 import { type AuthInput, type Identity, Router, type Screening, type ServiceError, type UnauthenticatedLimits, startHttpServer } from './http-server.js';
 import { registerTableRoutes } from './table-routes.js';
 import {
@@ -47,6 +46,7 @@ import {
 } from './tunnel/index.js';
 
 export { TableEngine } from './engine.js';
+export { prepareDataDir } from './data-dir.js';
 export type { CommitContext, CommittedRowChange, RowCommitHook, TableCommitHook, TableEvent, RowWrite, EngineOptions } from './engine.js';
 export { Router } from './http-server.js';
 export type { RouteHandler, RouteResult, RequestContext, ServiceError, Identity, Screening, UnauthenticatedLimits } from './http-server.js';
@@ -189,8 +189,9 @@ export const startEmulator = async (options: EmulatorOptions): Promise<RunningEm
   const partitions = options.partitions ?? DEFAULT_STREAM_PARTITIONS;
   if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`startEmulator: partitions must be a positive integer, got ${partitions}`);
   const settings: EmulatorSettings = { instanceName: options.instanceName ?? DEFAULT_INSTANCE_NAME, partitions, credentials };
-  const dataDir = resolve(options.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  const prepared = prepareDataDir(options.dataDir);
+  if (E.isLeft(prepared)) throw new Error(`startEmulator: ${prepared.left}`);
+  const dataDir = prepared.right;
 
   const engine = TableEngine.open({
     dataDir,
