@@ -178,7 +178,7 @@ export const createAuthenticator = (options: AuthenticatorOptions) => {
   return Object.assign(authenticate, { screen });
 };
 
-const EMPTY = new Uint8Array(0);
+const EMPTY = Buffer.alloc(0);
 
 
 const statusOf = (error: ServiceError): number => error.status ?? (isServiceErrorCode(error.code) ? httpStatusFor(error.code) : 500);

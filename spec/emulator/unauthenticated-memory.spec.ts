@@ -103,7 +103,7 @@ describe('unauthenticated bounds, one at a time (small limits)', () => {
         res.on('end', () => {
           const decoded = decodeErrorBody(Buffer.concat(chunks));
           if (decoded._tag === 'Left') return reject(new Error('not an Error body'));
-          resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, code: decoded.right.code, message: decoded.right.message, afterMs: Date.now() - started });
+          resolve({ status: res.statusCode ?? 0, connection: res.headers.connection ?? undefined, code: decoded.right.code, message: decoded.right.message ?? "", afterMs: Date.now() - started });
         });
       });
       req.on('error', () => undefined); // the server may close while we still write
@@ -188,7 +188,7 @@ describe('unauthenticated bounds, one at a time (small limits)', () => {
         res.on('end', () => {
           const decoded = decodeErrorBody(Buffer.concat(chunks));
           if (decoded._tag === 'Left') return reject(new Error('not an Error body'));
-          resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, code: decoded.right.code, message: decoded.right.message, afterMs: Date.now() - started });
+          resolve({ status: res.statusCode ?? 0, connection: res.headers.connection ?? undefined, code: decoded.right.code, message: decoded.right.message ?? "", afterMs: Date.now() - started });
         });
       });
       req.on('error', reject);
