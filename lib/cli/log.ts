@@ -281,7 +281,10 @@ export function commandAction<O extends object>(
     const options = command.optsWithGlobals<O & GlobalLogOptions>();
     const log = loggerFor(options);
     const name = commandPath(command);
-    const context: CommandContext = { name, command, log, out: (text) => void process.stdout.write(`${log.redact(text)}\n`) };
+    // on a terminal, results are shown with control characters escaped (a string in a script or a
+    // table must not drive the terminal); piped, they stay byte for byte what the command produced
+    const shown = process.stdout.isTTY ? escapeControlCharacters : (text: string) => text;
+    const context: CommandContext = { name, command, log, out: (text) => void process.stdout.write(`${shown(log.redact(text))}\n`) };
     try {
       await run(options, context, args.slice(0, -2));
     } catch (error) {

@@ -7,6 +7,7 @@
  * - variables come from the environment (`OTSFLOW_VAR_<name>`) as well as `--var`.
  */
 import * as E from 'fp-ts/lib/Either.js';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { compile } from '../../lib/sql/compile.js';
 import { SQL_LIMITS } from '../../lib/sql/limits.js';
 import { MAX_ERRORS_SHOWN } from '../../lib/cli/sql-run.js';
 import { createOrderTable, startTunnelEmulator, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import { ROOT } from '../emulator/process.js';
 import { ensureCompiledCli, runCli } from './cli-process.js';
 
 let dir: string;
@@ -38,6 +40,9 @@ const scriptFile = (name: string, content: string | Buffer): string => {
 /** C0 controls but tab and newline, DEL, C1 controls: none may reach the terminal raw. */
 // eslint-disable-next-line no-control-regex
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+/** the same, but a terminal's line discipline adds carriage returns of its own */
+// eslint-disable-next-line no-control-regex
+const RAW_CONTROL_BUT_CR = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
 describe('otsflow sql with hostile scripts', () => {
   it('escapes control and escape bytes it echoes (an OSC title sequence, bidi overrides) and keeps the caret under the culprit', async () => {
@@ -59,6 +64,22 @@ describe('otsflow sql with hostile scripts', () => {
     const json = await runCli(['sql', '--log-format', 'json', '-f', file]);
     expect(json.stderr).not.toMatch(RAW_CONTROL);
     for (const line of json.stderrLines) expect(() => JSON.parse(line)).not.toThrow();
+  });
+
+  it.skipIf(spawnSync('script', ['--version']).status !== 0)('escapes control characters in results shown on a terminal, and keeps them byte for byte when piped', async () => {
+    const sql = `CREATE TABLE \`t\x1b]0;TITLE\x07\` USING tablestore OPTIONS(endpoint='embedded', table.name='x', catalog='{"columns":{"a":{"type":"long"}}}'); SHOW TABLES;`;
+    const args = ['sql', '--data', join(dir, 'tty-data'), '-e', sql];
+    // `script` gives the CLI a pseudo-terminal as stdout
+    const onTerminal = spawnSync('script', ['-qec', `"${process.execPath}" "${join(ROOT, 'bin', 'otsflow.js')}" ${args.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')}`, '/dev/null'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(onTerminal.status).toBe(0);
+    expect(onTerminal.stdout).toContain('| t\\x1b]0;TITLE\\x07 | table |');
+    expect(onTerminal.stdout).not.toMatch(RAW_CONTROL_BUT_CR);
+    const piped = await runCli(args);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toContain('| t\x1b]0;TITLE\x07 | table |');
   });
 
   it('shows at most MAX_ERRORS_SHOWN errors for garbage, then one line counting the rest; excerpts of long lines are cut', async () => {
