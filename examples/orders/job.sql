@@ -3,9 +3,9 @@
 -- installation. `npm start` (otsflow demo) runs this file on the embedded emulator; against a real
 -- Tablestore instance:
 --
---   npx otsflow sql -f examples/orders/job.sql --var endpoint=https://<instance>.<region>.ots.aliyuncs.com \
+--   node bin/otsflow.js sql -f examples/orders/job.sql --var endpoint=https://<instance>.<region>.ots.aliyuncs.com \
 --     --var instance=<instance> --var access_key_id=… --var access_key_secret=… \
---     --var tunnel_id=$(npx otsflow tunnel create --table OrderSource --name orders --type Stream …) \
+--     --var tunnel_id=$(node bin/otsflow.js tunnel create --table OrderSource --name orders --type Stream …) \
 --     --var checkpoint=/tmp/otsflow/cp/job1
 DROP TABLE IF EXISTS order_source;
 CREATE TABLE order_source

@@ -42,14 +42,16 @@ export const describeEmulator = (emulator: RunningEmulator): string =>
 /** Runs until SIGINT/SIGTERM. Bad flags throw `UsageError`; the banner goes to `out` (stdout). */
 export const runEmulatorCommand = async (options: EmulatorCommandOptions, context: Pick<CommandContext, 'log' | 'out'>): Promise<void> => {
   const { log, out } = context;
-  const { startEmulator } = await import('../emulator/index.js');
+  const { startEmulator, prepareDataDir } = await import('../emulator/index.js');
+  const dataDir = prepareDataDir(options.data);
+  if (E.isLeft(dataDir)) throw new UsageError(`--data: ${dataDir.left}`);
   const { parseFaultPlan } = await import('../emulator/tunnel/index.js');
   const faults = options.faults === undefined ? undefined : parseFaultPlan(options.faults);
   if (faults !== undefined && E.isLeft(faults)) throw new UsageError(`--faults: ${faults.left.join('; ')}`);
   const emulator = await startEmulator({
     port: integerOption('port', options.port, 0, 65_535),
     host: options.host,
-    dataDir: options.data,
+    dataDir: dataDir.right,
     instanceName: options.instance,
     credentials: [{ accessKeyId: options.accessKeyId, accessKeySecret: options.accessKeySecret }],
     partitions: integerOption('partitions', options.partitions, 1, 1024),

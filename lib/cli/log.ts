@@ -5,6 +5,8 @@
  *   fields as ` key=value` on debug lines only) and `json` (one `{time, level, msg, ...fields}`
  *   object per line), both on stderr. Stdout is
  *   for a command's results only (ids, tables, JSON documents).
+ * - Control characters are escaped in every line (`\x1b`, `\u202e`): what a script or a server
+ *   says is shown on the terminal, never executed by it.
  * - Redaction: secrets registered with `addSecret` (access key secrets, security tokens) are
  *   replaced by `<redacted>` in every message and field, and in what `out()` prints.
  * - Failures: a command action wrapped in `commandAction` never lets an exception escape. It prints
@@ -13,6 +15,7 @@
  *   and options), 1 for everything else (service refusals, unreachable endpoints, missing tunnels).
  */
 import { Command, CommanderError, Option } from 'commander';
+import { escapeControlCharacters } from '../sql/errors.js';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -86,6 +89,10 @@ function textValue(value: unknown): string {
   return text !== undefined && /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text ?? String(value));
 }
 
+/** JSON.stringify leaves DEL, C1 and bidirectional controls raw; as \u escapes the line stays valid JSON. */
+const escapeJsonControls = (line: string): string =>
+  line.replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
   const format = options.format ?? 'text';
@@ -122,8 +129,9 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         .join('');
       line = `${TEXT_PREFIX[at]}${redact(msg)}${rest}`;
     }
-    // a secret the field copy could not see whole (e.g. split by JSON escaping) is still caught here
-    write(redact(line));
+    // a secret the field copy could not see whole (e.g. split by JSON escaping) is still caught here;
+    // control characters (from a script, a table name, a server message) are shown, never obeyed
+    write(format === 'json' ? escapeJsonControls(redact(line)) : escapeControlCharacters(redact(line)));
   };
 
   return {
@@ -273,7 +281,10 @@ export function commandAction<O extends object>(
     const options = command.optsWithGlobals<O & GlobalLogOptions>();
     const log = loggerFor(options);
     const name = commandPath(command);
-    const context: CommandContext = { name, command, log, out: (text) => void process.stdout.write(`${log.redact(text)}\n`) };
+    // on a terminal, results are shown with control characters escaped (a string in a script or a
+    // table must not drive the terminal); piped, they stay byte for byte what the command produced
+    const shown = process.stdout.isTTY ? escapeControlCharacters : (text: string) => text;
+    const context: CommandContext = { name, command, log, out: (text) => void process.stdout.write(`${shown(log.redact(text))}\n`) };
     try {
       await run(options, context, args.slice(0, -2));
     } catch (error) {

@@ -34,7 +34,7 @@ export function registerSqlCommand(program: Command): Command {
     .description('run EMR streaming SQL statements (CREATE TABLE/SCAN/STREAM, SELECT, INSERT, SHOW, DESCRIBE, EXPLAIN)')
     .option('-f, --file <path>', 'the script to run')
     .option('-e, --execute <sql>', 'statements given on the command line')
-    .option('--var <name=value>', 'a value for ${name} in OPTIONS (repeatable), like spark-sql -d', collect, [] as readonly string[])
+    .option('--var <name=value>', 'a value for ${name} in OPTIONS (repeatable), like spark-sql -d; secrets rather as OTSFLOW_VAR_<name> in the environment (flags show in ps)', collect, [] as readonly string[])
     .option('--time-zone <zone>', "session time zone for timestamps as text (default: the machine's), e.g. UTC, Asia/Shanghai")
     .option('--until-idle', 'stop stream jobs once the feed is drained and the last batch is committed')
     .addOption(new Option('--idle-ms <ms>', 'how long the feed must be quiet for --until-idle').argParser(positiveNumber('--idle-ms')).default(2_000))

@@ -3,7 +3,8 @@
  *
  * LMDB layout (sub-databases of one environment, so one transaction spans them all):
  *   tables    table name → TableMeta
- *   counters  'nextTableId' → number; ['autoinc', tableId] → last auto-increment value
+ *   counters  'nextTableId' → number; ['autoinc', tableId, partition] → last auto-increment value
+ *             given in that partition (partition = the first key column's value, tagged by type)
  *   rows      storage key (keys.ts) → stored row (stored-row.ts)
  * Other services (the tunnel's change log) open their own sub-databases in `engine.env`.
  *
@@ -13,7 +14,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { type RootDatabase, type Database, type DatabaseOptions, open } from 'lmdb';
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import type { Cell, PrimaryKeyCell, PutCell, RecordAction, Row } from '../wire/types.js';
 import { BaseRecordWriter } from './base-records.js';
 import { CommitQueue } from './commit-queue.js';
@@ -51,6 +52,15 @@ import {
   validateThroughput,
   withDefaultOptions,
 } from './table-meta.js';
+
+/** Auto-increment values stay exact in a JS number (the counter's storage); at 1000 per µs-tick this is centuries away. */
+const AUTO_INCREMENT_CEILING = Number.MAX_SAFE_INTEGER;
+/** Successive auto-increment values in a partition differ by 2 to this much (besides the clock's advance). */
+const AUTO_INCREMENT_MAX_STEP = 1000;
+
+/** A partition key value as a counter-key part: the type tagged so 1 and "1" stay apart. */
+const partitionTag = (value: PrimaryKeyCell['value']): string =>
+  typeof value === 'bigint' ? `i:${value}` : typeof value === 'string' ? `s:${value}` : value instanceof Uint8Array ? `b:${Buffer.from(value).toString('base64')}` : `x:${value.kind}`;
 
 export interface EngineOptions {
   readonly dataDir: string;
@@ -170,7 +180,7 @@ const firstError = (errors: readonly OtsError[]): OtsError => ({
 export class TableEngine {
   readonly env: RootDatabase;
   private readonly tablesDb: Database<TableMeta, string>;
-  private readonly countersDb: Database<number, string | [string, number]>;
+  private readonly countersDb: Database<number, string | [string, number] | [string, number, string]>;
   private readonly rowsDb: Database<Buffer, Buffer>;
   /**
    * The same rows, for scans that use each stored value before reading the next: values are
@@ -188,10 +198,11 @@ export class TableEngine {
   private constructor(options: EngineOptions) {
     this.now = options.now ?? Date.now;
     this.enforceTimestampWindow = options.enforceTimestampWindow ?? true;
-    // 8 KiB pages raise LMDB's key limit to 4026 bytes; fsync on every commit
-    this.env = open({ path: options.dataDir, noSync: false, overlappingSync: false, pageSize: 8192, maxDbs: 64 });
+    // 8 KiB pages raise LMDB's key limit to 4026 bytes; fsync on every commit. `noSubdir: false`:
+    // lmdb-js takes a path with an extension ('/tmp/tmp.AbC') for a file unless told otherwise
+    this.env = open({ path: options.dataDir, noSubdir: false, noSync: false, overlappingSync: false, pageSize: 8192, maxDbs: 64 });
     this.tablesDb = this.env.openDB<TableMeta, string>({ name: 'tables', encoding: 'msgpack' });
-    this.countersDb = this.env.openDB<number, string | [string, number]>({ name: 'counters', encoding: 'msgpack' });
+    this.countersDb = this.env.openDB<number, string | [string, number] | [string, number, string]>({ name: 'counters', encoding: 'msgpack' });
     this.rowsDb = this.env.openDB<Buffer, Buffer>({ name: 'rows', keyEncoding: 'binary', encoding: 'binary' });
     // `encoder` is a per-database option of lmdb-js; its typings list it for the root only
     this.transientRowsDb = this.env.openDB<Uint8Array, Buffer>({ name: 'rows', keyEncoding: 'binary', encoder: TRANSIENT_VALUES } as DatabaseOptions & { name: string });
@@ -330,6 +341,7 @@ export class TableEngine {
       if (meta === undefined) return E.left(tableNotExist());
       this.tablesDb.removeSync(name);
       this.countersDb.removeSync(['autoinc', meta.id]);
+      for (const key of [...this.countersDb.getKeys({ start: ['autoinc', meta.id, ''], end: ['autoinc', meta.id + 1] })]) this.countersDb.removeSync(key);
       const prefix = tablePrefix(meta.id);
       for (const key of this.rowsDb.getKeys({ start: Buffer.from(prefix), end: Buffer.from(prefixSuccessor(prefix)) })) {
         this.rowsDb.removeSync(key);
@@ -395,18 +407,25 @@ export class TableEngine {
     return undefined;
   }
 
-  /** Assigns the auto-increment value, and keeps the counter above values written explicitly. */
+  /**
+   * Assigns the auto-increment value as the service does: unique and strictly increasing within
+   * the row's partition (its first key column), large (time-based: the clock in microseconds),
+   * and never consecutive — code that assumes 1, 2, 3 fails here, not in production. Values
+   * written explicitly keep the partition's counter above them.
+   */
   private resolveAutoIncrement(meta: TableMeta, primaryKey: readonly PrimaryKeyCell[]): readonly PrimaryKeyCell[] {
     const index = meta.primaryKey.findIndex((c) => c.autoIncrement);
     if (index === -1) return primaryKey;
-    const counterKey: [string, number] = ['autoinc', meta.id];
-    const last = this.countersDb.get(counterKey) ?? 0;
+    const counterKey: [string, number, string] = ['autoinc', meta.id, partitionTag(primaryKey[0]!.value)];
+    // stores written before counters were per partition kept one per table
+    const last = Math.max(this.countersDb.get(counterKey) ?? 0, this.countersDb.get(['autoinc', meta.id]) ?? 0);
     const cell = primaryKey[index]!;
     if (typeof cell.value === 'bigint') {
-      if (cell.value > BigInt(last) && cell.value <= BigInt(Number.MAX_SAFE_INTEGER)) this.countersDb.putSync(counterKey, Number(cell.value));
+      if (cell.value > BigInt(last) && cell.value <= BigInt(AUTO_INCREMENT_CEILING)) this.countersDb.putSync(counterKey, Number(cell.value));
       return primaryKey;
     }
-    const next = last + 1;
+    const next = Math.max(last, this.now() * 1000) + randomInt(2, AUTO_INCREMENT_MAX_STEP + 1);
+    if (next > AUTO_INCREMENT_CEILING) throw new Error(`auto-increment counter of table '${meta.name}' exhausted`);
     this.countersDb.putSync(counterKey, next);
     return primaryKey.map((c, i) => (i === index ? { name: c.name, value: BigInt(next) } : c));
   }

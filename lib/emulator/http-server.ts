@@ -1,7 +1,14 @@
 /**
  * The emulator's HTTP front: POST only, bodies read with a hard size limit, every request
  * authenticated before it reaches a route, every response (success or error) carrying the
- * headers official clients check. Routes are registered per exact path ("/PutRow") or per
+ * headers official clients check.
+ *
+ * Memory before authentication is bounded: the headers are screened before the body is read.
+ * A request whose headers already decide the answer (no signature headers, an unknown key, a
+ * stale date) has its body discarded as it arrives, never buffered; a request whose signature
+ * fails but whose answer may still depend on the body (its MD5 is checked first) is buffered only
+ * within a byte budget shared by all such requests; and every unauthenticated body must arrive
+ * within a deadline, or the connection is answered and closed. Routes are registered per exact path ("/PutRow") or per
  * prefix ("/tunnel/"), so other services can share the server and its credentials.
  *
  * The server never crashes on input: a handler that throws becomes 500 OTSInternalServerError,
@@ -72,12 +79,38 @@ export interface AuthInput {
   readonly body: Buffer;
 }
 
+/**
+ * What the headers alone say about a request, before its body is read:
+ * - `trusted`: the signature over the headers holds; the body is read (up to maxBodyBytes);
+ * - `refused`: the answer is `error` whatever the body holds; the body is discarded unread;
+ * - `untrusted`: the headers fail, but the answer may depend on the body (`authenticate` decides
+ *   once it has it); when the unauthenticated byte budget cannot hold the body, `error` is sent.
+ */
+export type Screening =
+  | { readonly kind: 'trusted' }
+  | { readonly kind: 'refused'; readonly error: ServiceError }
+  | { readonly kind: 'untrusted'; readonly error: ServiceError };
+
+export interface UnauthenticatedLimits {
+  /** bytes of request bodies buffered at once over all requests that are not trusted */
+  readonly maxBytesInFlight: number;
+  /** time an unauthenticated request's body may take to arrive, ms */
+  readonly bodyTimeoutMs: number;
+}
+
+/** 16 MiB: three full-size bodies at once; refusals by signature rarely carry more. */
+export const DEFAULT_UNAUTHENTICATED_LIMITS: UnauthenticatedLimits = { maxBytesInFlight: 16 * 1024 * 1024, bodyTimeoutMs: 10_000 };
+
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
   readonly maxBodyBytes: number;
   readonly router: Router;
   readonly authenticate: (input: AuthInput) => E.Either<ServiceError, Identity>;
+  /** header screening before the body is read; default: every request is `trusted` (bodies read whole) */
+  readonly screen?: (input: Omit<AuthInput, 'body'>) => Screening;
+  /** bounds on what requests that are not `trusted` may hold; default DEFAULT_UNAUTHENTICATED_LIMITS */
+  readonly unauthenticated?: UnauthenticatedLimits;
   /** response headers for a body: request id, date, content MD5/type, authorization */
   readonly responseHeaders: (input: { path: string; requestId: string; body: Uint8Array; identity?: Identity }) => Record<string, string>;
   readonly encodeError: (error: ServiceError) => Uint8Array;
@@ -93,31 +126,101 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
-type BodyRead = { readonly kind: 'body'; readonly body: Buffer } | { readonly kind: 'tooLarge' } | { readonly kind: 'aborted' };
+type BodyRead =
+  | { readonly kind: 'body'; readonly body: Buffer }
+  | { readonly kind: 'tooLarge' }
+  | { readonly kind: 'overBudget' }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'aborted' };
 
-/** Reads the body, refusing (without buffering) anything over `limit` bytes. */
-const readBody = (req: IncomingMessage, limit: number): Promise<BodyRead> =>
-  new Promise((resolve) => {
+/** A shared byte budget: what bodies of untrusted requests may hold at once. */
+class ByteBudget {
+  private used = 0;
+  constructor(private readonly limit: number) {}
+  take(bytes: number): boolean {
+    if (this.used + bytes > this.limit) return false;
+    this.used += bytes;
+    return true;
+  }
+  give(bytes: number): void {
+    this.used -= bytes;
+  }
+}
+
+interface ReadLimits {
+  readonly maxBytes: number;
+  /** bytes are taken from it as they arrive and given back by the caller (`release`) */
+  readonly budget?: ByteBudget;
+  readonly timeoutMs?: number;
+  /** discard every byte: only the end (or the deadline) is awaited */
+  readonly discard?: boolean;
+}
+
+interface BodyReading {
+  readonly result: Promise<BodyRead>;
+  /** gives back what the body took from the budget */
+  release(): void;
+}
+
+/**
+ * Reads the body, refusing (without buffering) anything over `maxBytes`, anything the budget
+ * cannot hold, and anything that has not arrived by the deadline. With `discard`, nothing is kept.
+ */
+const readBody = (req: IncomingMessage, limits: ReadLimits): BodyReading => {
+  let held = 0;
+  const release = () => {
+    limits.budget?.give(held);
+    held = 0;
+  };
+  const result = new Promise<BodyRead>((resolve) => {
     const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > limit) {
+    if (declared !== undefined && Number(declared) > limits.maxBytes) {
       resolve({ kind: 'tooLarge' });
       return;
+    }
+    // a declared length is reserved whole, up front: a body the budget cannot hold is not started
+    const reserved = !limits.discard && limits.budget !== undefined && declared !== undefined;
+    if (reserved) {
+      if (!limits.budget!.take(Number(declared))) {
+        resolve({ kind: 'overBudget' });
+        return;
+      }
+      held = Number(declared);
     }
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
-    const settle = (result: BodyRead) => {
+    const timer =
+      limits.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            chunks.length = 0;
+            settle({ kind: 'timeout' });
+          }, limits.timeoutMs);
+    timer?.unref();
+    const settle = (outcome: BodyRead) => {
       if (settled) return;
       settled = true;
-      resolve(result);
+      if (timer !== undefined) clearTimeout(timer);
+      if (outcome.kind !== 'body') release();
+      resolve(outcome);
     };
     req.on('data', (chunk: Buffer) => {
       if (settled) return;
       size += chunk.length;
-      if (size > limit) {
+      if (size > limits.maxBytes) {
         chunks.length = 0;
         settle({ kind: 'tooLarge' });
         return;
+      }
+      if (limits.discard) return;
+      if (limits.budget !== undefined && !reserved) {
+        if (!limits.budget.take(chunk.length)) {
+          chunks.length = 0;
+          settle({ kind: 'overBudget' });
+          return;
+        }
+        held += chunk.length;
       }
       chunks.push(chunk);
     });
@@ -125,6 +228,8 @@ const readBody = (req: IncomingMessage, limit: number): Promise<BodyRead> =>
     req.on('error', () => settle({ kind: 'aborted' }));
     req.on('aborted', () => settle({ kind: 'aborted' }));
   });
+  return { result, release };
+};
 
 /** How long a refused oversized upload may keep streaming into the void before the socket is cut. */
 const DISCARD_GRACE_MS = 2_000;
@@ -147,6 +252,18 @@ export const startHttpServer = (options: HttpServerOptions): Promise<RunningHttp
   const sendError = (res: ServerResponse, path: string, requestId: string, error: ServiceError, identity?: Identity, close = false) =>
     send(res, path, requestId, error.status ?? options.statusOf(error), options.encodeError(error), identity, close);
 
+  const unauthenticated = options.unauthenticated ?? DEFAULT_UNAUTHENTICATED_LIMITS;
+  const budget = new ByteBudget(unauthenticated.maxBytesInFlight);
+
+  /** Answers at once, closing the connection, and discards the rest of the upload; cuts the socket if it goes on too long. */
+  const refuseAndDiscard = (req: IncomingMessage, res: ServerResponse, path: string, requestId: string, error: ServiceError) => {
+    req.resume();
+    const cut = setTimeout(() => req.socket.destroy(), DISCARD_GRACE_MS);
+    cut.unref();
+    res.on('close', () => clearTimeout(cut));
+    sendError(res, path, requestId, error, undefined, true);
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = randomUUID();
     const path = (req.url ?? '/').split('?')[0]!;
@@ -155,28 +272,41 @@ export const startHttpServer = (options: HttpServerOptions): Promise<RunningHttp
       sendError(res, path, requestId, { code: 'OTSMethodNotAllowed', message: 'Only POST method for requests is supported.' });
       return;
     }
-    const read = await readBody(req, options.maxBodyBytes);
-    if (read.kind === 'aborted') {
+    const screening: Screening = options.screen?.({ method: req.method, path, headers: req.headers }) ?? { kind: 'trusted' };
+    const read = readBody(
+      req,
+      screening.kind === 'trusted'
+        ? { maxBytes: options.maxBodyBytes }
+        : { maxBytes: options.maxBodyBytes, timeoutMs: unauthenticated.bodyTimeoutMs, ...(screening.kind === 'refused' ? { discard: true } : { budget }) },
+    );
+    const body = await read.result;
+    if (body.kind === 'aborted') {
       res.destroy();
       return;
     }
-    if (read.kind === 'tooLarge') {
-      // answer at once and discard the rest of the upload; cut the socket if it goes on too long
-      req.resume();
-      const cut = setTimeout(() => req.socket.destroy(), DISCARD_GRACE_MS);
-      cut.unref();
-      res.on('close', () => clearTimeout(cut));
-      sendError(
-        res,
-        path,
-        requestId,
-        { code: 'OTSRequestBodyTooLarge', message: `The size of POST data is too large: the limit is ${options.maxBodyBytes} bytes.` },
-        undefined,
-        true,
-      );
+    if (body.kind === 'tooLarge') {
+      refuseAndDiscard(req, res, path, requestId, {
+        code: 'OTSRequestBodyTooLarge',
+        message: `The size of POST data is too large: the limit is ${options.maxBodyBytes} bytes.`,
+      });
       return;
     }
-    const auth = options.authenticate({ method: req.method, path, headers: req.headers, body: read.body });
+    if (screening.kind !== 'trusted' && body.kind !== 'body') {
+      // the body cannot be afforded (budget) or did not come in time: answer from the headers
+      refuseAndDiscard(req, res, path, requestId, screening.error);
+      return;
+    }
+    if (body.kind !== 'body') throw new Error(`unexpected body outcome ${body.kind} for a trusted request`);
+    if (screening.kind === 'refused') {
+      sendError(res, path, requestId, screening.error);
+      return;
+    }
+    let auth: E.Either<ServiceError, Identity>;
+    try {
+      auth = options.authenticate({ method: req.method, path, headers: req.headers, body: body.body });
+    } finally {
+      read.release();
+    }
     if (E.isLeft(auth)) {
       sendError(res, path, requestId, auth.left);
       return;
@@ -189,7 +319,7 @@ export const startHttpServer = (options: HttpServerOptions): Promise<RunningHttp
     }
     let result: RouteResult;
     try {
-      result = await handler({ path, body: read.body, headers: req.headers, requestId, identity, response: res });
+      result = await handler({ path, body: body.body, headers: req.headers, requestId, identity, response: res });
     } catch (error) {
       reportInternal(error, path);
       result = E.left({ code: 'OTSInternalServerError', message: 'Internal server error.' });

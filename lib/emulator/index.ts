@@ -30,12 +30,11 @@
  * `emulator.tunnels` gives its change log and fault controls (e.g. withholding heartbeats).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { resolve } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { encodeErrorBody, httpStatusFor, isServiceErrorCode } from '../wire/errors.js';
-import { buildResponseHeaders, type KeyCredential, verifyRequest } from '../wire/signing.js';
+import { SIGNATURE_MISMATCH_MESSAGE, buildResponseHeaders, type KeyCredential, verifyRequest } from '../wire/signing.js';
 import { TableEngine } from './engine.js';
-import { type AuthInput, type Identity, Router, type ServiceError, startHttpServer } from './http-server.js';
+import { prepareDataDir } from './data-dir.js';
+import { type AuthInput, type Identity, Router, type Screening, type ServiceError, type UnauthenticatedLimits, startHttpServer } from './http-server.js';
 import { registerTableRoutes } from './table-routes.js';
 import {
   type AttachedTunnelService,
@@ -47,9 +46,11 @@ import {
 } from './tunnel/index.js';
 
 export { TableEngine } from './engine.js';
+export { prepareDataDir } from './data-dir.js';
 export type { CommitContext, CommittedRowChange, RowCommitHook, TableCommitHook, TableEvent, RowWrite, EngineOptions } from './engine.js';
 export { Router } from './http-server.js';
-export type { RouteHandler, RouteResult, RequestContext, ServiceError, Identity } from './http-server.js';
+export type { RouteHandler, RouteResult, RequestContext, ServiceError, Identity, Screening, UnauthenticatedLimits } from './http-server.js';
+export { DEFAULT_UNAUTHENTICATED_LIMITS } from './http-server.js';
 export type { TableMeta } from './table-meta.js';
 
 export { DEFAULT_CREDENTIALS, DEFAULT_HOST, DEFAULT_INSTANCE_NAME, type Credentials } from './defaults.js';
@@ -93,6 +94,11 @@ export interface EmulatorOptions {
   /** further tunnel service knobs (clock, read limits, base channels, expiry sweep) */
   readonly tunnel?: Omit<TunnelServiceSettings, 'partitions' | 'faults' | 'retentionMs' | 'instanceName'>;
   readonly maxBodyBytes?: number;
+  /**
+   * what requests whose signature does not verify may hold: body bytes buffered at once over all
+   * of them, and the time their bodies may take; default 16 MiB and 10 s
+   */
+  readonly unauthenticated?: UnauthenticatedLimits;
   /** allowed distance between x-ots-date and the wall clock; default 15 minutes, Infinity = off */
   readonly maxClockSkewMs?: number;
   /** engine clock (ms): drives cell timestamps and TTL; default Date.now */
@@ -139,22 +145,41 @@ export const createAuthenticator = (options: AuthenticatorOptions) => {
       },
     ]),
   );
-  return (input: AuthInput): E.Either<ServiceError, Identity> => {
-    const verified = verifyRequest({
+  const verify = (input: AuthInput, checkContentMd5: boolean) =>
+    verifyRequest({
       method: input.method,
       path: input.path,
       headers: input.headers,
       body: input.body,
       lookupSecret: (id) => secrets.get(id),
+      checkContentMd5,
       ...(options.maxClockSkewMs === undefined ? {} : { maxSkewMs: options.maxClockSkewMs }),
     });
+  const authenticate = (input: AuthInput): E.Either<ServiceError, Identity> => {
+    const verified = verify(input, true);
     if (E.isLeft(verified)) return E.left({ code: verified.left.code, message: verified.left.message, status: verified.left.httpStatus });
     if (verified.right.instanceName !== options.instanceName) {
       return E.left({ code: 'OTSAuthFailed', message: 'The instance is not found.', status: 403 });
     }
     return E.right({ accessKeyId: verified.right.accessKeyId, instanceName: verified.right.instanceName });
   };
+  /**
+   * The same checks on the headers alone, before the body is read. Every refusal but a failing
+   * signature comes before the body's MD5 is looked at, so it is the final answer; a failing
+   * signature may still yield to an MD5 mismatch, so that request is `untrusted` (its body is
+   * read within the unauthenticated budget) rather than refused.
+   */
+  const screen = (input: Omit<AuthInput, 'body'>): Screening => {
+    const verified = verify({ ...input, body: EMPTY }, false);
+    if (E.isRight(verified)) return { kind: 'trusted' };
+    const error: ServiceError = { code: verified.left.code, message: verified.left.message, status: verified.left.httpStatus };
+    return verified.left.message === SIGNATURE_MISMATCH_MESSAGE ? { kind: 'untrusted', error } : { kind: 'refused', error };
+  };
+  return Object.assign(authenticate, { screen });
 };
+
+const EMPTY = Buffer.alloc(0);
+
 
 const statusOf = (error: ServiceError): number => error.status ?? (isServiceErrorCode(error.code) ? httpStatusFor(error.code) : 500);
 
@@ -164,8 +189,9 @@ export const startEmulator = async (options: EmulatorOptions): Promise<RunningEm
   const partitions = options.partitions ?? DEFAULT_STREAM_PARTITIONS;
   if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`startEmulator: partitions must be a positive integer, got ${partitions}`);
   const settings: EmulatorSettings = { instanceName: options.instanceName ?? DEFAULT_INSTANCE_NAME, partitions, credentials };
-  const dataDir = resolve(options.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  const prepared = prepareDataDir(options.dataDir);
+  if (E.isLeft(prepared)) throw new Error(`startEmulator: ${prepared.left}`);
+  const dataDir = prepared.right;
 
   const engine = TableEngine.open({
     dataDir,
@@ -193,16 +219,19 @@ export const startEmulator = async (options: EmulatorOptions): Promise<RunningEm
       tunnels = attached;
     }
     const secrets = new Map(credentials.map((c) => [c.accessKeyId, c.accessKeySecret]));
+    const authenticate = createAuthenticator({
+      credentials,
+      instanceName: settings.instanceName,
+      ...(options.maxClockSkewMs === undefined ? {} : { maxClockSkewMs: options.maxClockSkewMs }),
+    });
     const http = await startHttpServer({
       host: options.host ?? DEFAULT_HOST,
       port: options.port ?? 0,
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       router,
-      authenticate: createAuthenticator({
-        credentials,
-        instanceName: settings.instanceName,
-        ...(options.maxClockSkewMs === undefined ? {} : { maxClockSkewMs: options.maxClockSkewMs }),
-      }),
+      authenticate,
+      screen: authenticate.screen,
+      ...(options.unauthenticated === undefined ? {} : { unauthenticated: options.unauthenticated }),
       responseHeaders: ({ path, requestId, body, identity }) => {
         const secret = identity === undefined ? undefined : secrets.get(identity.accessKeyId);
         return buildResponseHeaders({

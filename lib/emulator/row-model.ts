@@ -149,6 +149,10 @@ export const checkCells = (
   cells: readonly Cell[],
   options: CellCheckOptions,
 ): E.Either<OtsError, readonly Cell[]> => {
+  if (cells.length > LIMITS.maxColumnsPerWrite) {
+    return E.left(parameterInvalid(`The number of attribute columns exceeds the limit, limit count:${LIMITS.maxColumnsPerWrite}, column count: ${cells.length}.`));
+  }
+  const keyNames = new Set(meta.primaryKey.map((c) => c.name));
   const putKeys = new Set<string>();
   const incremented = new Set<string>();
   const touched = new Set<string>();
@@ -156,6 +160,7 @@ export const checkCells = (
   for (const cell of cells) {
     const name = cell.name;
     if (!isValidName(name)) return E.left(parameterInvalid(`Invalid column name: '${name}'.`));
+    if (keyNames.has(name)) return E.left(parameterInvalid(`Duplicated attribute column name with primary key column: ${name}.`));
     size += Buffer.byteLength(name);
     switch (cell.op) {
       case 'put': {

@@ -85,6 +85,8 @@ export const LIMITS = {
   maxRangeRows: 5000,
   maxRangeBytes: 4 * 1024 * 1024,
   maxColumnsToGet: 128,
+  /** attribute columns one PutRow/UpdateRow (or one BatchWriteRow row) may carry */
+  maxColumnsPerWrite: 1024,
   maxFilterConditions: 32,
   maxTables: 64,
   maxCapacityUnit: 100_000,

@@ -23,6 +23,16 @@ export interface CompiledScript {
 }
 
 export function compile(text: string, options: SessionOptions = {}): E.Either<readonly SqlError[], CompiledScript> {
+  try {
+    return compileUnsafe(text, options);
+  } catch (error) {
+    // parse() bounds script size and tree depth; this is the last line should a later stage still recurse too deep
+    if (error instanceof RangeError) return E.left([sqlError({ line: 1, column: 1, offset: 0 }, 'script too complex to compile: the call stack ran out', 'split long expressions')]);
+    throw error;
+  }
+}
+
+function compileUnsafe(text: string, options: SessionOptions): E.Either<readonly SqlError[], CompiledScript> {
   const zone = options.timeZone === undefined ? E.right(systemTimeZone()) : timeZone(options.timeZone);
   if (E.isLeft(zone)) return E.left([sqlError({ line: 1, column: 1, offset: 0 }, `session time zone: ${zone.left}`)]);
   return pipe(

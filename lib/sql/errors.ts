@@ -68,3 +68,20 @@ export function closestMatch(word: string, candidates: readonly string[]): strin
   }
   return bestDistance <= budget ? best : undefined;
 }
+
+/**
+ * `text` safe to print on a terminal: control characters (C0 but tab and newline, DEL, C1) and
+ * the bidirectional overrides that reorder what is shown become visible escapes (`\x1b`,
+ * `\u202e`), so a script cannot set the terminal's title or hide text by being echoed.
+ */
+export function escapeControlCharacters(text: string): string {
+  return text.replace(UNSAFE_CHARACTERS, escapeCharacter);
+}
+
+// eslint-disable-next-line no-control-regex
+const UNSAFE_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+const escapeCharacter = (character: string): string => {
+  const code = character.charCodeAt(0);
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+};

@@ -31,6 +31,7 @@ import {
   type WindowBound,
 } from './ast.js';
 import { closestMatch, compareByPosition, type SqlError } from './errors.js';
+import { checkScriptSize, checkTreeDepth } from './limits.js';
 import * as T from './lexer.js';
 
 const CAST_TYPE_ALIASES: Readonly<Record<string, CastType>> = {
@@ -1144,8 +1145,13 @@ function splitStatements(tokens: readonly IToken[]): IToken[][] {
  * most one syntax error per statement, all statements checked.
  */
 export function parse(text: string): Either<readonly SqlError[], readonly Statement[]> {
+  // limits first: an oversized script is refused before the lexer, an over-deep tree before anything walks it
+  const tooLarge = checkScriptSize(text);
+  if (tooLarge !== undefined) return left([tooLarge]);
   try {
-    return parseUnsafe(text);
+    const parsed = parseUnsafe(text);
+    const tooDeep = parsed._tag === 'Right' ? checkTreeDepth(parsed.right) : [];
+    return tooDeep.length > 0 ? left(tooDeep) : parsed;
   } catch (error) {
     const message =
       error instanceof RangeError

@@ -14,7 +14,7 @@ import {
   type Statement,
   type TableRef,
 } from './ast.js';
-import { describeSqlError, type SqlError } from './errors.js';
+import { describeSqlError, escapeControlCharacters, type SqlError } from './errors.js';
 import { redactSource } from './lexer.js';
 
 // ---------------------------------------------------------------- SQL text
@@ -274,18 +274,36 @@ export function explainAst(node: object, indent = ''): string {
  * ```
  * The quoted line comes from the source with credential values masked.
  */
+/** Longest source excerpt shown under an error, in display characters; longer lines are cut around the caret. */
+const MAX_EXCERPT_WIDTH = 120;
+
 export function formatSqlError(source: string, error: SqlError): string {
   const lines = redactSource(source).split(/\r\n|\r|\n/);
   const line = lines[error.line - 1];
-  let text = describeSqlError({ ...error, hint: undefined } as SqlError);
+  let text = escapeControlCharacters(describeSqlError({ ...error, hint: undefined } as SqlError));
   if (line !== undefined) {
     const gutter = String(error.line);
     const pad = ' '.repeat(gutter.length);
+    // characters as shown: escapes for control characters, so the caret still lines up
+    const shown = Array.from(line, (character) => (character === '\t' ? character : escapeControlCharacters(character)));
+    const caretAt = Math.min(shown.length, Array.from(line.slice(0, Math.max(0, error.column - 1))).length);
+    let from = 0;
+    let to = shown.length;
+    const width = (a: number, b: number) => shown.slice(a, b).reduce((sum, piece) => sum + piece.length, 0);
+    if (width(0, shown.length) > MAX_EXCERPT_WIDTH) {
+      // a window around the caret: a third before it, the rest after
+      from = caretAt;
+      while (from > 0 && width(from - 1, caretAt) <= MAX_EXCERPT_WIDTH / 3) from -= 1;
+      to = caretAt;
+      while (to < shown.length && width(from, to + 1) <= MAX_EXCERPT_WIDTH) to += 1;
+    }
+    const head = from > 0 ? '…' : '';
+    const tail = to < shown.length ? '…' : '';
     // keep tabs so the caret lines up under tab-indented code
-    const lead = line.slice(0, Math.max(0, error.column - 1)).replace(/[^\t]/g, ' ');
-    text += `\n  ${gutter} | ${line}\n  ${pad} | ${lead}^`;
+    const lead = head.replace(/./g, ' ') + shown.slice(from, caretAt).join('').replace(/[^\t]/g, ' ');
+    text += `\n  ${gutter} | ${head}${shown.slice(from, to).join('')}${tail}\n  ${pad} | ${lead}^`;
   }
-  if (error.hint !== undefined) text += `\n  hint: ${error.hint}`;
+  if (error.hint !== undefined) text += `\n  hint: ${escapeControlCharacters(error.hint)}`;
   return text;
 }
 

@@ -20,7 +20,7 @@ export function substituteVariables(statements: readonly Statement[], variables:
       if (value !== undefined) return value;
       const suggestion = closestMatch(name, Object.keys(variables));
       errors.push(
-        sqlError(at, `unknown variable '\${${name}}'`, suggestion === undefined ? `give it with --var ${name}=… (or write $\${${name}} for the literal text)` : `did you mean '\${${suggestion}}'?`),
+        sqlError(at, `unknown variable '\${${name}}'`, suggestion === undefined ? `give it with --var ${name}=…${/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? ` or the environment variable OTSFLOW_VAR_${name}` : ''} (or write $\${${name}} for the literal text)` : `did you mean '\${${suggestion}}'?`),
       );
       return match;
     });

@@ -124,6 +124,9 @@ export interface AuthError {
   readonly message: string;
 }
 
+/** The message of a signature that does not verify: the one refusal checked after the body's MD5. */
+export const SIGNATURE_MISMATCH_MESSAGE = 'Signature mismatch.';
+
 const authFailed = (message: string): AuthError => ({ kind: 'AuthError', code: 'OTSAuthFailed', httpStatus: 403, message });
 const parameterInvalid = (message: string): AuthError => ({ kind: 'AuthError', code: 'OTSParameterInvalid', httpStatus: 400, message });
 
@@ -210,7 +213,7 @@ export function verifyRequest(input: VerifyRequestInput): Either<AuthError, Veri
   }
 
   const expected = signRequest({ method: input.method, path: input.path, headers: input.headers, accessKeySecret: credential.secret });
-  if (!constantTimeEqual(header('x-ots-signature'), expected)) return left(authFailed('Signature mismatch.'));
+  if (!constantTimeEqual(header('x-ots-signature'), expected)) return left(authFailed(SIGNATURE_MISMATCH_MESSAGE));
 
   return right({ accessKeyId, instanceName: header('x-ots-instancename'), date });
 }

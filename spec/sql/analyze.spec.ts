@@ -117,7 +117,7 @@ describe('the analyzer refuses', () => {
   });
 
   it('an unknown ${variable} in an option value, at the value', () => {
-    expect(errors("CREATE SCAN w ON src USING STREAM OPTIONS(tunnel.id='${tunnel_id}');")).toContain("1:53 unknown variable '${tunnel_id}' (give it with --var tunnel_id=… (or write $${tunnel_id} for the literal text))");
+    expect(errors("CREATE SCAN w ON src USING STREAM OPTIONS(tunnel.id='${tunnel_id}');")).toContain("1:53 unknown variable '${tunnel_id}' (give it with --var tunnel_id=… or the environment variable OTSFLOW_VAR_tunnel_id (or write $${tunnel_id} for the literal text))");
   });
 
   it('a bad session time zone', () => {

@@ -5,7 +5,7 @@
 --
 --   npx tsx examples/orders/large-orders/run.ts
 --
--- or by hand, once per worker:  npx otsflow sql -f examples/orders/large-orders/job.sql --var …
+-- or by hand, once per worker:  node bin/otsflow.js sql -f examples/orders/large-orders/job.sql --var …
 --
 -- The catalogs list the columns the job reads and writes; OrderSource's `timestamp` is left out
 -- because the official Node SDK cannot write an attribute of that name (it takes the key as the
