@@ -702,7 +702,7 @@ class SqlStreamJob implements StreamJob {
     try {
       lease.claim();
     } catch (error) {
-      throw new Error(`checkpoint ${location}: cannot write ${path.join(location, 'owner.json')} (${error instanceof Error ? error.message : String(error)})`);
+      throw new Error(`checkpoint ${location}: cannot persist owner.json (${error instanceof Error ? error.message : String(error)}); nothing was acknowledged`);
     }
     this.lease = lease;
     for (const clientId of this.clientIds) lease.addClient(clientId);
@@ -736,7 +736,7 @@ class SqlStreamJob implements StreamJob {
     const choice = this.#options.lostCheckpoint;
     if (choice === undefined) {
       throw new LostCheckpointError(
-        `checkpoint location ${location} holds no window state, but tunnel ${description.tunnel.tunnelId} has progress committed by an earlier run (${records} records on ${progressed.length} channel${progressed.length === 1 ? '' : 's'}, up to ${upTo}${holders.length === 0 ? '' : `; still held by ${holders.join(', ')}`}): the window state is gone and resuming would overwrite windows with partial totals — run again with --reset (recreate the tunnel and recompute every window from the start of the stream's retention) or --at-least-once (resume from the tunnel's checkpoints; rows rewritten partial are named in the log)`,
+        `checkpoint location ${location} holds no window state, but tunnel ${description.tunnel.tunnelId} has progress committed by an earlier run (${records} records on ${progressed.length} channel${progressed.length === 1 ? '' : 's'}, up to ${upTo}${holders.length === 0 ? '' : `; its channels are still held by ${holders.join(', ')} — if that run is alive elsewhere, stop it first`}): the window state is gone and resuming would overwrite windows with partial totals — run again with --reset (recreate the tunnel and recompute every window from the start of the stream's retention) or --at-least-once (resume from the tunnel's checkpoints; rows rewritten partial are named in the log)`,
       );
     }
     this.log(
