@@ -55,10 +55,10 @@ const readText = (file: string): string | undefined => {
 };
 
 /** This machine's boot: a pid names the same process only within one boot. */
-const bootId = (): string | undefined => readText('/proc/sys/kernel/random/boot_id')?.trim();
+export const bootId = (): string | undefined => readText('/proc/sys/kernel/random/boot_id')?.trim();
 
 /** When process `pid` started (clock ticks since boot, /proc/<pid>/stat field 22); undefined off Linux or when gone. */
-function processStart(pid: number): string | undefined {
+export function processStart(pid: number): string | undefined {
   const stat = readText(`/proc/${pid}/stat`);
   if (stat === undefined) return undefined;
   // the command name (field 2) may hold spaces and parentheses: count fields after its last ')'
