@@ -726,7 +726,11 @@ class SqlStreamJob implements StreamJob {
    */
   private async checkLostCheckpoint(location: string, description: TunnelDescription): Promise<LostCheckpoint | undefined> {
     const loaded = await firstValueFrom(from(fileCheckpointStore(location).load()));
-    if (E.isLeft(loaded) || loaded.right.commit !== undefined || loaded.right.plan !== undefined) return undefined;
+    if (E.isLeft(loaded)) return undefined;
+    if (loaded.right.commit !== undefined || loaded.right.plan !== undefined) {
+      if (this.#options.lostCheckpoint !== undefined) this.log('info', `--${this.#options.lostCheckpoint} not needed: ${location} holds the window state (${loaded.right.commit === undefined ? 'a planned batch' : `batch ${loaded.right.commit.batchId}`})`);
+      return undefined;
+    }
     const progressed = description.channels.filter((channel) => (channel.count ?? 0n) > 0n || channel.status === 'TERMINATED');
     if (progressed.length === 0) return undefined;
     const records = progressed.reduce((sum, channel) => sum + (channel.count ?? 0n), 0n);
@@ -926,6 +930,7 @@ class SqlStreamJob implements StreamJob {
     this.watch = undefined;
     if (this.renewal !== undefined) clearInterval(this.renewal);
     this.renewal = undefined;
+    this.lease?.release();
     this.closeTransports?.();
     this.releaseFeed?.();
     this.subscription?.unsubscribe();

@@ -90,6 +90,14 @@ describe('judgePredecessor', () => {
     }
   });
 
+  it('in this very process: live while the job holding the location runs, dead once it released it', async () => {
+    const lease = new OwnerLease(dir, 'job1');
+    lease.claim();
+    expect(await judged()).toMatchObject({ kind: 'live', why: 'a job of this process is running there' });
+    lease.release();
+    expect(await judged()).toMatchObject({ kind: 'dead', why: 'an ended job of this process' });
+  });
+
   it('a damaged record is an error naming the file', async () => {
     writeFileSync(join(dir, OWNER_FILE), '{"job": 1');
     const result = await judgePredecessor(dir);

@@ -41,6 +41,9 @@ const ownerCodec = t.intersection([
 
 export type OwnerRecord = t.TypeOf<typeof ownerCodec>;
 
+/** locations held by a live job of this process, by run id: one process may run several jobs */
+const heldHere = new Map<string, string>();
+
 export type Predecessor =
   | { readonly kind: 'none' }
   | { readonly kind: 'dead'; readonly record: OwnerRecord; readonly why: string }
@@ -104,8 +107,10 @@ export async function judgePredecessor(location: string, options: { readonly sta
   if (E.isLeft(first) || first.right === undefined) return E.map((): Predecessor => ({ kind: 'none' }))(first);
   const record = first.right;
   if (record.pid === process.pid && record.host === hostname() && record.bootId === bootId()) {
-    // this very process (a job run twice in one session): only a record left by an earlier job object
-    return E.right({ kind: 'dead', record, why: 'recorded by this process before' });
+    // this very process: a job of this session still running there, or one that has ended
+    return heldHere.get(path.resolve(location)) === record.runId
+      ? E.right({ kind: 'live', record, why: 'a job of this process is running there' })
+      : E.right({ kind: 'dead', record, why: 'an ended job of this process' });
   }
   if (record.host === hostname() && record.bootId !== undefined && record.bootId === bootId()) {
     if (!isAlive(record.pid)) return E.right({ kind: 'dead', record, why: `pid ${record.pid} is gone` });
@@ -156,6 +161,12 @@ export class OwnerLease {
   claim(): void {
     mkdirSync(this.location, { recursive: true });
     this.write(true);
+    heldHere.set(path.resolve(this.location), this.record.runId);
+  }
+
+  /** The job ended: the record stays (a restart reads it), but it no longer stands for a live job. */
+  release(): void {
+    if (heldHere.get(path.resolve(this.location)) === this.record.runId) heldHere.delete(path.resolve(this.location));
   }
 
   /** Records a tunnel client id, durably, before the caller lets it heartbeat. */
