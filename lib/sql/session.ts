@@ -29,6 +29,7 @@ import { tunnel } from '../tunnel/tunnel.js';
 import { tunnelControl, type TunnelDescription } from '../tunnel/control.js';
 import { createHttpTransport, TransportError } from '../tunnel/http-transport.js';
 import { httpTunnelApi } from '../tunnel/http-tunnel-api.js';
+import { retryWithBackoff } from '../tunnel/retry-with-backoff.js';
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_REQUEST_RETRY, type TunnelOptions } from '../tunnel/options.js';
 import type { ChannelBatch, TunnelEvent } from '../tunnel/model.js';
 import type { AnalyzedQuery, AnalyzedStatement, RelationDef, TableDef } from './analyze.js';
@@ -682,20 +683,23 @@ class SqlStreamJob implements StreamJob {
       );
     }
     let shut = false;
-    if (predecessor.kind === 'dead') {
+    if (predecessor.kind === 'dead' && predecessor.record.clients.length > 0) {
       const recorded = new Set(predecessor.record.clients);
-      const holders = [...new Set(description.channels.filter((c) => (c.status === 'OPEN' || c.status === 'CLOSING') && c.clientId !== undefined && recorded.has(c.clientId)).map((c) => c.clientId as string))];
+      const holders = new Set(description.channels.filter((c) => (c.status === 'OPEN' || c.status === 'CLOSING') && c.clientId !== undefined && recorded.has(c.clientId)).map((c) => c.clientId as string));
       const api = httpTunnelApi(transport);
-      for (const clientId of holders) {
+      // every recorded client, not only those holding channels: one killed before its first
+      // heartbeat holds none, yet the service counts it when it divides the channels
+      for (const clientId of recorded) {
         try {
-          await firstValueFrom(api.shutdown({ tunnelId: description.tunnel.tunnelId, clientId }));
-          shut = true;
+          await firstValueFrom(api.shutdown({ tunnelId: description.tunnel.tunnelId, clientId }).pipe(retryWithBackoff<void>({ policy: DEFAULT_REQUEST_RETRY, maxElapsedMs: 5_000 })));
+          if (holders.has(clientId)) shut = true;
         } catch (error) {
-          this.log('warn', `could not shut down client ${clientId} of the earlier run (${error instanceof Error ? error.message : String(error)}); waiting for its lease instead`);
+          // one that expired already has nothing left to release
+          if (holders.has(clientId)) this.log('warn', `could not shut down client ${clientId} of the earlier run (${error instanceof Error ? error.message : String(error)}); waiting for its lease instead`);
         }
       }
-      if (holders.length > 0) {
-        this.log('info', `the earlier run (${describeOwner(predecessor.record)}) ended without shutting its tunnel session down (${predecessor.why}): released its channels with ShutdownTunnel (client${holders.length === 1 ? '' : 's'} ${holders.join(', ')})`);
+      if (holders.size > 0) {
+        this.log('info', `the earlier run (${describeOwner(predecessor.record)}) ended without shutting its tunnel session down (${predecessor.why}): released its channels with ShutdownTunnel (client${holders.size === 1 ? '' : 's'} ${[...holders].join(', ')})`);
       }
     }
     const lease = new OwnerLease(location, this.name);

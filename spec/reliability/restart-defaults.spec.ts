@@ -14,10 +14,15 @@
  *
  * This is the defaults sibling of job-kill.spec.ts (which shortens heartbeats to make 20 kills fast).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { bootId } from '../../lib/stream/checkpoint/owner-record.js';
+import { createHttpTransport } from '../../lib/tunnel/http-transport.js';
+import { httpTunnelApi } from '../../lib/tunnel/http-tunnel-api.js';
 import {
   differences,
   directComputation,
@@ -30,7 +35,10 @@ import {
   SEED,
   seedTables,
   sleep,
+  startEmulatorInProcess,
   startEmulatorProcess,
+  CREDENTIALS,
+  INSTANCE,
   startJob,
   tunnelAdmin,
   until,
@@ -137,4 +145,48 @@ describe('kill -9 of the seed job with default heartbeat settings', () => {
       rmSync(root, { recursive: true, force: true });
     }
   }, 240_000);
+
+  it('a predecessor killed between ConnectTunnel and its first heartbeat holds no channel, yet the service counts it: the restart ends it too and reads every channel', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'otsflow-rel-restart-early-'));
+    const checkpoint = join(root, 'checkpoint');
+    const emulator = await startEmulatorInProcess({ dataDir: join(root, 'data'), port: 0 });
+    const admin = tunnelAdmin(emulator.endpoint);
+    const transport = createHttpTransport({ endpoint: emulator.endpoint, instance: INSTANCE, credentials: CREDENTIALS, requestTimeoutMs: 10_000 });
+    let job: JobProcess | undefined;
+    try {
+      const tunnelId = await seedTables(emulator.endpoint);
+      // what such a run leaves: its client connected (with the job's tag and the default 300 s
+      // timeout), recorded in owner.json, and a pid that is gone
+      const { clientId } = await firstValueFrom(httpTunnelApi(transport).connect({ tunnelId, timeoutSeconds: 300, clientTag: 'otsflow-job1' }));
+      const gone = spawnSync(process.execPath, ['-e', '']).pid;
+      mkdirSync(checkpoint, { recursive: true });
+      const boot = bootId();
+      writeFileSync(join(checkpoint, 'owner.json'), JSON.stringify({ job: 'job1', runId: 'killed', pid: gone, host: hostname(), startedAt: Date.now() - 1_000, renewals: 0, clients: [clientId], ...(boot === undefined ? {} : { bootId: boot }) }));
+
+      job = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint, defaultHeartbeats: true });
+      const running = job;
+      let heldAfter = 0;
+      await until(
+        async () => {
+          if (running.child.exitCode !== null) throw new Error(`the job exited:\n${running.stderr()}`);
+          const described = await admin.describe('OrderSource', 'orders');
+          const owners = new Set(described.channels.map((channel) => (channel.status === 'OPEN' ? channel.clientId : undefined)));
+          const all = owners.size === 1 && !owners.has(undefined) && !owners.has(clientId);
+          if (all) heldAfter = Date.now() - running.startedAt;
+          return all;
+        },
+        20_000,
+        'the restarted job to hold every channel',
+        50,
+      );
+      console.log(`restart after a kill before the first heartbeat: every channel held ${(heldAfter / 1000).toFixed(1)} s after the spawn`);
+      expect(heldAfter).toBeLessThan(RESTART_LIMIT_MS);
+    } finally {
+      job?.child.kill('SIGKILL');
+      transport.close();
+      admin.close();
+      await emulator.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

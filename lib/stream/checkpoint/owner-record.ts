@@ -23,6 +23,7 @@ import * as t from 'io-ts';
 import { describeErrors } from './store.js';
 
 export const OWNER_FILE = 'owner.json';
+const MAX_CLIENTS = 16;
 /** how often a live owner rewrites its record */
 export const OWNER_RENEW_MS = 2_000;
 
@@ -173,6 +174,8 @@ export class OwnerLease {
   addClient(clientId: string): void {
     if (this.record.clients.includes(clientId)) return;
     this.record.clients.push(clientId);
+    // sessions replaced long ago have expired on the service: the newest few are enough
+    if (this.record.clients.length > MAX_CLIENTS) this.record.clients.splice(0, this.record.clients.length - MAX_CLIENTS);
     this.write(true);
   }
 
