@@ -756,7 +756,11 @@ class SqlStreamJob implements StreamJob {
     return { records, upTo };
   }
 
-  /** --reset: DeleteTunnel + CreateTunnel of the same name and type, its stream from the earliest retained record. */
+  /**
+   * --reset: DeleteTunnel + CreateTunnel of the same name and type — a Stream tunnel from the
+   * earliest retained record, a BaseAndStream one from its base data (the whole table) on — and
+   * the new id recorded in the location, for a SQL that still names the old one.
+   */
   private async resetTunnel(location: string, description: TunnelDescription, control: ReturnType<typeof tunnelControl>): Promise<TunnelDescription> {
     const old = description.tunnel;
     const deleted = await control.deleteTunnel(old.tableName, old.tunnelName);
@@ -766,7 +770,8 @@ class SqlStreamJob implements StreamJob {
       tableName: old.tableName,
       tunnelName: old.tunnelName,
       tunnelType: old.tunnelType as 'BaseData' | 'Stream' | 'BaseAndStream',
-      ...(old.tunnelType === 'BaseData' ? {} : { stream: { flag: 'EARLIEST' as const, ...(endTime === undefined ? {} : { endTime }) } }),
+      // a Stream tunnel from the earliest retained record; BaseAndStream's base data already covers the table
+      ...(old.tunnelType === 'Stream' ? { stream: { flag: 'EARLIEST' as const, ...(endTime === undefined ? {} : { endTime }) } } : endTime === undefined ? {} : { stream: { endTime } }),
     });
     if (E.isLeft(created)) throw new Error(`--reset: deleted tunnel ${old.tunnelName} of ${old.tableName} (${old.tunnelId}) but cannot create it again: ${created.left.message} — create it with otsflow tunnel create and run again`);
     const earlier = readReplacement(location);
