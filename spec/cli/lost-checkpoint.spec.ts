@@ -102,6 +102,10 @@ describe('a lost checkpointLocation (otsflow sql -f examples/orders/job.sql)', (
     await writeOrders(300, 600, (n) => BASE + WINDOW_MS + 100 + (n - 300) * 200);
     rmSync(checkpoint, { recursive: true, force: true });
 
+    const both = await job(checkpoint, tunnelId, '--reset', '--at-least-once');
+    expect(both.code).toBe(2);
+    expect(both.stderrLines).toEqual(['otsflow sql: --reset and --at-least-once are two answers to a lost checkpoint: give one of them']);
+
     const sinkBefore = await readSeedSink(sdk);
     const refused = await job(checkpoint, tunnelId);
     expect(refused.code).toBe(1);
@@ -150,7 +154,7 @@ describe('a lost checkpointLocation (otsflow sql -f examples/orders/job.sql)', (
     console.log(
       [
         `lost checkpoint: ${failures[0]}`,
-        `  --at-least-once: ${named.size} rows named partial, ${wrong.length} differ from the direct computation (all named)`,
+        `  --at-least-once: ${named.size} row(s) named partial, ${wrong.length} differ from the direct computation (all named)`,
         `  --reset: tunnel recreated ${tunnelId} → ${recreated?.[1] as string}; 600 records recomputed, exact; a later run with the old id followed it`,
       ].join('\n'),
     );
