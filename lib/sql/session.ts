@@ -742,6 +742,13 @@ class SqlStreamJob implements StreamJob {
     const upTo = rpos.length === 0 ? 'its checkpoints' : new Date(Math.max(...rpos)).toISOString();
     const holders = [...new Set(description.channels.filter((c) => (c.status === 'OPEN' || c.status === 'CLOSING') && c.clientId !== undefined && c.clientId !== '').map((c) => c.clientId as string))];
     const choice = this.#options.lostCheckpoint;
+    if (choice === 'at-least-once' && this.analyzed.options.outputMode === 'append') {
+      // an appended window is written once, when it closes: a window open at the loss has no sink
+      // row yet, so a rewritten one cannot be told from a new one
+      throw new LostCheckpointError(
+        `checkpoint location ${location} holds no window state, but tunnel ${description.tunnel.tunnelId} has progress committed by an earlier run (${records} records): --at-least-once cannot name the partial windows of outputMode 'append' (a window open at the loss has no sink row to recognise it by) — run again with --reset`,
+      );
+    }
     if (choice === undefined) {
       throw new LostCheckpointError(
         `checkpoint location ${location} holds no window state, but tunnel ${description.tunnel.tunnelId} has progress committed by an earlier run (${records} records on ${progressed.length} channel${progressed.length === 1 ? '' : 's'}, up to ${upTo}${holders.length === 0 ? '' : `; its channels are still held by ${holders.join(', ')} — if that run is alive elsewhere, stop it first`}): the window state is gone and resuming would overwrite windows with partial totals — run again with --reset (recreate the tunnel and recompute every window from the start of the stream's retention) or --at-least-once (resume from the tunnel's checkpoints; rows rewritten partial are named in the log)`,

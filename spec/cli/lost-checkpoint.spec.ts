@@ -11,8 +11,7 @@
  *   sink equals the direct computation exactly; a later plain run with the SQL's old tunnel id
  *   follows the recreated tunnel (recorded in the location) and stays exact.
  */
-import { rmSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,12 +57,13 @@ async function writeOrders(from: number, to: number, time: (n: number) => number
   }
 }
 
-const job = (checkpoint: string, id: string, ...flags: string[]) =>
+const job = (checkpoint: string, id: string, ...flags: string[]) => jobOf('examples/orders/job.sql', checkpoint, id, ...flags);
+const jobOf = (sql: string, checkpoint: string, id: string, ...flags: string[]) =>
   runCli(
     [
       'sql',
       '-f',
-      'examples/orders/job.sql',
+      sql,
       ...['endpoint', emulator.endpoint, 'instance', INSTANCE, 'access_key_id', CREDENTIALS.accessKeyId, 'access_key_secret', CREDENTIALS.accessKeySecret, 'tunnel_id', id, 'checkpoint', checkpoint].flatMap((value, i, all) =>
         i % 2 === 0 ? ['--var', `${value}=${all[i + 1] as string}`] : [],
       ),
@@ -150,6 +150,15 @@ describe('a lost checkpointLocation (otsflow sql -f examples/orders/job.sql)', (
     expect(later.stderr).toMatch(new RegExp(`tunnel ${tunnelId} was recreated by --reset as ${recreated?.[1] as string}`));
     expect(later.stderr).toMatch(/resuming after batch \d+/);
     expect(differences(await readSeedSink(sdk), directComputation(await readOrders(sdk)))).toEqual([]);
+
+    // append mode writes a window once, when it closes: an open one lost cannot be recognised
+    const appendSql = join(root, 'append-job.sql');
+    writeFileSync(appendSql, readFileSync('examples/orders/job.sql', 'utf8').replace("outputMode='update'", "outputMode='append', watermark.delay='10 seconds'"));
+    const append = await jobOf(appendSql, join(root, 'append-checkpoint'), recreated?.[1] as string, '--at-least-once');
+    expect(append.code).toBe(1);
+    expect(append.stderrLines.filter((line) => line.startsWith('otsflow sql:'))).toEqual([
+      expect.stringMatching(/^otsflow sql: job job1: checkpoint location \S+ holds no window state, .*: --at-least-once cannot name the partial windows of outputMode 'append' .* run again with --reset$/),
+    ]);
 
     console.log(
       [
