@@ -742,11 +742,12 @@ class SqlStreamJob implements StreamJob {
     const upTo = rpos.length === 0 ? 'its checkpoints' : new Date(Math.max(...rpos)).toISOString();
     const holders = [...new Set(description.channels.filter((c) => (c.status === 'OPEN' || c.status === 'CLOSING') && c.clientId !== undefined && c.clientId !== '').map((c) => c.clientId as string))];
     const choice = this.#options.lostCheckpoint;
-    if (choice === 'at-least-once' && this.analyzed.options.outputMode === 'append') {
-      // an appended window is written once, when it closes: a window open at the loss has no sink
-      // row yet, so a rewritten one cannot be told from a new one
+    // a partial row is recognised by its key being in the sink already; where a group can have had
+    // records and still no row (append writes a window once it closes; HAVING holds groups back), it cannot
+    const unnameable = this.analyzed.options.outputMode === 'append' ? "outputMode 'append' (a window open at the loss has no sink row yet)" : this.analyzed.query.having !== null ? 'a HAVING query (a group it held back has no sink row)' : undefined;
+    if (choice === 'at-least-once' && unnameable !== undefined) {
       throw new LostCheckpointError(
-        `checkpoint location ${location} holds no window state, but tunnel ${description.tunnel.tunnelId} has progress committed by an earlier run (${records} records): --at-least-once cannot name the partial windows of outputMode 'append' (a window open at the loss has no sink row to recognise it by) — run again with --reset`,
+        `checkpoint location ${location} holds no window state, but tunnel ${description.tunnel.tunnelId} has progress committed by an earlier run (${records} records): --at-least-once cannot name the partial rows of ${unnameable} — run again with --reset`,
       );
     }
     if (choice === undefined) {

@@ -157,7 +157,7 @@ describe('a lost checkpointLocation (otsflow sql -f examples/orders/job.sql)', (
     const append = await jobOf(appendSql, join(root, 'append-checkpoint'), recreated?.[1] as string, '--at-least-once');
     expect(append.code).toBe(1);
     expect(append.stderrLines.filter((line) => line.startsWith('otsflow sql:'))).toEqual([
-      expect.stringMatching(/^otsflow sql: job job1: checkpoint location \S+ holds no window state, .*: --at-least-once cannot name the partial windows of outputMode 'append' .* run again with --reset$/),
+      expect.stringMatching(/^otsflow sql: job job1: checkpoint location \S+ holds no window state, .*: --at-least-once cannot name the partial rows of outputMode 'append' .* run again with --reset$/),
     ]);
 
     console.log(
