@@ -74,6 +74,7 @@ export function renderProgress(progress: JobProgress, latest: readonly OutputRow
     `  ${formatNumber(progress.recordsPerSecond)} records/s · ${formatNumber(m.recordsIn)} records · ${formatNumber(m.batchesCommitted)} batches committed · ${formatNumber(m.rowsWritten)} rows written · open windows ${m.openWindows}${m.lateRows > 0 ? ` · late ${m.lateRows}` : ''}${m.badRows > 0 ? ` · bad rows ${m.badRows}` : ''}`,
   ];
   if (m.typeMismatches > 0) lines.push(`  ${formatTypeMismatches(m.typeMismatches, m.typeMismatchesByColumn)}`);
+  if (progress.status !== undefined) lines.push(`  ${progress.status}`);
   if (progress.channels.length > 0) {
     lines.push(`  channels: ${progress.channels.map((channel) => `${channel.channelId.slice(0, 8)} ${channel.status ?? '?'} lag ${formatLag(channel.lagMs)}`).join(' · ')}`);
   }
@@ -86,7 +87,8 @@ export function progressLine(progress: JobProgress): string {
   const m = progress.metrics;
   const lags = progress.channels.map((channel) => channel.lagMs).filter((lag): lag is number => lag !== undefined);
   const lag = lags.length === 0 ? '' : ` · max lag ${formatLag(Math.max(...lags))}`;
-  return `job ${progress.job}: ${progress.state}, ${formatNumber(progress.recordsPerSecond)} records/s, ${formatNumber(m.recordsIn)} records, ${formatNumber(m.batchesCommitted)} batches, ${formatNumber(m.rowsWritten)} rows written, ${m.openWindows} open windows${m.typeMismatches > 0 ? `, ${formatTypeMismatches(m.typeMismatches, m.typeMismatchesByColumn)}` : ''}${lag}`;
+  const status = progress.status === undefined ? '' : ` · ${progress.status}`;
+  return `job ${progress.job}: ${progress.state}${status}, ${formatNumber(progress.recordsPerSecond)} records/s, ${formatNumber(m.recordsIn)} records, ${formatNumber(m.batchesCommitted)} batches, ${formatNumber(m.rowsWritten)} rows written, ${m.openWindows} open windows${m.typeMismatches > 0 ? `, ${formatTypeMismatches(m.typeMismatches, m.typeMismatchesByColumn)}` : ''}${lag}`;
 }
 
 export interface ProgressPrinter {

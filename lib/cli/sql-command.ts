@@ -18,6 +18,8 @@ export interface SqlCommandOptions {
   readonly heartbeatIntervalMs?: number;
   readonly heartbeatTimeoutMs?: number;
   readonly progress: boolean;
+  readonly reset?: boolean;
+  readonly atLeastOnce?: boolean;
 }
 
 const positiveNumber = (what: string) => (text: string): number => {
@@ -43,5 +45,7 @@ export function registerSqlCommand(program: Command): Command {
     .addOption(new Option('--heartbeat-interval-ms <ms>', 'tunnel heartbeat interval (default 30000, as the official workers)').argParser(positiveNumber('--heartbeat-interval-ms')))
     .addOption(new Option('--heartbeat-timeout-ms <ms>', 'tunnel heartbeat timeout (default 300000)').argParser(positiveNumber('--heartbeat-timeout-ms')))
     .option('--no-progress', 'no live progress on stderr')
+    .option('--reset', "when the checkpointLocation is lost (empty, but the tunnel shows progress): recreate the tunnel and recompute every window from the start of the stream's retention")
+    .option('--at-least-once', "when the checkpointLocation is lost: resume from the tunnel's checkpoints with empty window state; sink rows rewritten partial are named in the log")
     .action(commandAction<SqlCommandOptions>(async (options, context) => (await import('./sql-run.js')).runSqlCommand(options, context)));
 }

@@ -102,6 +102,7 @@ export function parseVariables(pairs: readonly string[], env: NodeJS.ProcessEnv 
 export async function runSqlCommand(options: SqlCommandOptions, context: CommandContext): Promise<void> {
   const { log } = context;
   if ((options.file === undefined) === (options.execute === undefined)) throw new UsageError('give the script with -f <file> or -e "<sql>" (one of them)');
+  if (options.reset === true && options.atLeastOnce === true) throw new UsageError('--reset and --at-least-once are two answers to a lost checkpoint: give one of them');
   const variables = parseVariables(options.var, process.env);
   if (E.isLeft(variables)) throw new UsageError(variables.left.join('; '));
   for (const [name, value] of Object.entries(variables.right)) if (/secret|password|token/i.test(name)) log.addSecret(value);
@@ -124,6 +125,7 @@ export async function runSqlCommand(options: SqlCommandOptions, context: Command
     variables: variables.right,
     embedded,
     tunnel,
+    ...(options.reset === true ? { lostCheckpoint: 'reset' as const } : options.atLeastOnce === true ? { lostCheckpoint: 'at-least-once' as const } : {}),
     onLog: (level, message) => (level === 'warn' ? log.warn(message) : log.info(message)),
   });
   if (E.isLeft(compiled)) {
@@ -194,7 +196,7 @@ export async function runSqlCommand(options: SqlCommandOptions, context: Command
       const summary = await job.done.catch((error: unknown) => {
         throw new CliError((error as Error)?.message ?? String(error), { cause: error });
       });
-      log.info(`job ${summary.job}: ${summary.batchesCommitted} batches committed, ${summary.recordsIn} records read, ${summary.rowsWritten} rows written${summary.lateRows > 0 ? `, ${summary.lateRows} late rows dropped` : ''}${summary.typeMismatches > 0 ? `, ${formatTypeMismatches(summary.typeMismatches, summary.typeMismatchesByColumn)}` : ''} in ${(summary.durationMs / 1000).toFixed(1)} s`);
+      log.info(`job ${summary.job}: ${summary.batchesCommitted} batches committed, ${summary.recordsIn} records read, ${summary.rowsWritten} rows written${summary.lateRows > 0 ? `, ${summary.lateRows} late rows dropped` : ''}${summary.typeMismatches > 0 ? `, ${formatTypeMismatches(summary.typeMismatches, summary.typeMismatchesByColumn)}` : ''}${summary.partialRows === undefined ? '' : `, ${summary.partialRows} partial rows (named above)`} in ${(summary.durationMs / 1000).toFixed(1)} s`);
     }
   } finally {
     process.off('SIGINT', onSignal);

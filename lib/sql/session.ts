@@ -9,13 +9,17 @@
  * and the demo point at an emulator they start.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { BehaviorSubject, lastValueFrom, tap, type Observable, type Subscription } from 'rxjs';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { BehaviorSubject, firstValueFrom, from, lastValueFrom, tap, type Observable, type Subscription } from 'rxjs';
 import { memorySource } from '../stream/source.js';
 import { microBatch } from '../stream/micro-batch.js';
 import { commitAfter, type RetryOptions } from '../stream/commit-after.js';
 import { mapOutputRows } from '../stream/map-output-rows.js';
 import { StreamMetrics, type MetricsSnapshot } from '../stream/metrics.js';
 import { stoppable } from '../stream/stoppable.js';
+import { fileCheckpointStore } from '../stream/checkpoint/file-store.js';
+import { describeOwner, judgePredecessor, OWNER_RENEW_MS, OwnerLease, writeFileAtomicallySync } from '../stream/checkpoint/owner-record.js';
 import { channelBatchSource } from '../stream/tunnel-source.js';
 import type { OutputBatch } from '../stream/batch.js';
 import type { OutputRow, OutputValue, Value } from '../stream/table.js';
@@ -23,8 +27,10 @@ import { tablestoreSink, isRetryableSinkError } from '../sinks/tablestore-sink.j
 import { describeTable, scanTable, sdkClient, type TableConnection } from '../sinks/tablestore-table.js';
 import { tunnel } from '../tunnel/tunnel.js';
 import { tunnelControl, type TunnelDescription } from '../tunnel/control.js';
-import { createHttpTransport } from '../tunnel/http-transport.js';
-import { DEFAULT_HEARTBEAT_TIMEOUT_MS, type TunnelOptions } from '../tunnel/options.js';
+import { createHttpTransport, TransportError } from '../tunnel/http-transport.js';
+import { httpTunnelApi } from '../tunnel/http-tunnel-api.js';
+import { retryWithBackoff } from '../tunnel/retry-with-backoff.js';
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_REQUEST_RETRY, type TunnelOptions } from '../tunnel/options.js';
 import type { ChannelBatch, TunnelEvent } from '../tunnel/model.js';
 import type { AnalyzedQuery, AnalyzedStatement, RelationDef, TableDef } from './analyze.js';
 import { formatTimestamp, type TimeZone } from './datetime.js';
@@ -54,6 +60,14 @@ export interface SessionOptions {
   readonly progressIntervalMs?: number;
   /** what a job has to say (start, resume, stop) */
   readonly onLog?: (level: 'info' | 'warn', message: string) => void;
+  /**
+   * An aggregating job whose checkpointLocation holds no window state while its tunnel shows
+   * progress committed earlier (the location was lost): by default it stops with one line saying
+   * so. 'reset': recreate the tunnel (same name and type, stream from the start of its retention)
+   * and recompute every window; 'at-least-once': resume from the tunnel's checkpoints with empty
+   * state, naming each sink row that is rewritten partial.
+   */
+  readonly lostCheckpoint?: 'reset' | 'at-least-once';
 }
 
 export interface ResultSet {
@@ -94,6 +108,8 @@ export interface JobProgress {
   /** records per second over the last few seconds */
   readonly recordsPerSecond: number;
   readonly channels: readonly ChannelProgress[];
+  /** trouble the job is riding out, e.g. `cannot reach http://…: connect ECONNREFUSED …; retrying for 12 s` */
+  readonly status?: string;
   /** the rows the last committed batch wrote (sink column names), at most 20 */
   readonly latestRows: readonly OutputRow[];
   readonly error?: string;
@@ -111,6 +127,8 @@ export interface JobSummary {
   readonly typeMismatchesByColumn: Readonly<Record<string, number>>;
   readonly durationMs: number;
   readonly restoredFrom: 'fresh' | number | undefined;
+  /** sink rows rewritten without the records of a lost checkpoint (lostCheckpoint 'at-least-once') */
+  readonly partialRows?: number;
 }
 
 export interface StreamJob {
@@ -358,6 +376,12 @@ class SqlStreamJob implements StreamJob {
   private readonly rate: { at: number; records: number }[] = [];
   private readonly pendingRows = new Map<number, readonly OutputRow[]>();
   private readonly clientTag: string;
+  private lease: OwnerLease | undefined;
+  private renewal: ReturnType<typeof setInterval> | undefined;
+  private closeTransports: (() => void) | undefined;
+  private replacementAnnounced = false;
+  private partialRows = 0;
+  private status: string | undefined;
   /**
    * A true private field: the session options hold the `${var}` values (access key secrets
    * among them), which util.inspect and JSON.stringify of a job must not show.
@@ -418,6 +442,7 @@ class SqlStreamJob implements StreamJob {
       metrics: this.metrics.snapshot(),
       recordsPerSecond: this.rate.length === 0 ? 0 : Math.round(records / Math.max(span, 1)),
       channels: this.channels,
+      ...(this.status === undefined ? {} : { status: this.status }),
       latestRows: this.latestRows,
       ...(error === undefined ? {} : { error }),
     };
@@ -448,28 +473,55 @@ class SqlStreamJob implements StreamJob {
     const sinkConnection = await connectionOf(binding.table, this.#options);
     const credentials = { accessKeyId: sourceConnection.accessKeyId, accessKeySecret: sourceConnection.accessKeySecret, ...(sourceConnection.securityToken === undefined ? {} : { securityToken: sourceConnection.securityToken }) };
     const transport = createHttpTransport({ endpoint: sourceConnection.endpoint, instance: sourceConnection.instanceName, credentials, requestTimeoutMs: 30_000 });
+    // the progress poll doubles as the reachability probe: no retries, a short timeout
+    const probeTransport = createHttpTransport({ endpoint: sourceConnection.endpoint, instance: sourceConnection.instanceName, credentials, requestTimeoutMs: 5_000 });
+    this.closeTransports = () => {
+      transport.close();
+      probeTransport.close();
+    };
     const control = tunnelControl(transport);
+    const probeControl = tunnelControl(probeTransport, { retry: { ...DEFAULT_REQUEST_RETRY, maxElapsedMs: 0 } });
     const tableName = query.table.options.tableName;
-    const describe = async (): Promise<TunnelDescription> => {
+    const location = streamOptions.checkpointLocation;
+    const describeWith = async (using: typeof control): Promise<TunnelDescription> => {
       const ref = scanOptions.tunnel;
       let tunnelName: string;
       if (ref.by === 'name') tunnelName = ref.name;
       else {
-        const listed = await control.listTunnels(tableName);
-        if (E.isLeft(listed)) throw new Error(`cannot list the tunnels of ${tableName}: ${listed.left.message}`);
+        const listed = await using.listTunnels(tableName);
+        if (E.isLeft(listed)) throw new DescribeError(`cannot list the tunnels of ${tableName}: ${listed.left.message}`, listed.left);
         const found = listed.right.find((summary) => summary.tunnelId === ref.id);
-        if (found === undefined) throw new Error(`tunnel ${ref.id} does not exist on table ${tableName} (otsflow tunnel list --table ${tableName} shows its tunnels)`);
-        tunnelName = found.tunnelName;
+        const replaced = found === undefined && location !== null ? replacedTunnel(location, ref.id) : undefined;
+        if (found === undefined && replaced === undefined) throw new Error(`tunnel ${ref.id} does not exist on table ${tableName} (otsflow tunnel list --table ${tableName} shows its tunnels)`);
+        if (found === undefined && replaced !== undefined && !this.replacementAnnounced) {
+          this.replacementAnnounced = true;
+          this.log('warn', `tunnel ${ref.id} was recreated by --reset as ${replaced.tunnelId} (name ${replaced.tunnelName}, recorded in ${location}); reading that one — put tunnel.id="${replaced.tunnelId}" in the SQL`);
+        }
+        tunnelName = found?.tunnelName ?? (replaced as { tunnelName: string }).tunnelName;
       }
-      const described = await control.describeTunnel(tableName, tunnelName);
-      if (E.isLeft(described)) throw new Error(`cannot describe tunnel ${tunnelName} of ${tableName}: ${described.left.message}`);
+      const described = await using.describeTunnel(tableName, tunnelName);
+      if (E.isLeft(described)) throw new DescribeError(`cannot describe tunnel ${tunnelName} of ${tableName}: ${described.left.message}`, described.left);
       return described.right;
     };
-    const description = await describe();
-    this.checkSoleConsumer(description, true);
-    if (this.analyzed.query.aggregating) await this.outwaitEarlierRuns(description, describe);
+    const describe = (): Promise<TunnelDescription> => describeWith(control);
+    let description = await describe();
+    let lostCheckpoint: LostCheckpoint | undefined;
+    if (query.aggregating) {
+      if (location !== null) {
+        if (await this.takeOverFromDeadPredecessor(location, description, transport)) description = await describe();
+        if (this.stopRequested) {
+          this.finish();
+          return;
+        }
+        lostCheckpoint = await this.checkLostCheckpoint(location, description);
+      }
+      this.checkSoleConsumer(description, true);
+      await this.outwaitEarlierRuns(description, describe);
+      if (lostCheckpoint !== undefined && this.#options.lostCheckpoint === 'reset' && !this.stopRequested) {
+        description = await this.resetTunnel(location as string, await describe(), control);
+      }
+    }
     if (this.stopRequested) {
-      transport.close();
       this.finish();
       return;
     }
@@ -511,6 +563,9 @@ class SqlStreamJob implements StreamJob {
     // stop() while connecting: the feed ends at once, the job completes after it opened
     if (this.stopRequested) feed.stop();
     const toSink = sinkRows(binding, this.plan.columns, { zone: this.zone });
+    // --at-least-once after a lost checkpoint: a sink row that exists already got records the lost run consumed
+    const earlierRows = lostCheckpoint !== undefined && this.#options.lostCheckpoint === 'at-least-once' ? await this.sinkKeys(sinkConnection, schema) : undefined;
+    const keyOf = (row: OutputRow): string => schema.primaryKey.map((column) => String(row[column.name])).join('\u0000');
     const retry: RetryOptions = { ...(this.#options.sinkRetry ?? {}), retryable: isRetryableSinkError };
 
     if (this.state === 'starting') this.state = 'running';
@@ -528,6 +583,15 @@ class SqlStreamJob implements StreamJob {
         this.plan.operator,
         mapOutputRows((rows: readonly OutputRow[], batch) => {
           const out = toSink(rows);
+          if (earlierRows !== undefined && lostCheckpoint !== undefined) {
+            for (const row of out) {
+              const key = keyOf(row);
+              if (!earlierRows.has(key)) continue;
+              earlierRows.delete(key);
+              this.partialRows++;
+              this.log('warn', `partial row: ${binding.table.options.tableName} (${schema.primaryKey.map((column) => `${column.name}=${String(row[column.name])}`).join(', ')}) is rewritten without the records consumed before the lost checkpoint (tunnel progress up to ${lostCheckpoint.upTo})`);
+            }
+          }
           this.pendingRows.set(batch.id, out.slice(-20));
           return out;
         }),
@@ -542,27 +606,201 @@ class SqlStreamJob implements StreamJob {
           this.publish();
         },
         error: (error: unknown) => {
-          transport.close();
+          this.closeTransports?.();
           this.fail(error);
         },
         complete: () => {
-          transport.close();
+          this.closeTransports?.();
           void Promise.resolve(sink.close?.()).finally(() => this.finish());
         },
       });
     this.announceStart();
     this.poll = setInterval(() => {
-      describe()
+      describeWith(probeControl)
         .then((described) => {
+          this.reached();
           this.channels = channelProgress(described);
           this.checkSoleConsumer(described);
           this.publish();
         })
         .catch((error: unknown) => {
           if (error instanceof SoleConsumerError) this.fail(error);
+          else if (error instanceof DescribeError && error.cause instanceof TransportError) this.unreachable(error.cause);
         });
     }, this.#options.progressIntervalMs ?? 2_000);
     this.poll.unref?.();
+    this.watch = setInterval(() => this.warnIfUnreachable(sourceConnection.endpoint), 1_000);
+    this.watch.unref?.();
+  }
+
+  // ------------------------------------------------------------ reachability (issue 12 part 4)
+
+  private unreachableSince: number | undefined;
+  private unreachableReason = '';
+  private lastUnreachableWarning = 0;
+  private watch: ReturnType<typeof setInterval> | undefined;
+
+  private unreachable(error: TransportError): void {
+    this.unreachableSince ??= Date.now();
+    this.unreachableReason = error.message === '' ? error.code : error.message;
+  }
+
+  private reached(): void {
+    if (this.unreachableSince === undefined) return;
+    const since = this.unreachableSince;
+    this.unreachableSince = undefined;
+    this.status = undefined;
+    if (this.lastUnreachableWarning !== 0) this.log('info', `reached the endpoint again after ${Math.round((Date.now() - since) / 1000)} s`);
+    this.lastUnreachableWarning = 0;
+  }
+
+  /** a warning once the endpoint has failed for 2 s, then every 30 s while it lasts; the live view says so throughout */
+  private warnIfUnreachable(endpoint: string): void {
+    if (this.unreachableSince === undefined || this.state !== 'running') return;
+    const now = Date.now();
+    const metrics = this.metrics.snapshot();
+    const pending = Math.max(0, metrics.batches - metrics.batchesCommitted);
+    this.status = `cannot reach ${endpoint}: ${this.unreachableReason}; retrying for ${Math.round((now - this.unreachableSince) / 1000)} s, ${pending} batch${pending === 1 ? '' : 'es'} pending`;
+    if (now - this.unreachableSince >= UNREACHABLE_WARN_AFTER_MS && (this.lastUnreachableWarning === 0 || now - this.lastUnreachableWarning >= UNREACHABLE_WARN_EVERY_MS)) {
+      this.lastUnreachableWarning = now;
+      this.log('warn', `cannot reach ${endpoint}: ${this.unreachableReason}; retrying, ${pending} batch${pending === 1 ? '' : 'es'} pending`);
+    }
+    this.publish();
+  }
+
+  // ------------------------------------------------------------ restarts (issue 12 parts 2 and 3)
+
+  /**
+   * The run recorded in the checkpoint location: a live one is refused at once; a dead one's
+   * tunnel clients (all recorded before their first heartbeat) are shut down with ShutdownTunnel,
+   * so their channels are free now instead of after their heartbeat timeout. Then this run claims
+   * the location. Returns whether anything was shut down.
+   */
+  private async takeOverFromDeadPredecessor(location: string, description: TunnelDescription, transport: ReturnType<typeof createHttpTransport>): Promise<boolean> {
+    const judged = await judgePredecessor(location);
+    if (E.isLeft(judged)) throw new Error(`checkpoint ${location}: ${judged.left}`);
+    const predecessor = judged.right;
+    if (predecessor.kind === 'live') {
+      throw new SoleConsumerError(
+        `another run of job ${this.name} is live on checkpoint location ${location} (${describeOwner(predecessor.record)}; ${predecessor.why}): stop it first — two copies of an aggregating job would overwrite each other's windows`,
+      );
+    }
+    let shut = false;
+    if (predecessor.kind === 'dead' && predecessor.record.clients.length > 0) {
+      const recorded = new Set(predecessor.record.clients);
+      const holders = new Set(description.channels.filter((c) => (c.status === 'OPEN' || c.status === 'CLOSING') && c.clientId !== undefined && recorded.has(c.clientId)).map((c) => c.clientId as string));
+      const api = httpTunnelApi(transport);
+      // every recorded client, not only those holding channels: one killed before its first
+      // heartbeat holds none, yet the service counts it when it divides the channels
+      for (const clientId of recorded) {
+        try {
+          await firstValueFrom(api.shutdown({ tunnelId: description.tunnel.tunnelId, clientId }).pipe(retryWithBackoff<void>({ policy: DEFAULT_REQUEST_RETRY, maxElapsedMs: 5_000 })));
+          if (holders.has(clientId)) shut = true;
+        } catch (error) {
+          // one that expired already has nothing left to release
+          if (holders.has(clientId)) this.log('warn', `could not shut down client ${clientId} of the earlier run (${error instanceof Error ? error.message : String(error)}); waiting for its lease instead`);
+        }
+      }
+      if (holders.size > 0) {
+        this.log('info', `the earlier run (${describeOwner(predecessor.record)}) ended without shutting its tunnel session down (${predecessor.why}): released its channels with ShutdownTunnel (client${holders.size === 1 ? '' : 's'} ${[...holders].join(', ')})`);
+      }
+    }
+    const lease = new OwnerLease(location, this.name);
+    try {
+      lease.claim();
+    } catch (error) {
+      throw new Error(`checkpoint ${location}: cannot persist owner.json (${error instanceof Error ? error.message : String(error)}); nothing was acknowledged`);
+    }
+    this.lease = lease;
+    for (const clientId of this.clientIds) lease.addClient(clientId);
+    this.renewal = setInterval(() => this.renewLease(), OWNER_RENEW_MS);
+    this.renewal.unref?.();
+    return shut;
+  }
+
+  private renewLease(): void {
+    const lease = this.lease;
+    if (lease === undefined || this.state === 'stopped' || this.state === 'failed') return;
+    const renewed = lease.renew();
+    if (renewed.kind === 'taken') {
+      this.fail(new SoleConsumerError(`another run of job ${this.name} took over checkpoint location ${lease.location} (${describeOwner(renewed.by)}): this run stops`));
+    }
+  }
+
+  /**
+   * The location holds no commit or plan, yet the tunnel's channels hold consumed progress: the
+   * window state of that progress is gone. Without a choice that is one line and a stop.
+   */
+  private async checkLostCheckpoint(location: string, description: TunnelDescription): Promise<LostCheckpoint | undefined> {
+    const loaded = await firstValueFrom(from(fileCheckpointStore(location).load()));
+    if (E.isLeft(loaded)) return undefined;
+    if (loaded.right.commit !== undefined || loaded.right.plan !== undefined) {
+      if (this.#options.lostCheckpoint !== undefined) this.log('info', `--${this.#options.lostCheckpoint} not needed: ${location} holds the window state (${loaded.right.commit === undefined ? 'a planned batch' : `batch ${loaded.right.commit.batchId}`})`);
+      return undefined;
+    }
+    const progressed = description.channels.filter((channel) => (channel.count ?? 0n) > 0n || channel.status === 'TERMINATED');
+    if (progressed.length === 0) return undefined;
+    const records = progressed.reduce((sum, channel) => sum + (channel.count ?? 0n), 0n);
+    const rpos = progressed.map((channel) => channel.rpoTime?.getTime()).filter((time): time is number => time !== undefined);
+    const upTo = rpos.length === 0 ? 'its checkpoints' : new Date(Math.max(...rpos)).toISOString();
+    const holders = [...new Set(description.channels.filter((c) => (c.status === 'OPEN' || c.status === 'CLOSING') && c.clientId !== undefined && c.clientId !== '').map((c) => c.clientId as string))];
+    const choice = this.#options.lostCheckpoint;
+    // a partial row is recognised by its key being in the sink already; where a group can have had
+    // records and still no row (append writes a window once it closes; HAVING holds groups back), it cannot
+    const unnameable = this.analyzed.options.outputMode === 'append' ? "outputMode 'append' (a window open at the loss has no sink row yet)" : this.analyzed.query.having !== null ? 'a HAVING query (a group it held back has no sink row)' : undefined;
+    if (choice === 'at-least-once' && unnameable !== undefined) {
+      throw new LostCheckpointError(
+        `checkpoint location ${location} holds no window state, but tunnel ${description.tunnel.tunnelId} has progress committed by an earlier run (${records} records): --at-least-once cannot name the partial rows of ${unnameable} — run again with --reset`,
+      );
+    }
+    if (choice === undefined) {
+      throw new LostCheckpointError(
+        `checkpoint location ${location} holds no window state, but tunnel ${description.tunnel.tunnelId} has progress committed by an earlier run (${records} records on ${progressed.length} channel${progressed.length === 1 ? '' : 's'}, up to ${upTo}${holders.length === 0 ? '' : `; its channels are still held by ${holders.join(', ')} — if that run is alive elsewhere, stop it first`}): the window state is gone and resuming would overwrite windows with partial totals — run again with --reset (recreate the tunnel and recompute every window from the start of the stream's retention) or --at-least-once (resume from the tunnel's checkpoints; rows rewritten partial are named in the log)`,
+      );
+    }
+    this.log(
+      'warn',
+      choice === 'reset'
+        ? `checkpoint location ${location} holds no window state, but tunnel ${description.tunnel.tunnelId} has progress (${records} records): --reset recreates the tunnel and recomputes every window`
+        : `checkpoint location ${location} holds no window state, but tunnel ${description.tunnel.tunnelId} has progress (${records} records): --at-least-once resumes from the tunnel's checkpoints; sink rows rewritten partial are named below`,
+    );
+    return { records, upTo };
+  }
+
+  /**
+   * --reset: DeleteTunnel + CreateTunnel of the same name and type — a Stream tunnel from the
+   * earliest retained record, a BaseAndStream one from its base data (the whole table) on — and
+   * the new id recorded in the location, for a SQL that still names the old one.
+   */
+  private async resetTunnel(location: string, description: TunnelDescription, control: ReturnType<typeof tunnelControl>): Promise<TunnelDescription> {
+    const old = description.tunnel;
+    const deleted = await control.deleteTunnel(old.tableName, old.tunnelName);
+    if (E.isLeft(deleted)) throw new Error(`--reset: cannot delete tunnel ${old.tunnelName} of ${old.tableName}: ${deleted.left.message}`);
+    const endTime = old.streamConfig?.endTime;
+    const created = await control.createTunnel({
+      tableName: old.tableName,
+      tunnelName: old.tunnelName,
+      tunnelType: old.tunnelType as 'BaseData' | 'Stream' | 'BaseAndStream',
+      // a Stream tunnel from the earliest retained record; BaseAndStream's base data already covers the table
+      ...(old.tunnelType === 'Stream' ? { stream: { flag: 'EARLIEST' as const, ...(endTime === undefined ? {} : { endTime }) } } : endTime === undefined ? {} : { stream: { endTime } }),
+    });
+    if (E.isLeft(created)) throw new Error(`--reset: deleted tunnel ${old.tunnelName} of ${old.tableName} (${old.tunnelId}) but cannot create it again: ${created.left.message} — create it with otsflow tunnel create and run again`);
+    const earlier = readReplacement(location);
+    const record: TunnelReplacement = { tunnelId: created.right.tunnelId, tunnelName: old.tunnelName, replaces: [...(earlier?.replaces ?? []), old.tunnelId] };
+    writeFileAtomicallySync(path.join(location, TUNNEL_FILE), `${JSON.stringify(record)}\n`);
+    this.log('warn', `--reset: tunnel ${old.tunnelName} of ${old.tableName} recreated as ${created.right.tunnelId} (was ${old.tunnelId}); every window is recomputed from the start of the stream's retention`);
+    const described = await control.describeTunnel(old.tableName, old.tunnelName);
+    if (E.isLeft(described)) throw new Error(`cannot describe tunnel ${old.tunnelName} of ${old.tableName}: ${described.left.message}`);
+    return described.right;
+  }
+
+  /** primary keys of the rows the sink holds now */
+  private async sinkKeys(connection: Connection, schema: { readonly tableName: string; readonly primaryKey: readonly { readonly name: string; readonly type: 'INTEGER' | 'STRING' | 'BINARY' }[] }): Promise<Set<string>> {
+    const keys = new Set<string>();
+    for await (const page of scanTable(sdkClient(connection), schema)) {
+      for (const record of page) keys.add(schema.primaryKey.map((column) => String(record.primaryKey.find((cell) => cell.name === column.name)?.value)).join('\u0000'));
+    }
+    return keys;
   }
 
   private announced = false;
@@ -632,7 +870,14 @@ class SqlStreamJob implements StreamJob {
   }
 
   private onTunnelEvent(event: TunnelEvent): void {
-    if (event.kind === 'connected') this.clientIds.add(event.clientId);
+    if (event.kind === 'connected') {
+      this.clientIds.add(event.clientId);
+      // before this client's first heartbeat (the worker starts it on a timer): a kill from here on
+      // leaves a record that lets the next run shut the client down
+      this.lease?.addClient(event.clientId);
+    }
+    if (event.kind === 'heartbeat' || event.kind === 'read') this.reached();
+    if (event.kind === 'request-retry' && event.error instanceof TransportError) this.unreachable(event.error);
     if (event.kind === 'channel-opened') this.caughtUp.set(event.channelId, false);
     if (event.kind === 'channel-closed') this.caughtUp.delete(event.channelId);
     if (event.kind === 'read') this.caughtUp.set(event.channelId, event.caughtUp && event.records === 0);
@@ -696,12 +941,19 @@ class SqlStreamJob implements StreamJob {
       typeMismatchesByColumn: metrics.typeMismatchesByColumn,
       durationMs: this.startedAt === 0 ? 0 : Date.now() - this.startedAt,
       restoredFrom: metrics.restoredFrom,
+      ...(this.partialRows === 0 ? {} : { partialRows: this.partialRows }),
     };
   }
 
   private cleanup(): void {
     if (this.poll !== undefined) clearInterval(this.poll);
     this.poll = undefined;
+    if (this.watch !== undefined) clearInterval(this.watch);
+    this.watch = undefined;
+    if (this.renewal !== undefined) clearInterval(this.renewal);
+    this.renewal = undefined;
+    this.lease?.release();
+    this.closeTransports?.();
     this.releaseFeed?.();
     this.subscription?.unsubscribe();
   }
@@ -730,6 +982,53 @@ class SqlStreamJob implements StreamJob {
 
 class SoleConsumerError extends Error {
   override readonly name = 'SoleConsumerError';
+}
+
+class LostCheckpointError extends Error {
+  override readonly name = 'LostCheckpointError';
+}
+
+/** a control call that failed; `cause` tells a network failure from a refusal */
+class DescribeError extends Error {
+  override readonly name = 'DescribeError';
+  constructor(
+    message: string,
+    override readonly cause: unknown,
+  ) {
+    super(message);
+  }
+}
+
+interface LostCheckpoint {
+  readonly records: bigint;
+  /** the newest consumed-up-to time among the channels (ISO), or a description */
+  readonly upTo: string;
+}
+
+const UNREACHABLE_WARN_AFTER_MS = 2_000;
+const UNREACHABLE_WARN_EVERY_MS = 30_000;
+
+/** `checkpointLocation/tunnel.json`: the tunnel --reset made, and the ids it replaced */
+const TUNNEL_FILE = 'tunnel.json';
+interface TunnelReplacement {
+  readonly tunnelId: string;
+  readonly tunnelName: string;
+  readonly replaces: readonly string[];
+}
+
+function readReplacement(location: string): TunnelReplacement | undefined {
+  try {
+    const parsed = JSON.parse(readFileSync(path.join(location, TUNNEL_FILE), 'utf8')) as Partial<TunnelReplacement>;
+    if (typeof parsed.tunnelId !== 'string' || typeof parsed.tunnelName !== 'string' || !Array.isArray(parsed.replaces)) return undefined;
+    return { tunnelId: parsed.tunnelId, tunnelName: parsed.tunnelName, replaces: parsed.replaces.filter((id): id is string => typeof id === 'string') };
+  } catch {
+    return undefined;
+  }
+}
+
+function replacedTunnel(location: string, tunnelId: string): TunnelReplacement | undefined {
+  const record = readReplacement(location);
+  return record !== undefined && record.replaces.includes(tunnelId) ? record : undefined;
 }
 
 function channelProgress(described: TunnelDescription): ChannelProgress[] {

@@ -18,6 +18,10 @@
  * by a later batch rewriting its window.
  *
  * CI: 20 kills. `npm run reliability:long` (RELIABILITY_KILLS=200 …) for the long form.
+ * RELIABILITY_HEARTBEATS=default runs the jobs with the heartbeat settings a user gets (30 s / 300 s)
+ * instead of 200 ms / 1 s; either way every restart's delay — spawn until all channels are held by
+ * the new run — is measured, and must stay under 10 s (restart-defaults.spec.ts is the CI sibling
+ * with default settings).
  */
 import { mkdirSync, mkdtempSync, rmSync, watch, type FSWatcher } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,6 +51,8 @@ const KILLS = knob('RELIABILITY_KILLS', 20, 200);
 const LANES = Math.max(1, knob('RELIABILITY_LANES', 2, 2));
 const RATE = knob('RELIABILITY_RATE', 120, 200);
 const VERBOSE = process.env['RELIABILITY_VERBOSE'] === '1';
+const DEFAULT_HEARTBEATS = process.env['RELIABILITY_HEARTBEATS'] === 'default';
+const RESTART_LIMIT_MS = 10_000;
 const TARGETS = ['random', 'sink-write', 'sink-written', 'commit', 'committed', 'plan'] as const;
 type Target = (typeof TARGETS)[number];
 
@@ -60,6 +66,8 @@ interface LaneResult {
   readonly generatorRetries: number;
   readonly killsMs: number;
   readonly finalMs: number;
+  /** per restart: spawn until every channel was held by the new run (restarts killed before that are left out) */
+  readonly takeoversMs: readonly number[];
 }
 
 interface Tally {
@@ -95,13 +103,31 @@ async function lane(index: number, kills: number, tally: Tally): Promise<LaneRes
 
     let replays = 0;
     let killedReplays = 0;
+    const takeoversMs: number[] = [];
+    let previousHolders = new Set<string>();
     for (let kill = 0; kill < kills; kill++) {
       const target: Target = TARGETS[(kill + index * 3) % TARGETS.length] as Target;
       const label = `lane ${index} kill ${kill}`;
       const before = listCheckpoint(checkpoint);
       if (before.plans.length > 0 && before.plans[before.plans.length - 1] === (before.commits[before.commits.length - 1] ?? -1) + 1) replays++;
-      const job = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint });
+      const job = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint, defaultHeartbeats: DEFAULT_HEARTBEATS });
       current = job;
+      // the restart delay: until every channel is OPEN for a client that is not the killed run's
+      const dead = previousHolders;
+      let takenOver = false;
+      const takeoverPoll = (async () => {
+        while (job.child.exitCode === null && job.child.signalCode === null) {
+          const described = await admin.describe('OrderSource', 'orders').catch(() => undefined);
+          const owners = new Set((described?.channels ?? []).map((channel) => (channel.status === 'OPEN' ? (channel.clientId ?? '') : '')));
+          if (described !== undefined && !owners.has('') && [...owners].every((owner) => !dead.has(owner))) {
+            takenOver = true;
+            takeoversMs.push(Date.now() - job.startedAt);
+            previousHolders = owners;
+            return;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      })();
       const pid = job.child.pid as number;
       let killedAt = 0;
       const killNow = (): void => {
@@ -175,6 +201,12 @@ async function lane(index: number, kills: number, tally: Tally): Promise<LaneRes
       onFile = undefined;
       clearInterval(restoredPoll);
       const exit = await job.exited;
+      await takeoverPoll;
+      if (!takenOver) {
+        // killed before it held every channel: what it did hold is the next run's predecessor
+        const described = await admin.describe('OrderSource', 'orders');
+        previousHolders = new Set(described.channels.flatMap((channel) => (channel.status === 'OPEN' && channel.clientId !== undefined && channel.clientId !== '' ? [channel.clientId] : [])));
+      }
       if (ended === 'exited' || exit.signal !== 'SIGKILL') throw new Error(`${label}: the job ended by itself (${exit.code ?? exit.signal}) instead of being killed:\n${job.stderr()}`);
       const acknowledged = await tunnelCounts(admin);
       const classified = classifyKill({ location: checkpoint, pid, startedAt: job.startedAt, killedAt, stderr: job.stderr(), sinkEvents: emulator.sinkEvents, generation: 1, acknowledged }, before);
@@ -189,7 +221,7 @@ async function lane(index: number, kills: number, tally: Tally): Promise<LaneRes
 
     await generator.stop();
     const killsMs = Date.now() - started;
-    const final = await runJobToEnd({ endpoint: emulator.endpoint, tunnelId, checkpoint }, 120_000);
+    const final = await runJobToEnd({ endpoint: emulator.endpoint, tunnelId, checkpoint, defaultHeartbeats: DEFAULT_HEARTBEATS }, 120_000);
     expect(final.code, final.stderr).toBe(0);
     admin.close();
 
@@ -210,6 +242,7 @@ async function lane(index: number, kills: number, tally: Tally): Promise<LaneRes
       generatorRetries: generator.retries,
       killsMs,
       finalMs: final.ms,
+      takeoversMs,
     };
   } finally {
     generator.abort();
@@ -239,14 +272,25 @@ describe('kill -9 of the seed job (otsflow sql -f examples/orders/job.sql)', () 
         `  by aim: ${[...byTarget].map(([target, row]) => `${target} → ${[...row].map(([phase, n]) => `${phase} ${n}`).join(' ')}`).join('; ')}`,
         `  kills took ${lanes.map((r) => (r.killsMs / 1000).toFixed(1)).join(' and ')} s, the final runs to idle ${lanes.map((r) => (r.finalMs / 1000).toFixed(1)).join(' and ')} s`,
         `  ${sum((r) => r.replays)} restarts replayed a planned batch, ${sum((r) => r.killedReplays)} kills interrupted such a replay; generator retries ${sum((r) => r.generatorRetries)}`,
+        `  heartbeats ${DEFAULT_HEARTBEATS ? 'default (30 s / 300 s)' : '200 ms / 1 s'}: restart delays (spawn → every channel held) ${restartDelays(lanes.flatMap((r) => r.takeoversMs))}`,
       ].join('\n'),
     );
+    const takeovers = lanes.flatMap((r) => r.takeoversMs);
+    expect(takeovers.length, 'most restarts held their channels before being killed').toBeGreaterThanOrEqual(Math.floor(KILLS / 2));
+    for (const ms of takeovers) expect(ms, 'a restart reads again within 10 s').toBeLessThan(RESTART_LIMIT_MS);
     // the kills must have hit the protocol, not only the idle time between batches
     const protocolPhases = (['plan', 'planned', 'sink-write', 'sink-written', 'commit', 'ack'] as const).filter((phase) => (phases.get(phase) ?? 0) > 0);
     expect(protocolPhases.length, `phases hit: ${[...phases]}`).toBeGreaterThanOrEqual(3);
     expect(sum((r) => r.replays)).toBeGreaterThan(0);
   }, 60_000 + KILLS * 12_000);
 });
+
+function restartDelays(ms: readonly number[]): string {
+  if (ms.length === 0) return 'none measured';
+  const sorted = [...ms].sort((a, b) => a - b);
+  const at = (q: number): string => `${((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number) / 1000).toFixed(1)} s`;
+  return `median ${at(0.5)}, max ${at(1)} over ${ms.length} restarts`;
+}
 
 /** Per channel, the records the tunnel's checkpoint covers (the checkpoint token's count). */
 async function tunnelCounts(admin: ReturnType<typeof tunnelAdmin>): Promise<Map<string, number>> {

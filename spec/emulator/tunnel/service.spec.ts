@@ -268,6 +268,30 @@ describe('TunnelService', () => {
     ]);
   });
 
+  it("shutdown names a client, not the caller: a restarted job ends its dead predecessor's session and takes the channels at once", () => {
+    const { tunnelId } = ok(service.createTunnel({ tableName: 'orders', tunnelName: 's', tunnelType: 'Stream' }));
+    const dead = connect(tunnelId);
+    const heldDead = new Map<string, ReportedChannel>();
+    beat(tunnelId, dead, heldDead);
+    expect(heldDead.size).toBe(2);
+    // the successor connects: while the predecessor's leases stand (it never beats again to give
+    // its surplus back) the successor gets nothing
+    clock.advance(5_000);
+    const next = connect(tunnelId);
+    const heldNext = new Map<string, ReportedChannel>();
+    beat(tunnelId, next, heldNext);
+    expect(heldNext.size).toBe(0);
+    ok(service.shutdown({ tunnelId, clientId: dead }));
+    beat(tunnelId, next, heldNext);
+    expect([...heldNext.keys()].sort()).toEqual([...heldDead.keys()].sort());
+    // versions only grow: each channel was released (+1) and assigned (+1) after the predecessor's grant
+    for (const [id, lease] of heldNext) expect(lease.version).toBeGreaterThan((heldDead.get(id) as ReportedChannel).version);
+    // the predecessor, were it alive after all, is told its session is gone
+    expect(fail(service.heartbeat({ tunnelId, clientId: dead, channels: [...heldDead.values()] })).code).toBe('OTSResourceGone');
+    expect(fail(service.readRecords({ tunnelId, clientId: dead, channelId: [...heldDead.keys()][0] as string, token: 'finished' })).code).toBe('OTSResourceGone');
+    expect(fail(service.checkpoint({ tunnelId, clientId: dead, channelId: [...heldDead.keys()][0] as string, checkpoint: 'finished', sequenceNumber: 1 })).code).toBe('OTSResourceGone');
+  });
+
   it('starts stream channels at LATEST, EARLIEST or a start offset, and finishes them at the end offset', () => {
     const key = orderKey('same');
     const partition = partitionOf(key, 2);

@@ -550,6 +550,12 @@ export interface JobOptions {
   readonly idleMs?: number;
   readonly heartbeatIntervalMs?: number;
   readonly heartbeatTimeoutMs?: number;
+  /** no heartbeat flags at all: the defaults a user gets (30 s interval, 300 s timeout) */
+  readonly defaultHeartbeats?: boolean;
+  /** the live progress on stderr (a plain line every 5 s, stderr being a pipe); off by default */
+  readonly progress?: boolean;
+  /** more command-line flags (e.g. --reset) */
+  readonly extraArgs?: readonly string[];
 }
 
 /** `otsflow sql -f examples/orders/job.sql --var …` as a user runs it, in its own process. */
@@ -572,11 +578,9 @@ export function startJob(options: JobOptions): JobProcess {
     ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}=${value}`]),
     '--time-zone',
     'UTC',
-    '--no-progress',
-    '--heartbeat-interval-ms',
-    String(options.heartbeatIntervalMs ?? 200),
-    '--heartbeat-timeout-ms',
-    String(options.heartbeatTimeoutMs ?? 1_000),
+    ...(options.progress === true ? [] : ['--no-progress']),
+    ...(options.defaultHeartbeats === true ? [] : ['--heartbeat-interval-ms', String(options.heartbeatIntervalMs ?? 200), '--heartbeat-timeout-ms', String(options.heartbeatTimeoutMs ?? 1_000)]),
+    ...(options.extraArgs ?? []),
     ...(options.untilIdle === true ? ['--until-idle', '--idle-ms', String(options.idleMs ?? 1_000)] : []),
   ];
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('OTSFLOW_') && !name.startsWith('ALIBABA_CLOUD_')));
