@@ -14,7 +14,7 @@ import { memorySource } from '../stream/source.js';
 import { microBatch } from '../stream/micro-batch.js';
 import { commitAfter, type RetryOptions } from '../stream/commit-after.js';
 import { mapOutputRows } from '../stream/map-output-rows.js';
-import { StreamMetrics, type MetricsSnapshot } from '../stream/metrics.js';
+import { StreamMetrics, type LateWindow, type MetricsSnapshot } from '../stream/metrics.js';
 import { stoppable } from '../stream/stoppable.js';
 import { channelBatchSource } from '../stream/tunnel-source.js';
 import type { OutputBatch } from '../stream/batch.js';
@@ -105,6 +105,8 @@ export interface JobSummary {
   readonly recordsIn: number;
   readonly rowsWritten: number;
   readonly lateRows: number;
+  /** late rows dropped per window (the latest 1,000 windows with any), by window start */
+  readonly lateWindows: readonly LateWindow[];
   readonly badRows: number;
   readonly durationMs: number;
   readonly restoredFrom: 'fresh' | number | undefined;
@@ -498,7 +500,16 @@ class SqlStreamJob implements StreamJob {
     };
     const feed = stoppable(
       channelBatchSource(
-        (startTokens) => tunnel(startTokens === undefined ? tunnelOptions : { ...tunnelOptions, startTokens }).pipe(tap((batch: ChannelBatch) => this.noteRecords(batch.records.length))),
+        (startTokens, onEvent) =>
+          tunnel({
+            ...tunnelOptions,
+            ...(startTokens === undefined ? {} : { startTokens }),
+            // the channel notes of event time (tunnel-source.ts) ride on the client's events
+            onEvent: (event) => {
+              this.onTunnelEvent(event);
+              onEvent?.(event);
+            },
+          }).pipe(tap((batch: ChannelBatch) => this.noteRecords(batch.records.length))),
         // an aggregating job is its channels' sole consumer: a lost session resumes where it read
         { reopen: query.aggregating ? 'resume' : 'checkpoint' },
       ),
@@ -535,6 +546,8 @@ class SqlStreamJob implements StreamJob {
           const rows = this.pendingRows.get(committed.batchId);
           this.pendingRows.delete(committed.batchId);
           if (rows !== undefined && rows.length > 0) this.latestRows = rows;
+          const late = this.metrics.takeLate(committed.batchId);
+          if (late.length > 0) this.log('info', `batch ${committed.batchId}: ${lateText(late, this.zone)}`);
           if (committed.batchId === 0 || this.metrics.snapshot().batchesCommitted === 1) this.announceStart();
           this.publish();
         },
@@ -688,6 +701,7 @@ class SqlStreamJob implements StreamJob {
       recordsIn: metrics.recordsIn,
       rowsWritten: metrics.rowsWritten,
       lateRows: metrics.lateRows,
+      lateWindows: metrics.lateWindows,
       badRows: metrics.badRows,
       durationMs: this.startedAt === 0 ? 0 : Date.now() - this.startedAt,
       restoredFrom: metrics.restoredFrom,
@@ -725,6 +739,23 @@ class SqlStreamJob implements StreamJob {
 
 class SoleConsumerError extends Error {
   override readonly name = 'SoleConsumerError';
+}
+
+/**
+ * `3 late rows dropped (window 2024-01-01 00:00:45–00:01:30: 2, …)`: the rows behind their
+ * lateness limit (README, "Late data"), per window in the session time zone; at most 5 windows.
+ */
+export function lateText(windows: readonly LateWindow[], zone: TimeZone, total?: number): string {
+  const rows = total ?? windows.reduce((sum, window) => sum + window.rows, 0);
+  const sorted = [...windows].sort((a, b) => a.start - b.start);
+  const shown = sorted.slice(0, 5).map((window) => {
+    const start = formatTimestamp(window.start, zone) ?? String(window.start);
+    const end = formatTimestamp(window.end, zone) ?? String(window.end);
+    const sameDay = start.slice(0, 11) === end.slice(0, 11);
+    return `window ${start}–${sameDay ? end.slice(11) : end}: ${window.rows}`;
+  });
+  const more = sorted.length > 5 ? `, … ${sorted.length - 5} more windows` : '';
+  return `${rows} late ${rows === 1 ? 'row' : 'rows'} dropped (${shown.join(', ')}${more})`;
 }
 
 function channelProgress(described: TunnelDescription): ChannelProgress[] {

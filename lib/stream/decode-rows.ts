@@ -17,7 +17,7 @@
 import { map, type OperatorFunction } from 'rxjs';
 import * as E from 'fp-ts/lib/Either.js';
 import type { ChangeRecord } from '../wire/types.js';
-import type { DeadLetter, RecordBatch, RowProblem, TableBatch } from './batch.js';
+import { dropFromRowChannels, type DeadLetter, type RecordBatch, type RowProblem, type TableBatch } from './batch.js';
 import type { Catalog } from './catalog.js';
 import {
   RECORD_TIMESTAMP_COLUMN,
@@ -64,6 +64,8 @@ export interface DecodedRecords {
   readonly deletes: number;
   /** UPDATE_ROW / DELETE_ROW records dropped by their policy */
   readonly skipped: number;
+  /** indexes of the records that gave no row (bad or skipped), ascending */
+  readonly dropped: readonly number[];
 }
 
 export class BadRowError extends Error {
@@ -109,6 +111,8 @@ interface BatchColumns {
   updates: number;
   deletes: number;
   skipped: number;
+  /** indexes of records skipped by the update/delete policy */
+  readonly skippedAt: number[];
 }
 
 /** Decodes records[i] into row `columns.out` (advancing it) or notes it as bad or skipped. */
@@ -186,6 +190,7 @@ export function compileDecoder(options: DecodeRowsOptions): (records: readonly C
       updates: 0,
       deletes: 0,
       skipped: 0,
+      skippedAt: [],
     };
     for (let k = 0; k < width; k++) {
       const kind = kinds[k];
@@ -229,7 +234,8 @@ export function compileDecoder(options: DecodeRowsOptions): (records: readonly C
       const problems = rowProblems(decoded.left, options.catalog);
       return { index, record, primaryKey: formatPrimaryKey(record), problems, message: formatProblems(problems) };
     });
-    return { table: { length: out, columns: table }, bad, updates: columns.updates, deletes: columns.deletes, skipped: columns.skipped };
+    const dropped = columns.skippedAt.length === 0 ? columns.bad : columns.bad.length === 0 ? columns.skippedAt : [...columns.bad, ...columns.skippedAt].sort((a, b) => a - b);
+    return { table: { length: out, columns: table }, bad, updates: columns.updates, deletes: columns.deletes, skipped: columns.skipped, dropped };
   };
 }
 
@@ -263,12 +269,14 @@ function genericDecoder(kinds: Int32Array, indexOf: ReadonlyMap<string, number>,
         columns.updates++;
         if (skipUpdates) {
           columns.skipped++;
+          columns.skippedAt.push(i);
           return;
         }
       } else {
         columns.deletes++;
         if (skipDeletes) {
           columns.skipped++;
+          columns.skippedAt.push(i);
           return;
         }
       }
@@ -446,12 +454,14 @@ export function decodeRows(options: DecodeRowsOptions): OperatorFunction<RecordB
     metrics.add('updateRecords', decoded.updates);
     metrics.add('deleteRecords', decoded.deletes);
     metrics.add('changeRecordsSkipped', decoded.skipped);
-    if (decoded.bad.length === 0) return { ...batch, rows: decoded.table };
+    // rows keep their channel: the ranges shrink by the records that gave no row
+    const channels = batch.rowChannels === undefined || decoded.dropped.length === 0 ? {} : { rowChannels: dropFromRowChannels(batch.rowChannels, decoded.dropped) };
+    if (decoded.bad.length === 0) return { ...batch, rows: decoded.table, ...channels };
     metrics.add('badRows', decoded.bad.length);
     if (policy === 'fail') throw new BadRowError(table, decoded.bad, batch.id);
     if (policy === 'skip') {
       metrics.add('badRowsSkipped', decoded.bad.length);
-      return { ...batch, rows: decoded.table };
+      return { ...batch, rows: decoded.table, ...channels };
     }
     const letters = decoded.bad.map(
       (bad): DeadLetter => ({
@@ -464,6 +474,6 @@ export function decodeRows(options: DecodeRowsOptions): OperatorFunction<RecordB
         message: bad.message,
       }),
     );
-    return { ...batch, rows: decoded.table, deadLetters: [...batch.deadLetters, ...letters] };
+    return { ...batch, rows: decoded.table, ...channels, deadLetters: [...batch.deadLetters, ...letters] };
   });
 }
