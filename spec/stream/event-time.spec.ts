@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChangeRecord } from '../../lib/wire/types.js';
 import { aggregate, WINDOW } from '../../lib/stream/aggregate.js';
 import { count, sum } from '../../lib/stream/aggregates.js';
-import type { DeadLetter, WindowBounds } from '../../lib/stream/batch.js';
+import { dropFromRowChannels, keepInRowChannels, type DeadLetter, type RowChannels, type WindowBounds } from '../../lib/stream/batch.js';
 import { commitAfter } from '../../lib/stream/commit-after.js';
 import { decodeRows } from '../../lib/stream/decode-rows.js';
 import { emit } from '../../lib/stream/emit.js';
@@ -346,5 +346,22 @@ describe('event time depends only on the data', () => {
     // the crashes land inside batches too: planned batches are replayed
     expect(restarts).toBeGreaterThan(20);
     expect(replays).toBeGreaterThan(5);
+  });
+
+  it('keeps each row with its channel when rows are dropped (bad rows, WHERE)', () => {
+    const perRow = (channels: RowChannels): string[] => channels.ids.flatMap((id, k) => Array.from({ length: (channels.ends[k] as number) - (k === 0 ? 0 : (channels.ends[k - 1] as number)) }, () => id));
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 6 }), { maxLength: 5 }), fc.array(fc.boolean(), { maxLength: 40 }), (sizes, flags) => {
+        const ends: number[] = [];
+        sizes.reduce((total, size) => (ends.push(total + size), total + size), 0);
+        const channels: RowChannels = { ids: sizes.map((_, k) => `ch${k}`), ends };
+        const rows = perRow(channels);
+        const kept = rows.map((_, i) => i).filter((i) => flags[i] !== false);
+        const dropped = rows.map((_, i) => i).filter((i) => flags[i] === false);
+        const expected = kept.map((i) => rows[i]);
+        expect(perRow(keepInRowChannels(channels, kept))).toEqual(expected);
+        expect(perRow(dropFromRowChannels(channels, dropped))).toEqual(expected);
+      }),
+    );
   });
 });
