@@ -189,6 +189,8 @@ class MicroBatcher<R> {
       this.replayPlan = restored.plan;
     }
     const from: Record<string, Position> = {};
+    // channels read before the restart hold the watermark until the source says they are caught up
+    for (const channelId of cursors.keys()) this.known.add(channelId);
     for (const [channelId, cursor] of cursors) {
       from[channelId] = cursor.position;
       this.expected.set(channelId, key(cursor.position));

@@ -23,7 +23,8 @@
  * For event time the source also reports channels (see source.ts): an `opened` note when the
  * client opens a channel (before its first read), `caughtUp` on a batch whose ReadRecords did not
  * fill a response (stream) or ended the channel, a `caught-up` note when a read came back empty
- * and caught up, and a `closed` note when the channel leaves this client.
+ * and caught up, and a `closed` note when a channel finished. A channel closed for another reason
+ * (lost session, lease moved, read error) stays known: it comes back and holds the watermark.
  */
 import { map, Observable } from 'rxjs';
 import type { ChangeRecord } from '../wire/types.js';
@@ -74,7 +75,9 @@ function withChannelNotes(open: (onEvent: (event: TunnelEvent) => void) => Obser
       } else if (event.kind === 'read') {
         lastRead.set(event.channelId, event.caughtUp);
         if (event.records === 0 && event.caughtUp) subscriber.next(channelNote(event.channelId, 'caught-up'));
-      } else if (event.kind === 'channel-closed') {
+      } else if (event.kind === 'channel-closed' && event.reason === 'finished') {
+        // only a finished channel is gone for good; one closed for any other reason (a lost
+        // session, a lease moved, an error) comes back and keeps holding the watermark meanwhile
         lastRead.delete(event.channelId);
         subscriber.next(channelNote(event.channelId, 'closed'));
       }
