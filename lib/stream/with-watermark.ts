@@ -18,7 +18,9 @@
  * Each batch carries the job watermark in force (`current`), the one after it (`next`, which
  * closes windows at the end of the batch, like Spark's no-data batch), and per row the lateness
  * limit `max(channel watermark before the row, current)` (`limits`): the window operators drop a
- * row whose window ends at or before its limit. A replayed batch uses the job watermark and the
+ * row whose window ends at or before its limit. A row at or after its limit cannot be late (its
+ * windows end after it), so `limits` is only written for a batch with a row before its limit;
+ * otherwise every limit is `current` and the batch carries none. A replayed batch uses the job watermark and the
  * holding channels recorded in its plan, and the channel maxima of the commit before it, so it
  * judges and closes exactly as the lost run did. The channel maxima are state, saved with each
  * commit. Batches without `rowChannels` and `holdingChannels` (not formed by `microBatch`, or
@@ -82,22 +84,45 @@ export function withWatermark(options: WithWatermarkOptions): MonoTypeOperatorFu
           const channels = batch.holdingChannels === undefined ? undefined : batch.rowChannels;
           let limits: number[] | undefined;
           if (channels !== undefined) {
-            limits = new Array<number>(n);
+            // one pass for the maxima; a row can only be late if its time is below its limit
+            // (every window it falls in ends after it), so the per-row limits are written only
+            // for a batch holding such a row — most batches need none and take `current`
+            const ids = channels.ids;
+            const startMax = new Array<number>(ids.length);
+            let suspect = false;
             let i = 0;
-            for (let k = 0; k < channels.ids.length; k++) {
-              const channelId = channels.ids[k] as string;
+            for (let k = 0; k < ids.length; k++) {
+              const channelId = ids[k] as string;
               const end = Math.min(channels.ends[k] as number, n);
               let max = maxima.get(channelId) ?? NONE;
+              startMax[k] = max;
+              let edge = max - delay;
               for (; i < end; i++) {
-                const limit = max - delay;
-                limits[i] = limit > current ? limit : current;
                 const t = times[i] as number;
-                // NaN (no event time) fails the comparison and moves nothing
-                if (t > max) max = t;
+                // NaN (no event time) fails both comparisons and moves nothing
+                if (t < edge && edge > current) suspect = true;
+                if (t > max) {
+                  max = t;
+                  edge = max - delay;
+                }
               }
               if (max !== NONE) maxima.set(channelId, max);
             }
-            for (; i < n; i++) limits[i] = current;
+            if (suspect) {
+              limits = new Array<number>(n);
+              i = 0;
+              for (let k = 0; k < ids.length; k++) {
+                const end = Math.min(channels.ends[k] as number, n);
+                let max = startMax[k] as number;
+                for (; i < end; i++) {
+                  const limit = max - delay;
+                  limits[i] = limit > current ? limit : current;
+                  const t = times[i] as number;
+                  if (t > max) max = t;
+                }
+              }
+              for (; i < n; i++) limits[i] = current;
+            }
           } else {
             for (let i = 0; i < n; i++) {
               const t = times[i] as number;

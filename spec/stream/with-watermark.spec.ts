@@ -73,8 +73,9 @@ describe('withWatermark', () => {
         const NEG = Number.NEGATIVE_INFINITY;
         expectObservable(source.pipe(withWatermark({ eventTime: 't', delay: 50 }), watermarks)).toBe('a-b-c', {
           a: { current: NEG, next: 50, limits: [NEG, 950, 950, NEG] },
-          b: { current: 50, next: 100, limits: [50, 100] },
-          c: { current: 100, next: 1150, limits: [] },
+          // no row below its limit: no per-row limits, every row's is `current`
+          b: { current: 50, next: 100 },
+          c: { current: 100, next: 1150 },
         });
       });
     });
@@ -86,7 +87,7 @@ describe('withWatermark', () => {
           const batches = Object.fromEntries(cuts.map((cut, i) => [String.fromCharCode(97 + i), channelBatch(i, { x: cut }, ['x'])]));
           cold(cuts.map((_, i) => String.fromCharCode(97 + i)).join(''), batches)
             .pipe(withWatermark({ eventTime: 't', delay: 10 }))
-            .subscribe((batch) => out.push(...(batch.watermark?.limits ?? [])));
+            .subscribe((batch) => out.push(...(batch.watermark?.limits ?? Array.from({ length: batch.rows.length }, () => batch.watermark?.current as number))));
         });
         return out;
       };
@@ -107,8 +108,8 @@ describe('withWatermark', () => {
           b: { ...channelBatch(5, {}, []), plannedWatermark: 220, context: ctx },
         });
         expectObservable(source.pipe(withWatermark({ eventTime: 't', delay: 100 }), map((batch) => ({ watermark: batch.watermark, state: batch.state })))).toBe('a-b', {
-          a: { watermark: { current: 200, next: 220, limits: [200] }, state: { watermark: { channels: { a: 320, b: 900 } } } },
-          b: { watermark: { current: 220, next: 800, limits: [] }, state: { watermark: { channels: { a: 320, b: 900 } } } },
+          a: { watermark: { current: 200, next: 220 }, state: { watermark: { channels: { a: 320, b: 900 } } } },
+          b: { watermark: { current: 220, next: 800 }, state: { watermark: { channels: { a: 320, b: 900 } } } },
         });
       });
     });
