@@ -154,7 +154,7 @@ async function run(env: TunnelEmulator, tunnelName: string, label: string, holdB
       if (got === undefined || got.count !== want.count || got.total !== want.total) equal = false;
       missing += want.count - (got?.count ?? 0);
     }
-    const lateWindows = (summary as { lateWindows?: unknown[] }).lateWindows ?? [];
+    const lateWindows = summary.lateWindows;
     console.log(
       `${label.padEnd(32)} ${String(summary.recordsIn).padStart(7)} records in ${seconds.toFixed(2)} s = ${Math.round(summary.recordsIn / seconds).toLocaleString('en-US')} records/s ` +
         `(${Math.round(summary.recordsIn / cpuSeconds).toLocaleString('en-US')} per CPU second, job and emulator); ` +
