@@ -4,6 +4,7 @@
  * (CI logs, pipes): one plain line every few seconds, so logs stay readable.
  */
 import type { JobProgress } from '../sql/session.js';
+import type { LateWindow } from '../stream/metrics.js';
 import type { OutputRow } from '../stream/table.js';
 
 export interface ProgressView {
@@ -66,14 +67,22 @@ export function formatTypeMismatches(total: number, byColumn: Readonly<Record<st
   return `${formatNumber(total)} wrong-type values read as null (${named.join(', ')})`;
 }
 
+/** The latest windows that lost late rows, with their counts: `12:00:45 ×3 · 12:01:30 ×1` (UTC times). */
+export function lateWindowsText(windows: readonly LateWindow[], most = 4): string {
+  const latest = windows.slice(-most);
+  const text = latest.map((window) => `${new Date(window.start).toISOString().slice(11, 19)}–${new Date(window.end).toISOString().slice(11, 19)} ×${window.rows}`).join(' · ');
+  return `${windows.length > most ? `${windows.length} windows, latest ${text}` : text} UTC`;
+}
+
 /** The block a terminal shows. */
 export function renderProgress(progress: JobProgress, latest: readonly OutputRow[]): string[] {
   const m = progress.metrics;
   const lines = [
     `job ${progress.job} — ${progress.state}`,
-    `  ${formatNumber(progress.recordsPerSecond)} records/s · ${formatNumber(m.recordsIn)} records · ${formatNumber(m.batchesCommitted)} batches committed · ${formatNumber(m.rowsWritten)} rows written · open windows ${m.openWindows}${m.lateRows > 0 ? ` · late ${m.lateRows}` : ''}${m.badRows > 0 ? ` · bad rows ${m.badRows}` : ''}`,
+    `  ${formatNumber(progress.recordsPerSecond)} records/s · ${formatNumber(m.recordsIn)} records · ${formatNumber(m.batchesCommitted)} batches committed · ${formatNumber(m.rowsWritten)} rows written · open windows ${m.openWindows}${m.badRows > 0 ? ` · bad rows ${m.badRows}` : ''}`,
   ];
   if (m.typeMismatches > 0) lines.push(`  ${formatTypeMismatches(m.typeMismatches, m.typeMismatchesByColumn)}`);
+  if (m.lateRows > 0) lines.push(`  late rows dropped ${formatNumber(m.lateRows)}: ${lateWindowsText(m.lateWindows)}`);
   if (progress.status !== undefined) lines.push(`  ${progress.status}`);
   if (progress.channels.length > 0) {
     lines.push(`  channels: ${progress.channels.map((channel) => `${channel.channelId.slice(0, 8)} ${channel.status ?? '?'} lag ${formatLag(channel.lagMs)}`).join(' · ')}`);
@@ -88,7 +97,8 @@ export function progressLine(progress: JobProgress): string {
   const lags = progress.channels.map((channel) => channel.lagMs).filter((lag): lag is number => lag !== undefined);
   const lag = lags.length === 0 ? '' : ` · max lag ${formatLag(Math.max(...lags))}`;
   const status = progress.status === undefined ? '' : ` · ${progress.status}`;
-  return `job ${progress.job}: ${progress.state}${status}, ${formatNumber(progress.recordsPerSecond)} records/s, ${formatNumber(m.recordsIn)} records, ${formatNumber(m.batchesCommitted)} batches, ${formatNumber(m.rowsWritten)} rows written, ${m.openWindows} open windows${m.typeMismatches > 0 ? `, ${formatTypeMismatches(m.typeMismatches, m.typeMismatchesByColumn)}` : ''}${lag}`;
+  const late = m.lateRows > 0 ? `, late rows dropped ${formatNumber(m.lateRows)} (${lateWindowsText(m.lateWindows, 2)})` : '';
+  return `job ${progress.job}: ${progress.state}${status}, ${formatNumber(progress.recordsPerSecond)} records/s, ${formatNumber(m.recordsIn)} records, ${formatNumber(m.batchesCommitted)} batches, ${formatNumber(m.rowsWritten)} rows written, ${m.openWindows} open windows${late}${m.typeMismatches > 0 ? `, ${formatTypeMismatches(m.typeMismatches, m.typeMismatchesByColumn)}` : ''}${lag}`;
 }
 
 export interface ProgressPrinter {

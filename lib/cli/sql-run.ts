@@ -15,7 +15,8 @@ import { DEFAULT_CREDENTIALS, DEFAULT_INSTANCE_NAME, startEmulator, type Running
 import { compile } from '../sql/compile.js';
 import { SQL_LIMITS } from '../sql/limits.js';
 import { formatSqlError } from '../sql/printer.js';
-import type { Connection, StreamJob } from '../sql/session.js';
+import { systemTimeZone, timeZone } from '../sql/datetime.js';
+import { lateText, type Connection, type StreamJob } from '../sql/session.js';
 import { CliError, UsageError, type CommandContext } from './log.js';
 import { formatTypeMismatches, progressPrinter } from './progress.js';
 import type { SqlCommandOptions } from './sql-command.js';
@@ -196,7 +197,10 @@ export async function runSqlCommand(options: SqlCommandOptions, context: Command
       const summary = await job.done.catch((error: unknown) => {
         throw new CliError((error as Error)?.message ?? String(error), { cause: error });
       });
-      log.info(`job ${summary.job}: ${summary.batchesCommitted} batches committed, ${summary.recordsIn} records read, ${summary.rowsWritten} rows written${summary.lateRows > 0 ? `, ${summary.lateRows} late rows dropped` : ''}${summary.typeMismatches > 0 ? `, ${formatTypeMismatches(summary.typeMismatches, summary.typeMismatchesByColumn)}` : ''}${summary.partialRows === undefined ? '' : `, ${summary.partialRows} partial rows (named above)`} in ${(summary.durationMs / 1000).toFixed(1)} s`);
+      // late rows per window (README, "Late data"), window bounds in the session time zone
+      const zone = options.timeZone === undefined ? E.right(systemTimeZone()) : timeZone(options.timeZone);
+      const late = summary.lateRows > 0 && E.isRight(zone) ? `, ${lateText(summary.lateWindows, zone.right, summary.lateRows)}` : '';
+      log.info(`job ${summary.job}: ${summary.batchesCommitted} batches committed, ${summary.recordsIn} records read, ${summary.rowsWritten} rows written${late}${summary.typeMismatches > 0 ? `, ${formatTypeMismatches(summary.typeMismatches, summary.typeMismatchesByColumn)}` : ''}${summary.partialRows === undefined ? '' : `, ${summary.partialRows} partial rows (named above)`} in ${(summary.durationMs / 1000).toFixed(1)} s`);
     }
   } finally {
     process.off('SIGINT', onSignal);

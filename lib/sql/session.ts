@@ -16,7 +16,7 @@ import { memorySource } from '../stream/source.js';
 import { microBatch } from '../stream/micro-batch.js';
 import { commitAfter, type RetryOptions } from '../stream/commit-after.js';
 import { mapOutputRows } from '../stream/map-output-rows.js';
-import { StreamMetrics, type MetricsSnapshot } from '../stream/metrics.js';
+import { StreamMetrics, type LateWindow, type MetricsSnapshot } from '../stream/metrics.js';
 import { stoppable } from '../stream/stoppable.js';
 import { fileCheckpointStore } from '../stream/checkpoint/file-store.js';
 import { describeOwner, judgePredecessor, OWNER_RENEW_MS, OwnerLease, writeFileAtomicallySync } from '../stream/checkpoint/owner-record.js';
@@ -121,6 +121,8 @@ export interface JobSummary {
   readonly recordsIn: number;
   readonly rowsWritten: number;
   readonly lateRows: number;
+  /** late rows dropped per window (the latest 1,000 windows with any), by window start */
+  readonly lateWindows: readonly LateWindow[];
   readonly badRows: number;
   /** attribute values of the wrong type read as null (EMR's rule; catalog.type.mismatch='null') */
   readonly typeMismatches: number;
@@ -553,7 +555,16 @@ class SqlStreamJob implements StreamJob {
     };
     const feed = stoppable(
       channelBatchSource(
-        (startTokens) => tunnel(startTokens === undefined ? tunnelOptions : { ...tunnelOptions, startTokens }).pipe(tap((batch: ChannelBatch) => this.noteRecords(batch.records.length))),
+        (startTokens, onEvent) =>
+          tunnel({
+            ...tunnelOptions,
+            ...(startTokens === undefined ? {} : { startTokens }),
+            // the channel notes of event time (tunnel-source.ts) ride on the client's events
+            onEvent: (event) => {
+              this.onTunnelEvent(event);
+              onEvent?.(event);
+            },
+          }).pipe(tap((batch: ChannelBatch) => this.noteRecords(batch.records.length))),
         // an aggregating job is its channels' sole consumer: a lost session resumes where it read
         { reopen: query.aggregating ? 'resume' : 'checkpoint' },
       ),
@@ -602,6 +613,8 @@ class SqlStreamJob implements StreamJob {
           const rows = this.pendingRows.get(committed.batchId);
           this.pendingRows.delete(committed.batchId);
           if (rows !== undefined && rows.length > 0) this.latestRows = rows;
+          const late = this.metrics.takeLate(committed.batchId);
+          if (late.length > 0) this.log('info', `batch ${committed.batchId}: ${lateText(late, this.zone)}`);
           if (committed.batchId === 0 || this.metrics.snapshot().batchesCommitted === 1) this.announceStart();
           this.publish();
         },
@@ -936,6 +949,7 @@ class SqlStreamJob implements StreamJob {
       recordsIn: metrics.recordsIn,
       rowsWritten: metrics.rowsWritten,
       lateRows: metrics.lateRows,
+      lateWindows: metrics.lateWindows,
       badRows: metrics.badRows,
       typeMismatches: metrics.typeMismatches,
       typeMismatchesByColumn: metrics.typeMismatchesByColumn,
@@ -1029,6 +1043,23 @@ function readReplacement(location: string): TunnelReplacement | undefined {
 function replacedTunnel(location: string, tunnelId: string): TunnelReplacement | undefined {
   const record = readReplacement(location);
   return record !== undefined && record.replaces.includes(tunnelId) ? record : undefined;
+}
+
+/**
+ * `3 late rows dropped (window 2024-01-01 00:00:45–00:01:30: 2, …)`: the rows behind their
+ * lateness limit (README, "Late data"), per window in the session time zone; at most 5 windows.
+ */
+export function lateText(windows: readonly LateWindow[], zone: TimeZone, total?: number): string {
+  const rows = total ?? windows.reduce((sum, window) => sum + window.rows, 0);
+  const sorted = [...windows].sort((a, b) => a.start - b.start);
+  const shown = sorted.slice(0, 5).map((window) => {
+    const start = formatTimestamp(window.start, zone) ?? String(window.start);
+    const end = formatTimestamp(window.end, zone) ?? String(window.end);
+    const sameDay = start.slice(0, 11) === end.slice(0, 11);
+    return `window ${start}–${sameDay ? end.slice(11) : end}: ${window.rows}`;
+  });
+  const more = sorted.length > 5 ? `, … ${sorted.length - 5} more windows` : '';
+  return `${rows} late ${rows === 1 ? 'row' : 'rows'} dropped (${shown.join(', ')}${more})`;
 }
 
 function channelProgress(described: TunnelDescription): ChannelProgress[] {

@@ -26,10 +26,52 @@ export interface ChannelOffsets {
 export type Acknowledge = () => void | PromiseLike<unknown>;
 
 export interface WatermarkInfo {
-  /** the watermark in force for this batch: rows (windows) at or before it are late (closed) */
+  /** the job watermark in force for this batch: windows ending at or before it are closed */
   readonly current: number;
-  /** the watermark after this batch, which closes windows at the end of the batch */
+  /** the job watermark after this batch, which closes windows at the end of the batch */
   readonly next: number;
+  /**
+   * Per row, the lateness limit: a row whose window ends at or before it is late. It is the row's
+   * own channel watermark just before the row (that channel's greatest earlier event time − delay),
+   * never below `current`. Absent: every row's limit is `current`.
+   */
+  readonly limits?: readonly number[];
+}
+
+/**
+ * Which channel each row of a batch came from, without a per-row column: rows are grouped by
+ * channel (in channel id order, each channel's rows in its own order), so row `i` belongs to
+ * `ids[k]` for the first `k` with `i < ends[k]`.
+ */
+export interface RowChannels {
+  readonly ids: readonly string[];
+  readonly ends: readonly number[];
+}
+
+/** The channel ranges after dropping the rows at `dropped` (ascending row indexes). */
+export function dropFromRowChannels(channels: RowChannels, dropped: readonly number[]): RowChannels {
+  if (dropped.length === 0) return channels;
+  const ends = channels.ends.slice();
+  let k = 0;
+  let removed = 0;
+  for (const index of dropped) {
+    for (; k < ends.length && index >= (channels.ends[k] as number); k++) ends[k] = (channels.ends[k] as number) - removed;
+    removed++;
+  }
+  for (; k < ends.length; k++) ends[k] = (channels.ends[k] as number) - removed;
+  return { ids: channels.ids, ends };
+}
+
+/** The channel ranges after keeping only the rows at `kept` (ascending row indexes). */
+export function keepInRowChannels(channels: RowChannels, kept: readonly number[]): RowChannels {
+  const ends = new Array<number>(channels.ends.length);
+  let j = 0;
+  for (let k = 0; k < ends.length; k++) {
+    const end = channels.ends[k] as number;
+    while (j < kept.length && (kept[j] as number) < end) j++;
+    ends[k] = j;
+  }
+  return { ids: channels.ids, ends };
 }
 
 export interface TumblingSpec {
@@ -136,6 +178,14 @@ export interface MicroBatch<T> {
   readonly replay: boolean;
   /** the watermark recorded in the batch's plan; it overrides the computed one */
   readonly plannedWatermark: number | undefined;
+  /** which channel each row came from (set by `microBatch`; kept by operators that drop rows) */
+  readonly rowChannels?: RowChannels;
+  /**
+   * The channels that hold the job watermark back after this batch: known to the source and not
+   * caught up (they may still deliver records). Set by `microBatch` when it forms (or replays) the
+   * batch; absent on batches from elsewhere, which keep the single-watermark rule.
+   */
+  readonly holdingChannels?: readonly string[];
   readonly context: RunContext;
   readonly watermark?: WatermarkInfo;
   readonly windows?: WindowAssignment;

@@ -23,7 +23,7 @@
 import { map, type OperatorFunction } from 'rxjs';
 import * as E from 'fp-ts/lib/Either.js';
 import type { ChangeRecord } from '../wire/types.js';
-import type { DeadLetter, RecordBatch, RowProblem, TableBatch } from './batch.js';
+import { dropFromRowChannels, type DeadLetter, type RecordBatch, type RowProblem, type TableBatch } from './batch.js';
 import type { Catalog } from './catalog.js';
 import {
   RECORD_TIMESTAMP_COLUMN,
@@ -76,6 +76,8 @@ export interface DecodedRecords {
   readonly typeMismatches: number;
   /** the same, per catalog column (only columns with at least one) */
   readonly typeMismatchesByColumn: Readonly<Record<string, number>>;
+  /** indexes of the records that gave no row (bad or skipped), ascending */
+  readonly dropped: readonly number[];
 }
 
 export class BadRowError extends Error {
@@ -121,6 +123,8 @@ interface BatchColumns {
   updates: number;
   deletes: number;
   skipped: number;
+  /** indexes of records skipped by the update/delete policy */
+  readonly skippedAt: number[];
   /** type mismatches nulled in the current row, per column (allocated at the first one) */
   pending: Int32Array | undefined;
   /** how many mismatches the current row has: 0 on the good path, which then skips all of this */
@@ -243,6 +247,7 @@ export function compileDecoder(options: DecodeRowsOptions): (records: readonly C
       pending: undefined,
       rowMismatches: 0,
       mismatches: undefined,
+      skippedAt: [],
     };
     for (let k = 0; k < width; k++) {
       const kind = kinds[k];
@@ -297,7 +302,8 @@ export function compileDecoder(options: DecodeRowsOptions): (records: readonly C
         typeMismatchesByColumn[names[k] as string] = count;
       }
     }
-    return { table: { length: out, columns: table }, bad, updates: columns.updates, deletes: columns.deletes, skipped: columns.skipped, typeMismatches, typeMismatchesByColumn };
+    const dropped = columns.skippedAt.length === 0 ? columns.bad : columns.bad.length === 0 ? columns.skippedAt : [...columns.bad, ...columns.skippedAt].sort((a, b) => a - b);
+    return { table: { length: out, columns: table }, bad, updates: columns.updates, deletes: columns.deletes, skipped: columns.skipped, typeMismatches, typeMismatchesByColumn, dropped };
   };
 }
 
@@ -322,12 +328,14 @@ function genericDecoder(kinds: Int32Array, indexOf: ReadonlyMap<string, number>,
         columns.updates++;
         if (skipUpdates) {
           columns.skipped++;
+          columns.skippedAt.push(i);
           return;
         }
       } else {
         columns.deletes++;
         if (skipDeletes) {
           columns.skipped++;
+          columns.skippedAt.push(i);
           return;
         }
       }
@@ -519,12 +527,14 @@ export function decodeRows(options: DecodeRowsOptions): OperatorFunction<RecordB
     metrics.add('deleteRecords', decoded.deletes);
     metrics.add('changeRecordsSkipped', decoded.skipped);
     if (decoded.typeMismatches > 0) metrics.addTypeMismatches(decoded.typeMismatchesByColumn);
-    if (decoded.bad.length === 0) return { ...batch, rows: decoded.table };
+    // rows keep their channel: the ranges shrink by the records that gave no row
+    const channels = batch.rowChannels === undefined || decoded.dropped.length === 0 ? {} : { rowChannels: dropFromRowChannels(batch.rowChannels, decoded.dropped) };
+    if (decoded.bad.length === 0) return { ...batch, rows: decoded.table, ...channels };
     metrics.add('badRows', decoded.bad.length);
     if (policy === 'fail') throw new BadRowError(table, decoded.bad, batch.id);
     if (policy === 'skip') {
       metrics.add('badRowsSkipped', decoded.bad.length);
-      return { ...batch, rows: decoded.table };
+      return { ...batch, rows: decoded.table, ...channels };
     }
     const letters = decoded.bad.map(
       (bad): DeadLetter => ({
@@ -537,6 +547,6 @@ export function decodeRows(options: DecodeRowsOptions): OperatorFunction<RecordB
         message: bad.message,
       }),
     );
-    return { ...batch, rows: decoded.table, deadLetters: [...batch.deadLetters, ...letters] };
+    return { ...batch, rows: decoded.table, ...channels, deadLetters: [...batch.deadLetters, ...letters] };
   });
 }

@@ -8,7 +8,7 @@
  *   --a--|   filterRows(...)   --a'--|   a': rows [5, 9]
  */
 import { map, type MonoTypeOperatorFunction } from 'rxjs';
-import type { TableBatch } from './batch.js';
+import { keepInRowChannels, type TableBatch } from './batch.js';
 import { takeRows, type RowTable } from './table.js';
 
 export type RowPredicate = (table: RowTable) => ArrayLike<number | boolean | null | undefined>;
@@ -25,6 +25,7 @@ export function filterRows(keep: RowPredicate): MonoTypeOperatorFunction<TableBa
     for (let i = 0; i < n; i++) if (flags[i]) kept.push(i);
     if (kept.length === n) return batch;
     batch.context.metrics.add('rowsFiltered', n - kept.length);
-    return { ...batch, rows: takeRows(table, kept) };
+    const rows = takeRows(table, kept);
+    return batch.rowChannels === undefined ? { ...batch, rows } : { ...batch, rows, rowChannels: keepInRowChannels(batch.rowChannels, kept) };
   });
 }

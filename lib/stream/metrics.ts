@@ -4,6 +4,18 @@
  */
 import { Subject, type Observable } from 'rxjs';
 
+/** Late rows dropped from one window (session windows: the late row's own would-be session). */
+export interface LateWindow {
+  readonly start: number;
+  readonly end: number;
+  readonly rows: number;
+}
+
+/** At most this many windows keep their late-row counts (the latest by start). */
+const LATE_WINDOWS_KEPT = 1_000;
+/** Per-batch late counts wait this many batches for a reader (a log line), then go. */
+const LATE_BATCHES_KEPT = 64;
+
 export interface MetricsSnapshot {
   /** micro-batches formed by `microBatch` */
   readonly batches: number;
@@ -45,12 +57,17 @@ export interface MetricsSnapshot {
   readonly positionJumps: number;
   /** how the run started: 'fresh' (no checkpoint), or the batch id it resumed after */
   readonly restoredFrom: 'fresh' | number | undefined;
+  /** late rows dropped per window, by window start (the latest 1,000 windows with any) */
+  readonly lateWindows: readonly LateWindow[];
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type Counter = Exclude<keyof MetricsSnapshot, 'restoredFrom' | 'lateWindows' | 'typeMismatchesByColumn'>;
 
 export class StreamMetrics {
-  private readonly counters: Mutable<MetricsSnapshot> = {
+  private readonly lateByWindow = new Map<string, { start: number; end: number; rows: number }>();
+  private readonly lateByBatch = new Map<number, readonly LateWindow[]>();
+  private readonly counters: Mutable<Omit<MetricsSnapshot, 'lateWindows'>> = {
     batches: 0,
     batchesCommitted: 0,
     batchesReplayed: 0,
@@ -81,7 +98,7 @@ export class StreamMetrics {
   /** a snapshot after every committed batch */
   readonly changes: Observable<MetricsSnapshot> = this.subject.asObservable();
 
-  add(counter: Exclude<keyof MetricsSnapshot, 'restoredFrom' | 'typeMismatchesByColumn'>, amount: number): void {
+  add(counter: Counter, amount: number): void {
     if (amount !== 0) this.counters[counter] += amount;
   }
 
@@ -103,8 +120,32 @@ export class StreamMetrics {
     this.counters.restoredFrom = from;
   }
 
+  /** Late rows a window operator dropped from batch `batchId`, per window. */
+  noteLate(batchId: number, windows: readonly LateWindow[]): void {
+    for (const window of windows) {
+      const key = `${window.start}:${window.end}`;
+      const entry = this.lateByWindow.get(key);
+      if (entry !== undefined) entry.rows += window.rows;
+      else this.lateByWindow.set(key, { ...window });
+    }
+    if (this.lateByWindow.size > LATE_WINDOWS_KEPT) {
+      const oldest = [...this.lateByWindow].sort((a, b) => a[1].start - b[1].start).slice(0, this.lateByWindow.size - LATE_WINDOWS_KEPT);
+      for (const [key] of oldest) this.lateByWindow.delete(key);
+    }
+    this.lateByBatch.set(batchId, [...(this.lateByBatch.get(batchId) ?? []), ...windows]);
+    for (const id of this.lateByBatch.keys()) if (id < batchId - LATE_BATCHES_KEPT) this.lateByBatch.delete(id);
+  }
+
+  /** The late rows of batch `batchId` per window (each batch's once; empty when it dropped none). */
+  takeLate(batchId: number): readonly LateWindow[] {
+    const windows = this.lateByBatch.get(batchId) ?? [];
+    this.lateByBatch.delete(batchId);
+    return windows;
+  }
+
   snapshot(): MetricsSnapshot {
-    return { ...this.counters };
+    const lateWindows = this.lateByWindow.size === 0 ? [] : [...this.lateByWindow.values()].map((window) => ({ ...window })).sort((a, b) => a.start - b.start);
+    return { ...this.counters, lateWindows };
   }
 
   /** called by `commitAfter` once a batch is durable */

@@ -19,6 +19,14 @@
  * that was planned but not committed is re-run first, taking exactly the recorded records with
  * the recorded watermark; every new batch's plan is persisted under `offsets/N` before the batch
  * is emitted; and batch N+1 is emitted only after `commitAfter` committed batch N.
+ *
+ * Event time: each batch says which channel each row came from (`rowChannels`, ranges, no
+ * per-row column) and which channels hold the job watermark back (`holdingChannels`): those the
+ * source made known (an `opened` note or a batch) that are not idle — idle meaning the source said
+ * the channel is caught up and nothing of it is left queued here. The holding set depends on read
+ * timing, so it is part of the plan and a replay uses the recorded one. When a channel goes idle
+ * while nothing is queued, one batch without records is formed so the watermark can move on
+ * (as Spark's no-data batch does).
  */
 import { asyncScheduler, from, Observable, Subscription, type OperatorFunction, type SchedulerLike, type Subscriber } from 'rxjs';
 import * as E from 'fp-ts/lib/Either.js';
@@ -27,7 +35,7 @@ import { fileCheckpointStore } from './checkpoint/file-store.js';
 import { Session } from './checkpoint/session.js';
 import { watermarkFromJson, watermarkToJson, type BatchPlan, type CheckpointStore, type RestoredCheckpoint } from './checkpoint/store.js';
 import { StreamMetrics } from './metrics.js';
-import { isReplayable, type Position, type SourceBatch } from './source.js';
+import { isReplayable, type ChannelNote, type Position, type SourceBatch } from './source.js';
 
 export interface MicroBatchOptions {
   /** milliseconds between batches (Infinity: only `maxRecords` and completion cut batches) */
@@ -109,6 +117,14 @@ class MicroBatcher<R> {
   private readonly expected = new Map<string, string>();
   /** per channel, records of its first source batch that a restored cursor already covers */
   private readonly restoredSkip = new Map<string, number>();
+  /** channels the source made known and has not closed */
+  private readonly known = new Set<string>();
+  /** channels whose last word from the source was "caught up" */
+  private readonly caughtUp = new Set<string>();
+  /** the holding channels of the last formed batch */
+  private lastHolding: ReadonlySet<string> = new Set();
+  /** a channel stopped holding the watermark since the last batch: form one even without records */
+  private holdingMoved = false;
   private readonly scheduler: SchedulerLike;
   private readonly maxRecords: number;
   private readonly maxPerChannel: number;
@@ -173,6 +189,8 @@ class MicroBatcher<R> {
       this.replayPlan = restored.plan;
     }
     const from: Record<string, Position> = {};
+    // channels read before the restart hold the watermark until the source says they are caught up
+    for (const channelId of cursors.keys()) this.known.add(channelId);
     for (const [channelId, cursor] of cursors) {
       from[channelId] = cursor.position;
       this.expected.set(channelId, key(cursor.position));
@@ -195,6 +213,13 @@ class MicroBatcher<R> {
 
   private receive(batch: SourceBatch<R>): void {
     const { channelId } = batch;
+    if (batch.note !== undefined) {
+      this.note(channelId, batch.note);
+      return;
+    }
+    this.known.add(channelId);
+    if (batch.caughtUp === true) this.caughtUp.add(channelId);
+    else this.caughtUp.delete(channelId);
     const expected = this.expected.get(channelId);
     if (expected !== undefined && expected !== key(batch.position) && this.options.positionJumps === 'follow') {
       this.followJump(channelId);
@@ -219,6 +244,44 @@ class MicroBatcher<R> {
     this.drain();
   }
 
+  private note(channelId: string, note: ChannelNote): void {
+    if (note === 'closed') {
+      this.known.delete(channelId);
+      this.caughtUp.delete(channelId);
+    } else {
+      this.known.add(channelId);
+      if (note === 'caught-up') this.caughtUp.add(channelId);
+      else this.caughtUp.delete(channelId);
+    }
+    if (this.holdingMoved || this.hasQueued()) return;
+    const holding = new Set(this.holdingChannels());
+    for (const id of this.lastHolding) {
+      if (!holding.has(id)) {
+        this.holdingMoved = true;
+        break;
+      }
+    }
+    if (this.holdingMoved && this.timer === undefined) this.restartTimer();
+  }
+
+  /** Known channels that may still deliver records: not caught up, or with records queued here. */
+  private holdingChannels(): string[] {
+    const holding: string[] = [];
+    for (const channelId of this.known) {
+      if (!this.caughtUp.has(channelId)) {
+        holding.push(channelId);
+        continue;
+      }
+      for (const segment of this.queues.get(channelId) ?? []) {
+        if (segment.batch.records.length > segment.from) {
+          holding.push(channelId);
+          break;
+        }
+      }
+    }
+    return holding.sort();
+  }
+
   /** Forgets what is queued of a channel that resumes at another position (positionJumps: 'follow'). */
   private followJump(channelId: string): void {
     for (const segment of this.queues.get(channelId) ?? []) this.buffered -= segment.batch.records.length - segment.from;
@@ -234,7 +297,7 @@ class MicroBatcher<R> {
     this.timer?.unsubscribe();
     this.timer = undefined;
     if (!Number.isFinite(this.options.interval)) return;
-    if (!this.options.emitEmpty && !this.hasQueued()) return;
+    if (!this.options.emitEmpty && !this.holdingMoved && !this.hasQueued()) return;
     this.timer = this.scheduler.schedule(() => {
       this.due = true;
       this.timer = undefined;
@@ -292,7 +355,7 @@ class MicroBatcher<R> {
     if (!full && !this.due && !this.sourceDone) return;
     const emptyTick = this.due && !full && nothingQueued;
     this.due = false;
-    if (emptyTick && !this.options.emitEmpty) {
+    if (emptyTick && !this.options.emitEmpty && !this.holdingMoved) {
       this.restartTimer();
       return;
     }
@@ -306,6 +369,7 @@ class MicroBatcher<R> {
     const plan: BatchPlan = {
       batchId: batch.id,
       watermark: watermarkToJson(watermark ?? Number.NEGATIVE_INFINITY),
+      ...(batch.holdingChannels === undefined ? {} : { holding: batch.holdingChannels }),
       channels: Object.fromEntries(Object.entries(batch.offsets).map(([channelId, offsets]) => [channelId, { start: offsets.start, count: offsets.count }])),
     };
     this.planning = true;
@@ -351,6 +415,9 @@ class MicroBatcher<R> {
     const channelIds = [...this.queues.keys()].sort();
     const allowance = plan === undefined ? this.allocate(channelIds) : new Map(Object.entries(plan.channels).map(([channelId, planned]) => [channelId, planned.count]));
     const taken: (readonly R[])[] = [];
+    const rowIds: string[] = [];
+    const rowEnds: number[] = [];
+    let rowCount = 0;
     const offsets: Record<string, ChannelOffsets> = {};
     const acks: Acknowledge[] = [];
     for (const channelId of channelIds) {
@@ -390,7 +457,17 @@ class MicroBatcher<R> {
         }
       }
       if (moved) offsets[channelId] = { start, count, end };
+      if (count > 0) {
+        rowCount += count;
+        rowIds.push(channelId);
+        rowEnds.push(rowCount);
+      }
     }
+    this.holdingMoved = false;
+    // a replay holds the watermark with the channels its plan recorded (none: a plan written
+    // before per-channel watermarks, replayed with the single-watermark rule it was run with)
+    const holding = plan === undefined ? this.holdingChannels() : plan.holding;
+    if (plan === undefined) this.lastHolding = new Set(holding);
     // a batch that is one whole source batch shares its array; otherwise one copy
     const rows: readonly R[] = taken.length === 1 ? (taken[0] as readonly R[]) : ([] as R[]).concat(...taken);
     this.buffered -= rows.length;
@@ -401,6 +478,8 @@ class MicroBatcher<R> {
       acks,
       replay,
       plannedWatermark,
+      rowChannels: { ids: rowIds, ends: rowEnds },
+      ...(holding === undefined ? {} : { holdingChannels: holding }),
       context: this.context,
       deadLetters: [],
       state: {},

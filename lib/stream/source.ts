@@ -18,6 +18,13 @@
  *   a rejected ack is only counted (the pipeline's own checkpoint already holds the position).
  * - Backpressure: a source should stop reading a channel while it has many unacknowledged batches,
  *   so memory stays bounded when the sink is slower than the feed.
+ * - Event time (optional, but needed for a watermark that does not depend on read timing): a
+ *   source makes each channel known before its first records with an `opened` note, sets
+ *   `caughtUp` on a batch after which the service had no more records for the channel (or sends a
+ *   `caught-up` note when a read came back empty), and a `closed` note when the channel leaves
+ *   this reader. A known channel that is not caught up holds the job watermark back; a caught-up
+ *   (idle) one does not, until it delivers again (see with-watermark.ts). Notes are
+ *   {@link SourceBatch}es with `note` set: no records, their positions are ignored, never acked.
  *
  * Without a checkpoint, any `Observable<SourceBatch>` can feed `microBatch`.
  */
@@ -38,6 +45,17 @@ export interface SourceBatch<R> {
   readonly records: readonly R[];
   /** the batch is durably processed: commit `next` upstream */
   ack(): void | PromiseLike<unknown>;
+  /** after this batch the service had no more records for the channel (it is idle for now) */
+  readonly caughtUp?: boolean;
+  /** a channel note rather than a batch (see the contract above) */
+  readonly note?: ChannelNote;
+}
+
+export type ChannelNote = 'opened' | 'caught-up' | 'closed';
+
+/** A note about a channel: no records, no position. */
+export function channelNote<R>(channelId: string, note: ChannelNote): SourceBatch<R> {
+  return { channelId, position: null, next: null, records: [], ack: () => undefined, note };
 }
 
 export interface ReplayableSource<R> {
@@ -63,6 +81,11 @@ export interface MemorySourceOptions {
   readonly scheduler?: SchedulerLike;
   /** complete after the last batch (default) or stay open like a live feed */
   readonly complete?: boolean;
+  /**
+   * announce every channel with an `opened` note when opened, and mark each channel's last batch
+   * `caughtUp` (default false: plain batches only)
+   */
+  readonly notes?: boolean;
 }
 
 export interface AckRecord {
@@ -100,7 +123,7 @@ export function memorySource<R>(
     let index = 0;
     const start = from === undefined ? 0 : from;
     if (typeof start !== 'number') throw new TypeError(`memorySource: position of channel '${channelId}' is not a record index: ${JSON.stringify(start)}`);
-    for (const chunk of chunks) {
+    for (const [c, chunk] of chunks.entries()) {
       const position = index;
       index += chunk.length;
       if (position < start) {
@@ -113,6 +136,7 @@ export function memorySource<R>(
         position,
         next,
         records: chunk,
+        ...(options.notes === true && c === chunks.length - 1 ? { caughtUp: true } : {}),
         ack: () => {
           acks.push({ channelId, position, next });
           acknowledged.set(channelId, Math.max(acknowledged.get(channelId) ?? 0, next));
@@ -126,7 +150,8 @@ export function memorySource<R>(
     new Observable<SourceBatch<R>>((subscriber) => {
       opens.push(from);
       const perChannel = channelIds.map((id) => batchesOf(id, from?.[id]));
-      const ordered: SourceBatch<R>[] = [];
+      const ordered: SourceBatch<R>[] = options.notes === true ? channelIds.map((id) => channelNote<R>(id, 'opened')) : [];
+      if (options.notes === true) perChannel.forEach((batches, i) => batches.length === 0 && ordered.push(channelNote<R>(channelIds[i] as string, 'caught-up')));
       for (let round = 0; perChannel.some((batches) => round < batches.length); round++) {
         for (const batches of perChannel) {
           const batch = batches[round];

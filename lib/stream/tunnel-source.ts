@@ -19,17 +19,24 @@
  *   checkpoint can only be behind it while this pipeline is the channel's sole consumer — what
  *   aggregating jobs require. Acknowledgements of batches read in the lost session no longer
  *   reach the service; the first one of the new session covers them.
+ *
+ * For event time the source also reports channels (see source.ts): an `opened` note when the
+ * client opens a channel (before its first read), `caughtUp` on a batch whose ReadRecords did not
+ * fill a response (stream) or ended the channel, a `caught-up` note when a read came back empty
+ * and caught up, and a `closed` note when a channel finished. A channel closed for another reason
+ * (lost session, lease moved, read error) stays known: it comes back and holds the watermark.
  */
-import { map, type Observable } from 'rxjs';
+import { map, Observable } from 'rxjs';
 import type { ChangeRecord } from '../wire/types.js';
-import type { ChannelBatch } from '../tunnel/model.js';
+import type { ChannelBatch, TunnelEvent } from '../tunnel/model.js';
 import type { StartTokens, TunnelOptions } from '../tunnel/options.js';
 import { tunnel } from '../tunnel/tunnel.js';
-import { replayable, type Position, type ReplayableObservable, type SourceBatch } from './source.js';
+import { channelNote, replayable, type Position, type ReplayableObservable, type SourceBatch } from './source.js';
 
 /** Commits that did not go through reject, so `commitAfter` counts them. */
-export function fromChannelBatch(batch: ChannelBatch): SourceBatch<ChangeRecord> {
+export function fromChannelBatch(batch: ChannelBatch, caughtUp?: boolean): SourceBatch<ChangeRecord> {
   return {
+    ...(caughtUp === undefined ? {} : { caughtUp }),
     channelId: batch.channelId,
     position: batch.fromToken,
     next: batch.nextToken,
@@ -46,11 +53,48 @@ export interface ChannelBatchSourceOptions {
   readonly reopen?: 'checkpoint' | 'resume';
 }
 
+/**
+ * Opens the tunnel at `startTokens`; `onEvent`, when given, must receive the client's events
+ * (`tunnel()`'s `onEvent`), synchronously and in order with the batches, for the channel notes.
+ */
+export type TunnelOpener = (startTokens: StartTokens | undefined, onEvent?: (event: TunnelEvent) => void) => Observable<ChannelBatch>;
+
+/**
+ * Adds the channel notes and `caughtUp` flags to the batches of one opening. The client reports a
+ * read (`read` event) just before it delivers the read's batch, so the flag of the last read of a
+ * channel belongs to the next batch of that channel.
+ */
+function withChannelNotes(open: (onEvent: (event: TunnelEvent) => void) => Observable<ChannelBatch>, position: (batch: ChannelBatch) => void): Observable<SourceBatch<ChangeRecord>> {
+  return new Observable<SourceBatch<ChangeRecord>>((subscriber) => {
+    const lastRead = new Map<string, boolean>();
+    const onEvent = (event: TunnelEvent): void => {
+      if (subscriber.closed) return;
+      if (event.kind === 'channel-opened') {
+        lastRead.delete(event.channelId);
+        subscriber.next(channelNote(event.channelId, 'opened'));
+      } else if (event.kind === 'read') {
+        lastRead.set(event.channelId, event.caughtUp);
+        if (event.records === 0 && event.caughtUp) subscriber.next(channelNote(event.channelId, 'caught-up'));
+      } else if (event.kind === 'channel-closed' && event.reason === 'finished') {
+        // only a finished channel is gone for good; one closed for any other reason (a lost
+        // session, a lease moved, an error) comes back and keeps holding the watermark meanwhile
+        lastRead.delete(event.channelId);
+        subscriber.next(channelNote(event.channelId, 'closed'));
+      }
+    };
+    return open(onEvent)
+      .pipe(
+        map((batch) => {
+          position(batch);
+          return fromChannelBatch(batch, batch.finished || lastRead.get(batch.channelId) === true);
+        }),
+      )
+      .subscribe(subscriber);
+  });
+}
+
 /** A replayable source over any opener of channel batches (`tunnel()` with start tokens, a fake in tests). */
-export function channelBatchSource(
-  openTunnel: (startTokens: StartTokens | undefined) => Observable<ChannelBatch>,
-  options: ChannelBatchSourceOptions = {},
-): ReplayableObservable<ChangeRecord> {
+export function channelBatchSource(openTunnel: TunnelOpener, options: ChannelBatchSourceOptions = {}): ReplayableObservable<ChangeRecord> {
   return replayable({
     open(from: Readonly<Record<string, Position>> | undefined) {
       let startTokens: Record<string, string> | undefined;
@@ -61,16 +105,14 @@ export function channelBatchSource(
           startTokens[channelId] = position;
         }
       }
-      if (options.reopen !== 'resume') return openTunnel(startTokens).pipe(map(fromChannelBatch));
+      if (options.reopen !== 'resume') return withChannelNotes((onEvent) => openTunnel(startTokens, onEvent), () => undefined);
       // per channel, the token after the last batch delivered downstream in this opening
       const delivered = new Map<string, string>();
       const given = startTokens;
       const resumeAt = (channelId: string): string | undefined => delivered.get(channelId) ?? given?.[channelId];
-      return openTunnel(resumeAt).pipe(
-        map((batch) => {
-          delivered.set(batch.channelId, batch.nextToken);
-          return fromChannelBatch(batch);
-        }),
+      return withChannelNotes(
+        (onEvent) => openTunnel(resumeAt, onEvent),
+        (batch) => delivered.set(batch.channelId, batch.nextToken),
       );
     },
   });
@@ -78,5 +120,16 @@ export function channelBatchSource(
 
 /** `tunnel(options)` as the source of a checkpointed pipeline. */
 export function tunnelSource(options: Omit<TunnelOptions, 'startTokens'>, sourceOptions: ChannelBatchSourceOptions = {}): ReplayableObservable<ChangeRecord> {
-  return channelBatchSource((startTokens) => tunnel(startTokens === undefined ? options : { ...options, startTokens }), sourceOptions);
+  return channelBatchSource(
+    (startTokens, onEvent) =>
+      tunnel({
+        ...options,
+        ...(startTokens === undefined ? {} : { startTokens }),
+        onEvent: (event) => {
+          options.onEvent?.(event);
+          onEvent?.(event);
+        },
+      }),
+    sourceOptions,
+  );
 }

@@ -1,25 +1,42 @@
+/**
+ * The live view and the progress line name late rows with a per-window count, from the metrics the
+ * window operators fill (StreamMetrics.noteLate), and the job's log text lists them per window.
+ */
 import { describe, expect, it } from 'vitest';
-import { formatTypeMismatches, progressLine, renderProgress } from '../../lib/cli/progress.js';
-import type { JobProgress } from '../../lib/sql/session.js';
+import { progressLine, renderProgress } from '../../lib/cli/progress.js';
+import { timeZone } from '../../lib/sql/datetime.js';
+import { lateText, type JobProgress } from '../../lib/sql/session.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
 
-const progress = (metrics: StreamMetrics): JobProgress => ({ job: 'j', state: 'running', metrics: metrics.snapshot(), recordsPerSecond: 0, channels: [], latestRows: [] });
+const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
+const progress = (metrics: StreamMetrics): JobProgress => ({ job: 'job1', state: 'running', metrics: metrics.snapshot(), recordsPerSecond: 0, channels: [], latestRows: [] });
 
-describe('the live view shows type mismatches read as null', () => {
-  it('names the columns, most first, in the block and in the log line; nothing when there are none', () => {
+describe('late rows in the live view', () => {
+  it('says nothing while no row was late', () => {
     const metrics = new StreamMetrics();
-    expect(renderProgress(progress(metrics), []).join('\n')).not.toContain('wrong-type');
-    expect(progressLine(progress(metrics))).not.toContain('wrong-type');
-    const batches: Record<string, number>[] = [{ price: 2 }, { price: 1, note: 4 }, { price: 3 }];
-    for (const batch of batches) metrics.addTypeMismatches(batch);
-    const total = batches.flatMap((batch) => Object.values(batch)).reduce((a, b) => a + b, 0);
-    const expected = `${total} wrong-type values read as null (price 6, note 4)`;
-    expect(renderProgress(progress(metrics), [])).toContain(`  ${expected}`);
-    expect(progressLine(progress(metrics))).toContain(`, ${expected}`);
+    expect(renderProgress(progress(metrics), []).join('\n')).not.toMatch(/late/);
+    expect(progressLine(progress(metrics))).not.toMatch(/late/);
   });
 
-  it('caps the list of columns', () => {
-    const byColumn = Object.fromEntries(['a', 'b', 'c', 'd', 'e', 'f'].map((name, i) => [name, i + 1]));
-    expect(formatTypeMismatches(21, byColumn)).toBe('21 wrong-type values read as null (f 6, e 5, d 4, c 3, 2 more columns)');
+  it('counts late rows per window across batches, and each batch once for its log line', () => {
+    const metrics = new StreamMetrics();
+    metrics.add('lateRows', 3);
+    metrics.noteLate(4, [
+      { start: T0, end: T0 + 45_000, rows: 2 },
+      { start: T0 + 45_000, end: T0 + 90_000, rows: 1 },
+    ]);
+    metrics.add('lateRows', 2);
+    metrics.noteLate(6, [{ start: T0, end: T0 + 45_000, rows: 2 }]);
+    expect(metrics.snapshot().lateWindows).toEqual([
+      { start: T0, end: T0 + 45_000, rows: 4 },
+      { start: T0 + 45_000, end: T0 + 90_000, rows: 1 },
+    ]);
+    expect(renderProgress(progress(metrics), [])).toContain('  late rows dropped 5: 10:00:00–10:00:45 ×4 · 10:00:45–10:01:30 ×1 UTC');
+    expect(progressLine(progress(metrics))).toContain('late rows dropped 5 (10:00:00–10:00:45 ×4 · 10:00:45–10:01:30 ×1 UTC)');
+    const zone = timeZone('Asia/Shanghai');
+    if (zone._tag === 'Left') throw new Error(zone.left);
+    expect(lateText(metrics.takeLate(4), zone.right)).toBe('3 late rows dropped (window 2026-01-01 18:00:00–18:00:45: 2, window 2026-01-01 18:00:45–18:01:30: 1)');
+    expect(metrics.takeLate(4)).toEqual([]);
+    expect(metrics.takeLate(5)).toEqual([]);
   });
 });

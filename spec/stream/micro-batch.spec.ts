@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import type { RecordBatch } from '../../lib/stream/batch.js';
 import { microBatch, SourceContractError } from '../../lib/stream/micro-batch.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
-import type { SourceBatch } from '../../lib/stream/source.js';
+import { memoryCheckpointStore } from '../../lib/stream/checkpoint/memory-store.js';
+import { channelNote, replayable, type SourceBatch } from '../../lib/stream/source.js';
+import { from, Observable } from 'rxjs';
 import { sourceBatch, testScheduler } from './helpers.js';
 
 /** What the marble assertions compare: rows, positions and how many source batches the batch acknowledges. */
@@ -148,6 +150,86 @@ describe('microBatch', () => {
       expectObservable(source.pipe(microBatch<number>({ interval: 2, metrics }), map((batch) => batch.context.metrics === metrics))).toBe('---a--(b|)', { a: true, b: true });
     });
     expect(metrics.snapshot()).toMatchObject({ batches: 2, recordsIn: 3 });
+  });
+
+  describe('channels for event time', () => {
+    const caughtUp = (batch: SourceBatch<number>): SourceBatch<number> => ({ ...batch, caughtUp: true });
+    const channels = (batch: RecordBatch<number>) => ({ id: batch.id, rows: [...batch.rows], rowChannels: batch.rowChannels, holding: batch.holdingChannels });
+
+    it('says which channel each row came from, and which channels hold the watermark: known ones that are not caught up', () => {
+      testScheduler().run(({ cold, expectObservable }) => {
+        const source = cold<SourceBatch<number>>('(abc)-d----e-------f|', {
+          a: channelNote('x', 'opened'),
+          b: channelNote('y', 'opened'),
+          c: channelNote('z', 'opened'),
+          d: sourceBatch('y', 0, [1, 2]),
+          e: caughtUp(sourceBatch('x', 0, [3])),
+          f: channelNote('z', 'closed'),
+        });
+        expectObservable(source.pipe(microBatch<number>({ interval: 3 }), map(channels))).toBe('9ms a 4ms b 5ms |', {
+          a: { id: 0, rows: [1, 2], rowChannels: { ids: ['y'], ends: [2] }, holding: ['x', 'y', 'z'] },
+          b: { id: 1, rows: [3], rowChannels: { ids: ['x'], ends: [1] }, holding: ['y', 'z'] },
+        });
+      });
+    });
+
+    it('keeps a caught-up channel holding while its records wait behind the cap, and forms one batch without records when a channel goes idle', () => {
+      testScheduler().run(({ cold, expectObservable }) => {
+        const source = cold<SourceBatch<number>>('(abc) 11ms d', {
+          a: channelNote('x', 'opened'),
+          b: channelNote('y', 'opened'),
+          c: caughtUp(sourceBatch('x', 0, [1, 2, 3])),
+          d: channelNote('y', 'caught-up'),
+        });
+        expectObservable(source.pipe(microBatch<number>({ interval: 2, maxRecordsPerChannel: 2 }), map(channels))).toBe('--a-b 13ms c', {
+          a: { id: 0, rows: [1, 2], rowChannels: { ids: ['x'], ends: [2] }, holding: ['x', 'y'] },
+          b: { id: 1, rows: [3], rowChannels: { ids: ['x'], ends: [1] }, holding: ['y'] },
+          // y went idle with nothing queued: the watermark may move, so a batch without records comes
+          c: { id: 2, rows: [], rowChannels: { ids: [], ends: [] }, holding: [] },
+        });
+      });
+    });
+
+    it('records the holding channels in the plan, and a replay uses the recorded ones', () => {
+      const store = memoryCheckpointStore();
+      const opened: string[] = [];
+      const source = (holdBack: boolean) =>
+        replayable<number>({
+          open: (from) =>
+            new Observable<SourceBatch<number>>((subscriber) => {
+              opened.push(JSON.stringify(from ?? null));
+              subscriber.next(channelNote('a', 'opened'));
+              subscriber.next(channelNote('b', 'opened'));
+              subscriber.next(sourceBatch('a', 0, [1, 2]));
+              if (!holdBack) subscriber.next(channelNote('b', 'caught-up'));
+            }),
+        });
+      const holdings: (readonly string[] | undefined)[] = [];
+      // the first run plans batch 0 while b holds, and never commits it
+      testScheduler().run(({ cold }) => {
+        const run = source(true).pipe(microBatch<number>({ interval: 1, checkpoint: store })).subscribe((batch) => holdings.push(batch.holdingChannels));
+        cold('-----|').subscribe({ complete: () => run.unsubscribe() });
+      });
+      expect(store.plans()).toEqual([{ batchId: 0, watermark: null, holding: ['a', 'b'], channels: { a: { start: { position: 0, skip: 0 }, count: 2 } } }]);
+      // the restart sees b caught up at once, but batch 0 is replayed with what its plan recorded
+      testScheduler().run(({ cold }) => {
+        const run = source(false).pipe(microBatch<number>({ interval: 1, checkpoint: store })).subscribe((batch) => holdings.push(batch.holdingChannels));
+        cold('-----|').subscribe({ complete: () => run.unsubscribe() });
+      });
+      expect(holdings).toEqual([['a', 'b'], ['a', 'b']]);
+    });
+
+    it('loads a plan written before per-channel watermarks and replays it without a holding set', () => {
+      const store = memoryCheckpointStore();
+      from(store.writePlan({ batchId: 0, watermark: 5, channels: { a: { start: { position: 0, skip: 0 }, count: 1 } } })).subscribe();
+      const batches: RecordBatch<number>[] = [];
+      testScheduler().run(({ cold }) => {
+        const source = replayable<number>({ open: () => new Observable<SourceBatch<number>>((subscriber) => subscriber.next(sourceBatch('a', 0, [7]))) });
+        const run = source.pipe(microBatch<number>({ interval: 1, checkpoint: store })).subscribe((batch) => batches.push(batch));
+        cold('---|').subscribe({ complete: () => run.unsubscribe() });
+      });
+      expect(batches.map((batch) => ({ rows: [...batch.rows], replay: batch.replay, watermark: batch.plannedWatermark, holding: batch.holdingChannels }))).toEqual([{ rows: [7], replay: true, watermark: 5, holding: undefined }]);
+    });
   });
 
   it('rejects nonsensical options at once', () => {

@@ -32,7 +32,7 @@ describe('batch-split invariance', () => {
           let failure: unknown;
           scheduler.run(() => {
             const channels = Object.fromEntries(Object.entries(scenario.channels).map(([id, orders]) => [id, chunked(orders.map(toRecord), scenario.chunkSizes)]));
-            const source = memorySource(channels, { period: 1, scheduler });
+            const source = memorySource(channels, { period: 1, scheduler, notes: true });
             ordersPipeline(source, sink, { window, delay: scenario.delay, mode, interval, maxRecords, byUser, scheduler, metrics }).subscribe({ error: (error: unknown) => (failure = error) });
           });
           expect(failure).toBeUndefined();

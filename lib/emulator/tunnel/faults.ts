@@ -10,6 +10,9 @@
  *   latency=200ms@0.05 delay 5 % of calls by 200 ms (`latency=50ms` delays every call)
  *   drop=0.02          cut 2 % of responses after their headers and part of the body
  *   seed=42            generator seed (default 1)
+ *   slowread=300ms@<channelId>  every ReadRecords of that channel waits 300 ms before it is
+ *                      answered (one channel held back while the others race through a backlog);
+ *                      no draw is taken, so the other faults' sequence does not change
  */
 import * as E from 'fp-ts/lib/Either.js';
 
@@ -18,6 +21,8 @@ export interface FaultPlan {
   readonly latency?: { readonly ms: number; readonly rate: number };
   readonly dropRate: number;
   readonly seed: number;
+  /** per channel id, how long each of its ReadRecords calls waits before it runs */
+  readonly slowReads?: Readonly<Record<string, number>>;
 }
 
 export const NO_FAULTS: FaultPlan = { unavailableRate: 0, dropRate: 0, seed: 1 };
@@ -56,8 +61,9 @@ export const parseFaultPlan = (text: string): E.Either<readonly string[], FaultP
       }
       const name = item.slice(0, eq).trim();
       const value = item.slice(eq + 1).trim();
-      if (seen.has(name)) errors.push(`${where}: '${name}' given twice`);
-      seen.add(name);
+      const seenKey = name === 'slowread' ? item.replace(/\s+/g, '') : name;
+      if (seen.has(seenKey)) errors.push(`${where}: '${name}' given twice`);
+      seen.add(seenKey);
       switch (name) {
         case '503':
           plan.unavailableRate = parseRate(value, where, errors);
@@ -77,8 +83,19 @@ export const parseFaultPlan = (text: string): E.Either<readonly string[], FaultP
           plan = { ...plan, latency: { ms, rate: rate === undefined ? 1 : parseRate(rate, where, errors) } };
           break;
         }
+        case 'slowread': {
+          const at = value.indexOf('@');
+          const duration = at < 0 ? value : value.slice(0, at);
+          const channel = at < 0 ? '' : value.slice(at + 1).trim();
+          const match = DURATION.exec(duration);
+          if (match === null) errors.push(`${where}: duration '${duration}' must look like 200ms or 1.5s`);
+          if (channel === '') errors.push(`${where}: name the channel: slowread=300ms@<channelId>`);
+          const ms = match === null ? 0 : Number(match[1]) * (match[2] === 's' ? 1000 : 1);
+          plan = { ...plan, slowReads: { ...plan.slowReads, [channel]: ms } };
+          break;
+        }
         default:
-          errors.push(`${where}: unknown fault '${name}' (known: 503, latency, drop, seed)`);
+          errors.push(`${where}: unknown fault '${name}' (known: 503, latency, drop, seed, slowread)`);
       }
     });
   return errors.length > 0 ? E.left(errors) : E.right(plan);
@@ -129,6 +146,11 @@ export class FaultInjector {
     if (unavailable < this.plan.unavailableRate) return { kind: 'unavailable', delayMs };
     if (dropped < this.plan.dropRate) return { kind: 'drop', delayMs };
     return { kind: 'pass', delayMs };
+  }
+
+  /** How long a ReadRecords call of `channelId` waits before it runs (the `slowread` fault). */
+  readDelay(channelId: string): number {
+    return this.plan.slowReads?.[channelId] ?? 0;
   }
 
   /** Withholds (or resumes) heartbeats of `clientId`, or of every client with '*'. */

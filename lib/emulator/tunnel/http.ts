@@ -250,6 +250,11 @@ export const createTunnelHandler = (options: TunnelHandlerOptions): ((context: T
     }
     const fault = options.faults.decide();
     if (fault.delayMs > 0) await sleep(fault.delayMs);
+    if (context.path === TUNNEL_APIS.ReadRecords.path && options.faults.currentPlan().slowReads !== undefined) {
+      const request = tunnelMessages.ReadRecordsRequest.decode(context.body);
+      const held = E.isRight(request) ? options.faults.readDelay(request.right.channelId) : 0;
+      if (held > 0) await sleep(held);
+    }
     if (fault.kind === 'unavailable') {
       return E.left({ code: 'OTSTunnelServerUnavailable', message: 'Tunnel service is unavailable (injected fault).', status: 503 });
     }

@@ -2,7 +2,8 @@
  * What `checkpointLocation` holds, as Spark's offset and commit logs do:
  *
  * - `offsets/N`, the plan of batch N, written before the batch runs: per channel the cursor it
- *   starts at and how many records it takes, and the watermark in force. A restart that finds a
+ *   starts at and how many records it takes, the watermark in force, and the channels that hold
+ *   the watermark back after it (`holding`; older plans lack it and replay with the old rule). A restart that finds a
  *   plan without its commit re-runs exactly that plan, so the replayed batch equals the lost one.
  * - `commits/N`, written after batch N's output is durable: every channel's cursor after the
  *   batch, the watermark after it, and each stateful operator's state (state-codec JSON).
@@ -25,6 +26,11 @@ export interface BatchPlan {
   readonly batchId: number;
   /** the watermark in force for the batch; null before any event time */
   readonly watermark: number | null;
+  /**
+   * the channels holding the job watermark back after the batch (known, not caught up); absent in
+   * plans written before per-channel watermarks
+   */
+  readonly holding?: readonly string[];
   readonly channels: Readonly<Record<string, PlannedChannel>>;
 }
 
@@ -73,11 +79,14 @@ const count = t.refinement(t.number, (n) => Number.isSafeInteger(n) && n >= 0, '
 
 const cursorCodec = t.type({ position: json, skip: count });
 
-export const planCodec: t.Type<BatchPlan, BatchPlan, unknown> = t.type({
-  batchId: count,
-  watermark: t.union([t.number, t.null]),
-  channels: t.record(t.string, t.type({ start: cursorCodec, count })),
-}) as unknown as t.Type<BatchPlan, BatchPlan, unknown>;
+export const planCodec: t.Type<BatchPlan, BatchPlan, unknown> = t.intersection([
+  t.type({
+    batchId: count,
+    watermark: t.union([t.number, t.null]),
+    channels: t.record(t.string, t.type({ start: cursorCodec, count })),
+  }),
+  t.partial({ holding: t.array(t.string) }),
+]) as unknown as t.Type<BatchPlan, BatchPlan, unknown>;
 
 export const commitCodec: t.Type<BatchCommit, BatchCommit, unknown> = t.type({
   batchId: count,

@@ -1,7 +1,9 @@
 /**
  * The shared part of the window operators: event times → (row, window) pairs, dropping rows
- * without event time (as Spark's window() filters nulls) and pairs whose window the watermark in
- * force has closed (late: counted, and dropped or sent to the dead-letter sink).
+ * without event time (as Spark's window() filters nulls) and late pairs: those whose window ends
+ * at or before the row's lateness limit (`watermark.limits[i]`: its channel's watermark before it,
+ * never below the job watermark in force; without limits, the job watermark). Late pairs are
+ * counted per window and dropped or sent to the dead-letter sink.
  */
 import { map, type MonoTypeOperatorFunction } from 'rxjs';
 import type { DeadLetter, TableBatch, WindowSpec } from '../batch.js';
@@ -21,6 +23,7 @@ export function assignWindows(spec: WindowSpec, options: WindowOptions): MonoTyp
     const table = batch.rows;
     const times = eventTimes(table, options.eventTime);
     const watermark = batch.watermark?.current ?? Number.NEGATIVE_INFINITY;
+    const limits = batch.watermark?.limits;
     const n = table.length;
     const perRow = spec.kind === 'hopping' ? Math.ceil(spec.size / spec.slide) : 1;
     const rowIndex = new Array<number>(n * perRow);
@@ -30,8 +33,11 @@ export function assignWindows(spec: WindowSpec, options: WindowOptions): MonoTyp
     let late = 0;
     let lateRows: number[] | undefined;
     let lateStarts: number[] | undefined;
+    let lateWindows: Map<number, number> | undefined;
     const noteLate = (i: number, start: number): void => {
       late++;
+      lateWindows ??= new Map();
+      lateWindows.set(start, (lateWindows.get(start) ?? 0) + 1);
       if (options.late === 'dead-letter') {
         (lateRows ??= []).push(i);
         (lateStarts ??= []).push(start);
@@ -55,7 +61,7 @@ export function assignWindows(spec: WindowSpec, options: WindowOptions): MonoTyp
             end = start + size;
             late = end <= watermark;
           }
-          if (late) {
+          if (limits === undefined ? late : end <= (limits[i] as number)) {
             noteLate(i, start);
             continue;
           }
@@ -76,7 +82,7 @@ export function assignWindows(spec: WindowSpec, options: WindowOptions): MonoTyp
           for (let k = perRow - 1; k >= 0; k--) {
             const start = last - k * slide;
             if (start + size <= t) continue;
-            if (start + size <= watermark) {
+            if (start + size <= (limits === undefined ? watermark : (limits[i] as number))) {
               noteLate(i, start);
               continue;
             }
@@ -94,7 +100,7 @@ export function assignWindows(spec: WindowSpec, options: WindowOptions): MonoTyp
             withoutTime++;
             continue;
           }
-          if (t + gap <= watermark) {
+          if (t + gap <= (limits === undefined ? watermark : (limits[i] as number))) {
             noteLate(i, t);
             continue;
           }
@@ -109,12 +115,19 @@ export function assignWindows(spec: WindowSpec, options: WindowOptions): MonoTyp
     const metrics = batch.context.metrics;
     metrics.add('rowsWithoutEventTime', withoutTime);
     metrics.add('lateRows', late);
+    if (lateWindows !== undefined) {
+      const length = spec.kind === 'session' ? spec.gap : spec.size;
+      metrics.noteLate(
+        batch.id,
+        [...lateWindows].map(([start, rows]) => ({ start, end: start + length, rows })),
+      );
+    }
     let deadLetters = batch.deadLetters;
     if (lateRows !== undefined && lateStarts !== undefined) {
       const letters: DeadLetter[] = lateRows.map((i, j) => {
         const start = lateStarts?.[j] as number;
         const end = spec.kind === 'session' ? start + spec.gap : start + spec.size;
-        return { kind: 'late-row', batchId: batch.id, row: rowAt(table, i), eventTime: times[i] as number, window: { start, end }, watermark };
+        return { kind: 'late-row', batchId: batch.id, row: rowAt(table, i), eventTime: times[i] as number, window: { start, end }, watermark: limits === undefined ? watermark : (limits[i] as number) };
       });
       deadLetters = [...deadLetters, ...letters];
     }

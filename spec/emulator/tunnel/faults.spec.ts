@@ -17,12 +17,23 @@ describe('parseFaultPlan', () => {
       E.left([
         "item 1 '503=2': rate '2' must be a number in [0, 1]",
         "item 2 'latency=fast@0.1': duration 'fast' must look like 200ms or 1.5s",
-        "item 3 'boom=1': unknown fault 'boom' (known: 503, latency, drop, seed)",
+        "item 3 'boom=1': unknown fault 'boom' (known: 503, latency, drop, seed, slowread)",
         "item 4 'drop': expected name=value",
         "item 5 'seed=-1': seed must be an integer in [0, 2^32)",
       ]),
     );
     expect(parseFaultPlan('drop=0.1,drop=0.2')).toEqual(E.left(["item 2 'drop=0.2': 'drop' given twice"]));
+  });
+
+  it('holds back the reads of named channels (slowread), one item per channel', () => {
+    const parsed = parseFaultPlan('slowread=300ms@ch-a,slowread=1.5s@ch-b');
+    expect(parsed).toEqual(E.right({ ...NO_FAULTS, slowReads: { 'ch-a': 300, 'ch-b': 1500 } }));
+    if (E.isLeft(parsed)) return;
+    const injector = new FaultInjector(parsed.right);
+    expect([injector.readDelay('ch-a'), injector.readDelay('ch-b'), injector.readDelay('ch-c')]).toEqual([300, 1500, 0]);
+    expect(parseFaultPlan('slowread=300ms,slowread=soon@x')).toEqual(
+      E.left(["item 1 'slowread=300ms': name the channel: slowread=300ms@<channelId>", "item 2 'slowread=soon@x': duration 'soon' must look like 200ms or 1.5s"]),
+    );
   });
 });
 

@@ -1,0 +1,161 @@
+/**
+ * A backlog read with one channel held back: the emulator on a loopback port (4 stream channels),
+ * 8,000 orders written with the official SDK before the job starts (event times 50 ms apart, so
+ * 400 s of event time; 2 % written 40–90 s out of order, within the delay), plus a few orders
+ * planted 10 minutes behind everything written before them — late by the data. Every ReadRecords
+ * of one channel waits 400 ms (the `slowread` fault), so the other three read the whole backlog
+ * before it delivers anything. The seed-like SQL job (45 s windows,
+ * `WHERE delay(to_timestamp(timestamp / 1000)) < '2 minutes'`, update mode, a checkpoint
+ * location) runs with the settings a user gets — no tunnel tuning.
+ *
+ * With one watermark for the whole job, the held-back channel's rows would all be behind it;
+ * here exactly the planted orders are dropped, the job reports them per window (summary and one
+ * info line per batch), and the sink read back with the SDK equals a direct computation.
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compile, type StreamJob } from '../../lib/sql/index.js';
+import { formatSqlErrors } from '../../lib/sql/printer.js';
+import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, sdkCall, startTunnelEmulator, TableStore, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+
+const ORDERS = 8_000;
+const WINDOW_MS = 45_000;
+const EPOCH = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
+/** orders planted 10 minutes behind: late by the data in every channel */
+const PLANTED = new Set([2_500, 4_000, 6_100, 7_777]);
+
+function order(n: number): { userId: string; orderId: string; price: number; timestamp: number } {
+  const behind = PLANTED.has(n) ? 600_000 : n % 50 === 7 ? 40_000 + ((n * 7919) % 50_000) : 0;
+  return { userId: `u${n % 97}`, orderId: `o${String(n).padStart(6, '0')}`, price: (n % 400) + 0.25, timestamp: EPOCH + n * 50 - behind };
+}
+
+let env: TunnelEmulator;
+let checkpoint: string;
+
+beforeAll(async () => {
+  env = await startTunnelEmulator({ partitions: 4 });
+  await createOrderTable(env.sdk);
+  await createOrderSinkTable(env.sdk);
+  checkpoint = mkdtempSync(join(tmpdir(), 'otsflow-event-time-cp-'));
+});
+
+afterAll(async () => {
+  await env?.close();
+  if (checkpoint !== undefined) rmSync(checkpoint, { recursive: true, force: true });
+});
+
+async function writeBacklog(): Promise<void> {
+  for (let start = 0; start < ORDERS; start += 200) {
+    const rows = [];
+    for (let n = start; n < Math.min(ORDERS, start + 200); n++) {
+      const o = order(n);
+      rows.push({
+        type: 'PUT',
+        condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
+        primaryKey: [{ UserId: o.userId }, { OrderId: o.orderId }],
+        attributeColumns: [{ price: o.price }, { timestamp: TableStore.Long.fromNumber(o.timestamp) }],
+      });
+    }
+    const result = await sdkCall(env.sdk, 'batchWriteRow', { tables: [{ tableName: ORDER_TABLE, rows }] });
+    expect((result.tables ?? []).every((row: { isOk: boolean }) => row.isOk)).toBe(true);
+  }
+}
+
+function sql(tunnelId: string): string {
+  const connection = `endpoint="${env.emulator.endpoint}", access.key.id="${env.emulator.credentials.accessKeyId}", access.key.secret="${env.emulator.credentials.accessKeySecret}", instance.name="${env.emulator.instanceName}"`;
+  return `
+CREATE TABLE order_source USING tablestore OPTIONS(${connection}, table.name="${ORDER_TABLE}",
+  catalog='{"columns": {"UserId": {"type": "string"}, "OrderId": {"type": "string"}, "price": {"type": "double"}, "timestamp": {"type": "long"}}}');
+CREATE TABLE order_stream_sink USING tablestore OPTIONS(${connection}, table.name="${ORDER_SINK_TABLE}",
+  catalog='{"columns": {"begin": {"type": "string"}, "end": {"type": "string"}, "count": {"type": "long"}, "totalPrice": {"type": "double"}}}');
+CREATE SCAN order_source_stream_view ON order_source USING STREAM OPTIONS(tunnel.id="${tunnelId}", maxoffsetsperchannel="10000");
+CREATE STREAM job1 OPTIONS(checkpointLocation='${checkpoint}', outputMode='update')
+INSERT INTO order_stream_sink
+SELECT CAST(window.start AS String) AS begin, CAST(window.end AS String) AS end, count(*) AS count, CAST(sum(price) AS Double) AS totalPrice
+FROM order_source_stream_view WHERE delay(to_timestamp(timestamp / 1000)) < '2 minutes'
+GROUP BY window(to_timestamp(timestamp / 1000), "45 seconds");`;
+}
+
+async function sinkRows(): Promise<Map<string, { count: number; totalPrice: number }>> {
+  const rows = new Map<string, { count: number; totalPrice: number }>();
+  let start = [{ begin: TableStore.INF_MIN }, { end: TableStore.INF_MIN }];
+  for (;;) {
+    const page = await sdkCall(env.sdk, 'getRange', {
+      tableName: ORDER_SINK_TABLE,
+      direction: TableStore.Direction.FORWARD,
+      inclusiveStartPrimaryKey: start,
+      exclusiveEndPrimaryKey: [{ begin: TableStore.INF_MAX }, { end: TableStore.INF_MAX }],
+      limit: 1000,
+    });
+    for (const row of page.rows) {
+      const pk = Object.fromEntries(row.primaryKey.map((cell: { name: string; value: string }) => [cell.name, cell.value]));
+      const attributes = Object.fromEntries(row.attributes.map((cell: { columnName: string; columnValue: unknown }) => [cell.columnName, cell.columnValue]));
+      rows.set(`${pk.begin}|${pk.end}`, { count: Number(String(attributes.count)), totalPrice: attributes.totalPrice as number });
+    }
+    if (page.nextStartPrimaryKey === null) break;
+    start = page.nextStartPrimaryKey.map((cell: { name: string; value: unknown }) => ({ [cell.name]: cell.value }));
+  }
+  return rows;
+}
+
+const utc = (ms: number): string => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+const windowStart = (t: number): number => Math.floor(t / WINDOW_MS) * WINDOW_MS;
+
+/** Count and total per window over every order but the planted ones (UTC bounds, as the job prints them). */
+function direct(): Map<string, { count: number; totalPrice: number }> {
+  const windows = new Map<string, { count: number; totalPrice: number }>();
+  for (let n = 0; n < ORDERS; n++) {
+    if (PLANTED.has(n)) continue;
+    const o = order(n);
+    const start = windowStart(o.timestamp);
+    const key = `${utc(start)}|${utc(start + WINDOW_MS)}`;
+    const window = windows.get(key) ?? { count: 0, totalPrice: 0 };
+    windows.set(key, { count: window.count + 1, totalPrice: window.totalPrice + o.price });
+  }
+  return windows;
+}
+
+describe('event time over a backlog with one channel held back (default settings)', () => {
+  it('drops no order that is on time in its channel, reports the late ones per window, and the sink equals a direct computation', async () => {
+    const created = await env.control.createTunnel({ tableName: ORDER_TABLE, tunnelName: 'held-back', tunnelType: 'Stream' });
+    if (E.isLeft(created)) throw created.left;
+    const described = await env.control.describeTunnel(ORDER_TABLE, 'held-back');
+    if (E.isLeft(described)) throw described.left;
+    const channels = described.right.channels.map((channel) => channel.channelId).sort();
+    expect(channels).toHaveLength(4);
+    await writeBacklog();
+    env.tunnels.faults.setPlan({ unavailableRate: 0, dropRate: 0, seed: 1, slowReads: { [channels[2] as string]: 400 } });
+
+    const logs: string[] = [];
+    const text = sql(created.right.tunnelId);
+    const compiled = compile(text, { timeZone: 'UTC', onLog: (_level, message) => logs.push(message) });
+    if (E.isLeft(compiled)) throw new Error(formatSqlErrors(text, compiled.left));
+    let job: StreamJob | undefined;
+    for (const statement of compiled.right.statements) {
+      const result = await statement.run();
+      if (result.kind === 'job') job = result.job;
+    }
+    if (job === undefined) throw new Error('no stream job');
+    job.start();
+    await job.untilIdle(1_000);
+    const summary = await job.stop();
+
+    expect(summary.recordsIn).toBe(ORDERS);
+    expect(summary.lateRows).toBe(PLANTED.size);
+    // per window: each planted order in the window it would have gone to
+    const plantedWindows = new Map<number, number>();
+    for (const n of PLANTED) plantedWindows.set(windowStart(order(n).timestamp), (plantedWindows.get(windowStart(order(n).timestamp)) ?? 0) + 1);
+    expect(summary.lateWindows).toEqual([...plantedWindows].sort((a, b) => a[0] - b[0]).map(([start, rows]) => ({ start, end: start + WINDOW_MS, rows })));
+    // one info line per batch that dropped any, its counts adding up to the total
+    const lateLines = logs.filter((line) => / late rows? dropped \(window /.test(line));
+    expect(lateLines.length).toBeGreaterThan(0);
+    expect(lateLines.reduce((total, line) => total + Number(/batch \d+: (\d+) late/.exec(line)?.[1]), 0)).toBe(PLANTED.size);
+
+    const expected = direct();
+    expect(expected.size).toBeGreaterThan(8);
+    expect(await sinkRows()).toEqual(expected);
+  }, 120_000);
+});
