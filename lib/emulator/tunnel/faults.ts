@@ -10,6 +10,8 @@
  *   latency=200ms@0.05 delay 5 % of calls by 200 ms (`latency=50ms` delays every call)
  *   drop=0.02          cut 2 % of responses after their headers and part of the body
  *   seed=42            generator seed (default 1)
+ *   split=500          split every stream partition once it holds 500 records (partition splits)
+ *   splits=4           at most 4 splits per stream (default 16; with `split`)
  */
 import * as E from 'fp-ts/lib/Either.js';
 
@@ -18,6 +20,8 @@ export interface FaultPlan {
   readonly latency?: { readonly ms: number; readonly rate: number };
   readonly dropRate: number;
   readonly seed: number;
+  /** stream partitions split once they hold `afterRecords` records, at most `maxSplits` times per stream */
+  readonly split?: { readonly afterRecords: number; readonly maxSplits?: number };
 }
 
 export const NO_FAULTS: FaultPlan = { unavailableRate: 0, dropRate: 0, seed: 1 };
@@ -77,10 +81,21 @@ export const parseFaultPlan = (text: string): E.Either<readonly string[], FaultP
           plan = { ...plan, latency: { ms, rate: rate === undefined ? 1 : parseRate(rate, where, errors) } };
           break;
         }
+        case 'split':
+        case 'splits': {
+          if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1_000_000_000) {
+            errors.push(`${where}: ${name} must be a positive integer`);
+            break;
+          }
+          const split = plan.split ?? { afterRecords: 0 };
+          plan = { ...plan, split: name === 'split' ? { ...split, afterRecords: Number(value) } : { ...split, maxSplits: Number(value) } };
+          break;
+        }
         default:
-          errors.push(`${where}: unknown fault '${name}' (known: 503, latency, drop, seed)`);
+          errors.push(`${where}: unknown fault '${name}' (known: 503, latency, drop, seed, split, splits)`);
       }
     });
+  if (plan.split !== undefined && plan.split.afterRecords === 0) errors.push(`'splits' needs 'split=<records>'`);
   return errors.length > 0 ? E.left(errors) : E.right(plan);
 };
 

@@ -17,12 +17,21 @@ describe('parseFaultPlan', () => {
       E.left([
         "item 1 '503=2': rate '2' must be a number in [0, 1]",
         "item 2 'latency=fast@0.1': duration 'fast' must look like 200ms or 1.5s",
-        "item 3 'boom=1': unknown fault 'boom' (known: 503, latency, drop, seed)",
+        "item 3 'boom=1': unknown fault 'boom' (known: 503, latency, drop, seed, split, splits)",
         "item 4 'drop': expected name=value",
         "item 5 'seed=-1': seed must be an integer in [0, 2^32)",
       ]),
     );
     expect(parseFaultPlan('drop=0.1,drop=0.2')).toEqual(E.left(["item 2 'drop=0.2': 'drop' given twice"]));
+  });
+
+  it('reads partition splits: split=<records>, optionally capped by splits=<n>', () => {
+    expect(parseFaultPlan('split=500')).toEqual(E.right({ ...NO_FAULTS, split: { afterRecords: 500 } }));
+    expect(parseFaultPlan('splits=3,split=40,seed=2')).toEqual(E.right({ ...NO_FAULTS, seed: 2, split: { afterRecords: 40, maxSplits: 3 } }));
+    expect(parseFaultPlan('split=0,splits=x')).toEqual(
+      E.left(["item 1 'split=0': split must be a positive integer", "item 2 'splits=x': splits must be a positive integer"]),
+    );
+    expect(parseFaultPlan('splits=2')).toEqual(E.left(["'splits' needs 'split=<records>'"]));
   });
 });
 
