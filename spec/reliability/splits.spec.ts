@@ -1,0 +1,89 @@
+/**
+ * The seed job (compiled CLI, `otsflow sql -f examples/orders/job.sql`) while the emulator splits
+ * the stream partitions under it: the fault plan `split=<records>,splits=<n>` seals a partition
+ * once it holds that many records and opens two children with the next epoch, again and again as
+ * orders arrive (children split too). The job must read every parent to its end, take the
+ * children once the parent is TERMINATED, keep going without a restart — and OrderStreamSink must
+ * equal the direct computation over the orders written, window by window.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  differences,
+  directComputation,
+  knob,
+  OrderGenerator,
+  readOrders,
+  readSeedSink,
+  sdkClient,
+  SEED,
+  seedTables,
+  sleep,
+  startEmulatorInProcess,
+  startJob,
+  tunnelAdmin,
+  until,
+} from './harness/cluster.js';
+
+const SPLIT_AFTER = knob('RELIABILITY_SPLIT_AFTER', 120, 1_000);
+const SPLITS = knob('RELIABILITY_SPLITS', 8, 40);
+const RUN_MS = knob('RELIABILITY_SPLIT_RUN_MS', 6_000, 120_000);
+const CHANNEL_ID = /^p(\d+)_e(\d+)$/;
+
+describe('the seed job through partition splits', () => {
+  it(`stays exact while ${SPLITS} splits (every ${SPLIT_AFTER} records of a partition) happen under it`, async () => {
+    const started = Date.now();
+    const root = mkdtempSync(join(tmpdir(), 'otsflow-rel-splits-'));
+    const emulator = await startEmulatorInProcess({ dataDir: join(root, 'data'), port: 0, faults: `split=${SPLIT_AFTER},splits=${SPLITS}` });
+    const admin = tunnelAdmin(emulator.endpoint);
+    let job: ReturnType<typeof startJob> | undefined;
+    const sdk = sdkClient(emulator.endpoint);
+    const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 200, stepMs: 100 });
+    try {
+      const tunnelId = await seedTables(emulator.endpoint);
+      const running = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint: join(root, 'checkpoint') });
+      job = running;
+      const channels = async () => (await admin.describe('OrderSource', 'orders')).channels;
+      await until(async () => (await channels()).some((c) => c.status === 'OPEN'), 30_000, 'the job to hold the channels', 100);
+      generator.start();
+      // orders arrive until every split has happened, and a while after
+      await sleep(RUN_MS);
+      await until(async () => (await channels()).length === 4 + 2 * SPLITS, 120_000, `${SPLITS} splits`, 250);
+      await sleep(1_000);
+      await generator.stop();
+
+      const orders = await readOrders(sdk);
+      const expected = directComputation(orders);
+      await until(async () => running.child.exitCode !== null || differences(await readSeedSink(sdk), expected).length === 0, 60_000, 'the sink to catch up', 250).catch(
+        () => undefined,
+      );
+      expect(running.child.exitCode, `the job must keep going by itself; its stderr:\n${running.stderr()}`).toBe(null);
+      // every parent was read to its end and reported TERMINATED; the live partitions are the job's
+      await until(async () => (await channels()).filter((c) => c.status === 'TERMINATED').length === SPLITS, 30_000, 'every parent TERMINATED', 250);
+      const final = await channels();
+      const epochs = final.map((c) => Number(CHANNEL_ID.exec(c.channelId)?.[2] ?? -1));
+      expect(epochs.every((e) => e >= 0)).toBe(true);
+      expect(final.filter((c) => c.status !== 'TERMINATED').every((c) => c.status === 'OPEN')).toBe(true);
+      expect(new Set(final.filter((c) => c.status === 'OPEN').map((c) => c.clientId)).size).toBe(1);
+      // what the channels delivered, by their checkpoints, adds up to the orders (each counted where it was read)
+      await until(async () => (await channels()).reduce((n, c) => n + Number(c.count ?? 0n), 0) === orders.length, 30_000, 'the channel counts to add up', 250);
+      running.child.kill('SIGTERM');
+      expect((await running.exited).code, running.stderr()).toBe(0);
+      const actual = await readSeedSink(sdk);
+      expect(differences(actual, expected)).toEqual([]);
+      expect(actual).toEqual(expected);
+      console.log(
+        `splits: ${orders.length} orders in ${expected.size} windows, exact through ${SPLITS} splits (every ${SPLIT_AFTER} records, deepest epoch ${Math.max(...epochs)}), ` +
+          `${final.length} channels, ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`,
+      );
+    } finally {
+      generator.abort();
+      job?.child.kill('SIGKILL');
+      admin.close();
+      await emulator.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 240_000 + RUN_MS * 2);
+});
