@@ -120,4 +120,52 @@ describe('tunnel() through partition splits', () => {
       for (const subscription of subscriptions) subscription.unsubscribe();
     }
   }, 120_000);
+
+  it('consumes through a split with the defaults a user gets (30 s heartbeats): the children start after the next heartbeat', async () => {
+    const created = await env.control.createTunnel({ tableName: ORDER_TABLE, tunnelName: 'defaults', tunnelType: 'Stream' });
+    if (created._tag === 'Left') throw created.left;
+    const { endpoint, instanceName, credentials } = env.emulator;
+    const delivered = new Map<number, string[]>();
+    const finished: string[] = [];
+    let heartbeats = 0;
+    const subscription = tunnel({
+      endpoint,
+      instance: instanceName,
+      credentials,
+      tunnelId: created.right.tunnelId,
+      onEvent: (event) => {
+        if (event.kind === 'heartbeat') heartbeats++;
+      },
+    }).subscribe((batch: ChannelBatch) => {
+      for (const record of batch.records) delivered.set(orderNumber(record), [...(delivered.get(orderNumber(record)) ?? []), batch.channelId]);
+      if (batch.finished) finished.push(batch.channelId);
+      void batch.commit();
+    });
+    try {
+      await until(() => heartbeats >= 1, 10_000, 'the first heartbeat');
+      const base = 10_000;
+      await writeOrders(env.sdk, base, 200, 100);
+      await until(() => delivered.size === 200, 30_000, 'the orders before the split');
+      const parentId = delivered.get(base)![0]!;
+      const parent = Number(CHANNEL_ID.exec(parentId)![1]);
+      const split = env.tunnels.splitPartition(ORDER_TABLE, parent);
+      if (split._tag === 'Left') throw new Error(split.left);
+      await writeOrders(env.sdk, base + 200, 200, 100);
+      await until(() => delivered.size === 400, 90_000, 'the orders after the split');
+      expect(finished).toEqual([parentId]);
+      const children = split.right.map((p) => `p${p.index}_e${p.epoch}`);
+      // the parent's keys moved to its children; every other key stayed where it was
+      const channelOfUser = new Map<string, string>();
+      for (let n = base; n < base + 200; n++) channelOfUser.set(order(n).userId, delivered.get(n)![0]!);
+      for (let n = base + 200; n < base + 400; n++) {
+        const before = channelOfUser.get(order(n).userId)!;
+        const after = delivered.get(n)![0]!;
+        if (before === parentId) expect(children).toContain(after);
+        else expect(after).toBe(before);
+      }
+      expect(heartbeats).toBeGreaterThanOrEqual(2);
+    } finally {
+      subscription.unsubscribe();
+    }
+  }, 120_000);
 });
