@@ -27,9 +27,9 @@ import {
   until,
 } from './harness/cluster.js';
 
-const SPLIT_AFTER = knob('RELIABILITY_SPLIT_AFTER', 120, 1_000);
-const SPLITS = knob('RELIABILITY_SPLITS', 8, 40);
-const RUN_MS = knob('RELIABILITY_SPLIT_RUN_MS', 6_000, 120_000);
+const SPLIT_AFTER = knob('RELIABILITY_SPLIT_AFTER', 120, 400);
+const SPLITS = knob('RELIABILITY_SPLITS', 8, 24);
+const RUN_MS = knob('RELIABILITY_SPLIT_RUN_MS', 6_000, 60_000);
 const CHANNEL_ID = /^p(\d+)_e(\d+)$/;
 
 describe('the seed job through partition splits', () => {

@@ -270,8 +270,10 @@ export class ChangeLog implements ChangeSink {
     return this.partitionsOf(streamId)[partition]?.endSeq;
   }
 
-  /** The live partition that takes the changes of rows with this primary key. */
-  partitionFor(stream: StreamDescriptor, primaryKey: readonly PrimaryKeyCell[]): PartitionInfo {
+  /** The live partition of `table`'s stream that takes the changes of rows with this primary key. */
+  partitionFor(table: string, primaryKey: readonly PrimaryKeyCell[]): PartitionInfo {
+    const stream = this.streamsByTable.get(table);
+    if (stream === undefined) throw new Error(`ChangeLog: table ${table} has no stream`);
     const shards = shardsOf(stream);
     const first = primaryKey[0];
     if (first === undefined) throw new Error('ChangeLog: a row without primary key');
@@ -401,7 +403,7 @@ export class ChangeLog implements ChangeSink {
     for (const change of changes) {
       // a split below replaces the descriptor: route with the current one
       const current = this.streamsByTable.get(table)!;
-      const shard = this.partitionFor(current, change.primaryKey);
+      const shard = this.partitionFor(table, change.primaryKey);
       const state = states[shard.index]!;
       const record = encodeRow({
         primaryKey: change.primaryKey,

@@ -250,8 +250,8 @@ export class TunnelService {
 
   /**
    * The tunnel with a channel for every partition split off since it last looked: each child
-   * starts at its partition's first record, waits for its parent's channel, and inherits the
-   * parent's start and end offsets.
+   * starts at its partition's first record, waits for its parent's channel, and is bounded by
+   * the tunnel's start and end offsets like the channels made with it.
    */
   private withSplits(tunnel: Tunnel): Tunnel {
     const log = this.options.changeLog;
@@ -261,6 +261,8 @@ export class TunnelService {
     if (known >= partitions.length) return tunnel;
     const byPartition = new Map<number, StreamChannel>();
     for (const c of tunnel.channels) if (c.type === 'Stream') byPartition.set(c.partition, c);
+    // a Stream tunnel's start and end offsets bound every channel (BaseAndStream ones have none)
+    const offsets: StreamStart = tunnel.type === 'Stream' ? (tunnel.streamStart ?? { flag: 'LATEST' }) : { flag: 'LATEST' };
     const added: StreamChannel[] = [];
     for (const partition of partitions.slice(known)) {
       const parent = partition.parent === undefined ? undefined : byPartition.get(partition.parent);
@@ -276,8 +278,8 @@ export class TunnelService {
         count: 0,
         rpoUs: 0,
         ...(parent === undefined ? {} : { parent: parent.id }),
-        ...(parent?.startUs === undefined ? {} : { startUs: parent.startUs }),
-        ...(parent?.endUs === undefined ? {} : { endUs: parent.endUs }),
+        ...(offsets.startUs === undefined ? {} : { startUs: offsets.startUs }),
+        ...(offsets.endUs === undefined ? {} : { endUs: offsets.endUs }),
       };
       byPartition.set(partition.index, channel);
       added.push(channel);
