@@ -430,8 +430,12 @@ export class TunnelService {
           channelCount: BigInt(c.count),
         }),
       );
-      const consumed = tunnel.channels.filter((c) => c.rpoUs > 0).map((c) => c.rpoUs);
-      const tunnelRpoNs = consumed.length === 0 ? 0n : BigInt(Math.min(...consumed)) * NS_PER_US;
+      // the slowest channel still consuming: a TERMINATED one (base data done, a parent after a
+      // split) holds nothing back; when every channel is done, the last one to finish
+      const consuming = tunnel.channels.filter((c) => c.rpoUs > 0 && c.status !== 'TERMINATED').map((c) => c.rpoUs);
+      const done = tunnel.channels.filter((c) => c.rpoUs > 0).map((c) => c.rpoUs);
+      const rpoUs = consuming.length > 0 ? Math.min(...consuming) : done.length > 0 ? Math.max(...done) : 0;
+      const tunnelRpoNs = BigInt(rpoUs) * NS_PER_US;
       return { tunnel: this.info(tunnel), channels, tunnelRpoNs };
     })(this.live(found.id));
   }

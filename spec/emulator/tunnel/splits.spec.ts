@@ -353,9 +353,14 @@ describe('partition splits over HTTP', () => {
     const inSplit = streamWrites.filter((w) => partitionOfUser(userOf(w.key)) === split).length;
     expect(E.isRight(tunnels.splitPartition('Orders', split))).toBe(true);
     await consume(worker);
-    const parent = (await describeTunnel('counts')).channels.find((c) => c.channelId === `p${split}_e0`)!;
+    const described = await describeTunnel('counts');
+    const parent = described.channels.find((c) => c.channelId === `p${split}_e0`)!;
     expect(parent).toMatchObject({ channelStatus: 'TERMINATED', channelCount: BigInt(inSplit) });
     expect(parent.channelRpo).toBeGreaterThan(0n);
+    // the tunnel's RPO is the slowest channel still consuming: finished ones hold nothing back
+    const consuming = described.channels.filter((c) => c.channelStatus !== 'TERMINATED' && (c.channelRpo ?? 0n) > 0n).map((c) => c.channelRpo!);
+    expect(consuming.length).toBeGreaterThan(0);
+    expect(described.tunnelRpo).toBe(consuming.reduce((a, b) => (a < b ? a : b)));
   });
 
   it('answers a refused split through the attached service, and never splits a table without stream', async () => {
