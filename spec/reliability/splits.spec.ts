@@ -2,9 +2,11 @@
  * The seed job (compiled CLI, `otsflow sql -f examples/orders/job.sql`) while the emulator splits
  * the stream partitions under it: the fault plan `split=<records>,splits=<n>` seals a partition
  * once it holds that many records and opens two children with the next epoch, again and again as
- * orders arrive (children split too). The job must read every parent to its end, take the
- * children once the parent is TERMINATED, keep going without a restart — and OrderStreamSink must
- * equal the direct computation over the orders written, window by window.
+ * orders arrive (children split too). Meanwhile the job is killed with SIGKILL and restarted from
+ * its checkpointLocation a few times, so restores land between splits: a batch plan naming a parent
+ * that has since ended, children the checkpoint never saw. The job must read every parent to its
+ * end, take the children once the parent is TERMINATED — and OrderStreamSink must equal the direct
+ * computation over the orders written, window by window.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +17,7 @@ import {
   directComputation,
   knob,
   OrderGenerator,
+  random,
   readOrders,
   readSeedSink,
   sdkClient,
@@ -30,10 +33,11 @@ import {
 const SPLIT_AFTER = knob('RELIABILITY_SPLIT_AFTER', 120, 400);
 const SPLITS = knob('RELIABILITY_SPLITS', 8, 24);
 const RUN_MS = knob('RELIABILITY_SPLIT_RUN_MS', 6_000, 60_000);
+const KILLS = knob('RELIABILITY_SPLIT_KILLS', 2, 8);
 const CHANNEL_ID = /^p(\d+)_e(\d+)$/;
 
 describe('the seed job through partition splits', () => {
-  it(`stays exact while ${SPLITS} splits (every ${SPLIT_AFTER} records of a partition) happen under it`, async () => {
+  it(`stays exact while ${SPLITS} splits (every ${SPLIT_AFTER} records of a partition) happen under it, through ${KILLS} kill -9 restarts`, async () => {
     const started = Date.now();
     const root = mkdtempSync(join(tmpdir(), 'otsflow-rel-splits-'));
     const emulator = await startEmulatorInProcess({ dataDir: join(root, 'data'), port: 0, faults: `split=${SPLIT_AFTER},splits=${SPLITS}` });
@@ -43,12 +47,26 @@ describe('the seed job through partition splits', () => {
     const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 200, stepMs: 100 });
     try {
       const tunnelId = await seedTables(emulator.endpoint);
-      const running = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint: join(root, 'checkpoint') });
-      job = running;
+      const checkpoint = join(root, 'checkpoint');
+      job = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint });
       const channels = async () => (await admin.describe('OrderSource', 'orders')).channels;
       await until(async () => (await channels()).some((c) => c.status === 'OPEN'), 30_000, 'the job to hold the channels', 100);
       generator.start();
-      // orders arrive until every split has happened, and a while after
+      // orders arrive until every split has happened, and a while after; the job dies now and then
+      const splitsAtKill: number[] = [];
+      const draw = random(SEED + 1);
+      const splitsNow = async (): Promise<number> => ((await channels()).length - 4) / 2;
+      for (let kill = 0; kill < KILLS; kill++) {
+        // each kill once a further share of the splits has happened: restores land between splits
+        const target = Math.ceil((SPLITS * (kill + 1)) / (KILLS + 1));
+        await until(async () => (await splitsNow()) >= target, 120_000, `${target} splits`, 100);
+        await sleep(draw() * 500);
+        expect(job.child.exitCode, `the job must keep going by itself; its stderr:\n${job.stderr()}`).toBe(null);
+        await job.kill();
+        splitsAtKill.push(await splitsNow());
+        job = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint });
+      }
+      const running = job;
       await sleep(RUN_MS);
       await until(async () => (await channels()).length === 4 + 2 * SPLITS, 120_000, `${SPLITS} splits`, 250);
       await sleep(1_000);
@@ -75,7 +93,8 @@ describe('the seed job through partition splits', () => {
       expect(differences(actual, expected)).toEqual([]);
       expect(actual).toEqual(expected);
       console.log(
-        `splits: ${orders.length} orders in ${expected.size} windows, exact through ${SPLITS} splits (every ${SPLIT_AFTER} records, deepest epoch ${Math.max(...epochs)}), ` +
+        `splits: ${orders.length} orders in ${expected.size} windows, exact through ${SPLITS} splits (every ${SPLIT_AFTER} records, deepest epoch ${Math.max(...epochs)}) ` +
+          `and ${KILLS} kill -9 restarts (after ${splitsAtKill.join(', ')} splits), ` +
           `${final.length} channels, ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`,
       );
     } finally {
@@ -85,5 +104,5 @@ describe('the seed job through partition splits', () => {
       await emulator.close();
       rmSync(root, { recursive: true, force: true });
     }
-  }, 240_000 + RUN_MS * 2);
+  }, 240_000 + RUN_MS * 2 + KILLS * 10_000);
 });
