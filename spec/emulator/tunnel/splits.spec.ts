@@ -67,8 +67,13 @@ describe('partition splits over HTTP', () => {
   let writes: Written[];
   let counter: number;
 
-  const start = async (): Promise<void> => {
-    emulator = await startEmulator({ dataDir, port: 0, partitions: PARTITIONS, tunnel: { expirySweepMs: 0, readLimits: { maxRecords: 7, maxBytes: 1 << 20 } } });
+  const start = async (split?: { afterRecords: number; maxSplits: number }): Promise<void> => {
+    emulator = await startEmulator({
+      dataDir,
+      port: 0,
+      partitions: PARTITIONS,
+      tunnel: { expirySweepMs: 0, readLimits: { maxRecords: 7, maxBytes: 1 << 20 }, ...(split === undefined ? {} : { split }) },
+    });
     tunnels = emulator.tunnels;
     endpoint = { host: emulator.host, port: emulator.port, instanceName: emulator.instanceName, ...emulator.credentials };
     sdk = sdkClient(emulator);
@@ -361,6 +366,26 @@ describe('partition splits over HTTP', () => {
     const consuming = described.channels.filter((c) => c.channelStatus !== 'TERMINATED' && (c.channelRpo ?? 0n) > 0n).map((c) => c.channelRpo!);
     expect(consuming.length).toBeGreaterThan(0);
     expect(described.tunnelRpo).toBe(consuming.reduce((a, b) => (a < b ? a : b)));
+  });
+
+  it('splits by itself with the emulator setting tunnel.split; a fault plan with split= takes over from it', async () => {
+    await emulator.close();
+    await start({ afterRecords: 4, maxSplits: 1 });
+    await createTunnel('standing', 'Stream');
+    for (let i = 0; i < 12; i++) await put('hot', `o${i % 3}`);
+    const hot = partitionOfUser('hot');
+    expect((await describeTunnel('standing')).channels.map((c) => [c.channelId, c.channelStatus])).toEqual([
+      ...[0, 1, 2, 3].map((p) => [`p${p}_e0`, 'WAIT']),
+      ['p4_e1', 'WAIT'],
+      ['p5_e1', 'WAIT'],
+    ]);
+    expect(tunnels.changeLog.partitionsOf((await describeTunnel('standing')).tunnel.streamId)[hot]!.endSeq).toBe(5);
+    tunnels.faults.setPlan({ ...NO_FAULTS, split: { afterRecords: 2, maxSplits: 3 } });
+    for (let i = 0; i < 12; i++) await put('hot', `o${i % 3}`);
+    expect((await describeTunnel('standing')).channels).toHaveLength(PARTITIONS + 2 * 3);
+    const tunnelId = (await describeTunnel('standing')).tunnel.tunnelId;
+    const { records } = await consume(await new RawWorker(endpoint, tunnelId).connect(300n));
+    expect(consumedHistory(records)).toEqual(historyOf(writes));
   });
 
   it('answers a refused split through the attached service, and never splits a table without stream', async () => {
