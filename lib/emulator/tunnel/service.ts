@@ -257,7 +257,8 @@ export class TunnelService {
     const log = this.options.changeLog;
     if (tunnel.streamId === undefined || !log.isLive(tunnel.streamId)) return tunnel;
     const partitions = log.partitionsOf(tunnel.streamId);
-    const known = tunnel.knownPartitions ?? partitions.length;
+    // a tunnel stored before splits existed has the channels of the initial partitions
+    const known = tunnel.knownPartitions ?? log.streamOf(tunnel.table)?.partitions ?? partitions.length;
     if (known >= partitions.length) return tunnel;
     const byPartition = new Map<number, StreamChannel>();
     for (const c of tunnel.channels) if (c.type === 'Stream') byPartition.set(c.partition, c);

@@ -137,6 +137,34 @@ describe('partition splits in the change log and the service', () => {
     expect(E.isRight(log.split('orders', live.index))).toBe(true); // on demand: no cap
   });
 
+  it('gives a tunnel stored before splits existed the channels of later splits', () => {
+    const rows = new MemoryRows();
+    rows.createTable('orders');
+    const log = new ChangeLog(root, { clock, partitions: 2, retentionMs: 7 * DAY });
+    let service = new TunnelService({ root, changeLog: log, rows, clock, expirySweepMs: 0 });
+    ok(service.createTunnel({ tableName: 'orders', tunnelName: 'old', tunnelType: 'Stream' }));
+    service.close();
+    // as an older version stored it: no knownPartitions
+    const db = root.openDB<Record<string, unknown>, string>({ name: 'tunnel-tunnels', encoding: 'msgpack' });
+    for (const { key, value } of db.getRange()) {
+      const { knownPartitions: _known, ...legacy } = value;
+      db.putSync(key, legacy);
+    }
+    service = new TunnelService({ root, changeLog: log, rows, clock, expirySweepMs: 0 });
+    try {
+      expect(E.isRight(log.split('orders', 1))).toBe(true);
+      const channels = ok(service.describeTunnel({ tableName: 'orders', tunnelName: 'old' })).channels;
+      expect(channels.map((c) => [c.channelId, c.channelStatus])).toEqual([
+        ['p0_e0', 'WAIT'],
+        ['p1_e0', 'WAIT'],
+        ['p2_e1', 'WAIT'],
+        ['p3_e1', 'WAIT'],
+      ]);
+    } finally {
+      service.close();
+    }
+  });
+
   it('bounds the children of a Stream tunnel by its start and end offsets', () => {
     const rows = new MemoryRows();
     rows.createTable('orders');
