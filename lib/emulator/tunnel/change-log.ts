@@ -310,11 +310,23 @@ export class ChangeLog implements ChangeSink {
     const write = (): void => {
       this.streamsDb.put(stream.table, updated);
     };
-    if (this.inWriteTransaction()) write();
-    else this.root.transactionSync(write);
+    if (this.inWriteTransaction()) {
+      write();
+      // should the caller's transaction roll back, memory would route to children the disk does not
+      // know: once it is over, make sure the descriptor there is this one (or a later split's)
+      queueMicrotask(() => this.persistSplits(table));
+    } else this.root.transactionSync(write);
     this.streamsByTable.set(table, updated);
     states.push({ nextSeq: 1, trimmedThrough: 0 }, { nextSeq: 1, trimmedThrough: 0 });
     return E.right([left, right]);
+  }
+
+  private persistSplits(table: string): void {
+    const current = this.streamsByTable.get(table);
+    if (current === undefined) return;
+    const stored = this.streamsDb.get(table);
+    if (stored !== undefined && stored.streamId === current.streamId && shardsOf(stored).length >= shardsOf(current).length) return;
+    this.root.transactionSync(() => this.streamsDb.put(table, current));
   }
 
   private inWriteTransaction(): boolean {

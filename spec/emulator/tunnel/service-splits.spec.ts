@@ -137,6 +137,33 @@ describe('partition splits in the change log and the service', () => {
     expect(E.isRight(log.split('orders', live.index))).toBe(true); // on demand: no cap
   });
 
+  it('keeps a split whose triggering transaction rolled back: the children it routes to stay known across a restart', async () => {
+    const options = { clock, partitions: 1, retentionMs: 7 * DAY, splitPolicy: () => ({ afterRecords: 2 }) };
+    const log = new ChangeLog(root, options);
+    const stream = log.enableStream('orders');
+    root.transactionSync(() => log.append('orders', [put('a', 1)]));
+    expect(() =>
+      root.transactionSync(() => {
+        log.append('orders', [put('a', 2)]); // the second record: the partition splits
+        throw new Error('a later hook failed');
+      }),
+    ).toThrow('a later hook failed');
+    await Promise.resolve();
+    root.transactionSync(() => log.append('orders', [put('a', 3)]));
+    const reopened = new ChangeLog(root, options);
+    const partitions = reopened.partitionsOf(stream.streamId);
+    expect(partitions.map((p) => [p.epoch, p.endSeq])).toEqual([
+      [0, 3],
+      [1, undefined],
+      [1, undefined],
+    ]);
+    const values = partitions.flatMap((p) => {
+      const read = reopened.read(stream.streamId, p.index, 1, ALL);
+      return read.kind === 'records' ? read.records.map((r) => valueOf(decoded(r.record))) : [];
+    });
+    expect(values).toEqual([1, 3]);
+  });
+
   it('gives a tunnel stored before splits existed the channels of later splits', () => {
     const rows = new MemoryRows();
     rows.createTable('orders');
