@@ -116,6 +116,8 @@ describe('tunnel() through partition splits', () => {
       for (let n = 0; n < ORDERS; n++) expect(firstRounds.get(n), `order ${order(n).orderId}`).toEqual([0, 1, 2, 3]);
       // and both workers took part
       expect(new Set(arrivals.map((a) => a.worker))).toEqual(new Set([0, 1]));
+      // the service's lease checks never refused them: no session lost, no checkpoint refused
+      expect(events.filter((e) => e.event.kind === 'session-lost' || e.event.kind === 'checkpoint-failed')).toEqual([]);
     } finally {
       for (const subscription of subscriptions) subscription.unsubscribe();
     }
