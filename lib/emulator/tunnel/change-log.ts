@@ -13,14 +13,24 @@
  * A stream position is therefore (partition, seq): seqs start at 1, grow by one per record
  * within a partition (an aborted transaction may leave a gap) and are never reused.
  *
+ * Partition splits: a stream starts with `partitions` partitions, partition p taking the rows
+ * whose partition-key hash h has h mod partitions = p. Splitting partition (m, r) — rows with
+ * h mod m = r — seals it at its next seq and opens two children (2m, r) and (2m, r + m), with
+ * the next free partition numbers and the parent's epoch + 1; every later change of its rows goes
+ * to a child. A row's changes therefore lie in its partition's ancestors, in order, then in one
+ * live partition: reading a parent to its end before its children keeps per-key order. Splits
+ * happen on demand (`split`) or once a partition holds `SplitPolicy.afterRecords` records; the
+ * descriptor that records them is written in the transaction of the change that triggered them.
+ *
  * Records are encoded once, when written: a read hands the stored PlainBuffer bytes out as is.
  */
+import * as E from 'fp-ts/lib/Either.js';
 import type { Database, DatabaseOptions, RootDatabase } from 'lmdb';
 import type { Cell, PrimaryKeyCell, RecordAction } from '../../wire/types.js';
 import { float64Of, u32 } from '../../wire/bytes.js';
 import { encodeRow } from '../../wire/plainbuffer/index.js';
 import type { Clock } from './clock.js';
-import { partitionOf } from './partitioning.js';
+import { partitionKeyHash } from './partitioning.js';
 
 /** One committed row change as the engine applied it: cells carry their effective timestamps. */
 export interface RowChange {
@@ -35,10 +45,40 @@ export interface ChangeSink {
   append(table: string, changes: readonly RowChange[]): void;
 }
 
+/** One partition of a stream: which rows it takes, where it came from, whether it is sealed. */
+export interface PartitionInfo {
+  readonly index: number;
+  /** 0 for the initial partitions, parent's + 1 for a split's children */
+  readonly epoch: number;
+  /** rows with partition-key hash h such that h mod modulus = residue */
+  readonly modulus: number;
+  readonly residue: number;
+  readonly parent?: number;
+  /** set once split: the two partitions that take its rows from then on */
+  readonly children?: readonly [number, number];
+  /** set once split: the seq after its last record (records are [1, endSeq)) */
+  readonly endSeq?: number;
+}
+
+/** When partitions split by themselves (the fault plan's `split=`, the emulator's `split` setting). */
+export interface SplitPolicy {
+  /** a partition splits once it holds this many records (0 or absent: never) */
+  readonly afterRecords?: number;
+  /** most splits per stream (default 16) */
+  readonly maxSplits?: number;
+}
+
+export const DEFAULT_MAX_SPLITS = 16;
+/** 2^32: hashes are u32, so a partition whose modulus reaches it cannot split further */
+const HASH_SPACE = 0x1_0000_0000;
+
 export interface StreamDescriptor {
   readonly streamId: string;
   readonly table: string;
+  /** partitions the stream started with */
   readonly partitions: number;
+  /** every partition ever, by index (absent in descriptors written before splits existed) */
+  readonly shards?: readonly PartitionInfo[];
   /** ms since epoch */
   readonly enabledAt: number;
   readonly retentionMs: number;
@@ -76,7 +116,15 @@ export interface ChangeLogOptions {
   readonly partitions: number;
   /** default retention of newly enabled streams */
   readonly retentionMs: number;
+  /** asked on every append; default: never split by itself */
+  readonly splitPolicy?: () => SplitPolicy;
 }
+
+const initialShards = (partitions: number): PartitionInfo[] =>
+  Array.from({ length: partitions }, (_, p) => ({ index: p, epoch: 0, modulus: partitions, residue: p }));
+
+/** The partitions of `stream`, also for descriptors written before splits existed. */
+export const shardsOf = (stream: StreamDescriptor): readonly PartitionInfo[] => stream.shards ?? initialShards(stream.partitions);
 
 interface PartitionState {
   nextSeq: number;
@@ -172,7 +220,7 @@ export class ChangeLog implements ChangeSink {
   private load(stream: StreamDescriptor): void {
     this.streamsByTable.set(stream.table, stream);
     const states: PartitionState[] = [];
-    for (let p = 0; p < stream.partitions; p++) {
+    for (let p = 0; p < shardsOf(stream).length; p++) {
       const trimmedThrough = this.trimDb.get([stream.streamId, p]) ?? 0;
       let nextSeq = trimmedThrough + 1;
       for (const { key, value } of this.logDb.getRange({
@@ -202,6 +250,102 @@ export class ChangeLog implements ChangeSink {
 
   streamOf(table: string): StreamDescriptor | undefined {
     return this.streamsByTable.get(table);
+  }
+
+  /** The stream with id `streamId`, if live. */
+  private streamById(streamId: string): StreamDescriptor | undefined {
+    for (const stream of this.streamsByTable.values()) if (stream.streamId === streamId) return stream;
+    return undefined;
+  }
+
+  /** Every partition of a live stream, by index (sealed ones included). */
+  partitionsOf(streamId: string): readonly PartitionInfo[] {
+    const stream = this.streamById(streamId);
+    if (stream === undefined) throw new Error(`ChangeLog: unknown stream ${streamId}`);
+    return shardsOf(stream);
+  }
+
+  /** Where a sealed partition ends (records are [1, endSeq)); undefined while it takes records. */
+  endSeq(streamId: string, partition: number): number | undefined {
+    return this.partitionsOf(streamId)[partition]?.endSeq;
+  }
+
+  /** The live partition of `table`'s stream that takes the changes of rows with this primary key. */
+  partitionFor(table: string, primaryKey: readonly PrimaryKeyCell[]): PartitionInfo {
+    const stream = this.streamsByTable.get(table);
+    if (stream === undefined) throw new Error(`ChangeLog: table ${table} has no stream`);
+    const shards = shardsOf(stream);
+    const first = primaryKey[0];
+    if (first === undefined) throw new Error('ChangeLog: a row without primary key');
+    const hash = partitionKeyHash(first);
+    let shard = shards[hash % stream.partitions]!;
+    while (shard.children !== undefined) {
+      const [a, b] = shard.children;
+      const left = shards[a]!;
+      shard = hash % left.modulus === left.residue ? left : shards[b]!;
+    }
+    return shard;
+  }
+
+  /**
+   * Splits live partition `partition` of `table`'s stream into two children (see the module doc).
+   * Joins the caller's write transaction when there is one. Left: why it cannot split.
+   */
+  split(table: string, partition: number): E.Either<string, readonly [PartitionInfo, PartitionInfo]> {
+    const stream = this.streamsByTable.get(table);
+    if (stream === undefined) return E.left(`table ${table} has no stream`);
+    const shards = shardsOf(stream);
+    const parent = shards[partition];
+    if (parent === undefined) return E.left(`stream ${stream.streamId} has no partition ${partition}`);
+    if (parent.endSeq !== undefined) return E.left(`partition ${partition} of stream ${stream.streamId} was already split`);
+    if (parent.modulus * 2 > HASH_SPACE) return E.left(`partition ${partition} of stream ${stream.streamId} is too narrow to split`);
+    const states = this.states(stream.streamId);
+    const endSeq = states[partition]!.nextSeq;
+    const left: PartitionInfo = { index: shards.length, epoch: parent.epoch + 1, modulus: parent.modulus * 2, residue: parent.residue, parent: partition };
+    const right: PartitionInfo = { ...left, index: shards.length + 1, residue: parent.residue + parent.modulus };
+    const updated: StreamDescriptor = {
+      ...stream,
+      shards: [...shards.map((s) => (s.index === partition ? { ...s, children: [left.index, right.index] as const, endSeq } : s)), left, right],
+    };
+    const write = (): void => {
+      this.streamsDb.put(stream.table, updated);
+    };
+    if (this.inWriteTransaction()) {
+      write();
+      // should the caller's transaction roll back, memory would route to children the disk does not
+      // know: once it is over, make sure the descriptor there is this one (or a later split's)
+      queueMicrotask(() => this.persistSplits(table));
+    } else this.root.transactionSync(write);
+    this.streamsByTable.set(table, updated);
+    states.push({ nextSeq: 1, trimmedThrough: 0 }, { nextSeq: 1, trimmedThrough: 0 });
+    return E.right([left, right]);
+  }
+
+  private persistSplits(table: string): void {
+    const current = this.streamsByTable.get(table);
+    if (current === undefined) return;
+    const stored = this.streamsDb.get(table);
+    if (stored !== undefined && stored.streamId === current.streamId && shardsOf(stored).length >= shardsOf(current).length) return;
+    this.root.transactionSync(() => this.streamsDb.put(table, current));
+  }
+
+  private inWriteTransaction(): boolean {
+    try {
+      this.root.getWriteTxnId();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Splits the partition that just took a record when the policy says it is full. */
+  private splitIfDue(stream: StreamDescriptor, shard: PartitionInfo, state: PartitionState): void {
+    const policy = this.options.splitPolicy?.();
+    const after = policy?.afterRecords ?? 0;
+    if (after <= 0 || state.nextSeq - 1 < after) return;
+    const splits = (shardsOf(stream).length - stream.partitions) / 2;
+    if (splits >= (policy?.maxSplits ?? DEFAULT_MAX_SPLITS)) return;
+    this.split(stream.table, shard.index);
   }
 
   /** Starts logging `table` (idempotent: an enabled stream keeps its id, partitions and data). */
@@ -237,7 +381,7 @@ export class ChangeLog implements ChangeSink {
     this.partitionStates.delete(stream.streamId);
     this.root.transactionSync(() => {
       this.streamsDb.remove(table);
-      for (let p = 0; p < stream.partitions; p++) {
+      for (let p = 0; p < shardsOf(stream).length; p++) {
         this.trimDb.remove([stream.streamId, p]);
         for (const key of this.logDb.getKeys({ start: [stream.streamId, p, 0], end: [stream.streamId, p, Number.MAX_SAFE_INTEGER] })) {
           this.logDb.remove(key);
@@ -269,15 +413,18 @@ export class ChangeLog implements ChangeSink {
     const timestamp = BigInt(commitUs);
     const states = this.states(stream.streamId);
     for (const change of changes) {
-      const partition = partitionOf(change.primaryKey, stream.partitions);
-      const state = states[partition]!;
+      // a split below replaces the descriptor: route with the current one
+      const current = this.streamsByTable.get(table)!;
+      const shard = this.partitionFor(table, change.primaryKey);
+      const state = states[shard.index]!;
       const record = encodeRow({
         primaryKey: change.primaryKey,
         cells: change.cells,
         deleteMarker: change.action === 'DELETE_ROW',
-        sequence: { epoch: 0, timestamp, rowIndex: this.nextRowIndex++ },
+        sequence: { epoch: shard.epoch, timestamp, rowIndex: this.nextRowIndex++ },
       });
-      this.logDb.put([stream.streamId, partition, state.nextSeq++], packRecord(change.action, commitUs, record) as unknown as LogValue);
+      this.logDb.put([stream.streamId, shard.index, state.nextSeq++], packRecord(change.action, commitUs, record) as unknown as LogValue);
+      this.splitIfDue(current, shard, state);
     }
   }
 

@@ -13,6 +13,8 @@
  *   slowread=300ms@<channelId>  every ReadRecords of that channel waits 300 ms before it is
  *                      answered (one channel held back while the others race through a backlog);
  *                      no draw is taken, so the other faults' sequence does not change
+ *   split=500          split every stream partition once it holds 500 records (partition splits)
+ *   splits=4           at most 4 splits per stream (default 16; with `split`)
  */
 import * as E from 'fp-ts/lib/Either.js';
 
@@ -23,6 +25,8 @@ export interface FaultPlan {
   readonly seed: number;
   /** per channel id, how long each of its ReadRecords calls waits before it runs */
   readonly slowReads?: Readonly<Record<string, number>>;
+  /** stream partitions split once they hold `afterRecords` records, at most `maxSplits` times per stream */
+  readonly split?: { readonly afterRecords: number; readonly maxSplits?: number };
 }
 
 export const NO_FAULTS: FaultPlan = { unavailableRate: 0, dropRate: 0, seed: 1 };
@@ -94,10 +98,21 @@ export const parseFaultPlan = (text: string): E.Either<readonly string[], FaultP
           plan = { ...plan, slowReads: { ...plan.slowReads, [channel]: ms } };
           break;
         }
+        case 'split':
+        case 'splits': {
+          if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1_000_000_000) {
+            errors.push(`${where}: ${name} must be a positive integer`);
+            break;
+          }
+          const split = plan.split ?? { afterRecords: 0 };
+          plan = { ...plan, split: name === 'split' ? { ...split, afterRecords: Number(value) } : { ...split, maxSplits: Number(value) } };
+          break;
+        }
         default:
-          errors.push(`${where}: unknown fault '${name}' (known: 503, latency, drop, seed, slowread)`);
+          errors.push(`${where}: unknown fault '${name}' (known: 503, latency, drop, seed, slowread, split, splits)`);
       }
     });
+  if (plan.split !== undefined && plan.split.afterRecords === 0) errors.push(`'splits' needs 'split=<records>'`);
   return errors.length > 0 ? E.left(errors) : E.right(plan);
 };
 

@@ -9,24 +9,26 @@
  *   expiration); DeleteTable drops the stream and the table's tunnels;
  * - a Stream/BaseAndStream tunnel enables a stream on its table by itself (retention = the
  *   `retentionMs` option) — DescribeTable does not show such a stream;
- * - `/tunnel/...` requests go to the service through the fault plan.
+ * - `/tunnel/...` requests go to the service through the fault plan;
+ * - stream partitions split once they hold `split.afterRecords` records (the fault plan's
+ *   `split=` wins over the setting), or on demand with `splitPartition`.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import type { ServerResponse } from 'node:http';
 import type { TableEngine } from '../engine.js';
-import { ChangeLog, type ReadLimits } from './change-log.js';
+import { ChangeLog, type PartitionInfo, type ReadLimits, type SplitPolicy } from './change-log.js';
 import type { Clock } from './clock.js';
 import { type FaultPlan, FaultInjector, NO_FAULTS, parseFaultPlan } from './faults.js';
 import { createTunnelHandler, TUNNEL_PATH_PREFIX, type TunnelCallResult } from './http.js';
 import { TunnelService } from './service.js';
 
-export { ChangeLog, type ChangeSink, type RowChange, type StreamDescriptor } from './change-log.js';
+export { ChangeLog, type ChangeSink, DEFAULT_MAX_SPLITS, type PartitionInfo, type RowChange, type SplitPolicy, type StreamDescriptor } from './change-log.js';
 export { type Clock, ManualClock, systemClock } from './clock.js';
 export { type FaultDecision, type FaultPlan, FaultInjector, NO_FAULTS, parseFaultPlan } from './faults.js';
 export { createTunnelHandler, TUNNEL_PATH_PREFIX, type TunnelCallContext, type TunnelCallResult } from './http.js';
 export { partitionOf } from './partitioning.js';
 export type { TableRowsReader } from './rows-reader.js';
-export { DEFAULT_CLIENT_TIMEOUT_SEC, DEFAULT_READ_LIMITS, TunnelService } from './service.js';
+export { DEFAULT_CLIENT_TIMEOUT_SEC, DEFAULT_READ_LIMITS, streamChannelId, TunnelService } from './service.js';
 
 export const DEFAULT_STREAM_PARTITIONS = 4;
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -45,6 +47,8 @@ export interface TunnelServiceSettings {
   readonly baseChannels?: number;
   /** period of the lease expiry sweep (default 1 s; 0 = only on calls) */
   readonly expirySweepMs?: number;
+  /** stream partitions split by themselves once this full (default: never; the fault plan's `split=` wins) */
+  readonly split?: SplitPolicy;
 }
 
 /** The slice of the emulator router the service needs. */
@@ -59,6 +63,11 @@ export interface AttachedTunnelService {
   readonly service: TunnelService;
   readonly changeLog: ChangeLog;
   readonly faults: FaultInjector;
+  /**
+   * Splits a live stream partition of `table` now (the channel `p<partition>_e<k>`); Left says
+   * why not. Tunnels of the table see the children on their next call.
+   */
+  splitPartition(table: string, partition: number): E.Either<string, readonly [PartitionInfo, PartitionInfo]>;
   detach(): void;
 }
 
@@ -79,10 +88,13 @@ export const attachTunnelService = (engine: TableEngine, router: TunnelRouter, s
   const plan = resolveFaultPlan(settings.faults);
   if (E.isLeft(plan)) throw new Error(`invalid fault plan: ${plan.left.join('; ')}`);
   const clock: Clock = settings.clock ?? { now: () => engine.clock() };
+  const faults = new FaultInjector(plan.right);
+  const standingSplit: SplitPolicy = settings.split ?? {};
   const changeLog = new ChangeLog(engine.env, {
     clock,
     partitions: settings.partitions ?? DEFAULT_STREAM_PARTITIONS,
     retentionMs: settings.retentionMs ?? DEFAULT_RETENTION_MS,
+    splitPolicy: () => faults.currentPlan().split ?? standingSplit,
   });
   const service = new TunnelService({
     root: engine.env,
@@ -94,7 +106,6 @@ export const attachTunnelService = (engine: TableEngine, router: TunnelRouter, s
     ...(settings.baseChannels === undefined ? {} : { baseChannels: settings.baseChannels }),
     ...(settings.expirySweepMs === undefined ? {} : { expirySweepMs: settings.expirySweepMs }),
   });
-  const faults = new FaultInjector(plan.right);
 
   // tables that already had a stream spec before the service was attached
   for (const name of engine.listTables()) {
@@ -120,6 +131,7 @@ export const attachTunnelService = (engine: TableEngine, router: TunnelRouter, s
     service,
     changeLog,
     faults,
+    splitPartition: (table, partition) => changeLog.split(table, partition),
     detach: () => {
       offRows();
       offTables();

@@ -5,7 +5,14 @@
  *
  * Choices (the real server is closed source, §8/§13):
  * - Channel ids have exactly one underscore, as the Java SDK splits them: base data channels
- *   are `BaseData_<range>`, stream channels `p<partition>_e0` (epoch 0: partitions never split).
+ *   are `BaseData_<range>`, stream channels `p<partition>_e<epoch>`: the initial partitions have
+ *   epoch 0, the two children of a split the next free partition numbers and their parent's
+ *   epoch + 1 (records carry the same epoch in their sequence info).
+ * - Partition splits (change-log.ts): the parent channel reads to the split point and then
+ *   answers `finished`; the children join every tunnel of the stream on its next call, each
+ *   WAIT with its parent's id, and are handed out only once the parent is TERMINATED — so a
+ *   key's changes are consumed in order across a split. A tunnel created after a split skips
+ *   sealed partitions it would have nothing to read from.
  * - A tunnel's base data is cut into at most `baseChannels` key ranges at creation. Base tokens
  *   carry the PlainBuffer key to resume from (empty = the channel's range start); stream tokens
  *   carry `<streamId>:<partition>:<seq>` as iterator. Tokens are version 2: `total_count` and
@@ -13,6 +20,11 @@
  * - BaseAndStream tunnels capture each partition's position at creation; their stream channels
  *   are handed out once every base channel terminated. Channels are created with the tunnel,
  *   so the InitBaseDataAndStreamShard stage is never observable.
+ * - Leases are checked as the SDKs' handling implies: channel calls (GetCheckpoint included) by a
+ *   client that does not hold the channel answer OTSResourceGone ("channel version conflict");
+ *   a heartbeat that reports a channel the tunnel does not have answers OTSParameterInvalid, one
+ *   that reports a version more than one ahead of the service's (or a status other than CLOSE or
+ *   TERMINATED one ahead) OTSResourceGone. Stale versions are ignored, as before.
  * - Every mutation is written to LMDB before the response (group-committed; the HTTP
  *   layer answers after `durable()`), so tunnels, leases and checkpoints survive a crash;
  *   client expiry is computed lazily on every call and by an unref'd timer.
@@ -22,10 +34,10 @@ import type { Database, RootDatabase } from 'lmdb';
 import { CommitQueue } from '../commit-queue.js';
 import { decodeRow, encodePrimaryKey, encodeRow } from '../../wire/plainbuffer/index.js';
 import type { PrimaryKeyCell, RecordAction } from '../../wire/types.js';
-import type { ChangeLog, ReadLimits } from './change-log.js';
+import type { ChangeLog, PartitionInfo, ReadLimits } from './change-log.js';
 import { type Clock, systemClock } from './clock.js';
 import { type TunnelError, tunnelError } from './errors.js';
-import { connectClient, expireClients, heartbeat, type Lease, ownsChannel, type ReportedChannel, releaseClient } from './leases.js';
+import { connectClient, expireClients, heartbeat, type HeartbeatRefusal, type Lease, ownsChannel, type ReportedChannel, releaseClient } from './leases.js';
 import type { TableRowsReader } from './rows-reader.js';
 import {
   type BaseChannel,
@@ -130,6 +142,17 @@ const tunnelMissing = (what: string): TunnelError => parameterInvalid(`Tunnel ${
 const clientGone = (clientId: string): TunnelError =>
   tunnelError('OTSResourceGone', `Client ${clientId} is not connected (unknown, shut down or heartbeat timeout).`);
 
+const heartbeatRefused = (clientId: string, refusal: HeartbeatRefusal): TunnelError => {
+  if (refusal === 'unknownClient') return clientGone(clientId);
+  if (refusal.kind === 'unknownChannel') return parameterInvalid(`Channel ${refusal.channelId} reported by client ${clientId} does not exist in the tunnel.`);
+  return tunnelError(
+    'OTSResourceGone',
+    `Channel version conflict: client ${clientId} reported channel ${refusal.channelId} ${refusal.status} at version ${refusal.reported}, the service holds version ${refusal.held}.`,
+  );
+};
+
+export const streamChannelId = (partition: PartitionInfo): string => `p${partition.index}_e${partition.epoch}`;
+
 const randomHex = (length: number): string => crypto.randomUUID().replace(/-/g, '').slice(0, length);
 
 const decodePrimaryKey = (bytes: Uint8Array | undefined): readonly PrimaryKeyCell[] | undefined => {
@@ -220,9 +243,49 @@ export class TunnelService {
   private live(tunnelId: string): E.Either<TunnelError, Tunnel> {
     const tunnel = this.tunnels.get(tunnelId);
     if (tunnel === undefined) return E.left(tunnelMissing(`id ${tunnelId}`));
-    const live = expireClients(tunnel, this.clock.now());
+    const live = this.withSplits(expireClients(tunnel, this.clock.now()));
     if (live !== tunnel) this.save(live);
     return E.right(live);
+  }
+
+  /**
+   * The tunnel with a channel for every partition split off since it last looked: each child
+   * starts at its partition's first record, waits for its parent's channel, and is bounded by
+   * the tunnel's start and end offsets like the channels made with it.
+   */
+  private withSplits(tunnel: Tunnel): Tunnel {
+    const log = this.options.changeLog;
+    if (tunnel.streamId === undefined || !log.isLive(tunnel.streamId)) return tunnel;
+    const partitions = log.partitionsOf(tunnel.streamId);
+    // a tunnel stored before splits existed has the channels of the initial partitions
+    const known = tunnel.knownPartitions ?? log.streamOf(tunnel.table)?.partitions ?? partitions.length;
+    if (known >= partitions.length) return tunnel;
+    const byPartition = new Map<number, StreamChannel>();
+    for (const c of tunnel.channels) if (c.type === 'Stream') byPartition.set(c.partition, c);
+    // a Stream tunnel's start and end offsets bound every channel (BaseAndStream ones have none)
+    const offsets: StreamStart = tunnel.type === 'Stream' ? (tunnel.streamStart ?? { flag: 'LATEST' }) : { flag: 'LATEST' };
+    const added: StreamChannel[] = [];
+    for (const partition of partitions.slice(known)) {
+      const parent = partition.parent === undefined ? undefined : byPartition.get(partition.parent);
+      const channel: StreamChannel = {
+        id: streamChannelId(partition),
+        type: 'Stream',
+        partition: partition.index,
+        status: 'WAIT',
+        version: 0,
+        // from its first record: a trimmed start shows as OTSTunnelExpired rather than a silent gap
+        checkpoint: encodeChannelToken({ kind: 'stream', streamId: tunnel.streamId, partition: partition.index, seq: 1, count: 0, timestampUs: 0 }),
+        sequenceNumber: 0,
+        count: 0,
+        rpoUs: 0,
+        ...(parent === undefined ? {} : { parent: parent.id }),
+        ...(offsets.startUs === undefined ? {} : { startUs: offsets.startUs }),
+        ...(offsets.endUs === undefined ? {} : { endUs: offsets.endUs }),
+      };
+      byPartition.set(partition.index, channel);
+      added.push(channel);
+    }
+    return { ...tunnel, channels: [...tunnel.channels, ...added], knownPartitions: partitions.length };
   }
 
   private byName(tableName: string, tunnelName: string): Tunnel | undefined {
@@ -250,6 +313,7 @@ export class TunnelService {
     if (input.tunnelType !== 'Stream') channels.push(...this.baseChannels(input.tableName));
     let streamId: string | undefined;
     let streamStart: StreamStart | undefined;
+    let knownPartitions: number | undefined;
     if (input.tunnelType !== 'BaseData') {
       const stream = this.options.changeLog.enableStream(input.tableName);
       streamId = stream.streamId;
@@ -258,8 +322,16 @@ export class TunnelService {
         ...(start > 0n ? { startUs: Number(start / NS_PER_US) } : {}),
         ...(end > 0n ? { endUs: Number(end / NS_PER_US) } : {}),
       };
-      for (let partition = 0; partition < stream.partitions; partition++) {
-        channels.push(this.streamChannel(stream.streamId, partition, input.tunnelType === 'BaseAndStream' ? { flag: 'LATEST' } : streamStart));
+      const partitions = this.options.changeLog.partitionsOf(stream.streamId);
+      knownPartitions = partitions.length;
+      const created = new Map<number, StreamChannel>();
+      for (const partition of partitions) {
+        const parent = partition.parent === undefined ? undefined : created.get(partition.parent);
+        const channel = this.streamChannel(stream.streamId, partition, input.tunnelType === 'BaseAndStream' ? { flag: 'LATEST' } : streamStart, parent?.id);
+        if (channel !== undefined) {
+          created.set(partition.index, channel);
+          channels.push(channel);
+        }
       }
     }
     const tunnel: Tunnel = {
@@ -270,6 +342,7 @@ export class TunnelService {
       createdAt: this.clock.now(),
       ...(streamId === undefined ? {} : { streamId }),
       ...(streamStart === undefined ? {} : { streamStart }),
+      ...(knownPartitions === undefined ? {} : { knownPartitions }),
       channels,
       clients: [],
     };
@@ -297,18 +370,22 @@ export class TunnelService {
     });
   }
 
-  private streamChannel(streamId: string, partition: number, start: StreamStart): StreamChannel {
+  /** The channel of `info` from where `start` says; none for a sealed partition with nothing left to read. */
+  private streamChannel(streamId: string, info: PartitionInfo, start: StreamStart, parent: string | undefined): StreamChannel | undefined {
     const log = this.options.changeLog;
+    const partition = info.index;
     const seq =
       start.startUs !== undefined
         ? log.seqAtOrAfter(streamId, partition, start.startUs)
         : start.flag === 'EARLIEST'
           ? log.earliestSeq(streamId, partition)
           : log.latestSeq(streamId, partition);
+    if (info.endSeq !== undefined && seq >= info.endSeq) return undefined;
     return {
-      id: `p${partition}_e0`,
+      id: streamChannelId(info),
       type: 'Stream',
       partition,
+      ...(parent === undefined ? {} : { parent }),
       status: 'WAIT',
       version: 0,
       checkpoint: encodeChannelToken({ kind: 'stream', streamId, partition, seq, count: 0, timestampUs: 0 }),
@@ -354,8 +431,12 @@ export class TunnelService {
           channelCount: BigInt(c.count),
         }),
       );
-      const consumed = tunnel.channels.filter((c) => c.rpoUs > 0).map((c) => c.rpoUs);
-      const tunnelRpoNs = consumed.length === 0 ? 0n : BigInt(Math.min(...consumed)) * NS_PER_US;
+      // the slowest channel still consuming: a TERMINATED one (base data done, a parent after a
+      // split) holds nothing back; when every channel is done, the last one to finish
+      const consuming = tunnel.channels.filter((c) => c.rpoUs > 0 && c.status !== 'TERMINATED').map((c) => c.rpoUs);
+      const done = tunnel.channels.filter((c) => c.rpoUs > 0).map((c) => c.rpoUs);
+      const rpoUs = consuming.length > 0 ? Math.min(...consuming) : done.length > 0 ? Math.max(...done) : 0;
+      const tunnelRpoNs = BigInt(rpoUs) * NS_PER_US;
       return { tunnel: this.info(tunnel), channels, tunnelRpoNs };
     })(this.live(found.id));
   }
@@ -431,7 +512,7 @@ export class TunnelService {
   }): E.Either<TunnelError, { readonly channels: readonly Lease[] }> {
     return E.chain((tunnel: Tunnel) => {
       const result = heartbeat(tunnel, input.clientId, input.channels, this.clock.now());
-      if (E.isLeft(result)) return E.left(clientGone(input.clientId));
+      if (E.isLeft(result)) return E.left(heartbeatRefused(input.clientId, result.left));
       this.save(result.right.tunnel);
       return E.right({ channels: result.right.leases });
     })(this.live(input.tunnelId));
@@ -462,8 +543,9 @@ export class TunnelService {
   }
 
   getCheckpoint(input: ChannelCall): E.Either<TunnelError, { readonly checkpoint: string; readonly sequenceNumber: number }> {
+    // only the holder may read a channel's checkpoint, as it alone may read or write the channel
     return E.map(({ channel }: { channel: Channel }) => ({ checkpoint: channel.checkpoint, sequenceNumber: channel.sequenceNumber }))(
-      this.channelOf(input, false),
+      this.channelOf(input, true),
     );
   }
 
@@ -484,7 +566,9 @@ export class TunnelService {
         ...channel,
         checkpoint: input.checkpoint,
         sequenceNumber: input.sequenceNumber,
-        ...(position.kind === 'finished' ? {} : { count: position.count, rpoUs: position.timestampUs }),
+        ...(position.kind !== 'finished'
+          ? { count: position.count, rpoUs: position.timestampUs }
+          : { count: channel.finalCount ?? channel.count, rpoUs: channel.finalRpoUs ?? channel.rpoUs }),
       };
       this.save({ ...tunnel, channels: tunnel.channels.map((c) => (c.id === channel.id ? updated : c)) });
       return E.right(undefined);
@@ -510,18 +594,30 @@ export class TunnelService {
   }
 
   readRecords(input: ChannelCall & { readonly token: string }): E.Either<TunnelError, ReadRecordsOutput> {
-    return E.chain(({ tunnel, channel }: { tunnel: Tunnel; channel: Channel }) => {
+    return E.chain(({ tunnel, channel }: { tunnel: Tunnel; channel: Channel }): E.Either<TunnelError, ReadRecordsOutput> => {
       const token = this.channelToken(tunnel, channel, input.token);
       if (E.isLeft(token)) return token;
       const position = token.right;
       if (position.kind === 'finished') return E.right({ records: [], nextToken: FINISHED, mayMoreRecord: false });
-      if (position.kind === 'base' && channel.type === 'BaseData') return E.right(this.readBase(tunnel, channel, position));
-      if (position.kind === 'stream' && channel.type === 'Stream') return this.readStream(tunnel, channel, position);
-      return E.left(parameterInvalid(`Token does not match channel ${channel.id}.`));
+      const read: E.Either<TunnelError, ReadRecordsOutput & { readonly endRpoUs: number }> =
+        position.kind === 'base' && channel.type === 'BaseData'
+          ? E.right(this.readBase(tunnel, channel, position))
+          : position.kind === 'stream' && channel.type === 'Stream'
+            ? this.readStream(tunnel, channel, position)
+            : E.left(parameterInvalid(`Token does not match channel ${channel.id}.`));
+      if (E.isRight(read) && read.right.nextToken === FINISHED) this.noteEnd(tunnel, channel, position.count + read.right.records.length, read.right.endRpoUs);
+      return read;
     })(this.channelOf(input, true));
   }
 
-  private readBase(tunnel: Tunnel, channel: BaseChannel, position: Extract<ChannelToken, { kind: 'base' }>): ReadRecordsOutput {
+  /** Remembers what the channel's `finished` stands for (DescribeTunnel's count and rpo once it is checkpointed). */
+  private noteEnd(tunnel: Tunnel, channel: Channel, count: number, rpoUs: number): void {
+    if (channel.finalCount === count && channel.finalRpoUs === rpoUs) return;
+    const updated: Channel = { ...channel, finalCount: count, finalRpoUs: rpoUs };
+    this.save({ ...tunnel, channels: tunnel.channels.map((c) => (c.id === channel.id ? updated : c)) });
+  }
+
+  private readBase(tunnel: Tunnel, channel: BaseChannel, position: Extract<ChannelToken, { kind: 'base' }>): ReadRecordsOutput & { readonly endRpoUs: number } {
     const start = decodePrimaryKey(position.startPk.length > 0 ? position.startPk : channel.rangeStart);
     const end = decodePrimaryKey(channel.rangeEnd);
     const { maxRecords, maxBytes } = this.readLimits;
@@ -529,16 +625,12 @@ export class TunnelService {
     const records: TunnelRecord[] = new Array<TunnelRecord>(encoded.records.length);
     for (let i = 0; i < records.length; i++) records[i] = { action: 'PUT_ROW', record: encoded.records[i]! };
     const next = encoded.next;
+    const nowUs = this.clock.now() * 1000;
     const nextToken =
       next === undefined
         ? FINISHED
-        : encodeChannelToken({
-            kind: 'base',
-            startPk: encodePrimaryKey(next),
-            count: position.count + records.length,
-            timestampUs: this.clock.now() * 1000,
-          });
-    return { records, nextToken, mayMoreRecord: next !== undefined };
+        : encodeChannelToken({ kind: 'base', startPk: encodePrimaryKey(next), count: position.count + records.length, timestampUs: nowUs });
+    return { records, nextToken, mayMoreRecord: next !== undefined, endRpoUs: nowUs };
   }
 
   /** scanEncoded for readers without it. */
@@ -563,7 +655,7 @@ export class TunnelService {
     tunnel: Tunnel,
     channel: StreamChannel,
     position: Extract<ChannelToken, { kind: 'stream' }>,
-  ): E.Either<TunnelError, ReadRecordsOutput> {
+  ): E.Either<TunnelError, ReadRecordsOutput & { readonly endRpoUs: number }> {
     const log = this.options.changeLog;
     if (!log.isLive(position.streamId)) {
       return E.left(tunnelError('OTSTunnelExpired', `The stream of table ${tunnel.table} behind tunnel ${tunnel.id} no longer exists.`));
@@ -592,7 +684,10 @@ export class TunnelService {
       timestampUs = record.commitUs;
     }
     if (channel.endUs !== undefined && !read.more && this.clock.now() * 1000 > channel.endUs) finished = true;
-    if (finished) return E.right({ records, nextToken: FINISHED, mayMoreRecord: false });
+    // a split partition ends where its children begin
+    const endSeq = log.endSeq(position.streamId, position.partition);
+    if (endSeq !== undefined && !read.more && nextSeq >= endSeq) finished = true;
+    if (finished) return E.right({ records, nextToken: FINISHED, mayMoreRecord: false, endRpoUs: timestampUs });
     const nextToken = encodeChannelToken({
       kind: 'stream',
       streamId: position.streamId,
@@ -601,6 +696,6 @@ export class TunnelService {
       count: position.count + records.length,
       timestampUs,
     });
-    return E.right({ records, nextToken, mayMoreRecord: read.more });
+    return E.right({ records, nextToken, mayMoreRecord: read.more, endRpoUs: timestampUs });
   }
 }

@@ -33,6 +33,12 @@ interface ChannelCommon {
   readonly count: number;
   /** commit time (µs) of the data consumed up to the checkpoint; 0 = none yet */
   readonly rpoUs: number;
+  /**
+   * what a `finished` checkpoint stands for: count and rpo of the data up to the channel's end,
+   * noted by the ReadRecords that returned `finished` (the token itself carries nothing)
+   */
+  readonly finalCount?: number;
+  readonly finalRpoUs?: number;
 }
 
 export interface BaseChannel extends ChannelCommon {
@@ -44,7 +50,10 @@ export interface BaseChannel extends ChannelCommon {
 
 export interface StreamChannel extends ChannelCommon {
   readonly type: 'Stream';
+  /** the stream partition it reads (ChangeLog index) */
   readonly partition: number;
+  /** the channel of the partition this one was split from: it opens once that one is TERMINATED */
+  readonly parent?: string;
   /** records committed before this are skipped (startOffset) */
   readonly startUs?: number;
   /** the channel finishes once records pass this (endOffset) */
@@ -72,6 +81,8 @@ export interface Tunnel {
   readonly streamId?: string;
   readonly streamStart?: StreamStart;
   readonly channels: readonly Channel[];
+  /** stream partitions the tunnel has channels for (or skipped); later ones come from splits */
+  readonly knownPartitions?: number;
   /** in connect order: the order decides who gets the odd channels when they do not divide evenly */
   readonly clients: readonly Client[];
 }

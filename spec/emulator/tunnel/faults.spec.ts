@@ -17,7 +17,7 @@ describe('parseFaultPlan', () => {
       E.left([
         "item 1 '503=2': rate '2' must be a number in [0, 1]",
         "item 2 'latency=fast@0.1': duration 'fast' must look like 200ms or 1.5s",
-        "item 3 'boom=1': unknown fault 'boom' (known: 503, latency, drop, seed, slowread)",
+        "item 3 'boom=1': unknown fault 'boom' (known: 503, latency, drop, seed, slowread, split, splits)",
         "item 4 'drop': expected name=value",
         "item 5 'seed=-1': seed must be an integer in [0, 2^32)",
       ]),
@@ -34,6 +34,15 @@ describe('parseFaultPlan', () => {
     expect(parseFaultPlan('slowread=300ms,slowread=soon@x')).toEqual(
       E.left(["item 1 'slowread=300ms': name the channel: slowread=300ms@<channelId>", "item 2 'slowread=soon@x': duration 'soon' must look like 200ms or 1.5s"]),
     );
+  });
+
+  it('reads partition splits: split=<records>, optionally capped by splits=<n>', () => {
+    expect(parseFaultPlan('split=500')).toEqual(E.right({ ...NO_FAULTS, split: { afterRecords: 500 } }));
+    expect(parseFaultPlan('splits=3,split=40,seed=2')).toEqual(E.right({ ...NO_FAULTS, seed: 2, split: { afterRecords: 40, maxSplits: 3 } }));
+    expect(parseFaultPlan('split=0,splits=x')).toEqual(
+      E.left(["item 1 'split=0': split must be a positive integer", "item 2 'splits=x': splits must be a positive integer"]),
+    );
+    expect(parseFaultPlan('splits=2')).toEqual(E.left(["'splits' needs 'split=<records>'"]));
   });
 });
 

@@ -160,9 +160,67 @@ describe('heartbeat leasing', () => {
     const a = new ModelClient('a');
     t = a.beat(t, 0);
     const before = t.channels;
-    t = beat(t, 'b', [{ id: 'p0_0', version: 9, status: 'CLOSE' }], 1).tunnel;
+    // p0_0 is at version 1, held by a
+    t = beat(t, 'b', [{ id: 'p0_0', version: 2, status: 'CLOSE' }], 1).tunnel;
     t = beat(t, 'a', [{ id: 'p0_0', version: 0, status: 'CLOSE' }], 2).tunnel;
+    t = beat(t, 'a', [{ id: 'p0_0', version: 1, status: 'TERMINATED' }], 3).tunnel;
     expect(t.channels.find((c) => c.id === 'p0_0')).toEqual(before.find((c) => c.id === 'p0_0'));
+  });
+
+  it('refuses a report of a channel the tunnel does not have, or a version ahead of its own', () => {
+    let t = connectClient(connectClient(tunnel(streamChannels(2)), client('a', 0)), client('b', 0));
+    t = new ModelClient('a').beat(t, 0);
+    const held = t.channels.find((c) => c.id === 'p0_0')!;
+    expect(held).toMatchObject({ owner: 'a', version: 1 });
+    expect(heartbeat(t, 'a', [{ id: 'p9_0', version: 1, status: 'OPEN' }], 1)).toEqual(E.left({ kind: 'unknownChannel', channelId: 'p9_0' }));
+    for (const [status, version] of [
+      ['CLOSE', 3],
+      ['TERMINATED', 9],
+      ['OPEN', 2],
+      ['CLOSING', 2],
+    ] as const) {
+      // by the owner or by anyone else: nothing the protocol lets a client send
+      for (const who of ['a', 'b']) {
+        expect(heartbeat(t, who, [{ id: 'p0_0', version, status }], 1)).toEqual(
+          E.left({ kind: 'versionAhead', channelId: 'p0_0', status, reported: version, held: 1 }),
+        );
+      }
+    }
+    // one refused report refuses the whole heartbeat: the good report beside it is not adopted either
+    expect(
+      E.isLeft(
+        heartbeat(
+          t,
+          'a',
+          [
+            { id: 'p1_0', version: 2, status: 'CLOSE' },
+            { id: 'p0_0', version: 5, status: 'CLOSE' },
+          ],
+          1,
+        ),
+      ),
+    ).toBe(true);
+    // the next version with CLOSE is the normal give-back
+    const given = beat(t, 'a', [{ id: 'p0_0', version: 2, status: 'CLOSE' }], 1).tunnel;
+    expect(given.channels.find((c) => c.id === 'p0_0')).toMatchObject({ status: 'OPEN', owner: 'a', version: 3 });
+  });
+
+  it('keeps a split-off channel waiting until its parent is TERMINATED', () => {
+    const parent = channel('p0_0', 'Stream');
+    const child = (id: string, partition: number): Channel => ({ ...channel(id, 'Stream'), partition, parent: 'p0_0' } as Channel);
+    let t = connectClient(tunnel([parent, child('p2_1', 2), child('p3_1', 3)]), client('a', 0));
+    const a = new ModelClient('a');
+    t = a.beat(t, 0);
+    expect(a.report().map((c) => [c.id, c.status])).toEqual([['p0_0', 'OPEN']]);
+    t = a.beat(t, 1);
+    expect(a.report().map((c) => c.id)).toEqual(['p0_0']);
+    a.finish('p0_0');
+    t = a.beat(t, 2);
+    expect(t.channels.find((c) => c.id === 'p0_0')).toMatchObject({ status: 'TERMINATED', version: 2 });
+    expect(a.report().map((c) => [c.id, c.status, c.version])).toEqual([
+      ['p2_1', 'OPEN', 1],
+      ['p3_1', 'OPEN', 1],
+    ]);
   });
 
   it('releases the channels of a client silent for longer than its timeout (version + 1)', () => {
