@@ -371,6 +371,13 @@ class SqlStreamJob implements StreamJob {
   private lastRecordAt = 0;
   /** per open channel: whether its last read came back empty and caught up */
   private readonly caughtUp = new Map<string, boolean>();
+  /**
+   * Channels that finished and were not yet reported TERMINATED by a heartbeat, and channels the
+   * last heartbeat gave this job that are not open yet: after a partition split the children
+   * come with the heartbeat that reports the parent, so the tunnel is not drained before then.
+   */
+  private readonly finishedUnreported = new Set<string>();
+  private assignedUnopened = new Set<string>();
   private stopRequested = false;
   private readonly clientIds = new Set<string>();
   private channels: readonly ChannelProgress[] = [];
@@ -891,9 +898,19 @@ class SqlStreamJob implements StreamJob {
     }
     if (event.kind === 'heartbeat' || event.kind === 'read') this.reached();
     if (event.kind === 'request-retry' && event.error instanceof TransportError) this.unreachable(event.error);
-    if (event.kind === 'channel-opened') this.caughtUp.set(event.channelId, false);
-    if (event.kind === 'channel-closed') this.caughtUp.delete(event.channelId);
+    if (event.kind === 'channel-opened') {
+      this.caughtUp.set(event.channelId, false);
+      this.assignedUnopened.delete(event.channelId);
+    }
+    if (event.kind === 'channel-closed') {
+      this.caughtUp.delete(event.channelId);
+      if (event.reason === 'finished') this.finishedUnreported.add(event.channelId);
+    }
     if (event.kind === 'read') this.caughtUp.set(event.channelId, event.caughtUp && event.records === 0);
+    if (event.kind === 'heartbeat') {
+      for (const channel of event.sent) if (channel.status === 'TERMINATED') this.finishedUnreported.delete(channel.channelId);
+      this.assignedUnopened = new Set(event.received.filter((channel) => channel.status === 'OPEN' && !this.caughtUp.has(channel.channelId)).map((channel) => channel.channelId));
+    }
   }
 
   private noteRecords(count: number): void {
@@ -919,7 +936,7 @@ class SqlStreamJob implements StreamJob {
         if (this.state !== 'running' || this.caughtUp.size === 0) return;
         const metrics = this.metrics.snapshot();
         const quietSince = Math.max(this.lastRecordAt, this.startedAt);
-        const drained = [...this.caughtUp.values()].every((caughtUp) => caughtUp);
+        const drained = [...this.caughtUp.values()].every((caughtUp) => caughtUp) && this.finishedUnreported.size === 0 && this.assignedUnopened.size === 0;
         if (drained && Date.now() - quietSince >= idleMs && metrics.batches === metrics.batchesCommitted) {
           clearInterval(timer);
           resolve();

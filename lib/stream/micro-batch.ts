@@ -119,6 +119,8 @@ class MicroBatcher<R> {
   private readonly restoredSkip = new Map<string, number>();
   /** channels the source made known and has not closed */
   private readonly known = new Set<string>();
+  /** known channels that finished: they hold the watermark until another channel opens */
+  private readonly ended = new Set<string>();
   /** channels whose last word from the source was "caught up" */
   private readonly caughtUp = new Set<string>();
   /** the holding channels of the last formed batch */
@@ -217,7 +219,7 @@ class MicroBatcher<R> {
       this.note(channelId, batch.note);
       return;
     }
-    this.known.add(channelId);
+    this.see(channelId, false);
     if (batch.caughtUp === true) this.caughtUp.add(channelId);
     else this.caughtUp.delete(channelId);
     const expected = this.expected.get(channelId);
@@ -246,10 +248,12 @@ class MicroBatcher<R> {
 
   private note(channelId: string, note: ChannelNote): void {
     if (note === 'closed') {
-      this.known.delete(channelId);
+      // a finished channel may have handed its keys to children not opened yet (a partition
+      // split): it holds at its own watermark until another channel opens
       this.caughtUp.delete(channelId);
+      if (this.known.has(channelId)) this.ended.add(channelId);
     } else {
-      this.known.add(channelId);
+      this.see(channelId, note === 'opened');
       if (note === 'caught-up') this.caughtUp.add(channelId);
       else this.caughtUp.delete(channelId);
     }
@@ -264,22 +268,41 @@ class MicroBatcher<R> {
     if (this.holdingMoved && this.timer === undefined) this.restartTimer();
   }
 
-  /** Known channels that may still deliver records: not caught up, or with records queued here. */
+  /**
+   * A channel the source opened or delivered. An opening of another channel (or the first sight
+   * of an unknown one) after a channel finished ends the finished one's hold: its children, if
+   * any, are open by then. Only an `opened` note makes a finished channel live again.
+   */
+  private see(channelId: string, opened: boolean): void {
+    if (this.ended.has(channelId)) {
+      if (opened) this.ended.delete(channelId);
+      return;
+    }
+    if (opened || !this.known.has(channelId)) {
+      for (const ended of this.ended) this.known.delete(ended);
+      this.ended.clear();
+    }
+    this.known.add(channelId);
+  }
+
+  /**
+   * Known channels that may still deliver records: not caught up, or with records queued here.
+   * Finished channels count as not caught up (their children may not be open yet), unless every
+   * known channel finished.
+   */
   private holdingChannels(): string[] {
     const holding: string[] = [];
+    const onlyEnded = this.ended.size === this.known.size;
     for (const channelId of this.known) {
-      if (!this.caughtUp.has(channelId)) {
-        holding.push(channelId);
-        continue;
-      }
-      for (const segment of this.queues.get(channelId) ?? []) {
-        if (segment.batch.records.length > segment.from) {
-          holding.push(channelId);
-          break;
-        }
-      }
+      const idle = this.ended.has(channelId) ? onlyEnded : this.caughtUp.has(channelId);
+      if (!idle || this.hasRecordsQueued(channelId)) holding.push(channelId);
     }
     return holding.sort();
+  }
+
+  private hasRecordsQueued(channelId: string): boolean {
+    for (const segment of this.queues.get(channelId) ?? []) if (segment.batch.records.length > segment.from) return true;
+    return false;
   }
 
   /** Forgets what is queued of a channel that resumes at another position (positionJumps: 'follow'). */

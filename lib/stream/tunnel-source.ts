@@ -26,9 +26,9 @@
  * and caught up, and a `closed` note when a channel finished. A channel closed for another reason
  * (lost session, lease moved, read error) stays known: it comes back and holds the watermark.
  */
-import { map, Observable } from 'rxjs';
+import { Observable } from 'rxjs';
 import type { ChangeRecord } from '../wire/types.js';
-import type { ChannelBatch, TunnelEvent } from '../tunnel/model.js';
+import { FINISHED, type ChannelBatch, type TunnelEvent } from '../tunnel/model.js';
 import type { StartTokens, TunnelOptions } from '../tunnel/options.js';
 import { tunnel } from '../tunnel/tunnel.js';
 import { channelNote, replayable, type Position, type ReplayableObservable, type SourceBatch } from './source.js';
@@ -64,8 +64,15 @@ export type TunnelOpener = (startTokens: StartTokens | undefined, onEvent?: (eve
  * read (`read` event) just before it delivers the read's batch, so the flag of the last read of a
  * channel belongs to the next batch of that channel.
  */
-function withChannelNotes(open: (onEvent: (event: TunnelEvent) => void) => Observable<ChannelBatch>, position: (batch: ChannelBatch) => void): Observable<SourceBatch<ChangeRecord>> {
+function withChannelNotes(
+  open: (onEvent: (event: TunnelEvent) => void) => Observable<ChannelBatch>,
+  position: (batch: ChannelBatch) => void,
+  finished: readonly string[],
+): Observable<SourceBatch<ChangeRecord>> {
   return new Observable<SourceBatch<ChangeRecord>>((subscriber) => {
+    // channels opened at the FINISHED token ended in an earlier run: the service hands them out
+    // no more, so they are closed before anything else
+    for (const channelId of finished) subscriber.next(channelNote(channelId, 'closed'));
     const lastRead = new Map<string, boolean>();
     const onEvent = (event: TunnelEvent): void => {
       if (subscriber.closed) return;
@@ -82,14 +89,16 @@ function withChannelNotes(open: (onEvent: (event: TunnelEvent) => void) => Obser
         subscriber.next(channelNote(event.channelId, 'closed'));
       }
     };
-    return open(onEvent)
-      .pipe(
-        map((batch) => {
-          position(batch);
-          return fromChannelBatch(batch, batch.finished || lastRead.get(batch.channelId) === true);
-        }),
-      )
-      .subscribe(subscriber);
+    return open(onEvent).subscribe({
+      next: (batch) => {
+        position(batch);
+        // the channel ends with this batch: closed before it, so it never counts as merely idle
+        if (batch.finished) subscriber.next(channelNote(batch.channelId, 'closed'));
+        subscriber.next(fromChannelBatch(batch, batch.finished || lastRead.get(batch.channelId) === true));
+      },
+      error: (error: unknown) => subscriber.error(error),
+      complete: () => subscriber.complete(),
+    });
   });
 }
 
@@ -98,14 +107,16 @@ export function channelBatchSource(openTunnel: TunnelOpener, options: ChannelBat
   return replayable({
     open(from: Readonly<Record<string, Position>> | undefined) {
       let startTokens: Record<string, string> | undefined;
+      const finished: string[] = [];
       if (from !== undefined) {
         startTokens = {};
         for (const [channelId, position] of Object.entries(from)) {
           if (typeof position !== 'string') throw new TypeError(`tunnel positions are token strings; channel '${channelId}' has ${JSON.stringify(position)}`);
           startTokens[channelId] = position;
+          if (position === FINISHED) finished.push(channelId);
         }
       }
-      if (options.reopen !== 'resume') return withChannelNotes((onEvent) => openTunnel(startTokens, onEvent), () => undefined);
+      if (options.reopen !== 'resume') return withChannelNotes((onEvent) => openTunnel(startTokens, onEvent), () => undefined, finished);
       // per channel, the token after the last batch delivered downstream in this opening
       const delivered = new Map<string, string>();
       const given = startTokens;
@@ -113,6 +124,7 @@ export function channelBatchSource(openTunnel: TunnelOpener, options: ChannelBat
       return withChannelNotes(
         (onEvent) => openTunnel(resumeAt, onEvent),
         (batch) => delivered.set(batch.channelId, batch.nextToken),
+        finished,
       );
     },
   });

@@ -27,8 +27,9 @@ const EPOCH = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000;
 /** orders planted 10 minutes behind: late by the data in every channel */
 const PLANTED = new Set([2_500, 4_000, 6_100, 7_777]);
 
-function order(n: number): { userId: string; orderId: string; price: number; timestamp: number } {
-  const behind = PLANTED.has(n) ? 600_000 : n % 50 === 7 ? 40_000 + ((n * 7919) % 50_000) : 0;
+/** The backlog's orders; `planted` says which are planted 10 minutes behind. */
+function order(n: number, planted: ReadonlySet<number> = PLANTED): { userId: string; orderId: string; price: number; timestamp: number } {
+  const behind = planted.has(n) ? 600_000 : n % 50 === 7 ? 40_000 + ((n * 7919) % 50_000) : 0;
   return { userId: `u${n % 97}`, orderId: `o${String(n).padStart(6, '0')}`, price: (n % 400) + 0.25, timestamp: EPOCH + n * 50 - behind };
 }
 
@@ -47,11 +48,11 @@ afterAll(async () => {
   if (checkpoint !== undefined) rmSync(checkpoint, { recursive: true, force: true });
 });
 
-async function writeBacklog(): Promise<void> {
+async function writeBacklog(planted: ReadonlySet<number>): Promise<void> {
   for (let start = 0; start < ORDERS; start += 200) {
     const rows = [];
     for (let n = start; n < Math.min(ORDERS, start + 200); n++) {
-      const o = order(n);
+      const o = order(n, planted);
       rows.push({
         type: 'PUT',
         condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
@@ -105,11 +106,11 @@ const utc = (ms: number): string => new Date(ms).toISOString().slice(0, 19).repl
 const windowStart = (t: number): number => Math.floor(t / WINDOW_MS) * WINDOW_MS;
 
 /** Count and total per window over every order but the planted ones (UTC bounds, as the job prints them). */
-function direct(): Map<string, { count: number; totalPrice: number }> {
+function direct(planted: ReadonlySet<number>): Map<string, { count: number; totalPrice: number }> {
   const windows = new Map<string, { count: number; totalPrice: number }>();
   for (let n = 0; n < ORDERS; n++) {
-    if (PLANTED.has(n)) continue;
-    const o = order(n);
+    if (planted.has(n)) continue;
+    const o = order(n, planted);
     const start = windowStart(o.timestamp);
     const key = `${utc(start)}|${utc(start + WINDOW_MS)}`;
     const window = windows.get(key) ?? { count: 0, totalPrice: 0 };
@@ -120,28 +121,11 @@ function direct(): Map<string, { count: number; totalPrice: number }> {
 
 describe('event time over a backlog with one channel held back (default settings)', () => {
   it('drops no order that is on time in its channel, reports the late ones per window, and the sink equals a direct computation', async () => {
-    const created = await env.control.createTunnel({ tableName: ORDER_TABLE, tunnelName: 'held-back', tunnelType: 'Stream' });
-    if (E.isLeft(created)) throw created.left;
-    const described = await env.control.describeTunnel(ORDER_TABLE, 'held-back');
-    if (E.isLeft(described)) throw described.left;
-    const channels = described.right.channels.map((channel) => channel.channelId).sort();
+    const channels = await createTunnel('held-back');
     expect(channels).toHaveLength(4);
-    await writeBacklog();
+    await writeBacklog(PLANTED);
     env.tunnels.faults.setPlan({ unavailableRate: 0, dropRate: 0, seed: 1, slowReads: { [channels[2] as string]: 400 } });
-
-    const logs: string[] = [];
-    const text = sql(created.right.tunnelId);
-    const compiled = compile(text, { timeZone: 'UTC', onLog: (_level, message) => logs.push(message) });
-    if (E.isLeft(compiled)) throw new Error(formatSqlErrors(text, compiled.left));
-    let job: StreamJob | undefined;
-    for (const statement of compiled.right.statements) {
-      const result = await statement.run();
-      if (result.kind === 'job') job = result.job;
-    }
-    if (job === undefined) throw new Error('no stream job');
-    job.start();
-    await job.untilIdle(1_000);
-    const summary = await job.stop();
+    const { summary, logs } = await runJob('held-back');
 
     expect(summary.recordsIn).toBe(ORDERS);
     expect(summary.lateRows).toBe(PLANTED.size);
@@ -154,8 +138,61 @@ describe('event time over a backlog with one channel held back (default settings
     expect(lateLines.length).toBeGreaterThan(0);
     expect(lateLines.reduce((total, line) => total + Number(/batch \d+: (\d+) late/.exec(line)?.[1]), 0)).toBe(PLANTED.size);
 
-    const expected = direct();
+    const expected = direct(PLANTED);
     expect(expected.size).toBeGreaterThan(8);
     expect(await sinkRows()).toEqual(expected);
   }, 120_000);
 });
+
+describe('event time over a backlog whose partitions split (default settings)', () => {
+  it("drops nothing: a finished parent holds the watermark until its children open, though the other channels race ahead", async () => {
+    // a Stream tunnel sees what is written after it: a table of its own
+    await sdkCall(env.sdk, 'deleteTable', { tableName: ORDER_TABLE });
+    await sdkCall(env.sdk, 'deleteTable', { tableName: ORDER_SINK_TABLE });
+    await createOrderTable(env.sdk);
+    await createOrderSinkTable(env.sdk);
+    await createTunnel('splitting');
+    // partitions split while the backlog is written: parents hold its early part, children the rest
+    env.tunnels.faults.setPlan({ unavailableRate: 0, dropRate: 0, seed: 1, split: { afterRecords: 700, maxSplits: 3 } });
+    const none = new Set<number>();
+    await writeBacklog(none);
+    env.tunnels.faults.setPlan({ unavailableRate: 0, dropRate: 0, seed: 1 });
+    const described = await env.control.describeTunnel(ORDER_TABLE, 'splitting');
+    if (E.isLeft(described)) throw described.left;
+    expect(described.right.channels.length).toBeGreaterThan(4);
+
+    const { summary } = await runJob('splitting');
+    expect(summary.recordsIn).toBe(ORDERS);
+    expect(summary.lateRows).toBe(0);
+    expect(await sinkRows()).toEqual(direct(none));
+  }, 180_000);
+});
+
+/** A Stream tunnel on the orders table; its channel ids, sorted. */
+async function createTunnel(tunnelName: string): Promise<string[]> {
+  const created = await env.control.createTunnel({ tableName: ORDER_TABLE, tunnelName, tunnelType: 'Stream' });
+  if (E.isLeft(created)) throw created.left;
+  const described = await env.control.describeTunnel(ORDER_TABLE, tunnelName);
+  if (E.isLeft(described)) throw described.left;
+  return described.right.channels.map((channel) => channel.channelId).sort();
+}
+
+/** The seed-like job over the tunnel with the settings a user gets, until the tunnel is drained. */
+async function runJob(tunnelName: string): Promise<{ summary: Awaited<ReturnType<StreamJob['stop']>>; logs: string[] }> {
+  const described = await env.control.describeTunnel(ORDER_TABLE, tunnelName);
+  if (E.isLeft(described)) throw described.left;
+  const logs: string[] = [];
+  rmSync(checkpoint, { recursive: true, force: true });
+  const text = sql(described.right.tunnel.tunnelId);
+  const compiled = compile(text, { timeZone: 'UTC', onLog: (_level, message) => logs.push(message) });
+  if (E.isLeft(compiled)) throw new Error(formatSqlErrors(text, compiled.left));
+  let job: StreamJob | undefined;
+  for (const statement of compiled.right.statements) {
+    const result = await statement.run();
+    if (result.kind === 'job') job = result.job;
+  }
+  if (job === undefined) throw new Error('no stream job');
+  job.start();
+  await job.untilIdle(1_000);
+  return { summary: await job.stop(), logs };
+}

@@ -190,6 +190,51 @@ describe('microBatch', () => {
       });
     });
 
+    it('keeps a finished channel holding until another channel opens (its children after a split), unless every known channel finished', () => {
+      const run = (marbles: string, values: Record<string, SourceBatch<number>>) => {
+        const seen: { rows: number[]; holding: readonly string[] | undefined }[] = [];
+        testScheduler().run(({ cold }) => {
+          cold<SourceBatch<number>>(marbles, values)
+            .pipe(microBatch<number>({ interval: 3 }))
+            .subscribe((batch) => seen.push({ rows: [...batch.rows], holding: batch.holdingChannels }));
+        });
+        return seen;
+      };
+      // p finishes (its last batch comes after its close note) while x races on; p's children open later
+      const split = run('a b c - d e ---- f ---- g ---- h i ---- j |', {
+        a: channelNote('x', 'opened'),
+        b: channelNote('p', 'opened'),
+        c: sourceBatch('x', 0, [1]),
+        d: channelNote('p', 'closed'),
+        e: caughtUp(sourceBatch('p', 0, [2])),
+        f: sourceBatch('x', 1, [3]),
+        g: sourceBatch('x', 2, [4]),
+        h: channelNote('c1', 'opened'),
+        i: channelNote('c2', 'opened'),
+        j: sourceBatch('c1', 0, [5]),
+      });
+      expect(split).toEqual([
+        { rows: [2, 1], holding: ['p', 'x'] },
+        { rows: [3], holding: ['p', 'x'] },
+        { rows: [4], holding: ['p', 'x'] },
+        { rows: [], holding: ['c1', 'c2', 'x'] },
+        { rows: [5], holding: ['c1', 'c2', 'x'] },
+      ]);
+      // base data: every channel finishes and none follows, so none holds
+      const baseData = run('a b - c d ---- e f ---- |', {
+        a: channelNote('b0', 'opened'),
+        b: channelNote('b1', 'opened'),
+        c: caughtUp(sourceBatch('b0', 0, [1])),
+        d: channelNote('b0', 'closed'),
+        e: caughtUp(sourceBatch('b1', 0, [2])),
+        f: channelNote('b1', 'closed'),
+      });
+      expect(baseData).toEqual([
+        { rows: [1], holding: ['b0', 'b1'] },
+        { rows: [2], holding: [] },
+      ]);
+    });
+
     it('records the holding channels in the plan, and a replay uses the recorded ones', () => {
       const store = memoryCheckpointStore();
       const opened: string[] = [];

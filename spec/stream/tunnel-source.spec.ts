@@ -30,8 +30,11 @@ describe('tunnel as a replayable source', () => {
         channelBatch('p1', 's1', 'finished', { kind: 'failed', error: new Error('OTSTunnelExpired') }, commits),
       );
     });
-    const batches = await lastValueFrom(source.open({ p0: 't1' }).pipe(toArray()));
+    const delivered = await lastValueFrom(source.open({ p0: 't1' }).pipe(toArray()));
     expect(opened).toEqual([{ p0: 't1' }]);
+    // p1's last batch: the channel is closed just before it, so it never counts as merely idle
+    expect(delivered.map((batch) => batch.note ?? batch.channelId)).toEqual(['p0', 'closed', 'p1']);
+    const batches = delivered.filter((batch) => batch.note === undefined);
     expect(batches.map((batch) => [batch.channelId, batch.position, batch.next, batch.records.length])).toEqual([
       ['p0', 't1', 't2', 1],
       ['p1', 's1', 'finished', 1],
@@ -84,6 +87,18 @@ describe('tunnel as a replayable source', () => {
     const fresh: (string | undefined)[] = [];
     await lastValueFrom(channelBatchSource(reopeningTunnel(fresh), { reopen: 'resume' }).open(undefined).pipe(toArray()));
     expect(fresh).toEqual([undefined, 't3']);
+  });
+
+  it('closes the channels a checkpoint left at the finished token before anything else (the service hands them out no more)', async () => {
+    const commits: string[] = [];
+    const source = channelBatchSource(() => of(channelBatch('p2', 't1', 't2', { kind: 'committed', sequenceNumber: 1n }, commits)));
+    const batches = await lastValueFrom(source.open({ p0: 'finished', p1: 't7', p2: 't1' }).pipe(toArray()));
+    expect(batches.map((batch) => [batch.channelId, batch.note ?? batch.position])).toEqual([
+      ['p0', 'closed'],
+      ['p2', 't1'],
+    ]);
+    const fresh = await lastValueFrom(source.open(undefined).pipe(toArray()));
+    expect(fresh.map((batch) => batch.note)).toEqual([undefined]);
   });
 
   it('refuses positions that are not token strings', async () => {
