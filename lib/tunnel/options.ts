@@ -43,7 +43,7 @@ export interface TunnelOptions {
   readonly readBackoff?: Partial<BackoffPolicy>;
   /** per-request retry of transient failures; default 100 ms ×2, jitter 0.33, max 2 s, within 35 s */
   readonly requestRetry?: Partial<RetryPolicy>;
-  /** wait before a new session after a lost one; default 500 ms ×2, jitter 0.5, max 10 s */
+  /** wait before connecting as a new client after a lost one; default 500 ms ×2, jitter 0.5, max 10 s */
   readonly reconnectBackoff?: Partial<BackoffPolicy>;
   /** HTTP request timeout; default 60 000 */
   readonly requestTimeoutMs?: number;
