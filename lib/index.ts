@@ -59,7 +59,7 @@ export { mapOutputRows } from './stream/map-output-rows.js';
 export { stoppable, type StoppableSource } from './stream/stoppable.js';
 export { commitAfter, SinkWriteError, type CommitAfterOptions, type CommittedBatch } from './stream/commit-after.js';
 export { retryWithBackoff, type RetryWithBackoffOptions } from './tunnel/retry-with-backoff.js';
-export type { BackoffPolicy, RetryOptions } from './tunnel/backoff.js';
+export type { BackoffPolicy, RetryOptions, RetryPolicy } from './tunnel/backoff.js';
 
 // ---- checkpoints
 export { fileCheckpointStore, type FileCheckpointOptions } from './stream/checkpoint/file-store.js';
@@ -77,7 +77,6 @@ export type { TablestoreSink, TablestoreSinkOptions, TablestoreSinkSchema, Table
 export { tunnel, tunnelControl, createHttpTransport, TransportError, TunnelFatalError, TunnelOptionsError, FINISHED } from './tunnel/index.js';
 export type {
   TunnelOptions,
-  RetryPolicy,
   ChannelBatch,
   CommitOutcome,
   TunnelEvent,

@@ -102,8 +102,8 @@ export function commitAfter<T>(sink: Sink<T>, options: CommitAfterOptions = {}):
       steps.push(writeWithRetry(deadLetterSink, 'dead-letter', batch.deadLetters, batch, letters));
     }
     if (batch.rows.length > 0) steps.push(writeWithRetry(sink, 'sink', batch.rows, batch, output));
-    const session = batch.context.checkpoint;
-    if (session !== undefined) steps.push(session.commit(batch).pipe(ignoreElements()));
+    const checkpoint = batch.context.checkpoint;
+    if (checkpoint !== undefined) steps.push(checkpoint.commit(batch).pipe(ignoreElements()));
     return concat(
       ...steps,
       defer(() => {

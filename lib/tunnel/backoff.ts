@@ -20,6 +20,12 @@ export interface BackoffPolicy {
   readonly jitter: number;
 }
 
+/** A complete policy of request retries within a time budget (the tunnel's `requestRetry`). */
+export interface RetryPolicy extends BackoffPolicy {
+  /** give up once the next attempt would start later than this after the first one */
+  readonly maxElapsedMs: number;
+}
+
 /** How a failed call is retried: a (partial) backoff policy and the limits of the retries. */
 export interface RetryOptions extends Partial<BackoffPolicy> {
   /** attempts in all, the first included; default: no limit */
