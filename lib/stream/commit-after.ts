@@ -74,8 +74,9 @@ export class SinkWriteError extends Error {
 
 export function commitAfter<T>(sink: Sink<T>, options: CommitAfterOptions = {}): OperatorFunction<MicroBatch<readonly T[]>, CommittedBatch> {
   const scheduler = options.scheduler ?? asyncScheduler;
-  const retryOptions: RetryOptions = { ...DEFAULT_SINK_RETRY, ...options.retry, retryable: options.retry?.retryable ?? (() => true) };
-  if (!((retryOptions.maxAttempts ?? 1) >= 1)) throw new RangeError(`commitAfter: maxAttempts must be >= 1, got ${retryOptions.maxAttempts}`);
+  const maxAttempts = options.retry?.maxAttempts ?? DEFAULT_SINK_RETRY.maxAttempts;
+  if (!(maxAttempts >= 1)) throw new RangeError(`commitAfter: maxAttempts must be >= 1, got ${maxAttempts}`);
+  const retryOptions: RetryOptions = { ...DEFAULT_SINK_RETRY, ...options.retry, maxAttempts, retryable: options.retry?.retryable ?? (() => true) };
 
   const writeWithRetry = <R>(target: Sink<R>, what: string, rows: readonly R[], batch: MicroBatch<unknown>, counted: { attempts: number }): Observable<never> =>
     defer(() => {

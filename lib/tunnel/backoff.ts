@@ -32,7 +32,7 @@ export interface RetryOptions extends Partial<BackoffPolicy> {
   readonly maxAttempts?: number;
   /** give up once the next attempt would start later than this after the first one; default: no limit */
   readonly maxElapsedMs?: number;
-  /** errors worth another attempt (others fail at once) */
+  /** errors worth another attempt, others fail at once (default: `retryWithBackoff` retries transient Tablestore and network errors, `commitAfter` every error) */
   readonly retryable?: (error: unknown) => boolean;
   /** source of jitter; default Math.random */
   readonly random?: RandomSource;
