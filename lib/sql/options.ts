@@ -24,6 +24,7 @@ import {
 import { closestMatch, compareByPosition, sqlError, type SqlError } from './errors.js';
 import { decodeStringLiteral, locationInside, parseDuration } from './lexer.js';
 import { catalogTypes, type CatalogColumn, type CatalogType } from '../stream/catalog.js';
+import type { OutputMode } from '../stream/emit.js';
 
 type Validation<A> = E.Either<readonly SqlError[], A>;
 const validation = E.getApplicativeValidation(RA.getSemigroup<SqlError>());
@@ -71,7 +72,7 @@ export type ScanOptions =
   | { readonly mode: 'STREAM'; readonly tunnel: TunnelRef; readonly maxOffsetsPerChannel: number }
   | { readonly mode: 'BATCH' };
 
-export type OutputMode = 'append' | 'update' | 'complete';
+export type { OutputMode } from '../stream/emit.js';
 export type TriggerType = 'ProcessingTime' | 'OneTime';
 
 export interface WatermarkOption {
