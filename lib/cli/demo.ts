@@ -21,6 +21,7 @@ import type { StreamJob } from '../sql/session.js';
 import { tunnelControl } from '../tunnel/control.js';
 import { createHttpTransport } from '../tunnel/http-transport.js';
 import { progressPrinter, rowTable } from './progress.js';
+import { seededRandom } from '../wire/random.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Sdk = any;
@@ -53,18 +54,6 @@ interface Order {
   readonly orderId: string;
   readonly price: number;
   readonly timestamp: number;
-}
-
-/** mulberry32: a small seeded generator, so a run can be repeated */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 const call = (sdk: Sdk, operation: string, params: Record<string, unknown>): Promise<Sdk> =>
@@ -176,7 +165,7 @@ export async function runDemo(options: DemoOptions, io: DemoIO): Promise<boolean
     job.start();
 
     // the generator: a tick every 100 ms, event times a little behind now, some well behind
-    const next = random(options.seed);
+    const next = seededRandom(options.seed);
     const orders: Order[] = [];
     const started = Date.now();
     let written = 0;

@@ -24,7 +24,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { createRequire } from 'node:module';
 import { inspect } from 'node:util';
 import type { Catalog, CatalogType } from '../stream/catalog.js';
-import { backoff, type RetryOptions } from '../stream/commit-after.js';
+import { backoffDelay, backoffPolicy, type RetryOptions } from '../tunnel/backoff.js';
 import type { OutputRow, OutputValue } from '../stream/table.js';
 import { isRetryable, serviceErrorFromSdkError } from '../wire/errors.js';
 import type { Sink, WriteContext } from './sink.js';
@@ -50,7 +50,7 @@ export interface TablestoreSinkOptions {
    * retries inside one write (and one open): attempts in all, the first included (default 5),
    * delays from 100 ms doubling up to 5 s, ± 20 % jitter
    */
-  readonly retry?: Pick<RetryOptions, 'maxAttempts' | 'initialDelay' | 'maxDelay' | 'factor' | 'jitter' | 'random'>;
+  readonly retry?: Pick<RetryOptions, 'maxAttempts' | 'initialMs' | 'maxMs' | 'multiplier' | 'jitter' | 'random'>;
   /** socket idle timeout of the sink's own client, ms; default 30 000 */
   readonly requestTimeoutMs?: number;
   /** an SDK client to reuse (tests); otherwise one is made from the options with SDK retries off */
@@ -196,7 +196,9 @@ interface BatchRowResult {
 const DEFAULT_MAX_ROWS = 200;
 const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
 const DEFAULT_ATTEMPTS = 5;
-const DEFAULT_RETRY = { initialDelay: 100, maxDelay: 5_000, factor: 2, jitter: 0.2 };
+const DEFAULT_RETRY = { initialMs: 100, maxMs: 5_000, multiplier: 2, jitter: 0.2 };
+/** the wait after failed attempt `attempt` (1-based) */
+const retryDelay = (retry: RetryOptions, attempt: number): number => backoffDelay(backoffPolicy(retry, DEFAULT_RETRY), attempt - 1, retry.random);
 /** EMR's v1 writer: after "too large", 80 % of the rows, then +10 per successful request */
 const BACKOFF_FRACTION = 0.8;
 const GROWTH_PER_SUCCESS = 10;
@@ -414,7 +416,7 @@ class TablestoreSinkImpl implements TablestoreSink {
           const tries = failure.retryable ? ` after ${attempt} attempt(s)` : '';
           throw this.#error(`tablestore sink: table '${tableName}' in instance '${instance}': ${what}${tries}: ${failure.code}: ${failure.message}`, failure);
         }
-        await this.#sleep(backoff(this.#retry, attempt));
+        await this.#sleep(retryDelay(this.#retry, attempt));
       }
     }
   }
@@ -505,7 +507,7 @@ class TablestoreSinkImpl implements TablestoreSink {
       }
       retriedRows += outcome.retry.length;
       try {
-        await this.#sleep(backoff(this.#retry, attempt));
+        await this.#sleep(retryDelay(this.#retry, attempt));
       } catch {
         throw this.#closedError(unwritten);
       }

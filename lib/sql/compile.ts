@@ -15,6 +15,13 @@ import { formatStatement } from './printer.js';
 import { explainStatement, planStatement, type CompiledStatement, type SessionOptions } from './session.js';
 import { substituteVariables } from './variables.js';
 
+/**
+ * The options of `compile`: session time zone, `${var}` values, the embedded endpoint, tunnel
+ * tuning, sink retries, progress and log callbacks. ("Session" is the name of session windows;
+ * the interface behind this alias is still called `SessionOptions` inside `sql/session.ts`.)
+ */
+export type CompileOptions = SessionOptions;
+
 export interface CompiledScript {
   readonly statements: readonly CompiledStatement[];
   readonly timeZone: TimeZone;
@@ -22,7 +29,7 @@ export interface CompiledScript {
   explain(): string;
 }
 
-export function compile(text: string, options: SessionOptions = {}): E.Either<readonly SqlError[], CompiledScript> {
+export function compile(text: string, options: CompileOptions = {}): E.Either<readonly SqlError[], CompiledScript> {
   try {
     return compileUnsafe(text, options);
   } catch (error) {
@@ -32,7 +39,7 @@ export function compile(text: string, options: SessionOptions = {}): E.Either<re
   }
 }
 
-function compileUnsafe(text: string, options: SessionOptions): E.Either<readonly SqlError[], CompiledScript> {
+function compileUnsafe(text: string, options: CompileOptions): E.Either<readonly SqlError[], CompiledScript> {
   const zone = options.timeZone === undefined ? E.right(systemTimeZone()) : timeZone(options.timeZone);
   if (E.isLeft(zone)) return E.left([sqlError({ line: 1, column: 1, offset: 0 }, `session time zone: ${zone.left}`)]);
   return pipe(

@@ -19,9 +19,9 @@ export { explainAst, formatExpression, formatScript, formatSqlError, formatSqlEr
 export function parseScript(text: string): E.Either<readonly SqlError[], readonly DecodedStatement[]> {
   return E.chain(decodeScript)(parse(text));
 }
-export { compile, type CompiledScript } from './compile.js';
+export { compile, type CompiledScript, type CompileOptions } from './compile.js';
 export { analyzeScript, type AnalyzedStatement, type AnalyzedQuery } from './analyze.js';
 export { planQuery, type QueryPlan, type Stage } from './plan.js';
 export { formatResult, formatCell, JobError } from './session.js';
-export type { SessionOptions, Connection, TunnelTuning, CompiledStatement, StatementResult, ResultSet, StreamJob, JobProgress, JobSummary, JobState, ChannelProgress } from './session.js';
+export type { Connection, TunnelTuning, CompiledStatement, StatementResult, ResultSet, StreamJob, JobProgress, JobSummary, JobState, ChannelProgress } from './session.js';
 export { timeZone, systemTimeZone, formatTimestamp, type TimeZone } from './datetime.js';

@@ -23,6 +23,8 @@ import {
 } from './ast.js';
 import { closestMatch, compareByPosition, sqlError, type SqlError } from './errors.js';
 import { decodeStringLiteral, locationInside, parseDuration } from './lexer.js';
+import { catalogTypes, type CatalogColumn, type CatalogType } from '../stream/catalog.js';
+import type { OutputMode } from '../stream/emit.js';
 
 type Validation<A> = E.Either<readonly SqlError[], A>;
 const validation = E.getApplicativeValidation(RA.getSemigroup<SqlError>());
@@ -32,17 +34,18 @@ const collect = sequenceS(validation);
 
 export type Endpoint = { readonly kind: 'embedded' } | { readonly kind: 'remote'; readonly url: string };
 
-export const CATALOG_TYPES = ['string', 'long', 'double', 'boolean', 'binary'] as const;
-export type CatalogType = (typeof CATALOG_TYPES)[number];
-
-export interface CatalogColumn {
+/** A column of a table's `catalog` option, with its name. */
+export interface TableColumn extends CatalogColumn {
   readonly name: string;
-  readonly type: CatalogType;
 }
 
-/** Columns in the order the JSON lists them: that order is the row schema. */
-export interface Catalog {
-  readonly columns: readonly CatalogColumn[];
+/**
+ * The `catalog` option as decoded: the columns in the order the JSON lists them (that order is the
+ * row schema; a JS object would put integer-like names first). `streamCatalog` (plan.ts) turns it
+ * into the one `Catalog` the operators and sinks take.
+ */
+export interface TableColumns {
+  readonly columns: readonly TableColumn[];
 }
 
 export interface TableOptions {
@@ -52,7 +55,7 @@ export interface TableOptions {
   readonly accessKeyId: string | null;
   readonly accessKeySecret: Redacted | null;
   readonly tableName: string;
-  readonly catalog: Catalog;
+  readonly catalog: TableColumns;
   /** `put` replaces the whole row (EMR default), `update` writes only the listed columns */
   readonly rowChangeType: 'put' | 'update';
   /**
@@ -69,7 +72,7 @@ export type ScanOptions =
   | { readonly mode: 'STREAM'; readonly tunnel: TunnelRef; readonly maxOffsetsPerChannel: number }
   | { readonly mode: 'BATCH' };
 
-export type OutputMode = 'append' | 'update' | 'complete';
+export type { OutputMode } from '../stream/emit.js';
 export type TriggerType = 'ProcessingTime' | 'OneTime';
 
 export interface WatermarkOption {
@@ -392,7 +395,7 @@ const TYPE_ALIASES: Readonly<Record<string, CatalogType>> = {
 
 const CatalogTypeCodec = new t.Type<CatalogType, unknown>(
   'CatalogType',
-  (u): u is CatalogType => typeof u === 'string' && (CATALOG_TYPES as readonly string[]).includes(u),
+  (u): u is CatalogType => typeof u === 'string' && (catalogTypes as readonly string[]).includes(u),
   (u, c) => {
     const column = c.at(-2)?.key ?? '?';
     if (typeof u !== 'string') return t.failure(u, c, `column '${column}' needs "type" as a string`);
@@ -403,7 +406,7 @@ const CatalogTypeCodec = new t.Type<CatalogType, unknown>(
     return t.failure(
       u,
       c,
-      `column '${column}' has unknown type '${u}'; expected ${CATALOG_TYPES.join(', ')}` +
+      `column '${column}' has unknown type '${u}'; expected ${catalogTypes.join(', ')}` +
         (suggestion === undefined ? '' : `${HINT}did you mean '${suggestion}'?`),
     );
   },
@@ -459,9 +462,9 @@ const CatalogShape = new t.Type<ReadonlyArray<readonly [string, CatalogType]>, u
   (a) => a,
 );
 
-const CatalogCodec = new t.Type<Catalog, unknown>(
+const CatalogCodec = new t.Type<TableColumns, unknown>(
   'CatalogJson',
-  (u): u is Catalog => isObject(u) && Array.isArray(u['columns']),
+  (u): u is TableColumns => isObject(u) && Array.isArray(u['columns']),
   (u, c) => {
     if (typeof u !== 'string') return t.failure(u, c, 'expected JSON text');
     const document = parseJsonDocument(u);

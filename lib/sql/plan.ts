@@ -12,7 +12,7 @@ import type { ChangeRecord } from '../wire/types.js';
 import { aggregate, WINDOW, type GroupKey } from '../stream/aggregate.js';
 import * as agg from '../stream/aggregates.js';
 import type { OutputBatch, RecordBatch, TableBatch, WindowBounds } from '../stream/batch.js';
-import type { Catalog as StreamCatalog } from '../stream/catalog.js';
+import type { Catalog } from '../stream/catalog.js';
 import { decodeRows } from '../stream/decode-rows.js';
 import { emit, type OutputMode } from '../stream/emit.js';
 import { filterRows } from '../stream/filter-rows.js';
@@ -28,7 +28,7 @@ import type { AnalyzedQuery, SinkBinding, WindowDef } from './analyze.js';
 import { WINDOW_END, WINDOW_START, WINDOW_STRUCT, type AggregateUse } from './bind.js';
 import type { BoundExpr } from './bound.js';
 import { castValue, compileExpr, compilePredicate, toText, type EvalContext } from './evaluate.js';
-import type { Catalog } from './options.js';
+import type { TableColumns } from './options.js';
 import { isNumberValued, typeName, type SqlType } from './types.js';
 
 export const EVENT_TIME_COLUMN = '__event_time';
@@ -52,7 +52,7 @@ export interface PlanOptions extends EvalContext {
   readonly onBadRow?: 'fail' | 'skip';
 }
 
-export function streamCatalog(catalog: Catalog): StreamCatalog {
+export function streamCatalog(catalog: TableColumns): Catalog {
   return { columns: Object.fromEntries(catalog.columns.map((column) => [column.name, { type: column.type }])) };
 }
 

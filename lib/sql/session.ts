@@ -714,7 +714,7 @@ class SqlStreamJob implements StreamJob {
       // heartbeat holds none, yet the service counts it when it divides the channels
       for (const clientId of recorded) {
         try {
-          await firstValueFrom(api.shutdown({ tunnelId: description.tunnel.tunnelId, clientId }).pipe(retryWithBackoff<void>({ policy: DEFAULT_REQUEST_RETRY, maxElapsedMs: 5_000 })));
+          await firstValueFrom(api.shutdown({ tunnelId: description.tunnel.tunnelId, clientId }).pipe(retryWithBackoff<void>({ ...DEFAULT_REQUEST_RETRY, maxElapsedMs: 5_000 })));
           if (holders.has(clientId)) shut = true;
         } catch (error) {
           // one that expired already has nothing left to release

@@ -5,7 +5,7 @@
  * milliseconds since the epoch (fractional: Spark keeps microseconds), null → null.
  * `window` is the struct `GROUP BY window(…)` produces; only its `start`/`end` can be stored.
  */
-import type { CatalogType } from './options.js';
+import type { CatalogType } from '../stream/catalog.js';
 
 export type SqlType = 'string' | 'long' | 'int' | 'double' | 'boolean' | 'binary' | 'timestamp' | 'null' | 'window';
 

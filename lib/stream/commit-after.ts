@@ -24,9 +24,7 @@ import {
   from,
   ignoreElements,
   of,
-  retry,
   throwError,
-  timer,
   type Observable,
   type OperatorFunction,
   type SchedulerLike,
@@ -34,24 +32,16 @@ import {
 import type { ChannelOffsets, DeadLetter, MicroBatch } from './batch.js';
 import type { StreamMetrics } from './metrics.js';
 import type { Sink } from './sink.js';
+import type { RetryOptions } from '../tunnel/backoff.js';
+import { retryWithBackoff } from '../tunnel/retry-with-backoff.js';
 
-export interface RetryOptions {
-  /** ms before the first retry (default 100) */
-  readonly initialDelay?: number;
-  /** cap of the delay (default 30 000) */
-  readonly maxDelay?: number;
-  /** delay growth per attempt (default 2) */
-  readonly factor?: number;
-  /** attempts in all, the first included (default 8; Infinity retries for ever) */
-  readonly maxAttempts?: number;
-  /** ± fraction of random spread of each delay (default 0.2) */
-  readonly jitter?: number;
-  readonly random?: () => number;
-  /** errors not worth retrying (bad requests) fail at once (default: every error is retried) */
-  readonly retryable?: (error: unknown) => boolean;
-}
+export type { RetryOptions } from '../tunnel/backoff.js';
+
+/** commitAfter's retries: 100 ms doubling up to 30 s, ± 20 % jitter, 8 attempts, every error retried. */
+export const DEFAULT_SINK_RETRY = { initialMs: 100, maxMs: 30_000, multiplier: 2, jitter: 0.2, maxAttempts: 8 } as const;
 
 export interface CommitAfterOptions {
+  /** how a failed write is retried (defaults: {@link DEFAULT_SINK_RETRY}) */
   readonly retry?: RetryOptions;
   /** where 'dead-letter' policies send bad and late rows */
   readonly deadLetters?: Sink<DeadLetter>;
@@ -84,9 +74,9 @@ export class SinkWriteError extends Error {
 
 export function commitAfter<T>(sink: Sink<T>, options: CommitAfterOptions = {}): OperatorFunction<MicroBatch<readonly T[]>, CommittedBatch> {
   const scheduler = options.scheduler ?? asyncScheduler;
-  const retryOptions = options.retry ?? {};
-  const maxAttempts = retryOptions.maxAttempts ?? 8;
+  const maxAttempts = options.retry?.maxAttempts ?? DEFAULT_SINK_RETRY.maxAttempts;
   if (!(maxAttempts >= 1)) throw new RangeError(`commitAfter: maxAttempts must be >= 1, got ${maxAttempts}`);
+  const retryOptions: RetryOptions = { ...DEFAULT_SINK_RETRY, ...options.retry, maxAttempts, retryable: options.retry?.retryable ?? (() => true) };
 
   const writeWithRetry = <R>(target: Sink<R>, what: string, rows: readonly R[], batch: MicroBatch<unknown>, counted: { attempts: number }): Observable<never> =>
     defer(() => {
@@ -94,14 +84,7 @@ export function commitAfter<T>(sink: Sink<T>, options: CommitAfterOptions = {}):
       return from(target.write(rows, { batchId: batch.id }));
     }).pipe(
       ignoreElements(),
-      retry({
-        count: maxAttempts - 1,
-        delay: (error: unknown, retryCount: number) => {
-          if (retryOptions.retryable !== undefined && !retryOptions.retryable(error)) return throwError(() => error);
-          batch.context.metrics.add('sinkRetries', 1);
-          return timer(backoff(retryOptions, retryCount), scheduler);
-        },
-      }),
+      retryWithBackoff<never>({ ...retryOptions, scheduler, onRetry: () => batch.context.metrics.add('sinkRetries', 1) }),
       catchError((error: unknown) =>
         throwError(() => new SinkWriteError(`${what} write of batch ${batch.id} failed after ${counted.attempts} attempt(s): ${describe(error)}`, batch.id, counted.attempts, error)),
       ),
@@ -120,8 +103,8 @@ export function commitAfter<T>(sink: Sink<T>, options: CommitAfterOptions = {}):
       steps.push(writeWithRetry(deadLetterSink, 'dead-letter', batch.deadLetters, batch, letters));
     }
     if (batch.rows.length > 0) steps.push(writeWithRetry(sink, 'sink', batch.rows, batch, output));
-    const session = batch.context.checkpoint;
-    if (session !== undefined) steps.push(session.commit(batch).pipe(ignoreElements()));
+    const checkpoint = batch.context.checkpoint;
+    if (checkpoint !== undefined) steps.push(checkpoint.commit(batch).pipe(ignoreElements()));
     return concat(
       ...steps,
       defer(() => {
@@ -154,17 +137,6 @@ function acknowledge(acks: MicroBatch<unknown>['acks'], metrics: StreamMetrics):
       metrics.add('ackFailures', 1);
     }
   }
-}
-
-/** initialDelay · factor^(retry−1), capped, spread by ± jitter */
-export function backoff(options: RetryOptions, retryCount: number): number {
-  const initial = options.initialDelay ?? 100;
-  const factor = options.factor ?? 2;
-  const cap = options.maxDelay ?? 30_000;
-  const jitter = options.jitter ?? 0.2;
-  const random = options.random ?? Math.random;
-  const base = Math.min(cap, initial * factor ** (retryCount - 1));
-  return Math.max(0, base * (1 + jitter * (2 * random() - 1)));
 }
 
 function describe(error: unknown): string {

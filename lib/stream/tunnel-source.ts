@@ -17,8 +17,8 @@
  *   goes on without a gap or a record twice. Every record delivered before is still held by the
  *   pipeline (queued, in a batch, or committed to the checkpoint location), and the service
  *   checkpoint can only be behind it while this pipeline is the channel's sole consumer — what
- *   aggregating jobs require. Acknowledgements of batches read in the lost session no longer
- *   reach the service; the first one of the new session covers them.
+ *   aggregating jobs require. Acknowledgements of batches read by the lost client no longer
+ *   reach the service; the first one of the new client covers them.
  *
  * For event time the source also reports channels (see source.ts): an `opened` note when the
  * client opens a channel (before its first read), `caughtUp` on a batch whose ReadRecords did not

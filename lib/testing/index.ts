@@ -14,4 +14,5 @@ export { testScheduler, type ExpectLike, type DeepEqualAssertion } from './sched
 export { context, recordBatch, tableBatch, times, sourceBatch, never$, type TableBatchOptions } from './batches.js';
 export { putRow, updateRow, deleteRow, recordBuilder, type KeyInput, type RecordOptions, type RowInput, type RecordBuilder } from './records.js';
 export { marbleSource, type ColdFactory, type MarbleSource, type MarbleSourceOptions, type SubscriptionLogs } from './marble-source.js';
+export { seededRandom, type RandomSource } from '../wire/random.js';
 export { sqlOperator, compileSqlOperator, SqlOperatorError, type SqlOperatorOptions, type CompiledSqlOperator } from '../sql/sql-operator.js';

@@ -148,7 +148,7 @@ export class ChannelConnection {
     if (decision.report !== undefined) this.context.report(decision.report);
   }
 
-  /** Stop at once without a report: the channel left the heartbeat response, or the session ended. */
+  /** Stop at once without a report: the channel left the heartbeat response, or the client was lost. */
   forceClose(reason: ChannelCloseReason): void {
     this.state = { ...this.state, phase: 'CLOSED' };
     this.release(reason, { kind: 'skipped', reason: reason === 'stopped' ? 'worker-stopped' : 'channel-closed' });

@@ -151,7 +151,7 @@ export function tunnelControl(transport: TunnelTransport, options: TunnelControl
   const scheduler = options.scheduler ?? asyncScheduler;
   const run = <T>(call: Observable<T>, idempotent: boolean): Promise<E.Either<Error, T>> =>
     firstValueFrom(
-      (idempotent ? call.pipe(retryWithBackoff<T>({ policy, maxElapsedMs: policy.maxElapsedMs, scheduler })) : call).pipe(
+      (idempotent ? call.pipe(retryWithBackoff<T>({ ...policy, scheduler })) : call).pipe(
         map((value) => E.right(value) as E.Either<Error, T>),
         catchError((error: unknown) => of(E.left(error instanceof Error ? error : new Error(String(error))))),
       ),

@@ -1,6 +1,6 @@
 /**
- * How the worker reacts to a failed call (§4.3, §7.9): retry, give up on the channel, start a new
- * session, or end the whole Observable with a typed error.
+ * How the worker reacts to a failed call (§4.3, §7.9): retry, give up on the channel, reconnect as
+ * a new client, or end the whole Observable with a typed error.
  */
 import { isRetryable } from '../wire/errors.js';
 import type { TunnelCall } from './model.js';

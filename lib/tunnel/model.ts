@@ -100,7 +100,7 @@ export interface ChannelBatch {
   commit(): Promise<CommitOutcome>;
 }
 
-export type ChannelCloseReason = 'closing' | 'finished' | 'error' | 'revoked' | 'session-lost' | 'stopped';
+export type ChannelCloseReason = 'closing' | 'finished' | 'error' | 'revoked' | 'client-lost' | 'stopped';
 
 /** What the worker reports besides batches: for metrics, logs and tests. */
 export type TunnelEvent =
@@ -114,7 +114,7 @@ export type TunnelEvent =
   | { readonly kind: 'checkpoint-failed'; readonly channelId: string; readonly error: unknown }
   | { readonly kind: 'decode-error'; readonly channelId: string; readonly error: RecordDecodeFailure }
   | { readonly kind: 'request-retry'; readonly call: TunnelCall; readonly attempt: number; readonly delayMs: number; readonly error: unknown }
-  | { readonly kind: 'session-lost'; readonly clientId: string; readonly reason: 'heartbeat-timeout' | 'resource-gone' | 'heartbeat-failed'; readonly error?: unknown }
+  | { readonly kind: 'client-lost'; readonly clientId: string; readonly reason: 'heartbeat-timeout' | 'resource-gone' | 'heartbeat-failed'; readonly error?: unknown }
   | { readonly kind: 'shutdown'; readonly clientId: string; readonly error?: unknown };
 
 export type TunnelCall = 'connect' | 'heartbeat' | 'shutdown' | 'getCheckpoint' | 'readRecords' | 'checkpoint' | 'control';

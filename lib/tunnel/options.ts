@@ -7,7 +7,7 @@ import * as t from 'io-ts';
 import * as E from 'fp-ts/lib/Either.js';
 import { hostname } from 'node:os';
 import type { SchedulerLike } from 'rxjs';
-import type { BackoffPolicy } from './backoff.js';
+import type { BackoffPolicy, RetryPolicy } from './backoff.js';
 import { TunnelOptionsError } from './errors.js';
 import type { OptionIssue } from './errors.js';
 import type { TunnelEvent } from './model.js';
@@ -19,9 +19,7 @@ export type StartTokens =
   /** consulted at every opening of a channel; `undefined` → the service checkpoint */
   | ((channelId: string) => string | undefined);
 
-export interface RetryPolicy extends BackoffPolicy {
-  readonly maxElapsedMs: number;
-}
+export type { RetryPolicy } from './backoff.js';
 
 export interface TunnelOptions {
   /** `http://host:port` or `https://host` of the instance */
@@ -43,7 +41,7 @@ export interface TunnelOptions {
   readonly readBackoff?: Partial<BackoffPolicy>;
   /** per-request retry of transient failures; default 100 ms ×2, jitter 0.33, max 2 s, within 35 s */
   readonly requestRetry?: Partial<RetryPolicy>;
-  /** wait before a new session after a lost one; default 500 ms ×2, jitter 0.5, max 10 s */
+  /** wait before connecting as a new client after a lost one; default 500 ms ×2, jitter 0.5, max 10 s */
   readonly reconnectBackoff?: Partial<BackoffPolicy>;
   /** HTTP request timeout; default 60 000 */
   readonly requestTimeoutMs?: number;

@@ -17,7 +17,7 @@ import { tunnelWorker } from './worker.js';
  *   while it has fewer than `maxInFlightBatchesPerChannel` uncommitted batches, and its checkpoints
  *   follow the commits in order.
  * - OTSParameterInvalid, OTSTunnelExpired and OTSPermissionDenied end it with a `TunnelFatalError`;
- *   transient failures are retried, lost sessions reconnect as a new client.
+ *   transient failures are retried, a lost client reconnects as a new one.
  * - Unsubscribing stops reading, writes the checkpoints of committed batches and calls ShutdownTunnel
  *   so the channels are free for other workers at once.
  */

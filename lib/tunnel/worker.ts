@@ -1,10 +1,10 @@
 /**
  * The tunnel worker (tunnel-protocol.md §7) as an Observable of channel batches.
  *
- * A session is one client id: connect, heartbeat at once and then every interval, merge each
+ * A client is one client id: connect, heartbeat at once and then every interval, merge each
  * response into the local channel view (§7.2), open owned channels (GetCheckpoint, then a read
- * loop per channel) and pass statuses to their connections (§7.3). A lost session (OTSResourceGone,
- * local heartbeat timeout) closes every channel and a new session connects after a jittered
+ * loop per channel) and pass statuses to their connections (§7.3). A lost client (OTSResourceGone,
+ * local heartbeat timeout) closes every channel and a new client connects after a jittered
  * delay; fatal codes end the Observable with a `TunnelFatalError`; unsubscribing stops the reads,
  * flushes the checkpoints of acknowledged batches and calls ShutdownTunnel.
  *
@@ -48,7 +48,7 @@ export function tunnelWorker(options: TunnelWorkerOptions): Observable<ChannelBa
 class Worker {
   readonly scheduler: SchedulerLike;
   readonly random: RandomSource;
-  private session: Session | undefined;
+  private client: TunnelClient | undefined;
   private readonly connect = new CallSlot();
   private reconnectTimer: Subscription | undefined;
   private readonly reconnectBackoff: Backoff;
@@ -66,7 +66,7 @@ class Worker {
   }
 
   start(): void {
-    this.openSession();
+    this.connectClient();
   }
 
   emit(event: TunnelEvent): void {
@@ -83,8 +83,7 @@ class Worker {
   retry<T>(call: TunnelCall): MonoTypeOperatorFunction<T> {
     const { requestRetry } = this.options.settings;
     return retryWithBackoff<T>({
-      policy: requestRetry,
-      maxElapsedMs: requestRetry.maxElapsedMs,
+      ...requestRetry,
       scheduler: this.scheduler,
       random: this.random,
       onRetry: (attempt, delayMs, error) => this.emit({ kind: 'request-retry', call, attempt, delayMs, error }),
@@ -105,7 +104,7 @@ class Worker {
     return startTokens[channelId];
   }
 
-  private openSession(): void {
+  private connectClient(): void {
     if (this.ended) return;
     const { api, tunnelId, settings } = this.options;
     this.connect.start(
@@ -115,8 +114,8 @@ class Worker {
       ({ clientId }) => {
         this.reconnectBackoff.reset();
         this.emit({ kind: 'connected', clientId });
-        this.session = new Session(this, clientId);
-        this.session.start();
+        this.client = new TunnelClient(this, clientId);
+        this.client.start();
       },
       (error) => {
         if (isFatalError(error, 'connect')) this.fail(error, 'connect');
@@ -130,13 +129,13 @@ class Worker {
     this.reconnectTimer?.unsubscribe();
     this.reconnectTimer = timer(this.reconnectBackoff.next(), this.scheduler).subscribe(() => {
       this.reconnectTimer = undefined;
-      this.openSession();
+      this.connectClient();
     });
   }
 
-  sessionLost(session: Session): void {
-    if (this.session !== session) return;
-    this.session = undefined;
+  clientLost(client: TunnelClient): void {
+    if (this.client !== client) return;
+    this.client = undefined;
     this.scheduleReconnect();
   }
 
@@ -146,8 +145,8 @@ class Worker {
     this.ended = true;
     this.connect.cancel();
     this.reconnectTimer?.unsubscribe();
-    this.session?.abort();
-    this.session = undefined;
+    this.client?.abort();
+    this.client = undefined;
     this.subscriber.error(new TunnelFatalError(errorCode(error) ?? 'OTSClientError', call, error));
     this.stopped();
   }
@@ -158,14 +157,14 @@ class Worker {
     this.ended = true;
     this.connect.cancel();
     this.reconnectTimer?.unsubscribe();
-    const session = this.session;
-    this.session = undefined;
-    if (session === undefined) this.stopped();
-    else session.stopAndShutdown();
+    const client = this.client;
+    this.client = undefined;
+    if (client === undefined) this.stopped();
+    else client.stopAndShutdown();
   }
 }
 
-class Session {
+class TunnelClient {
   private current = new Map<string, ChannelState>();
   private readonly connections = new Map<string, ChannelConnection>();
   private readonly heartbeat = new CallSlot();
@@ -297,13 +296,13 @@ class Session {
 
   private lose(reason: 'heartbeat-timeout' | 'resource-gone' | 'heartbeat-failed', error?: unknown): void {
     if (!this.active) return;
-    this.abort('session-lost');
-    this.worker.emit(error === undefined ? { kind: 'session-lost', clientId: this.clientId, reason } : { kind: 'session-lost', clientId: this.clientId, reason, error });
-    this.worker.sessionLost(this);
+    this.abort('client-lost');
+    this.worker.emit(error === undefined ? { kind: 'client-lost', clientId: this.clientId, reason } : { kind: 'client-lost', clientId: this.clientId, reason, error });
+    this.worker.clientLost(this);
   }
 
   /** Close every channel without reports or checkpoints. */
-  abort(reason: 'session-lost' | 'stopped' = 'stopped'): void {
+  abort(reason: 'client-lost' | 'stopped' = 'stopped'): void {
     if (!this.active) return;
     this.active = false;
     this.ticks?.unsubscribe();

@@ -15,7 +15,6 @@ import {
   directComputation,
   knob,
   OrderGenerator,
-  random,
   readOrders,
   readSeedSink,
   sdkClient,
@@ -27,6 +26,7 @@ import {
   tunnelAdmin,
   until,
 } from './harness/cluster.js';
+import { seededRandom } from '../../lib/wire/random.js';
 
 const OUTAGES = knob('RELIABILITY_EMULATOR_KILLS', 1, 20);
 
@@ -37,7 +37,7 @@ describe('kill -9 of the emulator under a running seed job', () => {
     const root = mkdtempSync(join(tmpdir(), 'otsflow-rel-emu-'));
     const checkpoint = join(root, 'checkpoint');
     const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0, sinkDelayMs: 10 });
-    const draw = random(SEED);
+    const draw = seededRandom(SEED);
     const job = { current: undefined as ReturnType<typeof startJob> | undefined };
     // a fresh client per call: the SDK's keep-alive sockets die with the emulator
     const sdk = () => sdkClient(emulator.endpoint);

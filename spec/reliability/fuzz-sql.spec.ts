@@ -16,9 +16,10 @@ import { describe, expect, it } from 'vitest';
 import { compile, type CompiledScript } from '../../lib/sql/compile.js';
 import type { SqlError } from '../../lib/sql/errors.js';
 import { parse } from '../../lib/sql/parser.js';
-import { CATALOG_TYPES, STREAM_OPTION_KEYS, STREAM_SCAN_OPTION_KEYS, TABLE_OPTION_KEYS } from '../../lib/sql/options.js';
+import { STREAM_OPTION_KEYS, STREAM_SCAN_OPTION_KEYS, TABLE_OPTION_KEYS } from '../../lib/sql/options.js';
+import { catalogTypes } from '../../lib/stream/catalog.js';
 import { formatSqlError } from '../../lib/sql/printer.js';
-import type { SessionOptions } from '../../lib/sql/session.js';
+import type { CompileOptions } from '../../lib/sql/compile.js';
 import { mutateTokens, tokenMutation } from '../sql/token-mutations.js';
 import { TRICKY_NAMES, fuzzParameters, fuzzTimeout, withinMs } from './fuzz-support.js';
 
@@ -66,7 +67,7 @@ const SEEDS: readonly { readonly name: string; readonly text: string; readonly v
 ];
 
 /** A statement printed back and every error located inside the text: what a caller may rely on. */
-function checkOutcome(text: string, options: SessionOptions, result: E.Either<readonly SqlError[], CompiledScript>): 'left' | 'right' {
+function checkOutcome(text: string, options: CompileOptions, result: E.Either<readonly SqlError[], CompiledScript>): 'left' | 'right' {
   if (E.isLeft(result)) {
     expect(result.left.length).toBeGreaterThan(0);
     for (const error of result.left) {
@@ -107,7 +108,7 @@ async function runOffline(script: CompiledScript): Promise<void> {
 const CASE_LIMIT_MS = 2_000;
 
 /** compile() as a case: never throws, answers in time, and its answer is well formed. */
-function compileCase(text: string, options: SessionOptions): { outcome: 'left' | 'right'; result: E.Either<readonly SqlError[], CompiledScript> } {
+function compileCase(text: string, options: CompileOptions): { outcome: 'left' | 'right'; result: E.Either<readonly SqlError[], CompiledScript> } {
   let result: E.Either<readonly SqlError[], CompiledScript>;
   try {
     result = withinMs(CASE_LIMIT_MS, 'compile', () => compile(text, options));
@@ -162,7 +163,7 @@ const variablesArb: fc.Arbitrary<Record<string, string>> = fc.oneof(
     .map((random) => ({ ...SEED_VARIABLES, ...EVERY_CLAUSE_VARIABLES, ...random })),
 );
 
-const sessionArb: fc.Arbitrary<SessionOptions> = fc.record(
+const sessionArb: fc.Arbitrary<CompileOptions> = fc.record(
   {
     variables: variablesArb,
     timeZone: fc.oneof(fc.constantFrom('UTC', 'Asia/Shanghai', '+08:00', 'GMT-14:00', 'Mars/Olympus', '', 'UTC+99', '\u0000'), fc.string({ maxLength: 8 })),
@@ -193,7 +194,7 @@ const optionList = (known: readonly string[]) =>
 
 /** Catalog JSON: valid-shaped with random names and types, near misses, and plain garbage. */
 const columnName = fc.oneof(fc.constantFrom('id', 'n', 'price', 'ts', 'begin', 'c', 'total', ...TRICKY_NAMES), fc.string({ maxLength: 10 }));
-const columnType = fc.oneof(fc.constantFrom(...CATALOG_TYPES, 'int', 'bigint', 'float', 'LONG', 'timestamp', 'decimal', ...TRICKY_NAMES), fc.string({ maxLength: 8 }));
+const columnType = fc.oneof(fc.constantFrom(...catalogTypes, 'int', 'bigint', 'float', 'LONG', 'timestamp', 'decimal', ...TRICKY_NAMES), fc.string({ maxLength: 8 }));
 const shapedCatalog = fc
   .array(fc.tuple(columnName, fc.oneof({ weight: 5, arbitrary: columnType.map((type) => ({ type })) }, { weight: 1, arbitrary: fc.jsonValue() })), { maxLength: 8 })
   .map((columns) => `{"columns": {${columns.map(([name, spec]) => `${JSON.stringify(name)}: ${JSON.stringify(spec)}`).join(', ')}}}`);

@@ -33,7 +33,6 @@ import {
   directComputation,
   knob,
   OrderGenerator,
-  random,
   readOrders,
   readSeedSink,
   runJobToEnd,
@@ -46,6 +45,7 @@ import {
   type JobProcess,
   type Order,
 } from './harness/cluster.js';
+import { seededRandom } from '../../lib/wire/random.js';
 
 const KILLS = knob('RELIABILITY_KILLS', 20, 200);
 const LANES = Math.max(1, knob('RELIABILITY_LANES', 2, 2));
@@ -86,7 +86,7 @@ async function lane(index: number, kills: number, tally: Tally): Promise<LaneRes
   const checkpoint = join(root, 'checkpoint');
   const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0, sinkDelayMs: 40, checkpointDir: checkpoint });
   const watchers: FSWatcher[] = [];
-  const draw = random(SEED + index);
+  const draw = seededRandom(SEED + index);
   const sdk = sdkClient(emulator.endpoint);
   const generator = new OrderGenerator(() => sdk, { seed: SEED + index, rate: RATE, stepMs: 20, lateShare: 0.1 });
   let current: JobProcess | undefined;

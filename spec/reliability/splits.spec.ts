@@ -17,7 +17,6 @@ import {
   directComputation,
   knob,
   OrderGenerator,
-  random,
   readOrders,
   readSeedSink,
   sdkClient,
@@ -29,6 +28,7 @@ import {
   tunnelAdmin,
   until,
 } from './harness/cluster.js';
+import { seededRandom } from '../../lib/wire/random.js';
 
 const SPLIT_AFTER = knob('RELIABILITY_SPLIT_AFTER', 120, 400);
 const SPLITS = knob('RELIABILITY_SPLITS', 8, 24);
@@ -54,7 +54,7 @@ describe('the seed job through partition splits', () => {
       generator.start();
       // orders arrive until every split has happened, and a while after; the job dies now and then
       const splitsAtKill: number[] = [];
-      const draw = random(SEED + 1);
+      const draw = seededRandom(SEED + 1);
       const splitsNow = async (): Promise<number> => ((await channels()).length - 4) / 2;
       for (let kill = 0; kill < KILLS; kill++) {
         // each kill once a further share of the splits has happened: restores land between splits

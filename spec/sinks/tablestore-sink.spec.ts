@@ -108,7 +108,7 @@ function sinkFor(table: string, catalog: Catalog, extra: Partial<TablestoreSinkO
     accessKeySecret: emulator.credentials.accessKeySecret,
     tableName: table,
     catalog,
-    retry: { initialDelay: 5, maxDelay: 50 },
+    retry: { initialMs: 5, maxMs: 50 },
     ...extra,
   });
 }
@@ -501,7 +501,7 @@ describe('tablestoreSink', () => {
   it('gives up after its attempts with a retryable error, which commitAfter then retries', async () => {
     const table = await createTable(uniqueName('Stuck'), [['k', 'STRING']]);
     faults.set(faultKey(table, ['stuck']), 4);
-    const sink = sinkFor(table, { columns: { k: { type: 'string' }, n: { type: 'long' } } }, { retry: { maxAttempts: 3, initialDelay: 1, maxDelay: 5 } });
+    const sink = sinkFor(table, { columns: { k: { type: 'string' }, n: { type: 'long' } } }, { retry: { maxAttempts: 3, initialMs: 1, maxMs: 5 } });
     const error = await failure(sink.write([{ k: 'ok', n: 1 }, { k: 'stuck', n: 2 }], { batchId: 6 }));
     expect(error.message).toMatch(
       new RegExp(`^tablestore sink: table '${table}': 1 row\\(s\\) of batch 6 still failing after 3 attempt\\(s\\) \\(first: k="stuck"\\): OTSInternalServerError: Internal server error`),
@@ -513,14 +513,14 @@ describe('tablestoreSink', () => {
     const acked: number[] = [];
     const batch = { ...recordBatch(8, [{ k: 'stuck', n: 3 }] as readonly OutputRow[]), acks: [() => void acked.push(8)] };
     faults.set(faultKey(table, ['stuck']), 3);
-    const committed = await lastValueFrom(of(batch).pipe(commitAfter(sink, { retry: { initialDelay: 1, retryable: isRetryableSinkError } }), toArray()));
+    const committed = await lastValueFrom(of(batch).pipe(commitAfter(sink, { retry: { initialMs: 1, retryable: isRetryableSinkError } }), toArray()));
     expect(committed.map((c) => [c.batchId, c.attempts])).toEqual([[8, 2]]);
     expect(acked).toEqual([8]);
     expect((await readAll(table, ['k'])).find((row) => row.key[0] === 'stuck')?.columns).toEqual({ n: 3n });
 
     // and a non-retryable error ends the stream at the first attempt
     const bad = { ...recordBatch(9, [{ k: 'x', n: 0.5 }] as readonly OutputRow[]) };
-    const ended = await lastValueFrom(of(bad).pipe(commitAfter(sink, { retry: { initialDelay: 1, retryable: isRetryableSinkError } }))).catch((e: unknown) => e);
+    const ended = await lastValueFrom(of(bad).pipe(commitAfter(sink, { retry: { initialMs: 1, retryable: isRetryableSinkError } }))).catch((e: unknown) => e);
     expect(ended).toBeInstanceOf(SinkWriteError);
     expect((ended as SinkWriteError).attempts).toBe(1);
     await sink.close();
@@ -563,7 +563,7 @@ describe('tablestoreSink', () => {
     const table = await createTable(uniqueName('Chaos'), [['k', 'STRING']]);
     const proxy = await startChaosProxy({ host: emulator.host, port: emulator.port }, 0.3, 7);
     try {
-      const sink = sinkFor(table, { columns: { k: { type: 'string' }, n: { type: 'long' } } }, { endpoint: proxy.endpoint, maxRowsPerRequest: 20, retry: { maxAttempts: 30, initialDelay: 1, maxDelay: 5 } });
+      const sink = sinkFor(table, { columns: { k: { type: 'string' }, n: { type: 'long' } } }, { endpoint: proxy.endpoint, maxRowsPerRequest: 20, retry: { maxAttempts: 30, initialMs: 1, maxMs: 5 } });
       const rows = Array.from({ length: 200 }, (_, i) => ({ k: `k${String(i).padStart(3, '0')}`, n: i }));
       const summary = await sink.write(rows, { batchId: 0 });
       expect(proxy.dropped()).toBeGreaterThan(0);
@@ -633,7 +633,7 @@ describe('tablestoreSink', () => {
       expect(text).not.toContain(wrongSecret);
     }
     // an endpoint nobody listens on: retryable, after the sink's own attempts
-    const unreachable = sinkFor(table, seedCatalog, { endpoint: 'http://127.0.0.1:1', retry: { maxAttempts: 2, initialDelay: 1 } });
+    const unreachable = sinkFor(table, seedCatalog, { endpoint: 'http://127.0.0.1:1', retry: { maxAttempts: 2, initialMs: 1 } });
     const network = await failure(unreachable.open());
     expect(network.message).toMatch(/DescribeTable failed after 2 attempt\(s\): NetworkingError: connect ECONNREFUSED/);
     expect(network.retryable).toBe(true);
@@ -643,7 +643,7 @@ describe('tablestoreSink', () => {
   it('close() ends retry waits at once, waits for requests in flight, and refuses writes afterwards', async () => {
     const table = await createTable(uniqueName('Closing'), [['k', 'STRING']]);
     faults.set(faultKey(table, ['slow']), 100);
-    const sink = sinkFor(table, { columns: { k: { type: 'string' }, n: { type: 'long' } } }, { retry: { initialDelay: 60_000 } });
+    const sink = sinkFor(table, { columns: { k: { type: 'string' }, n: { type: 'long' } } }, { retry: { initialMs: 60_000 } });
     await sink.open();
     const pending = sink.write([{ k: 'slow', n: 1 }], { batchId: 0 });
     const outcome = pending.then(

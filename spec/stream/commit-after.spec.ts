@@ -2,14 +2,14 @@ import { lastValueFrom, map, of, type Observable } from 'rxjs';
 import type { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import type { DeadLetter, OutputBatch } from '../../lib/stream/batch.js';
-import { backoff, commitAfter, SinkWriteError, type CommittedBatch } from '../../lib/stream/commit-after.js';
+import { commitAfter, DEFAULT_SINK_RETRY, SinkWriteError, type CommittedBatch } from '../../lib/stream/commit-after.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
 import type { Sink } from '../../lib/stream/sink.js';
 import type { OutputRow } from '../../lib/stream/table.js';
 import { memorySink } from '../../lib/sinks/memory-sink.js';
 import { context, never$, recordBatch, testScheduler } from './helpers.js';
 
-const noJitter = { initialDelay: 10, factor: 2, jitter: 0 };
+const noJitter = { initialMs: 10, multiplier: 2, jitter: 0 };
 
 /** A batch of output rows whose acknowledgements note the virtual time they were called at. */
 function outputBatch(scheduler: TestScheduler, id: number, rows: readonly OutputRow[], acked: string[], metrics = new StreamMetrics()): OutputBatch {
@@ -144,9 +144,22 @@ describe('commitAfter', () => {
     expect(never.unsubscribed()).toBe(true);
   });
 
-  it('backs off exponentially up to the cap, spread by the jitter', () => {
-    expect([1, 2, 3, 4].map((retry) => backoff({ initialDelay: 100, factor: 2, maxDelay: 350, jitter: 0 }, retry))).toEqual([100, 200, 350, 350]);
-    expect(backoff({ initialDelay: 100, jitter: 0.5, random: () => 0 }, 1)).toBe(50);
-    expect(backoff({ initialDelay: 100, jitter: 0.5, random: () => 1 }, 1)).toBe(150);
+  it('retries with the defaults a user gets: 100 ms doubling up to 30 s, 8 attempts in all, every error', () => {
+    const acked: string[] = [];
+    const metrics = new StreamMetrics();
+    const scheduler = testScheduler();
+    // random 0.5 draws the middle of the ± 20 % jitter: the delays are the bare policy's
+    const delays = Array.from({ length: DEFAULT_SINK_RETRY.maxAttempts - 1 }, (_, retry) => Math.min(30_000, 100 * 2 ** retry));
+    const failedAt = delays.reduce((sum, delay) => sum + delay + 1, 1);
+    scheduler.run(({ cold, expectObservable }) => {
+      const failing = scriptedSink(cold, ['-#']);
+      expectObservable(cold('a', { a: outputBatch(scheduler, 5, [{ k: 1 }], acked, metrics) }).pipe(commitAfter(failing, { retry: { random: () => 0.5 }, scheduler }))).toBe(
+        `${failedAt}ms #`,
+        undefined,
+        expect.objectContaining({ name: 'SinkWriteError', attempts: 8 }),
+      );
+    });
+    expect(acked).toEqual([]);
+    expect(metrics.snapshot()).toMatchObject({ sinkRetries: 7, batchesCommitted: 0 });
   });
 });

@@ -74,7 +74,7 @@ export function ordersPipeline(source: ReplayableObservable<ChangeRecord>, sink:
     windowing,
     aggregate(options.byUser ? [WINDOW, 'UserId'] : [WINDOW], allAggregates),
     emit(options.mode),
-    commitAfter(sink, { scheduler: options.scheduler, retry: { initialDelay: 1, jitter: 0 } }),
+    commitAfter(sink, { scheduler: options.scheduler, retry: { initialMs: 1, jitter: 0 } }),
   );
 }
 

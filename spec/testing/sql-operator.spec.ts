@@ -9,23 +9,12 @@ import { from, lastValueFrom, map, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { OutputRow } from '../../lib/stream/table.js';
 import type { ChangeRecord } from '../../lib/wire/types.js';
-import { compileSqlOperator, marbleSource, putRow, recordBatch, recordBuilder, sqlOperator, SqlOperatorError, testScheduler } from '../../lib/testing/index.js';
+import { compileSqlOperator, marbleSource, putRow, recordBatch, recordBuilder, seededRandom, sqlOperator, SqlOperatorError, testScheduler } from '../../lib/testing/index.js';
 import { orderCatalog } from '../stream/orders.js';
 import { exactPrice } from '../stream/helpers.js';
 
 const SEED = readFileSync(new URL('../fixtures/seed-orders-job.sql', import.meta.url), 'utf8');
 const orders = recordBuilder(orderCatalog, ['UserId', 'OrderId']);
-
-/** A small deterministic generator (xorshift), so a failure replays. */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 /** `yyyy-MM-dd HH:mm:ss` of an instant in UTC, independently of lib/sql/datetime.ts. */
 const utcText = (ms: number): string => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
@@ -38,7 +27,7 @@ CREATE SCAN orders_stream ON orders USING STREAM OPTIONS(tunnel.name='orders');
 describe('sqlOperator', () => {
   it("runs the seed job's SQL: in update mode the last row of each window is the direct count and total of its orders", async () => {
     for (const seed of [1, 7, 42]) {
-      const next = random(seed);
+      const next = seededRandom(seed);
       const start = Date.UTC(2026, 11, 7, 0, 43, 0);
       const generated = Array.from({ length: 2000 }, (_, n) => ({ user: `u${n % 13}`, id: `o${n}`, price: exactPrice(Math.floor(next() * 4000)), t: start + Math.floor(next() * 300_000) }));
       const expected = new Map<string, { begin: string; end: string; count: number; totalPrice: number }>();

@@ -6,6 +6,7 @@
  */
 import { createServer, connect } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
+import { seededRandom } from '../../lib/wire/random.js';
 
 export interface ChaosProxy {
   /** http://127.0.0.1:port */
@@ -15,19 +16,8 @@ export interface ChaosProxy {
   close(): Promise<void>;
 }
 
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function startChaosProxy(target: { readonly host: string; readonly port: number }, dropRate: number, seed = 1): Promise<ChaosProxy> {
-  const random = seeded(seed);
+  const random = seededRandom(seed);
   const sockets = new Set<Socket>();
   let dropped = 0;
   const server = createServer((client) => {

@@ -117,7 +117,7 @@ describe('tunnel() through partition splits', () => {
       // and both workers took part
       expect(new Set(arrivals.map((a) => a.worker))).toEqual(new Set([0, 1]));
       // the service's lease checks never refused them: no session lost, no checkpoint refused
-      expect(events.filter((e) => e.event.kind === 'session-lost' || e.event.kind === 'checkpoint-failed')).toEqual([]);
+      expect(events.filter((e) => e.event.kind === 'client-lost' || e.event.kind === 'checkpoint-failed')).toEqual([]);
     } finally {
       for (const subscription of subscriptions) subscription.unsubscribe();
     }

@@ -288,7 +288,7 @@ describe('tunnel worker — sessions and errors', () => {
     });
     expect(clients).toEqual(['client-1', 'client-2']);
     expect(h.api.calls('connect').map((c) => c.at)).toEqual([0, 451]);
-    expect(h.events).toContainEqual({ kind: 'session-lost', clientId: 'client-1', reason: 'heartbeat-timeout' });
+    expect(h.events).toContainEqual({ kind: 'client-lost', clientId: 'client-1', reason: 'heartbeat-timeout' });
   });
 
   it('OTSResourceGone from a heartbeat reconnects as a new client', () => {
@@ -586,7 +586,7 @@ describe('tunnel worker — teardown edge cases', () => {
       );
       h.scheduler.schedule(() => void held[0]?.commit().then((o) => outcomes.push(o.kind === 'skipped' ? o.reason : o.kind)), 120);
     });
-    expect(h.events).toContainEqual(expect.objectContaining({ kind: 'session-lost', clientId: 'client-1', reason: 'resource-gone' }));
+    expect(h.events).toContainEqual(expect.objectContaining({ kind: 'client-lost', clientId: 'client-1', reason: 'resource-gone' }));
     expect(checkpoints(h)).toEqual([]);
     return Promise.resolve().then(() => expect(outcomes).toEqual(['channel-closed']));
   });

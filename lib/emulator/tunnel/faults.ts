@@ -17,6 +17,7 @@
  *   splits=4           at most 4 splits per stream (default 16; with `split`)
  */
 import * as E from 'fp-ts/lib/Either.js';
+import { seededRandom } from '../../wire/random.js';
 
 export interface FaultPlan {
   readonly unavailableRate: number;
@@ -116,21 +117,9 @@ export const parseFaultPlan = (text: string): E.Either<readonly string[], FaultP
   return errors.length > 0 ? E.left(errors) : E.right(plan);
 };
 
-/** mulberry32: tiny, fast, and good enough to spread faults; the point is reproducibility. */
-const generator = (seed: number): (() => number) => {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-};
-
 export class FaultInjector {
   private plan: FaultPlan = NO_FAULTS;
-  private random: () => number = generator(NO_FAULTS.seed);
+  private random: () => number = seededRandom(NO_FAULTS.seed);
   private readonly withheld = new Set<string>();
   private withholdAll = false;
 
@@ -141,7 +130,7 @@ export class FaultInjector {
   /** Replaces the plan and restarts its generator from the plan's seed. */
   setPlan(plan: FaultPlan): void {
     this.plan = plan;
-    this.random = generator(plan.seed);
+    this.random = seededRandom(plan.seed);
   }
 
   currentPlan(): FaultPlan {

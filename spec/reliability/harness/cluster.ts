@@ -22,6 +22,7 @@ import { createHttpTransport } from '../../../lib/tunnel/http-transport.js';
 import { ensureCompiledCli } from '../../cli/cli-process.js';
 import { ROOT } from '../../emulator/process.js';
 import { startInstrumentedEmulator, type InstrumentedConfig } from './instrumented-emulator.js';
+import { seededRandom } from '../../../lib/wire/random.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Sdk = any;
@@ -46,18 +47,6 @@ export const knob = (name: string, ci: number, long: number): number => {
 export const SEED = knob('RELIABILITY_SEED', Math.floor(Math.random() * 2 ** 31), Math.floor(Math.random() * 2 ** 31));
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** mulberry32, so a failing run can be repeated with RELIABILITY_SEED */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 export async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string, pollMs = 25): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -378,7 +367,7 @@ export class OrderGenerator {
     private readonly sdk: () => Sdk,
     private readonly options: GeneratorOptions,
   ) {
-    this.draw = random(options.seed);
+    this.draw = seededRandom(options.seed);
     // event times a few minutes back: the SDK writes `timestamp` as the cell version too, and the
     // service accepts versions within a day of now
     this.epoch = Math.floor(Date.now() / WINDOW_MS) * WINDOW_MS - 10 * 60_000;

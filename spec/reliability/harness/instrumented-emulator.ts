@@ -18,6 +18,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEmulator, type RouteHandler, type RunningEmulator } from '../../../lib/emulator/index.js';
 import { NO_FAULTS, parseFaultPlan } from '../../../lib/emulator/tunnel/index.js';
+import { seededRandom } from '../../../lib/wire/random.js';
 
 export interface InstrumentedConfig {
   readonly dataDir: string;
@@ -38,20 +39,9 @@ export interface Instrumented {
   handle(message: { readonly cmd: string } & Record<string, unknown>): Record<string, unknown>;
 }
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 export async function startInstrumentedEmulator(config: InstrumentedConfig, out: (event: Record<string, unknown>) => void): Promise<Instrumented> {
   const sinkTable = Buffer.from(config.sinkTable ?? 'OrderStreamSink', 'utf8');
-  const sinkFaults = { unavailable: 0, dropAfterApply: 0, random: mulberry32(1) };
+  const sinkFaults = { unavailable: 0, dropAfterApply: 0, random: seededRandom(1) };
   let sinkWrites = 0;
   /** what was injected, for the report */
   const stats = { tunnelCalls: 0, tunnel503: 0, tunnelDelayed: 0, tunnelDropped: 0, heartbeatsWithheld: 0, sinkWrites: 0, sink503: 0, sinkAnswersLost: 0 };
@@ -150,7 +140,7 @@ export async function startInstrumentedEmulator(config: InstrumentedConfig, out:
         case 'sinkFaults':
           sinkFaults.unavailable = Number(message['unavailable'] ?? 0);
           sinkFaults.dropAfterApply = Number(message['dropAfterApply'] ?? 0);
-          sinkFaults.random = mulberry32(Number(message['seed'] ?? 1));
+          sinkFaults.random = seededRandom(Number(message['seed'] ?? 1));
           return {};
         case 'stats':
           return { ...stats };

@@ -9,21 +9,10 @@ import type { StreamMetrics } from '../../../lib/stream/metrics.js';
 import { memorySource } from '../../../lib/stream/source.js';
 import { chunked, lockstepScenario, ordersPipeline, resultKey, toRecord, type PipelineOptions, type Scenario } from '../pipeline.js';
 import { jsonFileSink } from './file-sink.js';
-
-/** A small deterministic generator (mulberry32), so parent and child build the same scenario from a seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+import { seededRandom } from '../../../lib/wire/random.js';
 
 export function crashScenario(seed: number): Scenario {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const seeds = Array.from({ length: 64 }, () => Math.floor(next() * 2 ** 31));
   return lockstepScenario({ channels: 3, perChannel: 60, chunkPattern: [3, 1, 4, 2], disorder: 3, seeds });
 }
