@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CurrentRows, progressPrinter, renderProgress } from '../../lib/cli/progress.js';
+import { CurrentRows, progressLine, progressPrinter, renderProgress } from '../../lib/cli/progress.js';
 import type { JobProgress } from '../../lib/sql/session.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
 import type { OutputRow } from '../../lib/stream/table.js';
@@ -96,5 +96,20 @@ describe('the live view', () => {
     expect(block).toContain('  late rows dropped 3: 00:40:00–00:40:30 ×3 UTC');
     expect(block).toContain('    p0_aaaaaaaa  OPEN  1,500+ records · 12.3 s');
     expect(block).toContain('    p1_bbbbbbbb  OPEN  0 records · 0 ms');
+  });
+
+  it('off a terminal, one line sums the lag of the channels and names the batch latency', () => {
+    const metrics = new StreamMetrics();
+    metrics.noteBatchLatency(1_500);
+    const p = progress([windowRow(1, 3)], metrics);
+    const records = p.channels.reduce((sum, channel) => sum + (channel.lagRecords ?? 0), 0);
+    const worst = Math.max(...p.channels.map((channel) => channel.lagMs ?? 0)) / 1000;
+    const line = progressLine(p);
+    expect(line).toContain(', batch latency 1.5 s');
+    expect(line).toContain(` · lag ${records.toLocaleString('en-US')}+ records, max ${worst.toFixed(1)} s`);
+    const out: string[] = [];
+    const printer = progressPrinter({ write: (chunk: string) => out.push(chunk) }, {}, { lineEveryMs: 0 });
+    printer.update(p);
+    expect(out).toEqual([`${line}\n`]);
   });
 });

@@ -19,7 +19,9 @@ import { formatSqlErrors } from '../../lib/sql/printer.js';
 import { tunnelControl } from '../../lib/tunnel/control.js';
 import { createHttpTransport } from '../../lib/tunnel/http-transport.js';
 import { tunnel } from '../../lib/tunnel/tunnel.js';
-import { type Spawned, spawnTs, waitForOutput } from '../emulator/process.js';
+import { spawn } from 'node:child_process';
+import { ensureCompiledCli } from './cli-process.js';
+import { ROOT, type Spawned, spawnTs, waitForOutput } from '../emulator/process.js';
 import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, sdkCall, startTunnelEmulator, TableStore, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
 
 /** The value of one sample of a scrape: `name{labels} value`, labels given as a record (all must match). */
@@ -156,6 +158,65 @@ GROUP BY window(to_timestamp(timestamp / 1000), "30 seconds");`;
       await endpoint.close();
     }
   }, 120_000);
+});
+
+describe('otsflow sql --metrics-port', () => {
+  let env: TunnelEmulator | undefined;
+  afterEach(async () => {
+    await env?.close();
+    env = undefined;
+  });
+
+  it('serves the running job\'s figures until Ctrl-C: every record written is counted as read', async () => {
+    ensureCompiledCli();
+    env = await startTunnelEmulator({ partitions: 2 });
+    await createOrderTable(env.sdk);
+    await createOrderSinkTable(env.sdk);
+    const created = await env.control.createTunnel({ tableName: ORDER_TABLE, tunnelName: 'cli', tunnelType: 'Stream' });
+    if (E.isLeft(created)) throw created.left;
+    const ORDERS = 1_500;
+    await writeOrders(env.sdk, 0, ORDERS);
+    const connection = `endpoint="${env.emulator.endpoint}", access.key.id="${env.emulator.credentials.accessKeyId}", access.key.secret="\${secret}", instance.name="${env.emulator.instanceName}"`;
+    const text = `CREATE TABLE src USING tablestore OPTIONS(${connection}, table.name="${ORDER_TABLE}",
+  catalog='{"columns": {"UserId": {"type": "string"}, "OrderId": {"type": "string"}, "price": {"type": "double"}, "timestamp": {"type": "long"}}}');
+CREATE TABLE sink USING tablestore OPTIONS(${connection}, table.name="${ORDER_SINK_TABLE}",
+  catalog='{"columns": {"begin": {"type": "string"}, "end": {"type": "string"}, "count": {"type": "long"}, "totalPrice": {"type": "double"}}}');
+CREATE SCAN view ON src USING STREAM OPTIONS(tunnel.id="${created.right.tunnelId}");
+CREATE STREAM clijob OPTIONS(outputMode='update')
+INSERT INTO sink SELECT CAST(window.start AS String) AS begin, CAST(window.end AS String) AS end, count(*) AS count, CAST(sum(price) AS Double) AS totalPrice
+FROM view GROUP BY window(to_timestamp(timestamp / 1000), "30 seconds");`;
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'otsflow.js'), 'sql', '-e', text, '--metrics-port', '0', '--time-zone', 'UTC'], {
+      cwd: ROOT,
+      env: { ...process.env, OTSFLOW_VAR_secret: env.emulator.credentials.accessKeySecret },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 30_000;
+      let url: string | undefined;
+      while (url === undefined && Date.now() < deadline) {
+        url = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stderr)?.[1];
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(url, stderr).toBeDefined();
+      let scraped = '';
+      while (Date.now() < deadline) {
+        scraped = await scrape(url as string);
+        if (sample(scraped, 'otsflow_records_read_total', { job: 'clijob' }) === ORDERS && sample(scraped, 'otsflow_channel_lag_records', { job: 'clijob' }) !== undefined) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(sample(scraped, 'otsflow_records_read_total', { job: 'clijob' })).toBe(ORDERS);
+      expect(sample(scraped, 'otsflow_job_running', { job: 'clijob' })).toBe(1);
+      expect(samples(scraped, 'otsflow_channel_lag_records', 'channel').size).toBe(2);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(stderr).toMatch(/job clijob: \d+ batches committed, 1500 records read/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 90_000);
 });
 
 describe('otsflow emulator --metrics-port', () => {
