@@ -75,6 +75,10 @@ export class ChannelLag {
       const entry = this.entry(event.channelId);
       entry.open = true;
       entry.caughtUp = false;
+      // opened again (a lost session, a lease back from another worker): what it delivers now is
+      // read afresh; batches of the earlier opening still in the pipeline are no longer counted
+      // (an undercount until they commit, rather than counting records twice or forever)
+      entry.pending.clear();
     } else if (event.kind === 'channel-closed') {
       const entry = this.channels.get(event.channelId);
       if (entry === undefined) return;
@@ -107,7 +111,7 @@ export class ChannelLag {
     };
   }
 
-  /** The lag of every channel seen, open ones first, each by id. */
+  /** The lag of every channel this job holds or has records of, open ones first, each by id. */
   snapshot(): ChannelLagSnapshot[] {
     const now = this.scheduler.now();
     const out: ChannelLagSnapshot[] = [];
@@ -120,6 +124,8 @@ export class ChannelLag {
         if (pending.firstMs === undefined) timed = false;
         else oldest = oldest === undefined ? pending.firstMs : Math.min(oldest, pending.firstMs);
       }
+      // a channel this job no longer holds (finished, or gone to another worker) has no lag of its own
+      if (!entry.open && records === 0) continue;
       let seconds: number | undefined;
       if (records > 0) seconds = timed && oldest !== undefined ? Math.max(0, now - oldest) / 1000 : undefined;
       else if (entry.caughtUp) seconds = 0;
@@ -128,11 +134,6 @@ export class ChannelLag {
     }
     const open = (id: string): number => (this.channels.get(id)?.open === true ? 0 : 1);
     return out.sort((a, b) => open(a.channelId) - open(b.channelId) || (a.channelId < b.channelId ? -1 : a.channelId > b.channelId ? 1 : 0));
-  }
-
-  /** forgets a channel (its lease went elsewhere for good) */
-  forget(channelId: string): void {
-    this.channels.delete(channelId);
   }
 }
 

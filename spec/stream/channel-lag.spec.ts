@@ -47,18 +47,32 @@ describe('ChannelLag', () => {
     expect(lag.snapshot()).toEqual([{ channelId: 'a', records: 0, more: false, committed: 5, seconds: 0 }]);
   });
 
-  it('open channels first; a finished one is caught up; base data has no seconds', () => {
+  it('open channels first; a finished one is caught up; base data has no seconds; one gone elsewhere is not listed', () => {
     const scheduler = new VirtualTimeScheduler();
     const lag = new ChannelLag(scheduler);
-    lag.onEvent({ kind: 'channel-opened', channelId: 'b', version: 1n, token: 't', sequenceNumber: 0n });
-    lag.onEvent({ kind: 'channel-opened', channelId: 'a', version: 1n, token: 't', sequenceNumber: 0n });
+    for (const id of ['c', 'b', 'a']) lag.onEvent({ kind: 'channel-opened', channelId: id, version: 1n, token: 't', sequenceNumber: 0n });
     const base: ChannelBatch = { ...batch('a', [], [], true), records: [{ action: 'PUT_ROW', primaryKey: [], cells: [] }] };
     lag.read(base);
     lag.onEvent({ kind: 'channel-closed', channelId: 'a', reason: 'finished' });
+    lag.onEvent({ kind: 'channel-closed', channelId: 'c', reason: 'revoked' });
     expect(lag.snapshot()).toEqual([
       { channelId: 'b', records: 0, more: true, committed: 0 },
       { channelId: 'a', records: 1, more: false, committed: 0 },
     ]);
+  });
+
+  it('a channel opened again counts only what it reads afresh', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const lag = new ChannelLag(scheduler);
+    const first = lag.read(batch('a', [100, 200]));
+    lag.onEvent({ kind: 'channel-closed', channelId: 'a', reason: 'session-lost' });
+    lag.onEvent({ kind: 'channel-opened', channelId: 'a', version: 2n, token: 't', sequenceNumber: 0n });
+    const again = lag.read(batch('a', [100, 200, 300]));
+    scheduler.frame = 1_100;
+    expect(lag.snapshot()).toEqual([{ channelId: 'a', records: 3, more: true, committed: 0, seconds: 1 }]);
+    await first.commit();
+    await again.commit();
+    expect(lag.snapshot()).toEqual([{ channelId: 'a', records: 0, more: true, committed: 3, seconds: 0.8 }]);
   });
 
   it('equals a direct count over any interleaving of reads and commits on channels out of step', async () => {
