@@ -256,7 +256,7 @@ describe('otsflow emulator --metrics-port', () => {
     await writeOrders(sdk, 0, RECORDS);
     // otsflow's tunnel client reads them all, each batch committed
     const read = await firstValueFrom(
-      tunnel({ endpoint, instance, credentials, tunnelId: created.right.tunnelId, clientTag: 'metrics', heartbeatIntervalMs: 200, heartbeatTimeoutMs: 5_000 }).pipe(
+      tunnel({ endpoint, instance, credentials, tunnelId: created.right.tunnelId, clientTag: 'metrics' }).pipe(
         mergeMap((batch) => from(batch.commit()).pipe(map(() => batch.records.length))),
         scan((sum, count) => sum + count, 0),
         first((sum) => sum >= RECORDS),
