@@ -582,7 +582,7 @@ class SqlStreamJob implements StreamJob {
             },
           }).pipe(
             tap((batch: ChannelBatch) => this.noteRecords(batch.records.length)),
-            trackChannelLag(this.lag),
+            trackChannelLag({ lag: this.lag }),
           ),
         // an aggregating job is its channels' sole consumer: a lost session resumes where it read
         { reopen: query.aggregating ? 'resume' : 'checkpoint' },

@@ -12,7 +12,7 @@
  *   newest committed record's time (the channel's RPO). Base data records carry no time: no
  *   seconds.
  *
- * `trackChannelLag(lag)` passes channel batches through unchanged but for `commit`, which also
+ * `trackChannelLag({ lag })` passes channel batches through unchanged but for `commit`, which also
  * tells `lag` that the batch's records are done; `lag.onEvent` must see the client's `read`,
  * `channel-opened` and `channel-closed` events. Bookkeeping is per batch, never per record (the
  * oldest and newest record of a batch are looked at).
@@ -137,7 +137,12 @@ export class ChannelLag {
   }
 }
 
-/** Channel batches through `lag`: see the module comment. */
-export function trackChannelLag(lag: ChannelLag): OperatorFunction<ChannelBatch, ChannelBatch> {
-  return map((batch) => lag.read(batch));
+export interface TrackChannelLagOptions {
+  /** where the lag is kept (and read with `snapshot()`); its scheduler gives the time */
+  readonly lag: ChannelLag;
+}
+
+/** Channel batches through `options.lag`: see the module comment. */
+export function trackChannelLag(options: TrackChannelLagOptions): OperatorFunction<ChannelBatch, ChannelBatch> {
+  return map((batch) => options.lag.read(batch));
 }

@@ -3,7 +3,8 @@
  * commit time of the oldest of them (0 once everything is committed and the last read caught up).
  */
 import fc from 'fast-check';
-import { VirtualTimeScheduler, from, lastValueFrom, toArray } from 'rxjs';
+import { VirtualTimeScheduler, from, lastValueFrom, map, toArray } from 'rxjs';
+import { testScheduler } from './helpers.js';
 import { describe, expect, it } from 'vitest';
 import { ChannelLag, trackChannelLag } from '../../lib/stream/channel-lag.js';
 import type { ChannelBatch, CommitOutcome } from '../../lib/tunnel/model.js';
@@ -27,13 +28,33 @@ function batch(channelId: string, commitTimes: readonly number[], commits: strin
   };
 }
 
+describe('trackChannelLag', () => {
+  it('passes batches through and counts their records as pending, seconds from the oldest (marbles)', () => {
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const lag = new ChannelLag(scheduler);
+      // records committed to the stream at 0 ms (a) and 5–6 ms (b, c on another channel)
+      const source = cold('a 9ms b 9ms c|', { a: batch('p0', [0]), b: batch('p0', [5, 6]), c: batch('p1', [6]) });
+      const seen = source.pipe(
+        trackChannelLag({ lag }),
+        map((b) => ({ channel: b.channelId, records: b.records.length, lag: lag.snapshot().map((s) => [s.channelId, s.records, s.seconds]) })),
+      );
+      expectObservable(seen).toBe('a 9ms b 9ms c|', {
+        a: { channel: 'p0', records: 1, lag: [['p0', 1, 0]] },
+        b: { channel: 'p0', records: 2, lag: [['p0', 3, 0.01]] },
+        c: { channel: 'p1', records: 1, lag: [['p0', 3, 0.02], ['p1', 1, 0.014]] },
+      });
+    });
+  });
+});
+
 describe('ChannelLag', () => {
   it('counts records read and not committed, and seconds from the oldest of them', async () => {
     const scheduler = new VirtualTimeScheduler();
     const lag = new ChannelLag(scheduler);
     const inner: string[] = [];
     lag.onEvent({ kind: 'read', channelId: 'a', records: 3, caughtUp: false });
-    const [a1, a2] = await lastValueFrom(from([batch('a', [1_000, 1_500, 2_000], inner), batch('a', [2_500, 3_000], inner)]).pipe(trackChannelLag(lag), toArray()));
+    const [a1, a2] = await lastValueFrom(from([batch('a', [1_000, 1_500, 2_000], inner), batch('a', [2_500, 3_000], inner)]).pipe(trackChannelLag({ lag }), toArray()));
     scheduler.frame = 10_000;
     expect(lag.snapshot()).toEqual([{ channelId: 'a', records: 5, more: true, committed: 0, seconds: 9 }]);
     await a1?.commit();
