@@ -1106,6 +1106,7 @@ function withLag(described: readonly ChannelProgress[], lags: readonly ChannelLa
     byId.delete(channel.channelId);
     return lag === undefined ? channel : { ...channel, ...lagOf(lag) };
   });
-  for (const lag of byId.values()) merged.push({ channelId: lag.channelId, ...lagOf(lag) });
+  // before DescribeTunnel lists it: the status this job's client knows
+  for (const lag of byId.values()) merged.push({ channelId: lag.channelId, ...(lag.open ? { status: 'OPEN' } : {}), ...lagOf(lag) });
   return merged;
 }

@@ -34,6 +34,8 @@ export interface ChannelLagSnapshot {
   readonly seconds?: number;
   /** records of this channel committed by this job */
   readonly committed: number;
+  /** this job's client holds the channel open */
+  readonly open: boolean;
 }
 
 interface Pending {
@@ -130,7 +132,7 @@ export class ChannelLag {
       if (records > 0) seconds = timed && oldest !== undefined ? Math.max(0, now - oldest) / 1000 : undefined;
       else if (entry.caughtUp) seconds = 0;
       else if (entry.committedMs !== undefined) seconds = Math.max(0, now - entry.committedMs) / 1000;
-      out.push({ channelId, records, more: !entry.caughtUp, committed: entry.committed, ...(seconds === undefined ? {} : { seconds }) });
+      out.push({ channelId, records, more: !entry.caughtUp, committed: entry.committed, open: entry.open, ...(seconds === undefined ? {} : { seconds }) });
     }
     const open = (id: string): number => (this.channels.get(id)?.open === true ? 0 : 1);
     return out.sort((a, b) => open(a.channelId) - open(b.channelId) || (a.channelId < b.channelId ? -1 : a.channelId > b.channelId ? 1 : 0));

@@ -56,16 +56,16 @@ describe('ChannelLag', () => {
     lag.onEvent({ kind: 'read', channelId: 'a', records: 3, caughtUp: false });
     const [a1, a2] = await lastValueFrom(from([batch('a', [1_000, 1_500, 2_000], inner), batch('a', [2_500, 3_000], inner)]).pipe(trackChannelLag({ lag }), toArray()));
     scheduler.frame = 10_000;
-    expect(lag.snapshot()).toEqual([{ channelId: 'a', records: 5, more: true, committed: 0, seconds: 9 }]);
+    expect(lag.snapshot()).toEqual([{ channelId: 'a', records: 5, more: true, committed: 0, open: true, seconds: 9 }]);
     await a1?.commit();
     await a1?.commit(); // idempotent, as the client's
     expect(inner).toEqual(['a', 'a']);
-    expect(lag.snapshot()).toEqual([{ channelId: 'a', records: 2, more: true, committed: 3, seconds: 7.5 }]);
+    expect(lag.snapshot()).toEqual([{ channelId: 'a', records: 2, more: true, committed: 3, open: true, seconds: 7.5 }]);
     await a2?.commit();
     // all committed, the service holds more: behind by the newest committed record
-    expect(lag.snapshot()).toEqual([{ channelId: 'a', records: 0, more: true, committed: 5, seconds: 7 }]);
+    expect(lag.snapshot()).toEqual([{ channelId: 'a', records: 0, more: true, committed: 5, open: true, seconds: 7 }]);
     lag.onEvent({ kind: 'read', channelId: 'a', records: 0, caughtUp: true });
-    expect(lag.snapshot()).toEqual([{ channelId: 'a', records: 0, more: false, committed: 5, seconds: 0 }]);
+    expect(lag.snapshot()).toEqual([{ channelId: 'a', records: 0, more: false, committed: 5, open: true, seconds: 0 }]);
   });
 
   it('open channels first; a finished one is caught up; base data has no seconds; one gone elsewhere is not listed', () => {
@@ -77,8 +77,8 @@ describe('ChannelLag', () => {
     lag.onEvent({ kind: 'channel-closed', channelId: 'a', reason: 'finished' });
     lag.onEvent({ kind: 'channel-closed', channelId: 'c', reason: 'revoked' });
     expect(lag.snapshot()).toEqual([
-      { channelId: 'b', records: 0, more: true, committed: 0 },
-      { channelId: 'a', records: 1, more: false, committed: 0 },
+      { channelId: 'b', records: 0, more: true, committed: 0, open: true },
+      { channelId: 'a', records: 1, more: false, committed: 0, open: false },
     ]);
   });
 
@@ -90,10 +90,10 @@ describe('ChannelLag', () => {
     lag.onEvent({ kind: 'channel-opened', channelId: 'a', version: 2n, token: 't', sequenceNumber: 0n });
     const again = lag.read(batch('a', [100, 200, 300]));
     scheduler.frame = 1_100;
-    expect(lag.snapshot()).toEqual([{ channelId: 'a', records: 3, more: true, committed: 0, seconds: 1 }]);
+    expect(lag.snapshot()).toEqual([{ channelId: 'a', records: 3, more: true, committed: 0, open: true, seconds: 1 }]);
     await first.commit();
     await again.commit();
-    expect(lag.snapshot()).toEqual([{ channelId: 'a', records: 0, more: true, committed: 3, seconds: 0.8 }]);
+    expect(lag.snapshot()).toEqual([{ channelId: 'a', records: 0, more: true, committed: 3, open: true, seconds: 0.8 }]);
   });
 
   it('equals a direct count over any interleaving of reads and commits on channels out of step', async () => {
