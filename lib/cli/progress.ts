@@ -10,7 +10,10 @@ import type { LateWindow } from '../stream/metrics.js';
 import type { OutputRow, OutputValue } from '../stream/table.js';
 
 export interface ProgressView {
-  /** rows are ordered by this column, newest (largest) first; default the first sink key column (e.g. 'begin') */
+  /**
+   * rows are ordered by this column, largest (newest) first; by default the first sink key column
+   * when it holds times (e.g. 'begin'), else the most recently written rows come first
+   */
   readonly sortBy?: string;
   /** at most this many rows in the live table */
   readonly rows?: number;
@@ -64,6 +67,10 @@ function compareValues(a: OutputValue | undefined, b: OutputValue | undefined): 
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/** a time: a number, a window, or text that starts like `2026-12-07` */
+const timeLike = (value: OutputValue | undefined): boolean =>
+  typeof value === 'number' || typeof value === 'bigint' || (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value)) || (typeof value === 'object' && value !== null && !(value instanceof Uint8Array));
+
 /**
  * The current rows of the sink as the view knows them: one per sink key, a later batch's row
  * replacing the earlier one in place; the `rows` newest by the sort column are kept, newest first.
@@ -96,11 +103,13 @@ export class CurrentRows {
   private ordered(key: readonly string[]): [string, OutputRow][] {
     const entries = [...this.rows.entries()];
     const first = entries[0]?.[1];
-    const by = this.view.sortBy ?? key[0] ?? (first === undefined ? undefined : Object.keys(first)[0]);
-    if (by === undefined) return entries;
+    const column = this.view.sortBy ?? key[0] ?? (first === undefined ? undefined : Object.keys(first)[0]);
+    // by default the first key column orders the rows when it holds times (a window's start, as
+    // text or a number); otherwise the most recently written come first
+    const by = this.view.sortBy !== undefined || (column !== undefined && entries.every(([, row]) => timeLike(row[column]))) ? column : undefined;
     // newest first; among equals, the later written first
     const position = new Map(entries.map(([id], index) => [id, index]));
-    return entries.sort(([ia, a], [ib, b]) => compareValues(b[by], a[by]) || (position.get(ib) as number) - (position.get(ia) as number));
+    return entries.sort(([ia, a], [ib, b]) => (by === undefined ? 0 : compareValues(b[by], a[by])) || (position.get(ib) as number) - (position.get(ia) as number));
   }
 
   /** the current rows, newest first */

@@ -46,6 +46,14 @@ describe('CurrentRows', () => {
     );
   });
 
+  it('a key that is not a time: the most recently written first', () => {
+    const view = new CurrentRows({ rows: 3 });
+    view.add([{ user: 'b', n: 1 }, { user: 'a', n: 1 }], ['user']);
+    view.add([{ user: 'c', n: 1 }, { user: 'b', n: 2 }], ['user']);
+    view.add([{ user: 'd', n: 1 }], ['user']);
+    expect(view.list()).toEqual([{ user: 'd', n: 1 }, { user: 'b', n: 2 }, { user: 'c', n: 1 }]);
+  });
+
   it('without a sink key a whole row is its own key; sortBy picks the order column', () => {
     const view = new CurrentRows({ rows: 3, sortBy: 'count' });
     view.add([windowRow(0, 5), windowRow(1, 9)]);
