@@ -5,6 +5,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { CliError, commandAction } from './log.js';
+import { addMetricsOptions } from './sql-command.js';
 
 interface DemoCommandOptions {
   readonly duration: number;
@@ -14,6 +15,8 @@ interface DemoCommandOptions {
   readonly timeZone?: string;
   readonly keep?: boolean;
   readonly sql: string;
+  readonly metricsPort?: number;
+  readonly metricsHost: string;
 }
 
 const number = (what: string, min: number, max: number) => (text: string): number => {
@@ -26,7 +29,7 @@ const number = (what: string, min: number, max: number) => (text: string): numbe
 const JOB_SQL = fileURLToPath(new URL('../../examples/orders/job.sql', import.meta.url));
 
 export function registerDemoCommand(program: Command): Command {
-  return program
+  const command = program
     .command('demo')
     .description('run the seed scenario (orders → 30 s windows → OrderStreamSink) on the embedded emulator and check the result')
     .addOption(new Option('--duration <seconds>', 'how long orders are generated').argParser(number('--duration', 1, 86_400)).default(60))
@@ -35,13 +38,14 @@ export function registerDemoCommand(program: Command): Command {
     .addOption(new Option('--seed <n>', 'seed of the order generator').argParser(number('--seed', 0, 2 ** 32 - 1)).default(42))
     .option('--time-zone <zone>', "session time zone of the job (default: the machine's)")
     .option('--keep', 'keep the emulator data directory')
-    .option('--sql <file>', 'the job to run', JOB_SQL)
+    .option('--sql <file>', 'the job to run', JOB_SQL);
+  return addMetricsOptions(command, "the job's and the emulator's figures")
     .action(
       commandAction<DemoCommandOptions>(async (options, context) => {
         // loaded when the demo runs, so other commands start without it
         const { runDemo } = await import('./demo.js');
         const passed = await runDemo(
-          { durationSec: options.duration, rate: options.rate, lateShare: options.lateShare, seed: options.seed, timeZone: options.timeZone, keep: options.keep === true, sqlFile: options.sql },
+          { durationSec: options.duration, rate: options.rate, lateShare: options.lateShare, seed: options.seed, timeZone: options.timeZone, keep: options.keep === true, sqlFile: options.sql, ...(options.metricsPort === undefined ? {} : { metricsPort: options.metricsPort, metricsHost: options.metricsHost }) },
           { out: process.stdout, info: (message) => context.log.info(message) },
         );
         if (!passed) throw new CliError('the sink differs from the direct computation (see above)');

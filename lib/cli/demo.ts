@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startEmulator } from '../emulator/index.js';
+import { startEmulator, type RequestServed } from '../emulator/index.js';
 import { compile } from '../sql/compile.js';
 import { formatTimestamp, type TimeZone } from '../sql/datetime.js';
 import { formatSqlErrors } from '../sql/printer.js';
@@ -22,6 +22,7 @@ import { tunnelControl } from '../tunnel/control.js';
 import { createHttpTransport } from '../tunnel/http-transport.js';
 import { progressPrinter, rowTable } from './progress.js';
 import { seededRandom } from '../wire/random.js';
+import type { JobMetrics, MetricsEndpoint } from './metrics-endpoint.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Sdk = any;
@@ -42,6 +43,9 @@ export interface DemoOptions {
   /** keep the data directory (default: removed) */
   readonly keep: boolean;
   readonly sqlFile: string;
+  /** serve the job's and the emulator's figures as Prometheus metrics on this port (0: a free one) */
+  readonly metricsPort?: number;
+  readonly metricsHost?: string;
 }
 
 export interface DemoIO {
@@ -119,7 +123,19 @@ function directComputation(orders: readonly Order[], zone: TimeZone): Map<string
 
 export async function runDemo(options: DemoOptions, io: DemoIO): Promise<boolean> {
   const dataDir = mkdtempSync(join(tmpdir(), 'otsflow-demo-'));
-  const emulator = await startEmulator({ dataDir: join(dataDir, 'data'), port: 0 });
+  let endpoint: MetricsEndpoint | undefined;
+  let metrics: { readonly jobs: JobMetrics; readonly onRequest: (served: RequestServed) => void } | undefined;
+  if (options.metricsPort !== undefined) {
+    const { metricsRegistry, registerEmulatorMetrics, registerJobMetrics, serveMetrics } = await import('./metrics-endpoint.js');
+    const registry = metricsRegistry();
+    metrics = { jobs: registerJobMetrics(registry), onRequest: registerEmulatorMetrics(registry) };
+    endpoint = await serveMetrics(registry, { port: options.metricsPort, ...(options.metricsHost === undefined ? {} : { host: options.metricsHost }) });
+    io.info(`metrics on ${endpoint.url}`);
+  }
+  const emulator = await startEmulator({ dataDir: join(dataDir, 'data'), port: 0, ...(metrics === undefined ? {} : { onRequest: metrics.onRequest }) }).catch(async (error: unknown) => {
+    await endpoint?.close();
+    throw error;
+  });
   let job: StreamJob | undefined;
   try {
     io.info(`emulator on ${emulator.endpoint} (data in ${dataDir})`);
@@ -162,6 +178,7 @@ export async function runDemo(options: DemoOptions, io: DemoIO): Promise<boolean
     io.info(`running ${options.sqlFile} (time zone ${zone.id}) for ${options.durationSec} s at ${options.rate} orders/s`);
     const printer = progressPrinter(io.out, { sortBy: 'begin', rows: 6 });
     const progress = job.progress.subscribe((update) => printer.update(update));
+    metrics?.jobs.add(job);
     job.start();
 
     // the generator: a tick every 100 ms, event times a little behind now, some well behind
@@ -219,6 +236,7 @@ export async function runDemo(options: DemoOptions, io: DemoIO): Promise<boolean
   } finally {
     if (job !== undefined) await job.stop().catch(() => undefined);
     await emulator.close();
+    await endpoint?.close();
     if (options.keep) io.info(`data kept in ${dataDir}`);
     else rmSync(dataDir, { recursive: true, force: true });
   }

@@ -7,6 +7,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { DEFAULT_CREDENTIALS, DEFAULT_HOST, DEFAULT_INSTANCE_NAME } from '../emulator/defaults.js';
 import type { RunningEmulator } from '../emulator/index.js';
 import { commandAction, type CommandContext, UsageError } from './log.js';
+import { addMetricsOptions } from './sql-command.js';
 
 export interface EmulatorCommandOptions {
   readonly port: string;
@@ -20,6 +21,8 @@ export interface EmulatorCommandOptions {
   readonly faults?: string;
   /** retention of tunnel-enabled streams, hours */
   readonly streamRetentionHours: string;
+  readonly metricsPort?: number;
+  readonly metricsHost: string;
 }
 
 const integerOption = (name: string, text: string, min: number, max: number): number => {
@@ -28,7 +31,7 @@ const integerOption = (name: string, text: string, min: number, max: number): nu
   return value;
 };
 
-export const describeEmulator = (emulator: RunningEmulator): string =>
+export const describeEmulator = (emulator: RunningEmulator, metricsUrl?: string): string =>
   [
     'otsflow emulator is running',
     `  endpoint:        ${emulator.endpoint}`,
@@ -36,6 +39,7 @@ export const describeEmulator = (emulator: RunningEmulator): string =>
     `  accessKeyId:     ${emulator.credentials.accessKeyId}`,
     `  accessKeySecret: ${emulator.credentials.accessKeySecret}`,
     `  data:            ${emulator.dataDir}`,
+    ...(metricsUrl === undefined ? [] : [`  metrics:         ${metricsUrl}`]),
     'Press Ctrl+C to stop.',
   ].join('\n');
 
@@ -48,18 +52,35 @@ export const runEmulatorCommand = async (options: EmulatorCommandOptions, contex
   const { parseFaultPlan } = await import('../emulator/tunnel/index.js');
   const faults = options.faults === undefined ? undefined : parseFaultPlan(options.faults);
   if (faults !== undefined && E.isLeft(faults)) throw new UsageError(`--faults: ${faults.left.join('; ')}`);
+  const port = integerOption('port', options.port, 0, 65_535);
+  const partitions = integerOption('partitions', options.partitions, 1, 1024);
+  const streamRetentionMs = integerOption('stream-retention-hours', options.streamRetentionHours, 1, 24 * 365) * 3_600_000;
+  let metrics: { readonly endpoint: import('./metrics-endpoint.js').MetricsEndpoint; readonly onRequest: (served: import('../emulator/index.js').RequestServed) => void } | undefined;
+  if (options.metricsPort !== undefined) {
+    const { metricsRegistry, registerEmulatorMetrics, serveMetrics } = await import('./metrics-endpoint.js');
+    const registry = metricsRegistry();
+    const onRequest = registerEmulatorMetrics(registry);
+    const endpoint = await serveMetrics(registry, { port: options.metricsPort, host: options.metricsHost }).catch((error: unknown) => {
+      throw new UsageError((error as Error).message);
+    });
+    metrics = { endpoint, onRequest };
+  }
   const emulator = await startEmulator({
-    port: integerOption('port', options.port, 0, 65_535),
+    port,
     host: options.host,
     dataDir: dataDir.right,
     instanceName: options.instance,
     credentials: [{ accessKeyId: options.accessKeyId, accessKeySecret: options.accessKeySecret }],
-    partitions: integerOption('partitions', options.partitions, 1, 1024),
-    streamRetentionMs: integerOption('stream-retention-hours', options.streamRetentionHours, 1, 24 * 365) * 3_600_000,
+    partitions,
+    streamRetentionMs,
     ...(faults === undefined ? {} : { faults: faults.right }),
+    ...(metrics === undefined ? {} : { onRequest: metrics.onRequest }),
     onInternalError: (error, path) => log.error(`internal error on ${path}: ${(error as Error)?.message ?? String(error)}`, { stack: (error as Error)?.stack }),
+  }).catch(async (error: unknown) => {
+    await metrics?.endpoint.close();
+    throw error;
   });
-  out(describeEmulator(emulator));
+  out(describeEmulator(emulator, metrics?.endpoint.url));
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       process.off('SIGINT', stop);
@@ -71,20 +92,23 @@ export const runEmulatorCommand = async (options: EmulatorCommandOptions, contex
     process.on('SIGTERM', stop);
   });
   await emulator.close();
+  await metrics?.endpoint.close();
   out('otsflow emulator: closed');
 };
 
 export const registerEmulatorCommand = (program: Command): Command =>
-  program
-    .command('emulator')
-    .description('run the embedded Tablestore emulator (table API of the official SDKs, durable in LMDB)')
-    .option('--port <port>', 'TCP port; 0 picks a free one', '8800')
-    .option('--host <host>', 'interface to bind; loopback unless told otherwise', DEFAULT_HOST)
-    .option('--data <dir>', 'data directory (created when missing)', './.otsflow/data')
-    .option('--instance <name>', 'instance name clients must send', DEFAULT_INSTANCE_NAME)
-    .option('--access-key-id <id>', 'access key id clients sign with', DEFAULT_CREDENTIALS.accessKeyId)
-    .option('--access-key-secret <secret>', 'access key secret clients sign with', DEFAULT_CREDENTIALS.accessKeySecret)
-    .option('--partitions <n>', 'stream partitions per table (tunnel change log)', '4')
-    .option('--stream-retention-hours <h>', 'retention of streams enabled by tunnels (OTSTunnelExpired past it)', '168')
-    .option('--faults <plan>', "tunnel fault injection, e.g. '503=0.1,latency=200ms@0.05,drop=0.02,seed=42'")
-    .action(commandAction<EmulatorCommandOptions>((options, context) => runEmulatorCommand(options, context)));
+  addMetricsOptions(
+    program
+      .command('emulator')
+      .description('run the embedded Tablestore emulator (table API of the official SDKs, durable in LMDB)')
+      .option('--port <port>', 'TCP port; 0 picks a free one', '8800')
+      .option('--host <host>', 'interface to bind; loopback unless told otherwise', DEFAULT_HOST)
+      .option('--data <dir>', 'data directory (created when missing)', './.otsflow/data')
+      .option('--instance <name>', 'instance name clients must send', DEFAULT_INSTANCE_NAME)
+      .option('--access-key-id <id>', 'access key id clients sign with', DEFAULT_CREDENTIALS.accessKeyId)
+      .option('--access-key-secret <secret>', 'access key secret clients sign with', DEFAULT_CREDENTIALS.accessKeySecret)
+      .option('--partitions <n>', 'stream partitions per table (tunnel change log)', '4')
+      .option('--stream-retention-hours <h>', 'retention of streams enabled by tunnels (OTSTunnelExpired past it)', '168')
+      .option('--faults <plan>', "tunnel fault injection, e.g. '503=0.1,latency=200ms@0.05,drop=0.02,seed=42'"),
+    'requests per API, errors, bytes and tunnel records served',
+  ).action(commandAction<EmulatorCommandOptions>((options, context) => runEmulatorCommand(options, context)));

@@ -1,17 +1,24 @@
 /**
  * Live progress of a running stream job. On a terminal: a block redrawn in place — records/s,
- * batches, per-channel lag, open windows and a small table of the latest window rows. Elsewhere
- * (CI logs, pipes): one plain line every few seconds, so logs stay readable.
+ * batches, batch latency, late rows dropped, each channel's lag in records and seconds, and the
+ * current windows: one row per sink key (the sink's primary key), updated in place as batches
+ * rewrite it, newest first. Elsewhere (CI logs, pipes): one plain line every few seconds, so logs
+ * stay readable.
  */
-import type { JobProgress } from '../sql/session.js';
+import type { ChannelProgress, JobProgress } from '../sql/session.js';
 import type { LateWindow } from '../stream/metrics.js';
-import type { OutputRow } from '../stream/table.js';
+import type { OutputRow, OutputValue } from '../stream/table.js';
 
 export interface ProgressView {
-  /** latest rows are shown sorted by this column, newest last (e.g. 'begin') */
+  /**
+   * rows are ordered by this column, largest (newest) first; by default the first sink key column
+   * when it holds times (e.g. 'begin'), else the most recently written rows come first
+   */
   readonly sortBy?: string;
   /** at most this many rows in the live table */
   readonly rows?: number;
+  /** at most this many channels, one line each (default 8; the rest are summed up) */
+  readonly channels?: number;
 }
 
 const formatNumber = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -21,6 +28,12 @@ function formatLag(ms: number | undefined): string {
   if (ms < 1_000) return `${Math.round(ms)} ms`;
   if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
   return `${Math.round(ms / 60_000)} min`;
+}
+
+/** `1,500+ records · 12.3 s`: records read and not committed (`+`: the service holds more), seconds behind */
+export function channelLagText(channel: ChannelProgress): string {
+  const records = channel.lagRecords === undefined ? '–' : `${formatNumber(channel.lagRecords)}${channel.more === true ? '+' : ''}`;
+  return `${records} records · ${formatLag(channel.lagMs)}`;
 }
 
 function cell(value: unknown): string {
@@ -40,22 +53,68 @@ export function rowTable(rows: readonly OutputRow[]): string[] {
   return [border, line(names), border, ...cells.map(line), border];
 }
 
-/** The latest rows the view keeps: merged by the sort column across batches, newest last. */
-export class LatestRows {
+const keyText = (value: OutputValue | undefined): string =>
+  value === null || value === undefined ? '\u0000null' : typeof value === 'object' && !(value instanceof Uint8Array) ? `${value.start}/${value.end}` : value instanceof Uint8Array ? Buffer.from(value).toString('hex') : String(value);
+
+function compareValues(a: OutputValue | undefined, b: OutputValue | undefined): number {
+  if (a === b) return 0;
+  if (a === null || a === undefined) return -1;
+  if (b === null || b === undefined) return 1;
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'bigint' && typeof b === 'bigint') return a < b ? -1 : a > b ? 1 : 0;
+  const x = keyText(a);
+  const y = keyText(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** a time: a number, a window, or text that starts like `2026-12-07` */
+const timeLike = (value: OutputValue | undefined): boolean =>
+  typeof value === 'number' || typeof value === 'bigint' || (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value)) || (typeof value === 'object' && value !== null && !(value instanceof Uint8Array));
+
+/**
+ * The current rows of the sink as the view knows them: one per sink key, a later batch's row
+ * replacing the earlier one in place; the `rows` newest by the sort column are kept, newest first.
+ *
+ *   batch 1   (00:00, 3) (00:30, 1)
+ *   batch 2   (00:30, 4) (01:00, 2)
+ *   current   (01:00, 2) (00:30, 4) (00:00, 3)
+ */
+export class CurrentRows {
   private readonly rows = new Map<string, OutputRow>();
-  constructor(private readonly view: ProgressView) {}
-  add(rows: readonly OutputRow[]): void {
+  constructor(private readonly view: ProgressView = {}) {}
+
+  /** rows a batch wrote; `key`: the sink's primary key columns (none: the whole row is its key) */
+  add(rows: readonly OutputRow[], key: readonly string[] = []): void {
     for (const row of rows) {
-      // by default the first column orders the rows (the window start, in the seed job)
-      const key = this.view.sortBy ?? Object.keys(row)[0];
-      this.rows.set(key === undefined ? JSON.stringify(row) : `${String(row[key])}\u0000${JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`, row);
+      const id = key.length === 0 ? Object.values(row).map(keyText).join('\u0001') : key.map((column) => keyText(row[column])).join('\u0001');
+      this.rows.delete(id);
+      this.rows.set(id, row);
     }
     const keep = this.view.rows ?? 5;
-    const sorted = [...this.rows.keys()].sort();
-    for (const stale of sorted.slice(0, Math.max(0, sorted.length - keep))) this.rows.delete(stale);
+    if (this.rows.size > keep) {
+      const ordered = this.ordered(key);
+      for (const [id] of ordered.slice(keep)) this.rows.delete(id);
+    }
+    this.key = key;
   }
+
+  private key: readonly string[] = [];
+
+  private ordered(key: readonly string[]): [string, OutputRow][] {
+    const entries = [...this.rows.entries()];
+    const first = entries[0]?.[1];
+    const column = this.view.sortBy ?? key[0] ?? (first === undefined ? undefined : Object.keys(first)[0]);
+    // by default the first key column orders the rows when it holds times (a window's start, as
+    // text or a number); otherwise the most recently written come first
+    const by = this.view.sortBy !== undefined || (column !== undefined && entries.every(([, row]) => timeLike(row[column]))) ? column : undefined;
+    // newest first; among equals, the later written first
+    const position = new Map(entries.map(([id], index) => [id, index]));
+    return entries.sort(([ia, a], [ib, b]) => (by === undefined ? 0 : compareValues(b[by], a[by])) || (position.get(ib) as number) - (position.get(ia) as number));
+  }
+
+  /** the current rows, newest first */
   list(): OutputRow[] {
-    return [...this.rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
+    return this.ordered(this.key).map(([, row]) => row);
   }
 }
 
@@ -74,20 +133,39 @@ export function lateWindowsText(windows: readonly LateWindow[], most = 4): strin
   return `${windows.length > most ? `${windows.length} windows, latest ${text}` : text} UTC`;
 }
 
-/** The block a terminal shows. */
-export function renderProgress(progress: JobProgress, latest: readonly OutputRow[]): string[] {
+/** `41 ms (mean 38 ms over 90 batches)` */
+function latencyText(m: JobProgress['metrics']): string | undefined {
+  if (m.batchLatencyMs === undefined) return undefined;
+  const mean = m.batchLatencies > 0 ? m.batchLatencyMsSum / m.batchLatencies : m.batchLatencyMs;
+  return `${formatLag(m.batchLatencyMs)} (mean ${formatLag(mean)} over ${formatNumber(m.batchLatencies)} batches)`;
+}
+
+/** The block a terminal shows: `current` are the current rows, newest first. */
+export function renderProgress(progress: JobProgress, current: readonly OutputRow[], view: ProgressView = {}): string[] {
   const m = progress.metrics;
   const lines = [
     `job ${progress.job} — ${progress.state}`,
     `  ${formatNumber(progress.recordsPerSecond)} records/s · ${formatNumber(m.recordsIn)} records · ${formatNumber(m.batchesCommitted)} batches committed · ${formatNumber(m.rowsWritten)} rows written · open windows ${m.openWindows}${m.badRows > 0 ? ` · bad rows ${m.badRows}` : ''}`,
+    `  batch latency ${latencyText(m) ?? '–'}`,
   ];
-  if (m.typeMismatches > 0) lines.push(`  ${formatTypeMismatches(m.typeMismatches, m.typeMismatchesByColumn)}`);
   if (m.lateRows > 0) lines.push(`  late rows dropped ${formatNumber(m.lateRows)}: ${lateWindowsText(m.lateWindows)}`);
+  if (m.typeMismatches > 0) lines.push(`  ${formatTypeMismatches(m.typeMismatches, m.typeMismatchesByColumn)}`);
   if (progress.status !== undefined) lines.push(`  ${progress.status}`);
   if (progress.channels.length > 0) {
-    lines.push(`  channels: ${progress.channels.map((channel) => `${channel.channelId.slice(0, 8)} ${channel.status ?? '?'} lag ${formatLag(channel.lagMs)}`).join(' · ')}`);
+    const most = view.channels ?? 8;
+    const shown = progress.channels.slice(0, most);
+    const width = Math.max(...shown.map((channel) => (channel.status ?? '?').length));
+    lines.push(`  channels (${progress.channels.length}), lag = records read and not committed (+: more at the service) · seconds behind:`);
+    for (const channel of shown) lines.push(`    ${channel.channelId.slice(0, 12).padEnd(12)} ${(channel.status ?? '?').padEnd(width)}  ${channelLagText(channel)}`);
+    const rest = progress.channels.slice(most);
+    if (rest.length > 0) {
+      const records = rest.reduce((sum, channel) => sum + (channel.lagRecords ?? 0), 0);
+      const lags = rest.map((channel) => channel.lagMs).filter((lag): lag is number => lag !== undefined);
+      lines.push(`    … ${rest.length} more: ${formatNumber(records)} records · max ${formatLag(lags.length === 0 ? undefined : Math.max(...lags))}`);
+    }
   }
-  lines.push(...rowTable(latest));
+  if (current.length > 0) lines.push(`  current rows (one per ${progress.sinkKey.length === 0 ? 'row' : progress.sinkKey.join(', ')}, newest first):`);
+  lines.push(...rowTable(current));
   return lines;
 }
 
@@ -95,10 +173,12 @@ export function renderProgress(progress: JobProgress, latest: readonly OutputRow
 export function progressLine(progress: JobProgress): string {
   const m = progress.metrics;
   const lags = progress.channels.map((channel) => channel.lagMs).filter((lag): lag is number => lag !== undefined);
-  const lag = lags.length === 0 ? '' : ` · max lag ${formatLag(Math.max(...lags))}`;
+  const behind = progress.channels.reduce((sum, channel) => sum + (channel.lagRecords ?? 0), 0);
+  const lag = lags.length === 0 ? '' : ` · lag ${formatNumber(behind)}${progress.channels.some((channel) => channel.more === true) ? '+' : ''} records, max ${formatLag(Math.max(...lags))}`;
   const status = progress.status === undefined ? '' : ` · ${progress.status}`;
   const late = m.lateRows > 0 ? `, late rows dropped ${formatNumber(m.lateRows)} (${lateWindowsText(m.lateWindows, 2)})` : '';
-  return `job ${progress.job}: ${progress.state}${status}, ${formatNumber(progress.recordsPerSecond)} records/s, ${formatNumber(m.recordsIn)} records, ${formatNumber(m.batchesCommitted)} batches, ${formatNumber(m.rowsWritten)} rows written, ${m.openWindows} open windows${late}${m.typeMismatches > 0 ? `, ${formatTypeMismatches(m.typeMismatches, m.typeMismatchesByColumn)}` : ''}${lag}`;
+  const latency = m.batchLatencyMs === undefined ? '' : `, batch latency ${formatLag(m.batchLatencyMs)}`;
+  return `job ${progress.job}: ${progress.state}${status}, ${formatNumber(progress.recordsPerSecond)} records/s, ${formatNumber(m.recordsIn)} records, ${formatNumber(m.batchesCommitted)} batches, ${formatNumber(m.rowsWritten)} rows written, ${m.openWindows} open windows${late}${latency}${m.typeMismatches > 0 ? `, ${formatTypeMismatches(m.typeMismatches, m.typeMismatchesByColumn)}` : ''}${lag}`;
 }
 
 export interface ProgressPrinter {
@@ -113,9 +193,10 @@ export interface ProgressPrinter {
  */
 export function progressPrinter(out: NodeJS.WriteStream | { write(text: string): unknown; isTTY?: boolean }, view: ProgressView = {}, options: { refreshMs?: number; lineEveryMs?: number } = {}): ProgressPrinter {
   const tty = out.isTTY === true;
-  const latest = new LatestRows(view);
+  const current = new CurrentRows(view);
   let drawn = 0;
   let last: JobProgress | undefined;
+  let seen: readonly OutputRow[] | undefined;
   let lastDraw = 0;
   const refresh = options.refreshMs ?? 250;
   const every = options.lineEveryMs ?? 5_000;
@@ -128,7 +209,7 @@ export function progressPrinter(out: NodeJS.WriteStream | { write(text: string):
       out.write(`${progressLine(last)}\n`);
       return;
     }
-    const lines = renderProgress(last, latest.list());
+    const lines = renderProgress(last, current.list(), view);
     const clear = drawn > 0 ? `\u001b[${drawn}F\u001b[J` : '';
     out.write(`${clear}${lines.join('\n')}\n`);
     drawn = lines.length;
@@ -136,7 +217,9 @@ export function progressPrinter(out: NodeJS.WriteStream | { write(text: string):
   return {
     update(progress) {
       last = progress;
-      latest.add(progress.latestRows);
+      // each batch's rows once: the snapshot repeats them until the next batch commits
+      if (progress.latestRows !== seen) current.add(progress.latestRows, progress.sinkKey);
+      seen = progress.latestRows;
       draw(false);
     },
     close() {

@@ -20,6 +20,8 @@ export interface SqlCommandOptions {
   readonly progress: boolean;
   readonly reset?: boolean;
   readonly atLeastOnce?: boolean;
+  readonly metricsPort?: number;
+  readonly metricsHost: string;
 }
 
 const positiveNumber = (what: string) => (text: string): number => {
@@ -30,8 +32,21 @@ const positiveNumber = (what: string) => (text: string): number => {
 
 const collect = (value: string, previous: readonly string[]): readonly string[] => [...previous, value];
 
+/** `--metrics-port <port>` and `--metrics-host <host>`: Prometheus metrics at /metrics (0 picks a free port) */
+export function addMetricsOptions(command: Command, what: string): Command {
+  return command
+    .addOption(
+      new Option('--metrics-port <port>', `serve ${what} as Prometheus metrics on http://<metrics-host>:<port>/metrics (0 picks a free port, printed at start)`).argParser((text: string): number => {
+        const value = Number(text);
+        if (!Number.isInteger(value) || value < 0 || value > 65_535) throw new InvalidArgumentError('--metrics-port must be an integer in [0, 65535].');
+        return value;
+      }),
+    )
+    .option('--metrics-host <host>', 'interface the metrics endpoint binds; loopback unless told otherwise', '127.0.0.1');
+}
+
 export function registerSqlCommand(program: Command): Command {
-  return program
+  const command = program
     .command('sql')
     .description('run EMR streaming SQL statements (CREATE TABLE/SCAN/STREAM, SELECT, INSERT, SHOW, DESCRIBE, EXPLAIN)')
     .option('-f, --file <path>', 'the script to run')
@@ -46,6 +61,7 @@ export function registerSqlCommand(program: Command): Command {
     .addOption(new Option('--heartbeat-timeout-ms <ms>', 'tunnel heartbeat timeout (default 300000)').argParser(positiveNumber('--heartbeat-timeout-ms')))
     .option('--no-progress', 'no live progress on stderr')
     .option('--reset', "when the checkpointLocation is lost (empty, but the tunnel shows progress): recreate the tunnel and recompute every window from the start of the stream's retention")
-    .option('--at-least-once', "when the checkpointLocation is lost: resume from the tunnel's checkpoints with empty window state; sink rows rewritten partial are named in the log")
+    .option('--at-least-once', "when the checkpointLocation is lost: resume from the tunnel's checkpoints with empty window state; sink rows rewritten partial are named in the log");
+  return addMetricsOptions(command, "the jobs' figures (and the embedded emulator's)")
     .action(commandAction<SqlCommandOptions>(async (options, context) => (await import('./sql-run.js')).runSqlCommand(options, context)));
 }

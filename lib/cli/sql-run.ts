@@ -19,6 +19,7 @@ import { systemTimeZone, timeZone } from '../sql/datetime.js';
 import { lateText, type Connection, type StreamJob } from '../sql/session.js';
 import { CliError, UsageError, type CommandContext } from './log.js';
 import { formatTypeMismatches, progressPrinter } from './progress.js';
+import type { MetricsEndpoint } from './metrics-endpoint.js';
 import type { SqlCommandOptions } from './sql-command.js';
 
 /** Errors printed for one script; the rest are counted in one line (4 KiB of garbage made 477). */
@@ -111,7 +112,7 @@ export async function runSqlCommand(options: SqlCommandOptions, context: Command
 
   let emulator: Promise<RunningEmulator> | undefined;
   const embedded = (): Promise<Connection> => {
-    emulator ??= startEmulator({ dataDir: options.data, port: 0, instanceName: DEFAULT_INSTANCE_NAME, credentials: [DEFAULT_CREDENTIALS] }).then((running) => {
+    emulator ??= startEmulator({ dataDir: options.data, port: 0, instanceName: DEFAULT_INSTANCE_NAME, credentials: [DEFAULT_CREDENTIALS], ...(metrics === undefined ? {} : { onRequest: metrics.onRequest }) }).then((running) => {
       log.info(`embedded emulator on ${running.endpoint} (data in ${running.dataDir})`);
       return running;
     });
@@ -146,6 +147,20 @@ export async function runSqlCommand(options: SqlCommandOptions, context: Command
     for (const table of tablesOf(statement.analyzed)) log.addSecret(table);
   }
 
+  // --metrics-port: the jobs' figures, and the embedded emulator's when one runs
+  let endpoint: MetricsEndpoint | undefined;
+  let metrics: { addJob(job: StreamJob): void; onRequest: ReturnType<typeof import('./metrics-endpoint.js').registerEmulatorMetrics> } | undefined;
+  if (options.metricsPort !== undefined) {
+    const { metricsRegistry, registerEmulatorMetrics, registerJobMetrics, serveMetrics } = await import('./metrics-endpoint.js');
+    const registry = metricsRegistry();
+    const jobMetrics = registerJobMetrics(registry);
+    metrics = { addJob: (job) => jobMetrics.add(job), onRequest: registerEmulatorMetrics(registry) };
+    endpoint = await serveMetrics(registry, { port: options.metricsPort, host: options.metricsHost }).catch((error: unknown) => {
+      throw new CliError((error as Error).message);
+    });
+    log.info(`metrics on ${endpoint.url}`);
+  }
+
   const jobs: StreamJob[] = [];
   const stopAll = async (): Promise<void> => {
     await Promise.allSettled(jobs.map((job) => job.stop()));
@@ -176,6 +191,7 @@ export async function runSqlCommand(options: SqlCommandOptions, context: Command
         case 'job': {
           const job = result.job;
           jobs.push(job);
+          metrics?.addJob(job);
           if (options.progress) {
             const printer = progressPrinter(process.stderr, { rows: 6 });
             job.progress.subscribe({ next: (update) => printer.update(update), complete: () => printer.close() });
@@ -207,6 +223,7 @@ export async function runSqlCommand(options: SqlCommandOptions, context: Command
     process.off('SIGTERM', onSignal);
     await stopAll();
     if (emulator !== undefined) await (await emulator).close();
+    await endpoint?.close();
   }
 }
 

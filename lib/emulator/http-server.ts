@@ -117,6 +117,23 @@ export interface HttpServerOptions {
   readonly statusOf: (error: ServiceError) => number;
   /** where unexpected handler failures are reported (default: stderr) */
   readonly onInternalError?: (error: unknown, path: string) => void;
+  /** every answer sent (for metrics); called after the response is handed to the socket */
+  readonly onRequest?: (served: RequestServed) => void;
+}
+
+/** One answered request, as `onRequest` sees it. */
+export interface RequestServed {
+  /** path without query string, e.g. "/PutRow" or "/tunnel/readrecords" (any path a client sent) */
+  readonly path: string;
+  readonly status: number;
+  /** the service error code of an error answer */
+  readonly code?: string;
+  /** request body bytes (its content-length) */
+  readonly requestBytes: number;
+  /** the response body */
+  readonly body: Uint8Array;
+  /** from the request's arrival to the answer */
+  readonly ms: number;
 }
 
 export interface RunningHttpServer {
@@ -238,7 +255,8 @@ export const startHttpServer = (options: HttpServerOptions): Promise<RunningHttp
   const reportInternal =
     options.onInternalError ?? ((error: unknown, path: string) => console.error(`otsflow emulator: internal error on ${path}:`, error));
 
-  const send = (res: ServerResponse, path: string, requestId: string, status: number, body: Uint8Array, identity?: Identity, close = false) => {
+  const arrived = new WeakMap<ServerResponse, number>();
+  const send = (res: ServerResponse, path: string, requestId: string, status: number, body: Uint8Array, identity?: Identity, close = false, code?: string) => {
     if (res.headersSent || res.writableEnded || res.destroyed) return;
     const headers: Record<string, string | number> = {
       ...options.responseHeaders({ path, requestId, body, ...(identity === undefined ? {} : { identity }) }),
@@ -247,10 +265,15 @@ export const startHttpServer = (options: HttpServerOptions): Promise<RunningHttp
     if (close) headers.connection = 'close';
     res.writeHead(status, headers);
     res.end(body);
+    if (options.onRequest !== undefined) {
+      const length = Number(res.req?.headers['content-length'] ?? 0);
+      const since = arrived.get(res);
+      options.onRequest({ path, status, ...(code === undefined ? {} : { code }), requestBytes: Number.isFinite(length) ? length : 0, body, ms: since === undefined ? 0 : performance.now() - since });
+    }
   };
 
   const sendError = (res: ServerResponse, path: string, requestId: string, error: ServiceError, identity?: Identity, close = false) =>
-    send(res, path, requestId, error.status ?? options.statusOf(error), options.encodeError(error), identity, close);
+    send(res, path, requestId, error.status ?? options.statusOf(error), options.encodeError(error), identity, close, error.code);
 
   const unauthenticated = options.unauthenticated ?? DEFAULT_UNAUTHENTICATED_LIMITS;
   const budget = new ByteBudget(unauthenticated.maxBytesInFlight);
@@ -329,6 +352,7 @@ export const startHttpServer = (options: HttpServerOptions): Promise<RunningHttp
   };
 
   const server = createServer((req, res) => {
+    if (options.onRequest !== undefined) arrived.set(res, performance.now());
     handle(req, res).catch((error: unknown) => {
       reportInternal(error, req.url ?? '');
       if (!res.headersSent) res.destroy();

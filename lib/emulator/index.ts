@@ -34,7 +34,7 @@ import { encodeErrorBody, httpStatusFor, isServiceErrorCode } from '../wire/erro
 import { SIGNATURE_MISMATCH_MESSAGE, buildResponseHeaders, type KeyCredential, verifyRequest } from '../wire/signing.js';
 import { TableEngine } from './engine.js';
 import { prepareDataDir } from './data-dir.js';
-import { type AuthInput, type Identity, Router, type Screening, type ServiceError, type UnauthenticatedLimits, startHttpServer } from './http-server.js';
+import { type AuthInput, type Identity, Router, type Screening, type RequestServed, type ServiceError, type UnauthenticatedLimits, startHttpServer } from './http-server.js';
 import { registerTableRoutes } from './table-routes.js';
 import {
   type AttachedTunnelService,
@@ -49,7 +49,7 @@ export { TableEngine } from './engine.js';
 export { prepareDataDir } from './data-dir.js';
 export type { CommitContext, CommittedRowChange, RowCommitHook, TableCommitHook, TableEvent, RowWrite, EngineOptions } from './engine.js';
 export { Router } from './http-server.js';
-export type { RouteHandler, RouteResult, RequestContext, ServiceError, Identity, Screening, UnauthenticatedLimits } from './http-server.js';
+export type { RouteHandler, RouteResult, RequestContext, ServiceError, Identity, Screening, UnauthenticatedLimits, RequestServed } from './http-server.js';
 export { DEFAULT_UNAUTHENTICATED_LIMITS } from './http-server.js';
 export type { TableMeta } from './table-meta.js';
 
@@ -108,6 +108,8 @@ export interface EmulatorOptions {
   readonly extensions?: readonly EmulatorExtension[];
   /** unexpected handler failures (default: stderr) */
   readonly onInternalError?: (error: unknown, path: string) => void;
+  /** every answered request (metrics: `otsflow emulator --metrics-port`) */
+  readonly onRequest?: (served: RequestServed) => void;
 }
 
 export interface RunningEmulator {
@@ -244,6 +246,7 @@ export const startEmulator = async (options: EmulatorOptions): Promise<RunningEm
       encodeError: (error) => encodeErrorBody(error.code, error.message),
       statusOf,
       ...(options.onInternalError === undefined ? {} : { onInternalError: options.onInternalError }),
+      ...(options.onRequest === undefined ? {} : { onRequest: options.onRequest }),
     });
     const host = http.host;
     let closed: Promise<void> | undefined;

@@ -12,6 +12,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { BehaviorSubject, firstValueFrom, from, lastValueFrom, tap, type Observable, type Subscription } from 'rxjs';
+import { ChannelLag, trackChannelLag, type ChannelLagSnapshot } from '../stream/channel-lag.js';
 import { memorySource } from '../stream/source.js';
 import { microBatch } from '../stream/micro-batch.js';
 import { commitAfter, type RetryOptions } from '../stream/commit-after.js';
@@ -94,8 +95,15 @@ export interface ChannelProgress {
   readonly clientId?: string;
   /** consumed up to this time (the tunnel's RPO) */
   readonly rpoTime?: Date;
-  /** now − RPO, for stream channels */
+  /**
+   * how far behind this job is on the channel (stream/channel-lag.ts): now − the commit time of
+   * the oldest record it read and has not committed, 0 once all is committed and caught up
+   */
   readonly lagMs?: number;
+  /** records read and not committed yet (channels this job reads) */
+  readonly lagRecords?: number;
+  /** the channel's last read filled a response: the service holds more than was read */
+  readonly more?: boolean;
   readonly count?: bigint;
 }
 
@@ -110,8 +118,10 @@ export interface JobProgress {
   readonly channels: readonly ChannelProgress[];
   /** trouble the job is riding out, e.g. `cannot reach http://…: connect ECONNREFUSED …; retrying for 12 s` */
   readonly status?: string;
-  /** the rows the last committed batch wrote (sink column names), at most 20 */
+  /** the rows the last committed batch wrote (sink column names), at most 500 */
   readonly latestRows: readonly OutputRow[];
+  /** the sink's primary key columns: a live view keeps one row per key (empty before the sink is open) */
+  readonly sinkKey: readonly string[];
   readonly error?: string;
 }
 
@@ -382,6 +392,10 @@ class SqlStreamJob implements StreamJob {
   private readonly clientIds = new Set<string>();
   private channels: readonly ChannelProgress[] = [];
   private latestRows: readonly OutputRow[] = [];
+  private sinkKey: readonly string[] = [];
+  private readonly lag = new ChannelLag();
+  /** when each batch in flight was formed, for its latency */
+  private readonly formedAt = new Map<number, number>();
   private readonly rate: { at: number; records: number }[] = [];
   private readonly pendingRows = new Map<number, readonly OutputRow[]>();
   private readonly clientTag: string;
@@ -450,9 +464,10 @@ class SqlStreamJob implements StreamJob {
       state: this.state,
       metrics: this.metrics.snapshot(),
       recordsPerSecond: this.rate.length === 0 ? 0 : Math.round(records / Math.max(span, 1)),
-      channels: this.channels,
+      channels: withLag(this.channels, this.lag.snapshot()),
       ...(this.status === undefined ? {} : { status: this.status }),
       latestRows: this.latestRows,
+      sinkKey: this.sinkKey,
       ...(error === undefined ? {} : { error }),
     };
   }
@@ -542,6 +557,7 @@ class SqlStreamJob implements StreamJob {
       rowChangeType: binding.table.options.rowChangeType,
     });
     const schema = await sink.open();
+    this.sinkKey = schema.primaryKey.map((column) => column.name);
     const written = new Set(binding.columns.map((column) => column.column));
     const missing = schema.primaryKey.filter((column) => !written.has(column.name));
     if (missing.length > 0) {
@@ -571,7 +587,10 @@ class SqlStreamJob implements StreamJob {
               this.onTunnelEvent(event);
               onEvent?.(event);
             },
-          }).pipe(tap((batch: ChannelBatch) => this.noteRecords(batch.records.length))),
+          }).pipe(
+            tap((batch: ChannelBatch) => this.noteRecords(batch.records.length)),
+            trackChannelLag({ lag: this.lag }),
+          ),
         // an aggregating job is its channels' sole consumer: a lost session resumes where it read
         { reopen: query.aggregating ? 'resume' : 'checkpoint' },
       ),
@@ -598,6 +617,7 @@ class SqlStreamJob implements StreamJob {
           positionJumps: query.aggregating ? 'error' : 'follow',
           ...(streamOptions.checkpointLocation === null ? {} : { checkpoint: streamOptions.checkpointLocation }),
         }),
+        tap((batch) => this.formedAt.set(batch.id, Date.now())),
         this.plan.operator,
         mapOutputRows((rows: readonly OutputRow[], batch) => {
           const out = toSink(rows);
@@ -610,7 +630,7 @@ class SqlStreamJob implements StreamJob {
               this.log('warn', `partial row: ${binding.table.options.tableName} (${schema.primaryKey.map((column) => `${column.name}=${String(row[column.name])}`).join(', ')}) is rewritten without the records consumed before the lost checkpoint (tunnel progress up to ${lostCheckpoint.upTo})`);
             }
           }
-          this.pendingRows.set(batch.id, out.slice(-20));
+          this.pendingRows.set(batch.id, out.slice(-500));
           return out;
         }),
         commitAfter(sink, { retry }),
@@ -620,6 +640,9 @@ class SqlStreamJob implements StreamJob {
           const rows = this.pendingRows.get(committed.batchId);
           this.pendingRows.delete(committed.batchId);
           if (rows !== undefined && rows.length > 0) this.latestRows = rows;
+          const formed = this.formedAt.get(committed.batchId);
+          this.formedAt.delete(committed.batchId);
+          if (formed !== undefined) this.metrics.noteBatchLatency(Date.now() - formed);
           const late = this.metrics.takeLate(committed.batchId);
           if (late.length > 0) this.log('info', `batch ${committed.batchId}: ${lateText(late, this.zone)}`);
           if (committed.batchId === 0 || this.metrics.snapshot().batchesCommitted === 1) this.announceStart();
@@ -896,6 +919,7 @@ class SqlStreamJob implements StreamJob {
       // leaves a record that lets the next run shut the client down
       this.lease?.addClient(event.clientId);
     }
+    this.lag.onEvent(event);
     if (event.kind === 'heartbeat' || event.kind === 'read') this.reached();
     if (event.kind === 'request-retry' && event.error instanceof TransportError) this.unreachable(event.error);
     if (event.kind === 'channel-opened') {
@@ -1080,12 +1104,26 @@ export function lateText(windows: readonly LateWindow[], zone: TimeZone, total?:
 }
 
 function channelProgress(described: TunnelDescription): ChannelProgress[] {
-  const now = Date.now();
   return described.channels.map((channel) => ({
     channelId: channel.channelId,
     ...(channel.status === undefined ? {} : { status: channel.status }),
     ...(channel.clientId === undefined ? {} : { clientId: channel.clientId }),
-    ...(channel.rpoTime === undefined ? {} : { rpoTime: channel.rpoTime, ...(channel.channelType === 'StreamData' ? { lagMs: Math.max(0, now - channel.rpoTime.getTime()) } : {}) }),
+    ...(channel.rpoTime === undefined ? {} : { rpoTime: channel.rpoTime }),
     ...(channel.count === undefined ? {} : { count: channel.count }),
   }));
+}
+
+/** DescribeTunnel's channels with this job's lag on those it reads (and those Describe did not list yet). */
+function withLag(described: readonly ChannelProgress[], lags: readonly ChannelLagSnapshot[]): readonly ChannelProgress[] {
+  if (lags.length === 0) return described;
+  const byId = new Map(lags.map((lag) => [lag.channelId, lag]));
+  const lagOf = (lag: ChannelLagSnapshot) => ({ lagRecords: lag.records, more: lag.more, ...(lag.seconds === undefined ? {} : { lagMs: lag.seconds * 1000 }) });
+  const merged: ChannelProgress[] = described.map((channel) => {
+    const lag = byId.get(channel.channelId);
+    byId.delete(channel.channelId);
+    return lag === undefined ? channel : { ...channel, ...lagOf(lag) };
+  });
+  // before DescribeTunnel lists it: the status this job's client knows
+  for (const lag of byId.values()) merged.push({ channelId: lag.channelId, ...(lag.open ? { status: 'OPEN' } : {}), ...lagOf(lag) });
+  return merged;
 }

@@ -59,10 +59,15 @@ export interface MetricsSnapshot {
   readonly restoredFrom: 'fresh' | number | undefined;
   /** late rows dropped per window, by window start (the latest 1,000 windows with any) */
   readonly lateWindows: readonly LateWindow[];
+  /** the last committed batch: ms from its forming to its commit (undefined before the first) */
+  readonly batchLatencyMs: number | undefined;
+  /** the sum over every committed batch whose latency was noted (the mean is this / batchLatencies) */
+  readonly batchLatencyMsSum: number;
+  readonly batchLatencies: number;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type Counter = Exclude<keyof MetricsSnapshot, 'restoredFrom' | 'lateWindows' | 'typeMismatchesByColumn'>;
+type Counter = Exclude<keyof MetricsSnapshot, 'restoredFrom' | 'lateWindows' | 'typeMismatchesByColumn' | 'batchLatencyMs'>;
 
 export class StreamMetrics {
   private readonly lateByWindow = new Map<string, { start: number; end: number; rows: number }>();
@@ -92,6 +97,9 @@ export class StreamMetrics {
     ackFailures: 0,
     positionJumps: 0,
     restoredFrom: undefined,
+    batchLatencyMs: undefined,
+    batchLatencyMsSum: 0,
+    batchLatencies: 0,
   };
   private readonly subject = new Subject<MetricsSnapshot>();
 
@@ -114,6 +122,13 @@ export class StreamMetrics {
 
   set(gauge: 'openWindows' | 'openGroups' | 'watermark', value: number): void {
     this.counters[gauge] = value;
+  }
+
+  /** a committed batch took `ms` from its forming to its commit */
+  noteBatchLatency(ms: number): void {
+    this.counters.batchLatencyMs = ms;
+    this.counters.batchLatencyMsSum += ms;
+    this.counters.batchLatencies += 1;
   }
 
   restored(from: 'fresh' | number): void {

@@ -11,6 +11,7 @@ const progress = (status?: string): JobProgress => ({
   recordsPerSecond: 0,
   channels: [{ channelId: 'p0_e0abcdef', status: 'OPEN' }],
   latestRows: [],
+  sinkKey: [],
   ...(status === undefined ? {} : { status }),
 });
 
@@ -20,8 +21,8 @@ describe('progress with a status', () => {
   it('the terminal block shows it under the counters, the plain line after the state; without one neither changes', () => {
     const block = renderProgress(progress(STATUS), []);
     expect(block[0]).toBe('job job1 — running');
-    expect(block[2]).toBe(`  ${STATUS}`);
-    expect(block[3]).toMatch(/^ {2}channels: /);
+    expect(block[3]).toBe(`  ${STATUS}`);
+    expect(block[4]).toMatch(/^ {2}channels \(1\)/);
     expect(renderProgress(progress(), [])).toEqual(block.filter((line) => line !== `  ${STATUS}`));
     expect(progressLine(progress(STATUS))).toMatch(new RegExp(`^job job1: running · ${STATUS.replace(/[.]/g, '\\.')}, 0 records/s`));
     expect(progressLine(progress())).toMatch(/^job job1: running, 0 records\/s/);

@@ -3,7 +3,7 @@ import { formatTypeMismatches, progressLine, renderProgress } from '../../lib/cl
 import type { JobProgress } from '../../lib/sql/session.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
 
-const progress = (metrics: StreamMetrics): JobProgress => ({ job: 'j', state: 'running', metrics: metrics.snapshot(), recordsPerSecond: 0, channels: [], latestRows: [] });
+const progress = (metrics: StreamMetrics): JobProgress => ({ job: 'j', state: 'running', metrics: metrics.snapshot(), recordsPerSecond: 0, channels: [], latestRows: [], sinkKey: [] });
 
 describe('the live view shows type mismatches read as null', () => {
   it('names the columns, most first, in the block and in the log line; nothing when there are none', () => {

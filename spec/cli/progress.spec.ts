@@ -9,12 +9,12 @@ import { lateText, type JobProgress } from '../../lib/sql/session.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);
-const progress = (metrics: StreamMetrics): JobProgress => ({ job: 'job1', state: 'running', metrics: metrics.snapshot(), recordsPerSecond: 0, channels: [], latestRows: [] });
+const progress = (metrics: StreamMetrics): JobProgress => ({ job: 'job1', state: 'running', metrics: metrics.snapshot(), recordsPerSecond: 0, channels: [], latestRows: [], sinkKey: [] });
 
 describe('late rows in the live view', () => {
   it('says nothing while no row was late', () => {
     const metrics = new StreamMetrics();
-    expect(renderProgress(progress(metrics), []).join('\n')).not.toMatch(/late/);
+    expect(renderProgress(progress(metrics), []).join('\n')).not.toMatch(/late rows/);
     expect(progressLine(progress(metrics))).not.toMatch(/late/);
   });
 
