@@ -287,7 +287,8 @@ describe('the CLI never prints a planted secret', () => {
 
   it('otsflow sql -f examples/orders/job.sql: a running job with progress lines at debug, text and json, and a refused one', async () => {
     const [run, refused] = await Promise.all([
-      otsflow(['sql', '-f', 'examples/orders/job.sql', ...connectVars(EMULATOR_SECRET), '--until-idle', '--idle-ms', '400', '--heartbeat-interval-ms', '300', '--log-level', 'debug', '--time-zone', 'UTC']),
+      // the library's job above consumed this tunnel: a fresh checkpoint location says so unless told
+      otsflow(['sql', '-f', 'examples/orders/job.sql', ...connectVars(EMULATOR_SECRET), '--at-least-once', '--until-idle', '--idle-ms', '400', '--heartbeat-interval-ms', '300', '--log-level', 'debug', '--time-zone', 'UTC']),
       otsflow(['sql', '-f', 'examples/orders/job.sql', ...connectVars(WRONG_SECRET), '--until-idle', '--idle-ms', '400', '--log-format', 'json', '--log-level', 'debug']),
     ]);
     expect(run.stderr).toMatch(/job job1: \d+ batches committed, \d+ records read/);

@@ -98,10 +98,12 @@ describe('sqlOperator', () => {
     });
   });
 
-  it('a record that does not fit the catalog fails the stream, or is dropped with onBadRow skip', async () => {
-    const bad = [recordBatch(0, [putRow({ UserId: 'u', OrderId: 'o' }, { price: 'free', timestamp: 1n })])];
-    const sql = `${TABLES} SELECT OrderId FROM orders_stream`;
-    await expect(lastValueFrom(from(bad).pipe(sqlOperator(sql)))).rejects.toThrow(/OrderSource.*price/);
+  it("reads an attribute of the wrong type as null (EMR's rule); a key that does not fit the catalog fails the stream, or is dropped with onBadRow skip", async () => {
+    const sql = `${TABLES} SELECT OrderId, price FROM orders_stream`;
+    const mistyped = [recordBatch(0, [putRow({ UserId: 'u', OrderId: 'o' }, { price: 'free', timestamp: 1n })])];
+    expect(await lastValueFrom(from(mistyped).pipe(sqlOperator(sql)))).toEqual([{ OrderId: 'o', price: null }]);
+    const bad = [recordBatch(0, [putRow({ UserId: 'u', OrderId: 7n }, { price: 1.5, timestamp: 1n })])];
+    await expect(lastValueFrom(from(bad).pipe(sqlOperator(sql)))).rejects.toThrow(/OrderSource.*OrderId/);
     expect(await lastValueFrom(from(bad).pipe(sqlOperator(sql, { onBadRow: 'skip' }), map((rows) => rows.length)))).toBe(0);
   });
 
