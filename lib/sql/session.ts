@@ -13,12 +13,11 @@ import { BehaviorSubject, lastValueFrom, tap, type Observable, type Subscription
 import { memorySource } from '../stream/source.js';
 import { microBatch } from '../stream/micro-batch.js';
 import { commitAfter, type RetryOptions } from '../stream/commit-after.js';
-import { mapOutputRows } from '../stream/map-output-rows.js';
 import { StreamMetrics, type MetricsSnapshot } from '../stream/metrics.js';
 import { stoppable } from '../stream/stoppable.js';
 import { channelBatchSource } from '../stream/tunnel-source.js';
-import type { OutputBatch } from '../stream/batch.js';
-import type { OutputRow, OutputValue, Value } from '../stream/table.js';
+import type { TableBatch } from '../stream/batch.js';
+import { rowsBetween, tableRows, type OutputRow, type OutputValue, type Value } from '../stream/table.js';
 import { tablestoreSink, isRetryableSinkError } from '../sinks/tablestore-sink.js';
 import { describeTable, scanTable, sdkClient, type TableConnection } from '../sinks/tablestore-table.js';
 import { tunnel } from '../tunnel/tunnel.js';
@@ -215,7 +214,7 @@ export function planStatement(analyzed: AnalyzedStatement, zone: TimeZone, optio
       };
     }
     case 'stream': {
-      const plan = planQuery(analyzed.query, { zone, outputMode: analyzed.options.outputMode });
+      const plan = planQuery(analyzed.query, { zone, outputMode: analyzed.options.outputMode, sink: analyzed.sink });
       const job = new SqlStreamJob(analyzed, plan, zone, options);
       return { analyzed, sql, run: async () => ({ kind: 'job', job }) };
     }
@@ -235,7 +234,7 @@ export function explainStatement(analyzed: AnalyzedStatement, zone: TimeZone, op
       return `${lines.join('\n')}\n`;
     }
     case 'stream': {
-      const plan = planQuery(analyzed.query, { zone, outputMode: analyzed.options.outputMode });
+      const plan = planQuery(analyzed.query, { zone, outputMode: analyzed.options.outputMode, sink: analyzed.sink });
       return `${new SqlStreamJob(analyzed, plan, zone, options).explain()}\n`;
     }
     case 'explain':
@@ -260,8 +259,8 @@ async function runBatchQuery(query: AnalyzedQuery, plan: QueryPlan, options: Ses
   for await (const page of scanTable(client, schema)) records.push(...page);
   // the whole table as one micro-batch: one pass of the operators, groups final at its end
   const source = memorySource({ scan: records.length === 0 ? [] : [records] });
-  const batches = await lastValueFrom(source.pipe(microBatch({ interval: Number.POSITIVE_INFINITY }), plan.operator), { defaultValue: undefined as OutputBatch | undefined });
-  let rows: OutputRow[] = [...(batches?.rows ?? [])];
+  const batches = await lastValueFrom(source.pipe(microBatch({ interval: Number.POSITIVE_INFINITY }), plan.operator), { defaultValue: undefined as TableBatch | undefined });
+  let rows: OutputRow[] = batches === undefined ? [] : tableRows(batches.rows);
   if (query.orderBy.length > 0) {
     const keys = query.orderBy.map((item) => ({ name: item.expr.kind === 'column' ? item.expr.name : item.expr.text, descending: item.descending }));
     rows = rows.sort((a, b) => {
@@ -381,7 +380,6 @@ class SqlStreamJob implements StreamJob {
         detail: `interval ${this.interval()} ms${perChannel === undefined ? '' : `, ≤ ${perChannel} records per channel`}, checkpoint ${analyzed.options.checkpointLocation ?? 'none (state in memory)'}`,
       },
       ...plan.stages,
-      { operator: 'mapOutputRows', detail: `sink columns: ${describeSink(analyzed.sink)}` },
       { operator: 'commitAfter', detail: `tablestoreSink(${sinkTable.options.tableName}, ${sinkTable.options.rowChangeType}) on ${endpointText(sinkTable)}; then checkpoint, then tunnel Checkpoint` },
     ];
     this.progressSubject = new BehaviorSubject<JobProgress>(this.snapshot());
@@ -507,7 +505,6 @@ class SqlStreamJob implements StreamJob {
     this.releaseFeed = () => feed.release();
     // stop() while connecting: the feed ends at once, the job completes after it opened
     if (this.stopRequested) feed.stop();
-    const toSink = sinkRows(binding, this.plan.columns, { zone: this.zone });
     const retry: RetryOptions = { ...(this.#options.sinkRetry ?? {}), retryable: isRetryableSinkError };
 
     if (this.state === 'starting') this.state = 'running';
@@ -523,11 +520,8 @@ class SqlStreamJob implements StreamJob {
           ...(streamOptions.checkpointLocation === null ? {} : { checkpoint: streamOptions.checkpointLocation }),
         }),
         this.plan.operator,
-        mapOutputRows((rows: readonly OutputRow[], batch) => {
-          const out = toSink(rows);
-          this.pendingRows.set(batch.id, out.slice(-20));
-          return out;
-        }),
+        // the last rows of each batch's output, as row objects for the live view only
+        tap((batch: TableBatch) => this.pendingRows.set(batch.id, rowsBetween(batch.rows, batch.rows.length - 20, batch.rows.length))),
         commitAfter(sink, { retry }),
       )
       .subscribe({

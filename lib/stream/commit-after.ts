@@ -34,6 +34,7 @@ import {
 import type { ChannelOffsets, DeadLetter, MicroBatch } from './batch.js';
 import type { StreamMetrics } from './metrics.js';
 import type { Sink } from './sink.js';
+import { tableRows, type RowTable } from './table.js';
 
 export interface RetryOptions {
   /** ms before the first retry (default 100) */
@@ -82,16 +83,21 @@ export class SinkWriteError extends Error {
   }
 }
 
-export function commitAfter<T>(sink: Sink<T>, options: CommitAfterOptions = {}): OperatorFunction<MicroBatch<readonly T[]>, CommittedBatch> {
+/**
+ * A batch's output is rows (`emit`, `project`) or a table (`emitTable`, `projectTable`); a table
+ * goes to `sink.writeTable` as it is, or as row objects to `sink.write` when the sink has none.
+ */
+export function commitAfter<T>(sink: Sink<T>, options: CommitAfterOptions = {}): OperatorFunction<MicroBatch<readonly T[] | RowTable>, CommittedBatch> {
   const scheduler = options.scheduler ?? asyncScheduler;
   const retryOptions = options.retry ?? {};
   const maxAttempts = retryOptions.maxAttempts ?? 8;
   if (!(maxAttempts >= 1)) throw new RangeError(`commitAfter: maxAttempts must be >= 1, got ${maxAttempts}`);
 
-  const writeWithRetry = <R>(target: Sink<R>, what: string, rows: readonly R[], batch: MicroBatch<unknown>, counted: { attempts: number }): Observable<never> =>
+  const writeWithRetry = <R>(target: Sink<R>, what: string, rows: readonly R[] | RowTable, batch: MicroBatch<unknown>, counted: { attempts: number }): Observable<never> =>
     defer(() => {
       counted.attempts++;
-      return from(target.write(rows, { batchId: batch.id }));
+      if (isRowArray(rows)) return from(target.write(rows, { batchId: batch.id }));
+      return from(target.writeTable !== undefined ? target.writeTable(rows, { batchId: batch.id }) : target.write(tableRows(rows) as unknown as readonly R[], { batchId: batch.id }));
     }).pipe(
       ignoreElements(),
       retry({
@@ -142,6 +148,10 @@ export function commitAfter<T>(sink: Sink<T>, options: CommitAfterOptions = {}):
       }),
     );
   });
+}
+
+function isRowArray<R>(rows: readonly R[] | RowTable): rows is readonly R[] {
+  return Array.isArray(rows);
 }
 
 function acknowledge(acks: MicroBatch<unknown>['acks'], metrics: StreamMetrics): void {

@@ -3,7 +3,9 @@
  * in $SEED_JOB, runs it until `rows` records are committed, and prints one JSON line with its own
  * CPU (process.cpuUsage from start() to the last commit) and wall time.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
 import { compile } from '../../lib/sql/compile.js';
@@ -43,6 +45,17 @@ for (const statement of compiled.right.statements) {
 if (job === undefined) throw new Error('the seed SQL defines no stream job');
 const running = job;
 
+// PROFILE=dir: a V8 CPU profile of the run alone (start() to the last commit), not of the startup
+const profileDir = process.env['PROFILE'];
+const inspector = profileDir === undefined ? undefined : new Session();
+if (inspector !== undefined) {
+  inspector.connect();
+  await inspector.post('Profiler.enable');
+  await inspector.post('Profiler.setSamplingInterval', { interval: 200 });
+  await inspector.post('Profiler.start');
+  // allocations too, the collected ones included: they are what the garbage collector's share costs
+  await inspector.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
 const cpuStart = process.cpuUsage();
 const started = performance.now();
 const run = await new Promise<JobRun>((resolve, reject) => {
@@ -58,5 +71,12 @@ const run = await new Promise<JobRun>((resolve, reject) => {
   });
   running.start();
 });
+if (inspector !== undefined && profileDir !== undefined) {
+  const { profile } = await inspector.post('Profiler.stop');
+  writeFileSync(join(profileDir, `seed-job-${process.pid}.cpuprofile`), JSON.stringify(profile));
+  const { profile: heap } = await inspector.post('HeapProfiler.stopSampling');
+  writeFileSync(join(profileDir, `seed-job-${process.pid}.heapprofile`), JSON.stringify(heap));
+  inspector.disconnect();
+}
 await running.stop();
 process.stdout.write(`${JSON.stringify(run)}\n`);
