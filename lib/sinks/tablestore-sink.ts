@@ -25,7 +25,7 @@ import { createRequire } from 'node:module';
 import { inspect } from 'node:util';
 import type { Catalog, CatalogType } from '../stream/catalog.js';
 import { backoffDelay, backoffPolicy, type RetryOptions } from '../tunnel/backoff.js';
-import type { OutputRow, OutputValue } from '../stream/table.js';
+import { valueAt, type OutputRow, type OutputValue, type RowTable } from '../stream/table.js';
 import { isRetryable, serviceErrorFromSdkError } from '../wire/errors.js';
 import type { Sink, WriteContext } from './sink.js';
 
@@ -99,6 +99,8 @@ export interface TablestoreSink extends Sink<OutputRow> {
   open(): Promise<TablestoreSinkSchema>;
   /** resolves once every row is durably written */
   write(rows: readonly OutputRow[], context: WriteContext): Promise<TablestoreWriteSummary>;
+  /** `write` of a columnar batch: cells are read from the columns, no row objects are made */
+  writeTable(table: RowTable, context: WriteContext): Promise<TablestoreWriteSummary>;
   /** stops retry waits, waits for requests in flight, frees the sink's own connections */
   close(): Promise<void>;
 }
@@ -199,6 +201,14 @@ const DEFAULT_ATTEMPTS = 5;
 const DEFAULT_RETRY = { initialMs: 100, maxMs: 5_000, multiplier: 2, jitter: 0.2 };
 /** the wait after failed attempt `attempt` (1-based) */
 const retryDelay = (retry: RetryOptions, attempt: number): number => backoffDelay(backoffPolicy(retry, DEFAULT_RETRY), attempt - 1, retry.random);
+/** One output row's cells by column name (undefined: absent). */
+type CellsOf = (name: string) => OutputValue | undefined;
+/** The rows of one write, from row objects or from columns. */
+interface RowsOf {
+  readonly length: number;
+  cells(index: number): CellsOf;
+}
+
 /** EMR's v1 writer: after "too large", 80 % of the rows, then +10 per successful request */
 const BACKOFF_FRACTION = 0.8;
 const GROWTH_PER_SUCCESS = 10;
@@ -371,7 +381,20 @@ class TablestoreSinkImpl implements TablestoreSink {
 
   write(rows: readonly OutputRow[], context: WriteContext): Promise<TablestoreWriteSummary> {
     if (this.#closed) return Promise.reject(this.#closedError());
-    return this.#track(this.#write(rows, context.batchId));
+    const cells = (i: number): CellsOf => {
+      const row = rows[i] as OutputRow;
+      return (name) => row[name];
+    };
+    return this.#track(this.#write({ length: rows.length, cells }, context.batchId));
+  }
+
+  writeTable(table: RowTable, context: WriteContext): Promise<TablestoreWriteSummary> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    const cells = (i: number): CellsOf => (name) => {
+      const column = table.columns.get(name);
+      return column === undefined ? undefined : (valueAt(column, i) as OutputValue);
+    };
+    return this.#track(this.#write({ length: table.length, cells }, context.batchId));
   }
 
   async close(): Promise<void> {
@@ -474,7 +497,7 @@ class TablestoreSinkImpl implements TablestoreSink {
   // -------------------------------------------------------------------------------------------
   // write
 
-  async #write(rows: readonly OutputRow[], batchId: number): Promise<TablestoreWriteSummary> {
+  async #write(rows: RowsOf, batchId: number): Promise<TablestoreWriteSummary> {
     const schema = await this.open();
     const { prepared, skipped } = this.#prepare(rows, schema);
     const stats: Stats = { requests: 0, splits: 0 };
@@ -517,10 +540,10 @@ class TablestoreSinkImpl implements TablestoreSink {
   }
 
   /** Checks and converts every row; rows sharing a key collapse (put: the last wins; update: later columns win). */
-  #prepare(rows: readonly OutputRow[], schema: TablestoreSinkSchema): { prepared: PreparedRow[]; skipped: number } {
+  #prepare(rows: RowsOf, schema: TablestoreSinkSchema): { prepared: PreparedRow[]; skipped: number } {
     const byIdentity = new Map<string, PreparedRow>();
-    for (const row of rows) {
-      const prepared = this.#convert(row, schema);
+    for (let i = 0; i < rows.length; i++) {
+      const prepared = this.#convert(rows.cells(i), schema);
       const earlier = byIdentity.get(prepared.identity);
       if (earlier !== undefined && this.rowChangeType === 'update') {
         for (const [name, cell] of prepared.attributes) earlier.attributes.set(name, cell);
@@ -536,7 +559,7 @@ class TablestoreSinkImpl implements TablestoreSink {
     return { prepared: withColumns, skipped: prepared.length - withColumns.length };
   }
 
-  #convert(row: OutputRow, schema: TablestoreSinkSchema): PreparedRow {
+  #convert(row: CellsOf, schema: TablestoreSinkSchema): PreparedRow {
     const { tableName } = this;
     const catalog = this.#options.catalog.columns;
     const keyParts: string[] = [];
@@ -545,11 +568,11 @@ class TablestoreSinkImpl implements TablestoreSink {
     let keyBytes = 0;
     const presentKey = (): string =>
       schema.primaryKey
-        .filter((column) => row[column.name] !== undefined && row[column.name] !== null)
-        .map((column) => `${column.name}=${describeValue(row[column.name] as OutputValue)}`)
+        .filter((column) => row(column.name) !== undefined && row(column.name) !== null)
+        .map((column) => `${column.name}=${describeValue(row(column.name) as OutputValue)}`)
         .join(', ');
     for (const column of schema.primaryKey) {
-      const value = row[column.name];
+      const value = row(column.name);
       if (value === undefined || value === null) {
         const others = presentKey();
         throw new TablestoreSinkError(
@@ -575,7 +598,7 @@ class TablestoreSinkImpl implements TablestoreSink {
     const keyText = keyParts.join(', ');
     const attributes = new Map<string, { value: unknown; bytes: number }>();
     for (const { name, type } of schema.attributes) {
-      const value = row[name];
+      const value = row(name);
       if (value === undefined || value === null) continue;
       const converted = convertValue(value, type);
       if (typeof converted === 'string') {

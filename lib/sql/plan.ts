@@ -1,11 +1,14 @@
 /**
  * The planner: an analyzed query → the operator chain a user could write by hand, from decoded
- * tunnel records to output rows named as the sink's columns, plus the stages EXPLAIN prints.
+ * tunnel records to an output table named as the sink's columns, plus the stages EXPLAIN prints.
  *
  *   decodeRows → [withColumns] → [filterRows] → [withColumns] → [withWatermark] → window →
- *   aggregate → emit → mapOutputRows(HAVING, SELECT, sink columns)
+ *   aggregate → emitTable → projectTable(HAVING, SELECT, sink columns)
  *
- * or, without aggregation, decodeRows → [filterRows] → project → mapOutputRows(sink columns).
+ * or, without aggregation, decodeRows → [filterRows] → projectTable(SELECT, sink columns).
+ * A batch stays columnar from decodeRows to the sink writer (`commitAfter` hands the table to the
+ * Tablestore sink's `writeTable`): HAVING, the SELECT list and the sink's names and types are one
+ * projection over the aggregate's result columns, with no row objects in between.
  */
 import type { Observable, OperatorFunction } from 'rxjs';
 import type { ChangeRecord } from '../wire/types.js';
@@ -14,11 +17,10 @@ import * as agg from '../stream/aggregates.js';
 import type { OutputBatch, RecordBatch, TableBatch, WindowBounds } from '../stream/batch.js';
 import type { Catalog } from '../stream/catalog.js';
 import { decodeRows } from '../stream/decode-rows.js';
-import { emit, type OutputMode } from '../stream/emit.js';
+import { emitTable, type OutputMode } from '../stream/emit.js';
 import { filterRows } from '../stream/filter-rows.js';
-import { mapOutputRows } from '../stream/map-output-rows.js';
-import { project } from '../stream/project.js';
-import { valueAt, type Column, type OutputRow, type OutputValue, type RowTable, type Value } from '../stream/table.js';
+import { projectTable } from '../stream/project-table.js';
+import { columnOf as valuesColumn, type Column, type OutputRow, type OutputValue, type RowTable, type Value } from '../stream/table.js';
 import { withColumns, type ColumnCompute } from '../stream/with-columns.js';
 import { withWatermark } from '../stream/with-watermark.js';
 import { hopping } from '../stream/windows/hopping.js';
@@ -43,13 +45,18 @@ export interface QueryPlan {
   readonly stages: readonly Stage[];
   /** the output columns and their types, in SELECT order */
   readonly columns: readonly { readonly name: string; readonly type: SqlType }[];
-  /** records of one micro-batch → output rows keyed by output column name */
-  readonly operator: OperatorFunction<RecordBatch<ChangeRecord>, OutputBatch>;
+  /**
+   * records of one micro-batch → the batch's output as columns, named as the output columns, or
+   * as the sink's columns (converted to their types) when the plan was given a sink
+   */
+  readonly operator: OperatorFunction<RecordBatch<ChangeRecord>, TableBatch>;
 }
 
 export interface PlanOptions extends EvalContext {
   readonly outputMode: OutputMode;
   readonly onBadRow?: 'fail' | 'skip';
+  /** name (and convert) the output as this sink's columns, in the same projection as the SELECT list */
+  readonly sink?: SinkBinding;
 }
 
 export function streamCatalog(catalog: TableColumns): Catalog {
@@ -105,8 +112,16 @@ export function planQuery(query: AnalyzedQuery, options: PlanOptions): QueryPlan
   if (query.where !== null) add('filterRows', query.where.text, filterRows(compilePredicate(query.where, options)));
 
   const outputTypes = query.output.map((column) => ({ name: column.name, type: column.expr.type }));
+  const selectText = query.output.map((c) => (c.expr.text === c.name ? c.name : `${c.name} = ${c.expr.text}`)).join(', ');
+  const sinkText = options.sink === undefined ? '' : `; sink columns: ${describeSink(options.sink)}`;
+  const outputs = outputColumns(
+    query.output.map((column) => [column.name, compileExpr(column.expr, options)] as const),
+    outputTypes,
+    options.sink,
+    options,
+  );
   if (!query.aggregating) {
-    add('project', query.output.map((c) => (c.expr.text === c.name ? c.name : `${c.name} = ${c.expr.text}`)).join(', '), project(Object.fromEntries(query.output.map((c) => [c.name, compileExpr(c.expr, options)]))));
+    add('projectTable', `${selectText}${sinkText}`, projectTable({ columns: outputs }));
     return { stages, columns: outputTypes, operator: chain(operators) };
   }
 
@@ -142,34 +157,25 @@ export function planQuery(query: AnalyzedQuery, options: PlanOptions): QueryPlan
     `keys [${[...(window === null ? [] : ['window']), ...query.keys.map((key) => (key.computed ? `${key.name} = ${key.expr.text}` : key.name))].join(', ')}], ${query.aggregates.map((use) => `${use.name} = ${use.text}`).join(', ')}`,
     aggregate(keys, specs, { windowColumn: WINDOW_STRUCT }),
   );
-  add('emit', `'${options.outputMode}'`, emit(options.outputMode));
+  add('emitTable', `'${options.outputMode}'`, emitTable(options.outputMode));
 
-  const having = query.having === null ? undefined : compilePredicate(query.having, options);
-  const outputs = query.output.map((column) => [column.name, compileExpr(column.expr, options)] as const);
   const inputs = [...query.keys.map((key) => key.name), ...query.aggregates.map((use) => use.name)];
   const typesOf = new Map<string, SqlType>([...query.keys.map((key) => [key.name, key.expr.type] as const), ...query.aggregates.map((use) => [use.name, use.type] as const)]);
   add(
-    'mapOutputRows',
-    `${query.having === null ? '' : `HAVING ${query.having.text}; `}${query.output.map((c) => (c.expr.text === c.name ? c.name : `${c.name} = ${c.expr.text}`)).join(', ')}`,
-    mapOutputRows((rows: readonly OutputRow[]) => {
-      if (rows.length === 0) return rows;
-      let grouped = groupedTable(rows, inputs, typesOf, window !== null);
-      if (having !== undefined) {
-        const keep = having(grouped);
-        const kept: number[] = [];
-        for (let i = 0; i < grouped.length; i++) if (keep[i]) kept.push(i);
-        if (kept.length === 0) return [];
-        if (kept.length < grouped.length) grouped = groupedTable(kept.map((i) => rows[i] as OutputRow), inputs, typesOf, window !== null);
-      }
-      return materialize(grouped, outputs);
+    'projectTable',
+    `${query.having === null ? '' : `HAVING ${query.having.text}; `}${selectText}${sinkText}`,
+    projectTable({
+      input: (table) => groupedTable(table, inputs, typesOf, window !== null),
+      ...(query.having === null ? {} : { keep: compilePredicate(query.having, options) }),
+      columns: outputs,
     }),
   );
   return { stages, columns: outputTypes, operator: chain(operators) };
 }
 
 /** The operators one after the other (`pipe` with a list of dynamic length). */
-function chain(operators: readonly OperatorFunction<never, never>[]): OperatorFunction<RecordBatch<ChangeRecord>, OutputBatch> {
-  return (source) => operators.reduce<Observable<never>>((upstream, operator) => operator(upstream), source as unknown as Observable<never>) as unknown as Observable<OutputBatch>;
+function chain(operators: readonly OperatorFunction<never, never>[]): OperatorFunction<RecordBatch<ChangeRecord>, TableBatch> {
+  return (source) => operators.reduce<Observable<never>>((upstream, operator) => operator(upstream), source as unknown as Observable<never>) as unknown as Observable<TableBatch>;
 }
 
 function aggregateSpec(use: AggregateUse, ctx: EvalContext, timeColumn: string | undefined): agg.AggregateSpec {
@@ -198,63 +204,101 @@ function columnOf(table: RowTable, name: string): Column {
   return { kind: 'value', values: new Array<Value>(table.length).fill(null) };
 }
 
-/** Aggregated rows as a table the SELECT list and HAVING are evaluated over. */
-function groupedTable(rows: readonly OutputRow[], names: readonly string[], types: ReadonlyMap<string, SqlType>, windowed: boolean): RowTable {
-  const n = rows.length;
+/**
+ * The aggregate's result columns as HAVING and the SELECT list read them: the window's bounds as
+ * number columns beside its struct, and columns of non-numeric types as value columns (the
+ * aggregate makes a NumberColumn of any all-numeric or all-null column). Columns, not rows.
+ */
+function groupedTable(table: RowTable, names: readonly string[], types: ReadonlyMap<string, SqlType>, windowed: boolean): RowTable {
+  const n = table.length;
   const columns = new Map<string, Column>();
   if (windowed) {
+    const struct = table.columns.get(WINDOW_STRUCT);
+    const bounds = struct === undefined || struct.kind !== 'value' ? [] : (struct.values as unknown as readonly WindowBounds[]);
     const starts = new Array<number>(n);
     const ends = new Array<number>(n);
-    const structs = new Array<Value>(n);
     for (let i = 0; i < n; i++) {
-      const bounds = (rows[i] as OutputRow)[WINDOW_STRUCT] as WindowBounds;
-      starts[i] = bounds.start;
-      ends[i] = bounds.end;
-      structs[i] = bounds as unknown as Value;
+      starts[i] = (bounds[i] as WindowBounds).start;
+      ends[i] = (bounds[i] as WindowBounds).end;
     }
     columns.set(WINDOW_START, { kind: 'number', values: starts, valid: undefined });
     columns.set(WINDOW_END, { kind: 'number', values: ends, valid: undefined });
-    columns.set(WINDOW_STRUCT, { kind: 'value', values: structs });
+    columns.set(WINDOW_STRUCT, struct ?? { kind: 'value', values: new Array<Value>(n).fill(null) });
   }
   for (const name of names) {
-    const values = rows.map((row) => (row[name] ?? null) as Value);
-    if (isNumberValued(types.get(name) ?? 'null') && values.every((value) => value === null || typeof value === 'number')) {
-      const valid = values.some((value) => value === null) ? Uint8Array.from(values, (value) => (value === null ? 0 : 1)) : undefined;
-      columns.set(name, { kind: 'number', values: values.map((value) => (value as number | null) ?? 0), valid });
-    } else {
+    const column = table.columns.get(name) ?? { kind: 'value', values: new Array<Value>(n).fill(null) };
+    if (column.kind === 'number' && !isNumberValued(types.get(name) ?? 'null')) {
+      const values = new Array<Value>(n);
+      for (let i = 0; i < n; i++) values[i] = column.valid !== undefined && column.valid[i] === 0 ? null : (column.values[i] as number);
       columns.set(name, { kind: 'value', values });
+    } else {
+      columns.set(name, column);
     }
   }
   return { length: n, columns };
 }
 
-function materialize(table: RowTable, outputs: ReadonlyArray<readonly [string, ColumnCompute]>): OutputRow[] {
-  const computed = outputs.map(([name, compute]) => [name, compute(table)] as const);
-  const rows = new Array<OutputRow>(table.length);
-  for (let i = 0; i < table.length; i++) {
-    const row: Record<string, OutputValue> = {};
-    for (const [name, column] of computed) row[name] = valueAt(column, i) as OutputValue;
-    rows[i] = row;
-  }
-  return rows;
+/**
+ * The projection's columns: the SELECT list, or — given a sink — the sink's columns, each from
+ * its output column converted to the sink column's type (to text for string columns).
+ */
+function outputColumns(
+  select: ReadonlyArray<readonly [string, ColumnCompute]>,
+  types: readonly { readonly name: string; readonly type: SqlType }[],
+  sink: SinkBinding | undefined,
+  ctx: EvalContext,
+): Record<string, ColumnCompute> {
+  if (sink === undefined) return Object.fromEntries(select);
+  const computeOf = new Map(select);
+  const convert = sinkConversions(sink, types, ctx);
+  return Object.fromEntries(
+    convert.map(({ output, column, convert: conversion }) => {
+      const compute = computeOf.get(output) ?? ((table: RowTable): Column => ({ kind: 'value', values: new Array<Value>(table.length).fill(null) }));
+      if (conversion === undefined) return [column, compute] as const;
+      return [
+        column,
+        (table: RowTable): Column => {
+          const from = compute(table);
+          const values = new Array<Value>(table.length);
+          for (let i = 0; i < table.length; i++) values[i] = conversion(valueAtOf(from, i)) as Value;
+          return valuesColumn(values);
+        },
+      ] as const;
+    }),
+  );
+}
+
+function valueAtOf(column: Column, index: number): OutputValue {
+  if (column.kind === 'number') return column.valid !== undefined && column.valid[index] === 0 ? null : (column.values[index] ?? null);
+  return (column.values[index] ?? null) as OutputValue;
+}
+
+/** Per sink column: the output column it takes and the conversion to its type (undefined: as is). */
+function sinkConversions(
+  binding: SinkBinding,
+  columns: readonly { readonly name: string; readonly type: SqlType }[],
+  ctx: EvalContext,
+): { readonly output: string; readonly column: string; readonly convert: ((value: OutputValue) => OutputValue) | undefined }[] {
+  const typeOf = new Map(columns.map((column) => [column.name, column.type]));
+  return binding.columns.map((column) => {
+    const from = typeOf.get(column.output) ?? 'null';
+    const convert =
+      from === column.type || from === 'null' || (column.type !== 'string' && column.type !== 'binary')
+        ? undefined
+        : column.type === 'string'
+          ? (value: OutputValue) => (value === null ? null : toText(value as Value, ctx.zone, from))
+          : (value: OutputValue) => castValue(value as Value, column.type, ctx.zone, from);
+    return { output: column.output, column: column.column, convert };
+  });
 }
 
 /** Output rows → rows named and typed as the sink's catalog columns. */
 export function sinkRows(binding: SinkBinding, columns: readonly { readonly name: string; readonly type: SqlType }[], ctx: EvalContext): (rows: readonly OutputRow[]) => OutputRow[] {
-  const typeOf = new Map(columns.map((column) => [column.name, column.type]));
-  const conversions = binding.columns.map((column) => {
-    const from = typeOf.get(column.output) ?? 'null';
-    const convert = from === column.type || from === 'null' || (column.type !== 'string' && column.type !== 'binary')
-      ? (value: OutputValue) => value
-      : column.type === 'string'
-        ? (value: OutputValue) => (value === null ? null : toText(value as Value, ctx.zone, from))
-        : (value: OutputValue) => castValue(value as Value, column.type, ctx.zone, from);
-    return { output: column.output, column: column.column, convert };
-  });
+  const conversions = sinkConversions(binding, columns, ctx);
   return (rows) =>
     rows.map((row) => {
       const out: Record<string, OutputValue> = {};
-      for (const { output, column, convert } of conversions) out[column] = convert(row[output] ?? null);
+      for (const { output, column, convert } of conversions) out[column] = convert === undefined ? (row[output] ?? null) : convert(row[output] ?? null);
       return out;
     });
 }

@@ -16,14 +16,13 @@ import { ChannelLag, trackChannelLag, type ChannelLagSnapshot } from '../stream/
 import { memorySource } from '../stream/source.js';
 import { microBatch } from '../stream/micro-batch.js';
 import { commitAfter, type RetryOptions } from '../stream/commit-after.js';
-import { mapOutputRows } from '../stream/map-output-rows.js';
 import { StreamMetrics, type LateWindow, type MetricsSnapshot } from '../stream/metrics.js';
 import { stoppable } from '../stream/stoppable.js';
 import { fileCheckpointStore } from '../stream/checkpoint/file-store.js';
 import { describeOwner, judgePredecessor, OWNER_RENEW_MS, OwnerLease, writeFileAtomicallySync } from '../stream/checkpoint/owner-record.js';
 import { channelBatchSource } from '../stream/tunnel-source.js';
-import type { OutputBatch } from '../stream/batch.js';
-import type { OutputRow, OutputValue, Value } from '../stream/table.js';
+import type { TableBatch } from '../stream/batch.js';
+import { rowsBetween, tableRows, type OutputRow, type OutputValue, type Value } from '../stream/table.js';
 import { tablestoreSink, isRetryableSinkError } from '../sinks/tablestore-sink.js';
 import { describeTable, scanTable, sdkClient, type TableConnection } from '../sinks/tablestore-table.js';
 import { tunnel } from '../tunnel/tunnel.js';
@@ -248,7 +247,7 @@ export function planStatement(analyzed: AnalyzedStatement, zone: TimeZone, optio
       };
     }
     case 'stream': {
-      const plan = planQuery(analyzed.query, { zone, outputMode: analyzed.options.outputMode });
+      const plan = planQuery(analyzed.query, { zone, outputMode: analyzed.options.outputMode, sink: analyzed.sink });
       const job = new SqlStreamJob(analyzed, plan, zone, options);
       return { analyzed, sql, run: async () => ({ kind: 'job', job }) };
     }
@@ -268,7 +267,7 @@ export function explainStatement(analyzed: AnalyzedStatement, zone: TimeZone, op
       return `${lines.join('\n')}\n`;
     }
     case 'stream': {
-      const plan = planQuery(analyzed.query, { zone, outputMode: analyzed.options.outputMode });
+      const plan = planQuery(analyzed.query, { zone, outputMode: analyzed.options.outputMode, sink: analyzed.sink });
       return `${new SqlStreamJob(analyzed, plan, zone, options).explain()}\n`;
     }
     case 'explain':
@@ -293,8 +292,8 @@ async function runBatchQuery(query: AnalyzedQuery, plan: QueryPlan, options: Ses
   for await (const page of scanTable(client, schema)) records.push(...page);
   // the whole table as one micro-batch: one pass of the operators, groups final at its end
   const source = memorySource({ scan: records.length === 0 ? [] : [records] });
-  const batches = await lastValueFrom(source.pipe(microBatch({ interval: Number.POSITIVE_INFINITY }), plan.operator), { defaultValue: undefined as OutputBatch | undefined });
-  let rows: OutputRow[] = [...(batches?.rows ?? [])];
+  const batches = await lastValueFrom(source.pipe(microBatch({ interval: Number.POSITIVE_INFINITY }), plan.operator), { defaultValue: undefined as TableBatch | undefined });
+  let rows: OutputRow[] = batches === undefined ? [] : tableRows(batches.rows);
   if (query.orderBy.length > 0) {
     const keys = query.orderBy.map((item) => ({ name: item.expr.kind === 'column' ? item.expr.name : item.expr.text, descending: item.descending }));
     rows = rows.sort((a, b) => {
@@ -431,7 +430,6 @@ class SqlStreamJob implements StreamJob {
         detail: `interval ${this.interval()} ms${perChannel === undefined ? '' : `, ≤ ${perChannel} records per channel`}, checkpoint ${analyzed.options.checkpointLocation ?? 'none (state in memory)'}`,
       },
       ...plan.stages,
-      { operator: 'mapOutputRows', detail: `sink columns: ${describeSink(analyzed.sink)}` },
       { operator: 'commitAfter', detail: `tablestoreSink(${sinkTable.options.tableName}, ${sinkTable.options.rowChangeType}) on ${endpointText(sinkTable)}; then checkpoint, then tunnel Checkpoint` },
     ];
     this.progressSubject = new BehaviorSubject<JobProgress>(this.snapshot());
@@ -599,7 +597,6 @@ class SqlStreamJob implements StreamJob {
     this.releaseFeed = () => feed.release();
     // stop() while connecting: the feed ends at once, the job completes after it opened
     if (this.stopRequested) feed.stop();
-    const toSink = sinkRows(binding, this.plan.columns, { zone: this.zone });
     // --at-least-once after a lost checkpoint: a sink row that exists already got records the lost run consumed
     const earlierRows = lostCheckpoint !== undefined && this.#options.lostCheckpoint === 'at-least-once' ? await this.sinkKeys(sinkConnection, schema) : undefined;
     const keyOf = (row: OutputRow): string => schema.primaryKey.map((column) => String(row[column.name])).join('\u0000');
@@ -619,10 +616,9 @@ class SqlStreamJob implements StreamJob {
         }),
         tap((batch) => this.formedAt.set(batch.id, Date.now())),
         this.plan.operator,
-        mapOutputRows((rows: readonly OutputRow[], batch) => {
-          const out = toSink(rows);
+        tap((batch: TableBatch) => {
           if (earlierRows !== undefined && lostCheckpoint !== undefined) {
-            for (const row of out) {
+            for (const row of tableRows(batch.rows)) {
               const key = keyOf(row);
               if (!earlierRows.has(key)) continue;
               earlierRows.delete(key);
@@ -630,8 +626,8 @@ class SqlStreamJob implements StreamJob {
               this.log('warn', `partial row: ${binding.table.options.tableName} (${schema.primaryKey.map((column) => `${column.name}=${String(row[column.name])}`).join(', ')}) is rewritten without the records consumed before the lost checkpoint (tunnel progress up to ${lostCheckpoint.upTo})`);
             }
           }
-          this.pendingRows.set(batch.id, out.slice(-500));
-          return out;
+          // the last rows of each batch's output, as row objects for the live view only
+          this.pendingRows.set(batch.id, rowsBetween(batch.rows, batch.rows.length - 500, batch.rows.length));
         }),
         commitAfter(sink, { retry }),
       )

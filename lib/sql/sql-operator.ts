@@ -21,14 +21,14 @@ import { pipe } from 'fp-ts/lib/function.js';
 import { map, type OperatorFunction } from 'rxjs';
 import type { RecordBatch } from '../stream/batch.js';
 import type { OutputMode } from '../stream/emit.js';
-import type { OutputRow } from '../stream/table.js';
+import { tableRows, type OutputRow } from '../stream/table.js';
 import type { ChangeRecord } from '../wire/types.js';
 import { analyzeScript, type AnalyzedQuery, type AnalyzedStatement, type SinkBinding } from './analyze.js';
 import { timeZone, type TimeZone } from './datetime.js';
 import { sqlError, type SqlError } from './errors.js';
 import { decodeScript } from './options.js';
 import { parse } from './parser.js';
-import { planQuery, sinkRows, type Stage } from './plan.js';
+import { planQuery, type Stage } from './plan.js';
 import { formatSqlErrors } from './printer.js';
 import type { SqlType } from './types.js';
 import { substituteVariables } from './variables.js';
@@ -86,10 +86,9 @@ export function compileSqlOperator(sql: string, options: SqlOperatorOptions = {}
     E.chain((statements) => pickQuery(statements, options)),
     E.chain((statement) => checkOutputMode(statement, options.outputMode ?? (statement.kind === 'stream' ? statement.options.outputMode : 'append'))),
     E.map(({ statement, outputMode }): CompiledSqlOperator => {
-      const plan = planQuery(statement.query, { zone: zone.right, outputMode, onBadRow: options.onBadRow ?? 'fail' });
-      const toSink = statement.kind === 'stream' ? sinkRows(statement.sink, plan.columns, { zone: zone.right }) : undefined;
-      const operator: OperatorFunction<RecordBatch<ChangeRecord>, readonly OutputRow[]> = (source) =>
-        plan.operator(source).pipe(map((batch) => (toSink === undefined ? batch.rows : toSink(batch.rows))));
+      const plan = planQuery(statement.query, { zone: zone.right, outputMode, onBadRow: options.onBadRow ?? 'fail', ...(statement.kind === 'stream' ? { sink: statement.sink } : {}) });
+      // the plan's output stays columnar up to here: rows are made once, for the test to compare
+      const operator: OperatorFunction<RecordBatch<ChangeRecord>, readonly OutputRow[]> = (source) => plan.operator(source).pipe(map((batch) => tableRows(batch.rows) as OutputRow[]));
       return { operator, columns: statement.kind === 'stream' ? sinkColumns(statement.sink) : plan.columns, stages: plan.stages, outputMode, timeZone: zone.right };
     }),
   );

@@ -16,7 +16,7 @@ import { defer, map, type OperatorFunction } from 'rxjs';
 import { restoredState, withState, type AggregationView, type TableBatch, type WindowSpec } from './batch.js';
 import { encodeState } from './checkpoint/state-codec.js';
 import { kernelOf, type Accumulators, type AggregateSpec, type Kernel, type PairInput } from './aggregates.js';
-import { valueAt, type Column, type OutputRow, type OutputValue, type RowTable, type Value } from './table.js';
+import { columnOf, valueAt, type Column, type OutputRow, type OutputValue, type RowTable, type Value } from './table.js';
 
 export interface WindowKey {
   readonly kind: 'window';
@@ -365,6 +365,9 @@ class GroupTable {
       updatedRows: once(() => updated.filter((group) => group.mergedInto === undefined).map((group) => this.resultRow(group))),
       closedRows: once(() => closed.map((group) => this.resultRow(group))),
       openRows: once(() => [...this.openGroups()].map((group) => this.resultRow(group))),
+      updatedTable: once(() => this.resultTable(updated.filter((group) => group.mergedInto === undefined))),
+      closedTable: once(() => this.resultTable(closed)),
+      openTable: once(() => this.resultTable([...this.openGroups()])),
       closes,
       stateKey: this.config.stateKey,
     };
@@ -381,6 +384,32 @@ class GroupTable {
       row[name] = (config.kernels[k] as Kernel).result(group, config.numBase[k] as number, config.objBase[k] as number);
     });
     return row;
+  }
+
+  /** resultRow's values, column by column */
+  private resultTable(groups: readonly Group[]): RowTable {
+    const { config } = this;
+    const n = groups.length;
+    const columns = new Map<string, Column>();
+    if (config.windowed) {
+      const bounds = new Array<Value>(n);
+      for (let i = 0; i < n; i++) bounds[i] = { start: (groups[i] as Group).start, end: (groups[i] as Group).end } as unknown as Value;
+      columns.set(config.windowColumn, { kind: 'value', values: bounds });
+    }
+    config.keyColumns.forEach((name, k) => {
+      const values = new Array<Value>(n);
+      for (let i = 0; i < n; i++) values[i] = (groups[i] as Group).keys[k] ?? null;
+      columns.set(name, columnOf(values));
+    });
+    config.names.forEach((name, k) => {
+      const kernel = config.kernels[k] as Kernel;
+      const num = config.numBase[k] as number;
+      const obj = config.objBase[k] as number;
+      const values = new Array<Value>(n);
+      for (let i = 0; i < n; i++) values[i] = kernel.result(groups[i] as Group, num, obj);
+      columns.set(name, columnOf(values));
+    });
+    return { length: n, columns };
   }
 
   private snapshot(): SavedState {

@@ -161,6 +161,14 @@ export interface AggregationView {
   closedRows(): readonly OutputRow[];
   /** result rows of every group still open after this batch */
   openRows(): readonly OutputRow[];
+  /**
+   * The same three results as columns, built from the groups directly (no row objects): the
+   * window bounds as a value column of {@link WindowBounds} under the window column, keys and
+   * aggregates as columns (numbers in NumberColumns).
+   */
+  updatedTable(): RowTable;
+  closedTable(): RowTable;
+  openTable(): RowTable;
   /** whether groups can ever close (a window and a watermark are present) */
   readonly closes: boolean;
   /** the state key of the aggregate, to name its snapshot */

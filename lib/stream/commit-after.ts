@@ -34,6 +34,7 @@ import type { StreamMetrics } from './metrics.js';
 import type { Sink } from './sink.js';
 import type { RetryOptions } from '../tunnel/backoff.js';
 import { retryWithBackoff } from '../tunnel/retry-with-backoff.js';
+import { tableRows, type RowTable } from './table.js';
 
 export type { RetryOptions } from '../tunnel/backoff.js';
 
@@ -72,16 +73,21 @@ export class SinkWriteError extends Error {
   }
 }
 
-export function commitAfter<T>(sink: Sink<T>, options: CommitAfterOptions = {}): OperatorFunction<MicroBatch<readonly T[]>, CommittedBatch> {
+/**
+ * A batch's output is rows (`emit`, `project`) or a table (`emitTable`, `projectTable`); a table
+ * goes to `sink.writeTable` as it is, or as row objects to `sink.write` when the sink has none.
+ */
+export function commitAfter<T>(sink: Sink<T>, options: CommitAfterOptions = {}): OperatorFunction<MicroBatch<readonly T[] | RowTable>, CommittedBatch> {
   const scheduler = options.scheduler ?? asyncScheduler;
   const maxAttempts = options.retry?.maxAttempts ?? DEFAULT_SINK_RETRY.maxAttempts;
   if (!(maxAttempts >= 1)) throw new RangeError(`commitAfter: maxAttempts must be >= 1, got ${maxAttempts}`);
   const retryOptions: RetryOptions = { ...DEFAULT_SINK_RETRY, ...options.retry, maxAttempts, retryable: options.retry?.retryable ?? (() => true) };
 
-  const writeWithRetry = <R>(target: Sink<R>, what: string, rows: readonly R[], batch: MicroBatch<unknown>, counted: { attempts: number }): Observable<never> =>
+  const writeWithRetry = <R>(target: Sink<R>, what: string, rows: readonly R[] | RowTable, batch: MicroBatch<unknown>, counted: { attempts: number }): Observable<never> =>
     defer(() => {
       counted.attempts++;
-      return from(target.write(rows, { batchId: batch.id }));
+      if (isRowArray(rows)) return from(target.write(rows, { batchId: batch.id }));
+      return from(target.writeTable !== undefined ? target.writeTable(rows, { batchId: batch.id }) : target.write(tableRows(rows) as unknown as readonly R[], { batchId: batch.id }));
     }).pipe(
       ignoreElements(),
       retryWithBackoff<never>({ ...retryOptions, scheduler, onRetry: () => batch.context.metrics.add('sinkRetries', 1) }),
@@ -125,6 +131,10 @@ export function commitAfter<T>(sink: Sink<T>, options: CommitAfterOptions = {}):
       }),
     );
   });
+}
+
+function isRowArray<R>(rows: readonly R[] | RowTable): rows is readonly R[] {
+  return Array.isArray(rows);
 }
 
 function acknowledge(acks: MicroBatch<unknown>['acks'], metrics: StreamMetrics): void {

@@ -38,5 +38,6 @@ export * from './checkpoint/state-codec.js';
 export * from './filter-rows.js';
 export * from './with-columns.js';
 export * from './project.js';
+export * from './project-table.js';
 export * from './map-output-rows.js';
 export * from './stoppable.js';

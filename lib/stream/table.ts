@@ -111,3 +111,35 @@ export function takeRows(table: RowTable, indexes: ArrayLike<number>): RowTable 
 }
 
 export const emptyTable: RowTable = { length: 0, columns: new Map() };
+
+/** A column of `values`: a NumberColumn when every value is a number or null, else a ValueColumn. */
+export function columnOf(values: readonly Value[]): Column {
+  for (const value of values) if (value !== null && typeof value !== 'number') return { kind: 'value', values };
+  return numberColumn(values as readonly (number | null)[]);
+}
+
+/** Some rows of a table as objects (the output of one batch, for the live view): `[from, to)`. */
+export function rowsBetween(table: RowTable, from: number, to: number): Record<string, OutputValue>[] {
+  const rows: Record<string, OutputValue>[] = [];
+  for (let i = Math.max(0, from); i < Math.min(to, table.length); i++) rows.push(rowAt(table, i));
+  return rows;
+}
+
+/** The rows of `tables` one after the other; a column missing from a table is null there. */
+export function concatTables(tables: readonly RowTable[]): RowTable {
+  const nonEmpty = tables.filter((table) => table.length > 0);
+  if (nonEmpty.length === 0) return tables[0] ?? emptyTable;
+  if (nonEmpty.length === 1) return nonEmpty[0] as RowTable;
+  const names = [...new Set(nonEmpty.flatMap((table) => [...table.columns.keys()]))];
+  const length = nonEmpty.reduce((sum, table) => sum + table.length, 0);
+  const columns = new Map<string, Column>();
+  for (const name of names) {
+    const values: Value[] = [];
+    for (const table of nonEmpty) {
+      const column = table.columns.get(name);
+      for (let i = 0; i < table.length; i++) values.push(column === undefined ? null : valueAt(column, i));
+    }
+    columns.set(name, columnOf(values));
+  }
+  return { length, columns };
+}

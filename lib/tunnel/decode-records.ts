@@ -1,6 +1,7 @@
 import { left, right } from 'fp-ts/lib/Either.js';
 import type { Either } from 'fp-ts/lib/Either.js';
 import { decodeRow, decodeRowWithoutPrimaryKey } from '../wire/plainbuffer/index.js';
+import { decodeChangeRecordFast } from '../wire/plainbuffer/decode-fast.js';
 import type { ChangeRecord } from '../wire/types.js';
 import type { RawRecord, RecordDecodeFailure } from './model.js';
 
@@ -12,13 +13,17 @@ export function decodeRecords(records: readonly RawRecord[]): Either<RecordDecod
   const decoded = new Array<ChangeRecord>(records.length);
   for (let index = 0; index < records.length; index++) {
     const raw = records[index] as RawRecord;
-    const row = decodeRow(raw.record);
-    if (row._tag === 'Left') {
-      return left({ kind: 'RecordDecodeFailure', recordIndex: index, part: 'record', message: row.left.message, cause: row.left });
+    // the fast path builds the record itself (no Row, no Either); decodeRow reads a record it
+    // declines again and says what is wrong
+    let change = decodeChangeRecordFast(raw.record, raw.action);
+    if (change === undefined) {
+      const row = decodeRow(raw.record);
+      if (row._tag === 'Left') {
+        return left({ kind: 'RecordDecodeFailure', recordIndex: index, part: 'record', message: row.left.message, cause: row.left });
+      }
+      const { primaryKey, cells, sequence } = row.right;
+      change = sequence === undefined ? { action: raw.action, primaryKey, cells } : { action: raw.action, primaryKey, cells, sequence };
     }
-    const { primaryKey, cells, sequence } = row.right;
-    let change: ChangeRecord =
-      sequence === undefined ? { action: raw.action, primaryKey, cells } : { action: raw.action, primaryKey, cells, sequence };
     if (raw.originRecord !== undefined && raw.originRecord.length > 0) {
       const origin = decodeRowWithoutPrimaryKey(raw.originRecord);
       if (origin._tag === 'Left') {

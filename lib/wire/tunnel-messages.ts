@@ -18,6 +18,7 @@ import { ProtoSchema } from './proto-codec.js';
 import type { MessageCodec } from './proto-codec.js';
 import { TUNNEL_PROTO, TUNNEL_PROTO_PACKAGE } from './tunnel-proto.js';
 import { WireDecodeError } from './wire-error.js';
+import { decodeReadRecordsResponseFast } from './read-records-fast.js';
 
 export type { MessageCodec } from './proto-codec.js';
 
@@ -329,9 +330,25 @@ const schema = ProtoSchema.fromText(TUNNEL_PROTO);
 /** The parsed §2 schema, for code that needs protobufjs reflection directly. */
 export const tunnelSchema: ProtoSchema = schema;
 
+/** ReadRecordsResponse with its fast path (read-records-fast.ts) in front of decodeWithViews. */
+function readRecordsCodec(generic: MessageCodec<ReadRecordsResponse>): MessageCodec<ReadRecordsResponse> {
+  return {
+    typeName: generic.typeName,
+    encode: (message) => generic.encode(message),
+    decode: (bytes) => generic.decode(bytes),
+    decodeWithViews: (bytes) => {
+      const fast = decodeReadRecordsResponseFast(bytes);
+      return fast === undefined ? generic.decodeWithViews(bytes) : right(fast);
+    },
+  };
+}
+
 /** A typed codec per message name. */
 export const tunnelMessages: { readonly [K in TunnelMessageName]: MessageCodec<TunnelMessageTypes[K]> } = Object.fromEntries(
-  TUNNEL_MESSAGE_NAMES.map((name) => [name, schema.codec(`${TUNNEL_PROTO_PACKAGE}.${name}`)]),
+  TUNNEL_MESSAGE_NAMES.map((name) => {
+    const codec = schema.codec(`${TUNNEL_PROTO_PACKAGE}.${name}`);
+    return [name, name === 'ReadRecordsResponse' ? readRecordsCodec(codec as MessageCodec<ReadRecordsResponse>) : codec];
+  }),
 ) as { readonly [K in TunnelMessageName]: MessageCodec<TunnelMessageTypes[K]> };
 
 // ---- the APIs (§1) --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import {
 } from '../../lib/sinks/tablestore-sink.js';
 import type { Catalog } from '../../lib/stream/catalog.js';
 import { commitAfter, SinkWriteError } from '../../lib/stream/commit-after.js';
-import type { OutputRow } from '../../lib/stream/table.js';
+import { tableFromRows, type OutputRow, type Value } from '../../lib/stream/table.js';
 import { condition, long, ok, plain, sdkClient, TableStore, type Sdk } from '../emulator/sdk.js';
 import { tempDir } from '../emulator/helpers.js';
 import { encodeErrorBody } from '../../lib/wire/errors.js';
@@ -375,6 +375,35 @@ describe('tablestoreSink', () => {
       { key: [2n ** 63n - 1n, [0xff]], columns: { s: 'max', l: -(2n ** 63n), d: 2 ** 60, b: false, bin: [8, 7] } },
     ]);
     await sink.close();
+  });
+
+  it('writeTable writes a columnar batch as write writes the same rows, and commitAfter hands it a table batch as is', async () => {
+    const columns = [
+      ['id', 'INTEGER'],
+      ['tag', 'BINARY'],
+    ] as const;
+    const [fromRows, fromTable, fromPipeline] = await Promise.all([createTable(uniqueName('Rows'), columns), createTable(uniqueName('Table'), columns), createTable(uniqueName('Piped'), columns)]);
+    const catalog: Catalog = { columns: { id: { type: 'long' }, tag: { type: 'binary' }, s: { type: 'string' }, l: { type: 'long' }, d: { type: 'double' }, b: { type: 'boolean' } } };
+    const rows: Record<string, Value>[] = Array.from({ length: 250 }, (_, i) => ({
+      id: i % 3 === 0 ? BigInt(i) * 1_000_000_007n : i,
+      tag: new Uint8Array([i % 7, i % 5]),
+      s: i % 4 === 0 ? null : `row ${i}`,
+      l: i % 5 === 0 ? null : -i,
+      d: i / 8,
+      b: i % 2 === 0,
+    }));
+    const table = tableFromRows(rows, ['id', 'tag', 's', 'l', 'd', 'b']);
+    const sinks = [sinkFor(fromRows, catalog), sinkFor(fromTable, catalog), sinkFor(fromPipeline, catalog)] as const;
+    const viaRows = await sinks[0].write(rows, { batchId: 1 });
+    const viaTable = await sinks[1].writeTable(table, { batchId: 1 });
+    expect(viaTable).toEqual(viaRows);
+    const committed = await lastValueFrom(of({ ...recordBatch(0, []), rows: table }).pipe(commitAfter(sinks[2]), toArray()));
+    expect(committed.map((batch) => batch.rowsWritten)).toEqual([250]);
+    const expected = await readAll(fromRows, ['id', 'tag']);
+    expect(expected).toHaveLength(250);
+    expect(await readAll(fromTable, ['id', 'tag'])).toEqual(expected);
+    expect(await readAll(fromPipeline, ['id', 'tag'])).toEqual(expected);
+    await Promise.all(sinks.map((sink) => sink.close()));
   });
 
   it('refuses bad rows before writing anything, with a non-retryable error naming table, key and column', async () => {

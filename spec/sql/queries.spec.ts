@@ -8,8 +8,8 @@ import { lastValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { microBatch } from '../../lib/stream/micro-batch.js';
 import { memorySource } from '../../lib/stream/source.js';
-import type { OutputBatch } from '../../lib/stream/batch.js';
-import type { OutputRow } from '../../lib/stream/table.js';
+import type { TableBatch } from '../../lib/stream/batch.js';
+import { tableRows, type OutputRow } from '../../lib/stream/table.js';
 import { compile } from '../../lib/sql/compile.js';
 import { planQuery } from '../../lib/sql/plan.js';
 import { formatSqlErrors } from '../../lib/sql/printer.js';
@@ -45,8 +45,8 @@ async function select(query: string, rows: readonly Row[] = ROWS, zone = 'UTC'):
   if (statement?.analyzed.kind !== 'select') throw new Error('not a select');
   const plan = planQuery(statement.analyzed.query, { zone: compiled.right.timeZone, outputMode: 'update' });
   const source = memorySource({ t: rows.length === 0 ? [] : [rows.map(put)] });
-  const batch = await lastValueFrom(source.pipe(microBatch({ interval: Number.POSITIVE_INFINITY }), plan.operator), { defaultValue: undefined as OutputBatch | undefined });
-  return [...(batch?.rows ?? [])];
+  const batch = await lastValueFrom(source.pipe(microBatch({ interval: Number.POSITIVE_INFINITY }), plan.operator), { defaultValue: undefined as TableBatch | undefined });
+  return batch === undefined ? [] : (tableRows(batch.rows) as OutputRow[]);
 }
 
 const values = async (expr: string, rows?: readonly Row[], zone?: string): Promise<unknown[]> => (await select(`${expr} AS v FROM t`, rows, zone)).map((row) => row['v']);
@@ -229,7 +229,7 @@ describe("a catalog type mismatch (EMR's rule: null, counted; catalog.type.misma
     const plan = planQuery(statement.analyzed.query, { zone: compiled.right.timeZone, outputMode: 'update' });
     const source = memorySource({ t: [orders.map(record)] });
     const batch = await lastValueFrom(source.pipe(microBatch({ interval: Number.POSITIVE_INFINITY }), plan.operator));
-    return { rows: [...batch.rows].sort((a, b) => String(a['user']).localeCompare(String(b['user']))), metrics: batch.context.metrics.snapshot() };
+    return { rows: tableRows(batch.rows).sort((a, b) => String(a['user']).localeCompare(String(b['user']))), metrics: batch.context.metrics.snapshot() };
   };
 
   it('by default the value is null, the row counts, and the metrics name the column', async () => {

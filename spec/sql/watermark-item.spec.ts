@@ -14,7 +14,7 @@ import { planQuery } from '../../lib/sql/plan.js';
 import { formatSqlErrors } from '../../lib/sql/printer.js';
 import { microBatch } from '../../lib/stream/micro-batch.js';
 import { memorySource } from '../../lib/stream/source.js';
-import type { OutputRow } from '../../lib/stream/table.js';
+import { tableRows } from '../../lib/stream/table.js';
 import type { ChangeRecord } from '../../lib/wire/types.js';
 
 const CATALOG = JSON.stringify({ columns: { id: { type: 'string' }, ts: { type: 'long' }, x: { type: 'double' } } });
@@ -61,7 +61,7 @@ async function run(query: string): Promise<{ rows: Map<string, number>; late: nu
   const source = memorySource({ t: chunks });
   const batches = await lastValueFrom(source.pipe(microBatch({ interval: Number.POSITIVE_INFINITY, maxRecords: 4 }), plan.operator, toArray()));
   const rows = new Map<string, number>();
-  for (const batch of batches) for (const row of batch.rows as OutputRow[]) rows.set(`${String(row['begin'])} ${String(row['wm'])}`, row['c'] as number);
+  for (const batch of batches) for (const row of tableRows(batch.rows)) rows.set(`${String(row['begin'])} ${String(row['wm'])}`, row['c'] as number);
   const late = batches.at(-1)?.context.metrics.snapshot().lateRows ?? -1;
   return { rows, late, stages: plan.stages.map((stage) => `${stage.operator}: ${stage.detail}`) };
 }

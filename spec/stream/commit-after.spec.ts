@@ -5,7 +5,7 @@ import type { DeadLetter, OutputBatch } from '../../lib/stream/batch.js';
 import { commitAfter, DEFAULT_SINK_RETRY, SinkWriteError, type CommittedBatch } from '../../lib/stream/commit-after.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
 import type { Sink } from '../../lib/stream/sink.js';
-import type { OutputRow } from '../../lib/stream/table.js';
+import { tableFromRows, type OutputRow, type RowTable, type Value } from '../../lib/stream/table.js';
 import { memorySink } from '../../lib/sinks/memory-sink.js';
 import { context, never$, recordBatch, testScheduler } from './helpers.js';
 
@@ -28,6 +28,26 @@ function scriptedSink(cold: (marbles: string, values?: Record<string, unknown>, 
 const committed = map((result: CommittedBatch) => ({ batchId: result.batchId, rowsWritten: result.rowsWritten, attempts: result.attempts }));
 
 describe('commitAfter', () => {
+  it('hands a columnar batch to writeTable when the sink has it, else writes it as row objects', () => {
+    const rows: OutputRow[] = [{ k: 'a', n: 1 }, { k: 'b', n: null }, { k: 'c', n: 3 }];
+    const table = tableFromRows(rows as Record<string, Value>[]);
+    const tables: RowTable[] = [];
+    const columnar: Sink = { write: () => { throw new Error('write is not used when writeTable exists'); }, writeTable: (written) => {
+        tables.push(written);
+        return of(undefined);
+      },
+    };
+    const plain = memorySink({ keyColumns: ['k'] });
+    const scheduler = testScheduler();
+    scheduler.run(({ cold, expectObservable }) => {
+      const batch = { ...outputBatch(scheduler, 0, [], []), rows: table };
+      expectObservable(cold('a|', { a: batch }).pipe(commitAfter(columnar), committed)).toBe('a|', { a: { batchId: 0, rowsWritten: 3, attempts: 1 } });
+      expectObservable(cold('a|', { a: batch }).pipe(commitAfter(plain), committed)).toBe('a|', { a: { batchId: 0, rowsWritten: 3, attempts: 1 } });
+    });
+    expect(tables).toEqual([table]);
+    expect(plain.rows()).toEqual(rows);
+  });
+
   it('writes the rows, then acknowledges, then reports the batch committed', () => {
     const acked: string[] = [];
     const sink = memorySink({ keyColumns: ['k'] });

@@ -6,9 +6,9 @@ import { map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { AggregationView, CheckpointSession, OutputBatch, TableBatch } from '../../lib/stream/batch.js';
 import { decodeState } from '../../lib/stream/checkpoint/state-codec.js';
-import { emit } from '../../lib/stream/emit.js';
+import { emit, emitTable } from '../../lib/stream/emit.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
-import type { OutputRow } from '../../lib/stream/table.js';
+import { tableFromRows, tableRows, type OutputRow, type Value } from '../../lib/stream/table.js';
 import { never$, tableBatch, testScheduler } from './helpers.js';
 import type { JsonValue } from '../../lib/stream/source.js';
 
@@ -18,10 +18,14 @@ interface Rows {
   readonly open?: OutputRow[];
   readonly closes?: boolean;
 }
+const asTable = (rows: readonly OutputRow[]) => tableFromRows(rows as readonly Record<string, Value>[], ['window', 'n']);
 const view = (rows: Rows): AggregationView => ({
   updatedRows: () => rows.updated ?? [],
   closedRows: () => rows.closed ?? [],
   openRows: () => rows.open ?? [],
+  updatedTable: () => asTable(rows.updated ?? []),
+  closedTable: () => asTable(rows.closed ?? []),
+  openTable: () => asTable(rows.open ?? []),
   closes: rows.closes ?? true,
   stateKey: 'aggregate',
 });
@@ -101,5 +105,48 @@ describe('emit', () => {
     const never = never$<TableBatch>();
     never.observable.pipe(emit('complete')).subscribe().unsubscribe();
     expect(never.unsubscribed()).toBe(true);
+  });
+});
+
+describe('emitTable', () => {
+  const tableRowsOf = map((batch: TableBatch) => tableRows(batch.rows));
+  it('takes the rows each mode takes, as columns', () => {
+    const updated = { a: [w(0, 1)], b: [w(0, 2), w(10, 1)], c: [] };
+    const closed = { a: [], b: [w(0, 2)], c: [w(10, 1)] };
+    const open = { a: [w(0, 1), w(10, 1)], b: [w(10, 1)], c: [w(20, 5)] };
+    const batches = {
+      a: aggregated(0, { updated: updated.a, closed: closed.a, open: open.a }),
+      b: aggregated(1, { updated: updated.b, closed: closed.b, open: open.b }),
+      c: aggregated(2, { updated: updated.c, closed: closed.c, open: open.c }),
+    };
+    testScheduler().run(({ cold, expectObservable }) => {
+      expectObservable(cold('a-b-c', batches).pipe(emitTable('update'), tableRowsOf)).toBe('a-b-c', updated);
+      expectObservable(cold('a-b-c', batches).pipe(emitTable('append'), tableRowsOf)).toBe('a-b-c', closed);
+      expectObservable(cold('a-b-c', batches).pipe(emitTable('complete'), tableRowsOf)).toBe('a-b-c', {
+        a: [...open.a],
+        b: [...closed.b, ...open.b],
+        c: [...closed.b, ...closed.c, ...open.c],
+      });
+    });
+  });
+
+  it("'complete' saves and restores its closed windows in emit's format, so a checkpoint reads back either way", () => {
+    const restored = [w(0, 4)];
+    const session: CheckpointSession = { location: 'memory', restoredState: { results: restored }, commit: () => { throw new Error('not used'); } };
+    testScheduler().run(({ cold, expectObservable }) => {
+      const source = cold('a-b', { a: aggregated(5, { closed: [], open: [w(10, 1)] }, session), b: aggregated(6, { closed: [w(10, 2)], open: [] }, session) });
+      expectObservable(source.pipe(emitTable('complete', { stateKey: 'results' }), map((batch) => ({ rows: tableRows(batch.rows), saved: decodeState(batch.state['results'] as JsonValue) })))).toBe('a-b', {
+        a: { rows: [w(0, 4), w(10, 1)], saved: [w(0, 4)] },
+        b: { rows: [w(0, 4), w(10, 2)], saved: [w(0, 4), w(10, 2)] },
+      });
+    });
+  });
+
+  it('refuses a batch without aggregation, and append where nothing closes', () => {
+    expect(() => emitTable('upsert' as 'update')).toThrow(/emitTable: unknown output mode 'upsert'/);
+    testScheduler().run(({ cold, expectObservable }) => {
+      expectObservable(cold('a', { a: tableBatch(0, [{ t: 1 }]) }).pipe(emitTable('update'))).toBe('#', undefined, expect.objectContaining({ message: expect.stringMatching(/emitTable\('update'\): the batch has no aggregation/) }));
+      expectObservable(cold('a', { a: aggregated(0, { closes: false }) }).pipe(emitTable('append'))).toBe('#', undefined, expect.objectContaining({ message: expect.stringMatching(/needs an event-time window and a watermark/) }));
+    });
   });
 });

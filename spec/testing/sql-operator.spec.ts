@@ -64,7 +64,7 @@ describe('sqlOperator', () => {
       { name: 'totalPrice', type: 'double' },
     ]);
     expect(job.right.outputMode).toBe('update');
-    expect(job.right.stages.map((stage) => stage.operator)).toEqual(expect.arrayContaining(['decodeRows', 'tumbling', 'aggregate', 'emit']));
+    expect(job.right.stages.map((stage) => stage.operator)).toEqual(expect.arrayContaining(['decodeRows', 'tumbling', 'aggregate', 'emitTable', 'projectTable']));
     const select = compileSqlOperator(`${TABLES} SELECT UserId AS user, price * 2 AS doubled FROM orders_stream WHERE price > 1`);
     if (E.isLeft(select)) throw new Error(JSON.stringify(select.left));
     expect(select.right.columns.map((column) => column.name)).toEqual(['user', 'doubled']);

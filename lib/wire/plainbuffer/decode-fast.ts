@@ -7,7 +7,7 @@
  * returns the same row or undefined (spec/wire/plainbuffer/fast-path.spec.ts).
  */
 import { AUTO_INCREMENT, INF_MAX, INF_MIN } from '../types.js';
-import type { Cell, ColumnValue, PrimaryKeyCell, PrimaryKeyValue, Row, SequenceInfo } from '../types.js';
+import type { Cell, ChangeRecord, ColumnValue, PrimaryKeyCell, PrimaryKeyValue, RecordAction, Row, SequenceInfo } from '../types.js';
 import {
   CELL_DELETE_ALL_VERSION,
   CELL_DELETE_ONE_VERSION,
@@ -59,8 +59,19 @@ function onlyPaddingFrom(buf: Uint8Array, p: number): boolean {
 /** Header + one row + optional zero padding, or undefined. */
 export function decodeRowFast(buf: Uint8Array, requirePrimaryKey: boolean): Row | undefined {
   if (!hasHeader(buf)) return undefined;
-  const row = fastRowAt(buf, 4, buf.length, requirePrimaryKey);
+  const row = fastRowAt(buf, 4, buf.length, requirePrimaryKey, undefined) as Row | undefined;
   return row !== undefined && onlyPaddingFrom(buf, fastPos) ? row : undefined;
+}
+
+/**
+ * A tunnel record's row (header + one row with a primary key) built straight as the ChangeRecord
+ * of `action` — the row decodeRowFast gives, without its deleteMarker, and no Row object in
+ * between — or undefined where decodeRowFast gives undefined.
+ */
+export function decodeChangeRecordFast(buf: Uint8Array, action: RecordAction): ChangeRecord | undefined {
+  if (!hasHeader(buf)) return undefined;
+  const record = fastRowAt(buf, 4, buf.length, true, action) as ChangeRecord | undefined;
+  return record !== undefined && onlyPaddingFrom(buf, fastPos) ? record : undefined;
 }
 
 /** Header + one or more rows + optional zero padding, or undefined. */
@@ -70,7 +81,7 @@ export function decodeRowsFast(buf: Uint8Array): Row[] | undefined {
   const rows: Row[] = [];
   let p = 4;
   do {
-    const row = fastRowAt(buf, p, end, true);
+    const row = fastRowAt(buf, p, end, true, undefined) as Row | undefined;
     if (row === undefined) return undefined;
     rows.push(row);
     p = fastPos;
@@ -85,7 +96,7 @@ export function decodeRowsFast(buf: Uint8Array): Row[] | undefined {
  * keeps for its errors, reads every byte once, and leaves unusual layouts (an empty data
  * section, unknown extension entries, more than four key cells) to readRow.
  */
-function fastRowAt(buf: Uint8Array, p: number, end: number, requirePrimaryKey: boolean): Row | undefined {
+function fastRowAt(buf: Uint8Array, p: number, end: number, requirePrimaryKey: boolean, action: RecordAction | undefined): Row | ChangeRecord | undefined {
   const t = CRC8_SLICES;
   let rowCrc = 0;
 
@@ -193,6 +204,7 @@ function fastRowAt(buf: Uint8Array, p: number, end: number, requirePrimaryKey: b
   const primaryKey = keyCount === 1 ? [k0!] : keyCount === 2 ? [k0!, k1!] : keyCount === 3 ? [k0!, k1!, k2!] : keyCount === 4 ? [k0!, k1!, k2!, k3!] : [];
   const cells =
     cellCount === 0 ? [] : cellCount === 1 ? [c0!] : cellCount === 2 ? [c0!, c1!] : cellCount === 3 ? [c0!, c1!, c2!] : cellCount === 4 ? [c0!, c1!, c2!, c3!] : more!;
+  if (action !== undefined) return sequence === undefined ? { action, primaryKey, cells } : { action, primaryKey, cells, sequence };
   return sequence === undefined ? { primaryKey, cells, deleteMarker } : { primaryKey, cells, deleteMarker, sequence };
 }
 
