@@ -109,6 +109,6 @@ export const registerEmulatorCommand = (program: Command): Command =>
       .option('--access-key-secret <secret>', 'access key secret clients sign with', DEFAULT_CREDENTIALS.accessKeySecret)
       .option('--partitions <n>', 'stream partitions per table (tunnel change log)', '4')
       .option('--stream-retention-hours <h>', 'retention of streams enabled by tunnels (OTSTunnelExpired past it)', '168')
-      .option('--faults <plan>', "tunnel fault injection, e.g. '503=0.1,latency=200ms@0.05,drop=0.02,seed=42'"),
+      .option('--faults <plan>', "tunnel fault injection, e.g. '503=0.1,latency=200ms@0.05,drop=0.02,seed=42'; also slowread=300ms@<channel>, split=<records>[,splits=<n>]"),
     'requests per API, errors, bytes and tunnel records served',
   ).action(commandAction<EmulatorCommandOptions>((options, context) => runEmulatorCommand(options, context)));
