@@ -361,6 +361,8 @@ function rowsResult(result: ResultSet, zone: TimeZone): StatementResult {
 // ---------------------------------------------------------------- stream jobs
 
 const IDLE_POLL_MS = 100;
+/** how long a stopping job waits for its tunnel session's ShutdownTunnel (checkpoints flushed first) */
+const RELEASE_WAIT_MS = 10_000;
 
 class SqlStreamJob implements StreamJob {
   readonly name: string;
@@ -375,6 +377,9 @@ class SqlStreamJob implements StreamJob {
   private subscription: Subscription | undefined;
   private stopFeed: (() => void) | undefined;
   private releaseFeed: (() => void) | undefined;
+  /** the tunnel client whose ShutdownTunnel has not been answered yet; stop() waits for it */
+  private unreleasedClient: string | undefined;
+  private onClientReleased: (() => void) | undefined;
   private poll: ReturnType<typeof setInterval> | undefined;
   private startedAt = 0;
   private lastRecordAt = 0;
@@ -909,7 +914,12 @@ class SqlStreamJob implements StreamJob {
   }
 
   private onTunnelEvent(event: TunnelEvent): void {
+    if (event.kind === 'shutdown' && event.clientId === this.unreleasedClient) {
+      this.unreleasedClient = undefined;
+      this.onClientReleased?.();
+    }
     if (event.kind === 'connected') {
+      this.unreleasedClient = event.clientId;
       this.clientIds.add(event.clientId);
       // before this client's first heartbeat (the worker starts it on a timer): a kill from here on
       // leaves a record that lets the next run shut the client down
@@ -1009,6 +1019,18 @@ class SqlStreamJob implements StreamJob {
     this.subscription?.unsubscribe();
   }
 
+  /** Resolves once the last tunnel client's ShutdownTunnel was answered (or failed), at most after `timeoutMs`. */
+  private clientReleased(timeoutMs: number): Promise<void> {
+    if (this.unreleasedClient === undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.onClientReleased = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
   private finish(): void {
     if (this.state === 'stopped' || this.state === 'failed') return;
     this.cleanup();
@@ -1017,7 +1039,9 @@ class SqlStreamJob implements StreamJob {
     this.publish();
     this.progressSubject.complete();
     this.log('info', `stopped after ${summary.batchesCommitted} batches, ${summary.recordsIn} records in, ${summary.rowsWritten} rows written`);
-    this.resolveDone(summary);
+    // done (and stop()) once the tunnel is shut down too: the caller may close the endpoint next
+    // (`otsflow sql` closes its embedded emulator), which would leave the channels leased
+    void this.clientReleased(RELEASE_WAIT_MS).then(() => this.resolveDone(summary));
   }
 
   private fail(error: unknown): void {
