@@ -5,11 +5,13 @@
  *
  *   1. decodeRecords: PlainBuffer → ChangeRecord objects (the tunnel layer today);
  *   2. the same + decodeRows' compiled decoder → columns (what the seed job's SQL runs);
- *   3. the floor a validating columnar decode cannot go below: the CRC-8 pass over every byte of
+ *   3. the ReadRecords response to change records: messages, a view and a RawRecord per record, then
+ *      decodeRecords (the generic path), against the one walk of decodeReadRecordsChanges;
+ *   4. the floor a validating columnar decode cannot go below: the CRC-8 pass over every byte of
  *      every record, and that pass plus the two key strings (the seed query itself reads only
  *      `price` and `timestamp`, which need no allocation at all).
  *
- * The gap between 2 and 3 is the per-record object building (about 14 objects: record, key and
+ * The gap between 2 and 4 is the per-record object building (about 14 objects: record, key and
  * cell arrays, four cells, the sequence, two bigints, two strings) and the GC it causes.
  */
 import { encodeRow } from '../../lib/wire/plainbuffer/index.js';
@@ -20,6 +22,8 @@ import type { RawRecord } from '../../lib/tunnel/model.js';
 import { compileDecoder } from '../../lib/stream/decode-rows.js';
 import type { Catalog } from '../../lib/stream/catalog.js';
 import type { ChangeRecord } from '../../lib/wire/types.js';
+import { decodeReadRecordsChanges } from '../../lib/wire/read-records-fast.js';
+import { tunnelMessages } from '../../lib/wire/tunnel-messages.js';
 
 const ROWS = Number(process.env['ROWS'] ?? 250_000);
 const BATCH = Number(process.env['BATCH'] ?? 4000);
@@ -95,6 +99,20 @@ const crcKeys = measure('floor: CRC-8 + the two key strings', (b) => {
     check += crc8(0, e.raw.record, 0, e.raw.record.length);
     check += asciiString(e.raw.record, e.user[0], e.user[1]).length + asciiString(e.raw.record, e.order[0], e.order[1]).length;
   }
+});
+// the step before: a ReadRecordsResponse of BATCH records to change records, the generic way
+// (message, a view and a RawRecord per record, decodeRecords) and in one walk (the HTTP API's path)
+const responses = batches.map((batch) => tunnelMessages.ReadRecordsResponse.encode({ records: batch.map((e) => ({ actionType: 'PUT_ROW', record: e.raw.record })), nextToken: 'token' }));
+measure('ReadRecords bytes → messages, views, decodeRecords', (b) => {
+  const message = tunnelMessages.ReadRecordsResponse.decodeWithViews(responses[b] as Uint8Array);
+  if (message._tag === 'Left') throw new Error(message.left.message);
+  const raw = message.right.records.map((r): RawRecord => ({ action: r.actionType, record: r.record }));
+  const decoded = decodeRecords(raw);
+  if (decoded._tag === 'Left') throw new Error(decoded.left.message);
+  check += decoded.right.length;
+});
+measure('ReadRecords bytes → change records in one walk', (b) => {
+  check += decodeReadRecordsChanges(responses[b] as Uint8Array)?.changes.length ?? 0;
 });
 console.log(
   `object building and its GC: ${(both - crcKeys).toFixed(2)} µs/record above the floor with keys, ${(both - crcOnly).toFixed(2)} without ` +
