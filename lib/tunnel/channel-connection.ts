@@ -9,6 +9,7 @@
  * `fromToken` is where they began, so delivered batches of a channel chain token to token.
  */
 import { timer } from 'rxjs';
+import { right } from 'fp-ts/lib/Either.js';
 import type { MonoTypeOperatorFunction, SchedulerLike, Subscription } from 'rxjs';
 import { Backoff } from './backoff.js';
 import type { RandomSource } from './backoff.js';
@@ -212,7 +213,7 @@ export class ChannelConnection {
 
   private onRead(fromToken: string, result: ReadRecordsResult): void {
     if (this.state.phase !== 'RUNNING') return;
-    const decoded = decodeRecords(result.records);
+    const decoded = result.changes === undefined ? decodeRecords(result.records) : right(result.changes);
     if (decoded._tag === 'Left') {
       this.context.emit({ kind: 'decode-error', channelId: this.channelId, error: decoded.left });
       this.startDrain('error', decoded.left);
@@ -224,7 +225,7 @@ export class ChannelConnection {
     if (finished) this.readEnded = true;
     // decide the sleep before delivering: a subscriber that commits synchronously must not
     // trigger the next read ahead of the backoff
-    const full = result.mayMoreRecord ?? (result.records.length > FULL_BATCH_RECORDS || result.byteSize > FULL_BATCH_BYTES);
+    const full = result.mayMoreRecord ?? ((result.changes ?? result.records).length > FULL_BATCH_RECORDS || result.byteSize > FULL_BATCH_BYTES);
     if (this.stream && !finished) {
       if (full) this.backoff.reset();
       else this.sleep(this.backoff.next());

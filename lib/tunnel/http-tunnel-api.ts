@@ -1,9 +1,10 @@
 /** The worker's `TunnelDataApi` over HTTP: maps its requests to the §2 messages and back. */
 import { map } from 'rxjs';
-import { TUNNEL_APIS } from '../wire/tunnel-messages.js';
-import type { TunnelRecord } from '../wire/tunnel-messages.js';
+import { TUNNEL_APIS, tunnelMessages } from '../wire/tunnel-messages.js';
+import type { ReadRecordsResponse, TunnelRecord } from '../wire/tunnel-messages.js';
+import { decodeReadRecordsChanges } from '../wire/read-records-fast.js';
 import type { TunnelTransport } from './http-transport.js';
-import type { RawRecord, TunnelDataApi } from './model.js';
+import type { RawRecord, ReadRecordsResult, TunnelDataApi } from './model.js';
 
 function rawRecords(records: readonly TunnelRecord[]): { records: RawRecord[]; byteSize: number } {
   const raw = new Array<RawRecord>(records.length);
@@ -17,6 +18,13 @@ function rawRecords(records: readonly TunnelRecord[]): { records: RawRecord[]; b
         : { action: record.actionType, record: record.record, originRecord: record.originRecord };
   }
   return { records: raw, byteSize };
+}
+
+function readRecordsResult(response: ReadRecordsResponse): ReadRecordsResult {
+  const { records, byteSize } = rawRecords(response.records);
+  return response.mayMoreRecord === undefined
+    ? { records, nextToken: response.nextToken, byteSize }
+    : { records, nextToken: response.nextToken, byteSize, mayMoreRecord: response.mayMoreRecord };
 }
 
 export function httpTunnelApi(transport: TunnelTransport): TunnelDataApi {
@@ -39,14 +47,22 @@ export function httpTunnelApi(transport: TunnelTransport): TunnelDataApi {
         .call(TUNNEL_APIS.GetCheckpoint, request)
         .pipe(map((response) => ({ checkpoint: response.checkpoint, sequenceNumber: response.sequenceNumber }))),
     readRecords: (request) =>
-      transport.call(TUNNEL_APIS.ReadRecords, request).pipe(
-        map((response) => {
-          const { records, byteSize } = rawRecords(response.records);
-          return response.mayMoreRecord === undefined
-            ? { records, nextToken: response.nextToken, byteSize }
-            : { records, nextToken: response.nextToken, byteSize, mayMoreRecord: response.mayMoreRecord };
-        }),
-      ),
+      transport.callBytes === undefined
+        ? transport.call(TUNNEL_APIS.ReadRecords, request).pipe(map(readRecordsResult))
+        : transport.callBytes(TUNNEL_APIS.ReadRecords, request).pipe(
+            map((payload): ReadRecordsResult => {
+              // one walk from the bytes to change records; anything it declines goes the generic
+              // way (messages, views, decodeRecords), which decodes it again and names what is wrong
+              const fast = decodeReadRecordsChanges(payload);
+              if (fast !== undefined) {
+                const { changes, nextToken, byteSize } = fast;
+                return fast.mayMoreRecord === undefined ? { records: [], changes, nextToken, byteSize } : { records: [], changes, nextToken, byteSize, mayMoreRecord: fast.mayMoreRecord };
+              }
+              const decoded = tunnelMessages.ReadRecordsResponse.decodeWithViews(payload);
+              if (decoded._tag === 'Left') throw decoded.left;
+              return readRecordsResult(decoded.right);
+            }),
+          ),
     checkpoint: (request) => transport.call(TUNNEL_APIS.Checkpoint, request).pipe(map(() => undefined)),
   };
 }

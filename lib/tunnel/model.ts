@@ -36,6 +36,11 @@ export interface ReadRecordsResult {
   readonly mayMoreRecord?: boolean;
   /** total PlainBuffer bytes of the records (the "900 KiB is full" rule when the hint is absent) */
   readonly byteSize: number;
+  /**
+   * The records already decoded, when the API decodes them itself (the HTTP API's fast path, one
+   * walk from the response bytes to change records); `records` is then empty.
+   */
+  readonly changes?: readonly ChangeRecord[];
 }
 
 export interface CheckpointPosition {

@@ -10,6 +10,8 @@
  */
 import { Buffer } from 'node:buffer';
 import type { ActionType, ReadRecordsResponse, TunnelRecord } from './tunnel-messages.js';
+import type { ChangeRecord } from './types.js';
+import { decodeChangeRecordFastAt } from './plainbuffer/decode-fast.js';
 
 const ACTIONS: readonly (ActionType | undefined)[] = [undefined, 'PUT_ROW', 'UPDATE_ROW', 'DELETE_ROW'];
 
@@ -105,4 +107,90 @@ export function decodeReadRecordsResponseFast(bytes: Uint8Array): ReadRecordsRes
   }
   if (nextToken === undefined) return undefined;
   return mayMoreRecord === undefined ? { records, nextToken } : { records, nextToken, mayMoreRecord };
+}
+
+/** A ReadRecordsResponse whose records are decoded straight into change records. */
+export interface ReadRecordsChanges {
+  readonly changes: ChangeRecord[];
+  readonly nextToken: string;
+  readonly mayMoreRecord?: boolean;
+  /** total PlainBuffer bytes of the records */
+  readonly byteSize: number;
+}
+
+/**
+ * The tunnel's data path in one walk: the response's records decoded in place by
+ * decodeChangeRecordFastAt — no view, no message object per record. Undefined wherever
+ * decodeReadRecordsResponseFast is, where a record has an origin record, and where
+ * decodeChangeRecordFast declines a record: the caller then takes the generic path, which decodes
+ * the same bytes and says what is wrong. Otherwise it equals that path's result
+ * (spec/wire/read-records-changes.spec.ts).
+ */
+export function decodeReadRecordsChanges(bytes: Uint8Array): ReadRecordsChanges | undefined {
+  const buf = bytes;
+  const end = buf.length;
+  const changes: ChangeRecord[] = [];
+  let nextToken: string | undefined;
+  let mayMoreRecord: boolean | undefined;
+  let byteSize = 0;
+  let p = 0;
+  while (p < end) {
+    const tag = buf[p++]!;
+    if (tag === 0x0a || tag === 0x12) {
+      const length = varint(buf, p, end);
+      if (varintEnd < 0 || varintEnd + length > end) return undefined;
+      const start = varintEnd;
+      p = start + length;
+      if (tag === 0x0a) {
+        // the record message: action (0x08) and record bytes (0x12), nothing else taken here
+        let action: ActionType | undefined;
+        let recordStart = -1;
+        let recordEnd = -1;
+        let q = start;
+        while (q < p) {
+          const field = buf[q++]!;
+          if (field === 0x08) {
+            if (action !== undefined) return undefined;
+            const value = varint(buf, q, p);
+            if (varintEnd < 0) return undefined;
+            action = ACTIONS[value];
+            if (action === undefined) return undefined;
+            q = varintEnd;
+          } else if (field === 0x12) {
+            if (recordStart >= 0) return undefined;
+            const size = varint(buf, q, p);
+            if (varintEnd < 0 || varintEnd + size > p) return undefined;
+            recordStart = varintEnd;
+            recordEnd = varintEnd + size;
+            q = recordEnd;
+          } else {
+            return undefined;
+          }
+        }
+        if (action === undefined || recordStart < 0) return undefined;
+        const change = decodeChangeRecordFastAt(buf, recordStart, recordEnd, action);
+        if (change === undefined) return undefined;
+        changes.push(change);
+        byteSize += recordEnd - recordStart;
+      } else {
+        if (nextToken !== undefined) return undefined;
+        let text = '';
+        for (let i = start; i < p; i++) {
+          const byte = buf[i]!;
+          if (byte >= 0x80) return undefined;
+          text += String.fromCharCode(byte);
+        }
+        nextToken = text;
+      }
+    } else if (tag === 0x18) {
+      if (mayMoreRecord !== undefined || p >= end) return undefined;
+      const byte = buf[p++]!;
+      if (byte > 1) return undefined;
+      mayMoreRecord = byte === 1;
+    } else {
+      return undefined;
+    }
+  }
+  if (nextToken === undefined) return undefined;
+  return mayMoreRecord === undefined ? { changes, nextToken, byteSize } : { changes, nextToken, mayMoreRecord, byteSize };
 }

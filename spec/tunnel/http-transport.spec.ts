@@ -70,7 +70,7 @@ describe('createHttpTransport', () => {
     });
   });
 
-  it('maps ReadRecords records to raw records with their byte size', async () => {
+  it('decodes ReadRecords records straight into change records, with their byte size', async () => {
     const record = encodeRow({ primaryKey: [{ name: 'id', value: 1n }], cells: [], deleteMarker: false });
     handler = (_request, _body, response) => {
       response.writeHead(200);
@@ -79,7 +79,20 @@ describe('createHttpTransport', () => {
     const t = transport();
     const result = await firstValueFrom(httpTunnelApi(t).readRecords({ tunnelId: 't', clientId: 'c', channelId: 'ch', token: 'tok' }));
     t.close();
-    expect(result).toEqual({ records: [{ action: 'DELETE_ROW', record: Uint8Array.from(record) }], nextToken: 'finished', mayMoreRecord: false, byteSize: record.length });
+    expect(result).toEqual({ records: [], changes: [{ action: 'DELETE_ROW', primaryKey: [{ name: 'id', value: 1n }], cells: [] }], nextToken: 'finished', mayMoreRecord: false, byteSize: record.length });
+  });
+
+  it('maps ReadRecords records the one-walk decode leaves alone (an origin record) to raw records with their byte size', async () => {
+    const record = encodeRow({ primaryKey: [{ name: 'id', value: 1n }], cells: [], deleteMarker: false });
+    const originRecord = Uint8Array.from([0x75, 0, 0, 0]);
+    handler = (_request, _body, response) => {
+      response.writeHead(200);
+      response.end(tunnelMessages.ReadRecordsResponse.encode({ records: [{ actionType: 'UPDATE_ROW', record, originRecord }], nextToken: 'finished' }));
+    };
+    const t = transport();
+    const result = await firstValueFrom(httpTunnelApi(t).readRecords({ tunnelId: 't', clientId: 'c', channelId: 'ch', token: 'tok' }));
+    t.close();
+    expect(result).toEqual({ records: [{ action: 'UPDATE_ROW', record: Uint8Array.from(record), originRecord }], nextToken: 'finished', byteSize: record.length + originRecord.length });
   });
 
   it('a non-2xx response with an Error body becomes an OtsServiceError with code, status and request id', async () => {

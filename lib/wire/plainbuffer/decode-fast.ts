@@ -47,12 +47,12 @@ import { knownName, rememberName } from './column-names.js';
 let fastPos = 0;
 let fastCrc = 0;
 
-function hasHeader(buf: Uint8Array): boolean {
-  return buf.length >= 4 && buf[0] === 0x75 && buf[1] === 0 && buf[2] === 0 && buf[3] === 0;
+function hasHeader(buf: Uint8Array, start = 0, end = buf.length): boolean {
+  return end - start >= 4 && buf[start] === 0x75 && buf[start + 1] === 0 && buf[start + 2] === 0 && buf[start + 3] === 0;
 }
 
-function onlyPaddingFrom(buf: Uint8Array, p: number): boolean {
-  for (let i = p; i < buf.length; i++) if (buf[i] !== 0) return false;
+function onlyPaddingFrom(buf: Uint8Array, p: number, end = buf.length): boolean {
+  for (let i = p; i < end; i++) if (buf[i] !== 0) return false;
   return true;
 }
 
@@ -69,9 +69,17 @@ export function decodeRowFast(buf: Uint8Array, requirePrimaryKey: boolean): Row 
  * between — or undefined where decodeRowFast gives undefined.
  */
 export function decodeChangeRecordFast(buf: Uint8Array, action: RecordAction): ChangeRecord | undefined {
-  if (!hasHeader(buf)) return undefined;
-  const record = fastRowAt(buf, 4, buf.length, true, action) as ChangeRecord | undefined;
-  return record !== undefined && onlyPaddingFrom(buf, fastPos) ? record : undefined;
+  return decodeChangeRecordFastAt(buf, 0, buf.length, action);
+}
+
+/**
+ * decodeChangeRecordFast of the bytes `buf[start, end)`, read in place: what
+ * decodeChangeRecordFast(buf.subarray(start, end), action) gives, without the view.
+ */
+export function decodeChangeRecordFastAt(buf: Uint8Array, start: number, end: number, action: RecordAction): ChangeRecord | undefined {
+  if (!hasHeader(buf, start, end)) return undefined;
+  const record = fastRowAt(buf, start + 4, end, true, action) as ChangeRecord | undefined;
+  return record !== undefined && onlyPaddingFrom(buf, fastPos, end) ? record : undefined;
 }
 
 /** Header + one or more rows + optional zero padding, or undefined. */
