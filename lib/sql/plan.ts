@@ -17,6 +17,7 @@ import { decodeRows } from '../stream/decode-rows.js';
 import { emit, type OutputMode } from '../stream/emit.js';
 import { filterRows } from '../stream/filter-rows.js';
 import { mapOutputRows } from '../stream/map-output-rows.js';
+import { VERSION_FIELD } from '../stream/merge-partials.js';
 import { project } from '../stream/project.js';
 import { valueAt, type Column, type OutputRow, type OutputValue, type RowTable, type Value } from '../stream/table.js';
 import { withColumns, type ColumnCompute } from '../stream/with-columns.js';
@@ -50,6 +51,11 @@ export interface QueryPlan {
 export interface PlanOptions extends EvalContext {
   readonly outputMode: OutputMode;
   readonly onBadRow?: 'fail' | 'skip';
+  /**
+   * A step right after `aggregate` (a job spread over workers merges every channel's partials
+   * there, see merge-partials.ts); the merge version of its rows is carried to the sink rows.
+   */
+  readonly afterAggregate?: { readonly stage: Stage; readonly operator: OperatorFunction<TableBatch, TableBatch> };
 }
 
 export function streamCatalog(catalog: Catalog): StreamCatalog {
@@ -142,6 +148,7 @@ export function planQuery(query: AnalyzedQuery, options: PlanOptions): QueryPlan
     `keys [${[...(window === null ? [] : ['window']), ...query.keys.map((key) => (key.computed ? `${key.name} = ${key.expr.text}` : key.name))].join(', ')}], ${query.aggregates.map((use) => `${use.name} = ${use.text}`).join(', ')}`,
     aggregate(keys, specs, { windowColumn: WINDOW_STRUCT }),
   );
+  if (options.afterAggregate !== undefined) add(options.afterAggregate.stage.operator, options.afterAggregate.stage.detail, options.afterAggregate.operator);
   add('emit', `'${options.outputMode}'`, emit(options.outputMode));
 
   const having = query.having === null ? undefined : compilePredicate(query.having, options);
@@ -151,7 +158,8 @@ export function planQuery(query: AnalyzedQuery, options: PlanOptions): QueryPlan
   add(
     'mapOutputRows',
     `${query.having === null ? '' : `HAVING ${query.having.text}; `}${query.output.map((c) => (c.expr.text === c.name ? c.name : `${c.name} = ${c.expr.text}`)).join(', ')}`,
-    mapOutputRows((rows: readonly OutputRow[]) => {
+    mapOutputRows((input: readonly OutputRow[]) => {
+      let rows = input;
       if (rows.length === 0) return rows;
       let grouped = groupedTable(rows, inputs, typesOf, window !== null);
       if (having !== undefined) {
@@ -159,9 +167,15 @@ export function planQuery(query: AnalyzedQuery, options: PlanOptions): QueryPlan
         const kept: number[] = [];
         for (let i = 0; i < grouped.length; i++) if (keep[i]) kept.push(i);
         if (kept.length === 0) return [];
-        if (kept.length < grouped.length) grouped = groupedTable(kept.map((i) => rows[i] as OutputRow), inputs, typesOf, window !== null);
+        if (kept.length < grouped.length) {
+          rows = kept.map((i) => rows[i] as OutputRow);
+          grouped = groupedTable(rows, inputs, typesOf, window !== null);
+        }
       }
-      return materialize(grouped, outputs);
+      const out = materialize(grouped, outputs);
+      // the merge version of a job spread over workers rides along to the sink rows
+      if (options.afterAggregate !== undefined) out.forEach((row, i) => ((row as Record<string, OutputValue>)[VERSION_FIELD] = (rows[i] as OutputRow)[VERSION_FIELD] ?? null));
+      return out;
     }),
   );
   return { stages, columns: outputTypes, operator: chain(operators) };
@@ -255,6 +269,8 @@ export function sinkRows(binding: SinkBinding, columns: readonly { readonly name
     rows.map((row) => {
       const out: Record<string, OutputValue> = {};
       for (const { output, column, convert } of conversions) out[column] = convert(row[output] ?? null);
+      const version = row[VERSION_FIELD];
+      if (version !== undefined) out[VERSION_FIELD] = version;
       return out;
     });
 }

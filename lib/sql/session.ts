@@ -36,6 +36,10 @@ import type { AnalyzedQuery, AnalyzedStatement, RelationDef, TableDef } from './
 import { formatTimestamp, type TimeZone } from './datetime.js';
 import { toText } from './evaluate.js';
 import { describeSink, planQuery, sinkRows, streamCatalog, type QueryPlan, type Stage } from './plan.js';
+import { ChannelWorkers } from './channel-workers.js';
+import { JobStateTable } from '../sinks/tablestore-state.js';
+import { VERSION_FIELD } from '../stream/merge-partials.js';
+import { hostname } from 'node:os';
 import { formatStatement } from './printer.js';
 import { typeName, type SqlType } from './types.js';
 
@@ -508,7 +512,9 @@ class SqlStreamJob implements StreamJob {
     const describe = (): Promise<TunnelDescription> => describeWith(control);
     let description = await describe();
     let lostCheckpoint: LostCheckpoint | undefined;
-    if (query.aggregating) {
+    const onStateTable = query.aggregating && streamOptions.checkpointTable !== null;
+    // with the state in a table, workers share the tunnel: no single-consumer checks
+    if (query.aggregating && !onStateTable) {
       if (location !== null) {
         if (await this.takeOverFromDeadPredecessor(location, description, transport)) description = await describe();
         if (this.stopRequested) {
@@ -543,6 +549,10 @@ class SqlStreamJob implements StreamJob {
       );
     }
 
+    if (onStateTable) {
+      await this.runOnStateTable({ sourceConnection, credentials, tunnelId: description.tunnel.tunnelId, schema, describe: () => describeWith(probeControl) });
+      return;
+    }
     const tuning = this.#options.tunnel ?? {};
     const tunnelOptions: TunnelOptions = {
       endpoint: sourceConnection.endpoint,
@@ -643,6 +653,125 @@ class SqlStreamJob implements StreamJob {
     }, this.#options.progressIntervalMs ?? 2_000);
     this.poll.unref?.();
     this.watch = setInterval(() => this.warnIfUnreachable(sourceConnection.endpoint), 1_000);
+    this.watch.unref?.();
+  }
+
+  // ------------------------------------------------------------ many workers (issue 13)
+
+  /** the channels this worker holds (job state in a table); undefined in single-worker mode */
+  private workers: ChannelWorkers | undefined;
+  /** DescribeTunnel's last word: every channel has an owner or is finished */
+  private allChannelsOwned = false;
+
+  /**
+   * The job as one of many workers: the state table holds every channel's plans, commits and
+   * partial aggregates; this worker runs the channels the tunnel gives it (channel-workers.ts) and
+   * writes merged sink rows guarded by their merge version.
+   */
+  private async runOnStateTable(context: {
+    sourceConnection: Connection;
+    credentials: TunnelOptions['credentials'];
+    tunnelId: string;
+    schema: { readonly primaryKey: readonly { readonly name: string }[] };
+    describe: () => Promise<TunnelDescription>;
+  }): Promise<void> {
+    const { query, sink: binding, options: streamOptions } = this.analyzed;
+    const scan = query.relation;
+    if (scan.kind !== 'scan' || scan.options.mode !== 'STREAM') throw new Error('a stream job reads a STREAM scan');
+    if (query.window?.kind === 'session') throw new Error(`job ${this.name}: checkpoint.table does not take session windows (their bounds depend on every channel's rows); use tumbling or hopping windows`);
+    if (streamOptions.outputMode === 'append') throw new Error(`job ${this.name}: checkpoint.table runs outputMode 'update' or 'complete' for now; 'append' needs the watermark of every channel at once`);
+    const state = new JobStateTable({ ...context.sourceConnection, tableName: streamOptions.checkpointTable as string, job: this.name });
+    if ((await state.ensure()) === 'created') this.log('info', `created the state table ${state.tableName}`);
+    const longColumns = new Set(binding.columns.filter((column) => column.type === 'long').map((column) => column.column));
+    const sink = state.sink({ tableName: binding.table.options.tableName, primaryKey: context.schema.primaryKey.map((column) => column.name), longColumns });
+    const toSink = sinkRows(binding, this.plan.columns, { zone: this.zone });
+    const retry: RetryOptions = { ...(this.#options.sinkRetry ?? {}), retryable: (error) => isRetryableSinkError(error) };
+    let clientId = '';
+    const owner = `${hostname()} pid ${process.pid}`;
+    const workers = new ChannelWorkers({
+      state,
+      owner: () => `${owner} client ${clientId}`,
+      interval: this.interval(),
+      maxRecordsPerChannel: scan.options.maxOffsetsPerChannel,
+      metrics: this.metrics,
+      operator: (merge) =>
+        planQuery(query, { zone: this.zone, outputMode: streamOptions.outputMode, afterAggregate: { stage: { operator: 'mergePartials', detail: '' }, operator: merge } }).operator,
+      toSink: (rows, batch) => {
+        const out = toSink(rows);
+        if (out.length > 0) this.latestRows = out.slice(-20).map((row) => Object.fromEntries(Object.entries(row).filter(([name]) => name !== VERSION_FIELD)));
+        void batch;
+        return out;
+      },
+      sink,
+      retry,
+      onCommitted: (channelId, committed) => {
+        const late = this.metrics.takeLate(committed.batchId);
+        if (late.length > 0) this.log('info', `channel ${channelId} batch ${committed.batchId}: ${lateText(late, this.zone)}`);
+        this.publish();
+      },
+      onLog: (level, message) => this.log(level, message),
+      onError: (error) => this.fail(error),
+    });
+    this.workers = workers;
+    const tuning = this.#options.tunnel ?? {};
+    const feed = tunnel({
+      endpoint: context.sourceConnection.endpoint,
+      instance: context.sourceConnection.instanceName,
+      credentials: context.credentials,
+      tunnelId: context.tunnelId,
+      clientTag: this.clientTag,
+      ...tuning,
+      startTokens: workers.startToken,
+      onEvent: (event) => {
+        if (event.kind === 'connected') clientId = event.clientId;
+        this.onTunnelEvent(event);
+        workers.onEvent(event);
+      },
+    });
+    if (this.state === 'starting') this.state = 'running';
+    this.log('info', `reading ${scan.name} (tunnel ${context.tunnelId}) as one of the job's workers, state in table ${state.tableName}, writing ${binding.table.options.tableName}`);
+    this.subscription = feed.subscribe({
+      next: (batch: ChannelBatch) => {
+        this.noteRecords(batch.records.length);
+        workers.deliver(batch);
+      },
+      error: (error: unknown) => {
+        workers.dispose();
+        this.fail(error);
+      },
+    });
+    this.stopFeed = () =>
+      workers.stop(() => {
+        // the last acknowledgements reach the service as the client shuts down
+        this.subscription?.unsubscribe();
+        this.finish();
+      });
+    if (this.stopRequested) this.stopFeed();
+    const share = (): string => {
+      const held = workers.held();
+      return held.length === 0 ? 'no channels' : `channels ${held.join(', ')}`;
+    };
+    let lastShare = '';
+    this.poll = setInterval(() => {
+      context
+        .describe()
+        .then((described) => {
+          this.reached();
+          this.channels = channelProgress(described);
+          this.allChannelsOwned = described.channels.every((channel) => (channel.status === 'OPEN' && channel.clientId !== undefined && channel.clientId !== '') || channel.status === 'TERMINATED');
+          const now = share();
+          if (now !== lastShare) {
+            lastShare = now;
+            this.log('info', `this worker holds ${now} of ${described.channels.length}`);
+          }
+          this.publish();
+        })
+        .catch((error: unknown) => {
+          if (error instanceof DescribeError && error.cause instanceof TransportError) this.unreachable(error.cause);
+        });
+    }, this.#options.progressIntervalMs ?? 2_000);
+    this.poll.unref?.();
+    this.watch = setInterval(() => this.warnIfUnreachable(context.sourceConnection.endpoint), 1_000);
     this.watch.unref?.();
   }
 
@@ -836,7 +965,7 @@ class SqlStreamJob implements StreamJob {
    * of the job, consuming alongside.
    */
   private checkSoleConsumer(described: TunnelDescription, allowEarlierRuns = false): void {
-    if (!this.analyzed.query.aggregating) return;
+    if (!this.analyzed.query.aggregating || this.analyzed.options.checkpointTable !== null) return;
     const foreign = described.channels.find(
       (channel) =>
         (channel.status === 'OPEN' || channel.status === 'CLOSING') &&
@@ -916,10 +1045,16 @@ class SqlStreamJob implements StreamJob {
           resolve();
           return;
         }
-        if (this.state !== 'running' || this.caughtUp.size === 0) return;
+        if (this.state !== 'running' || (this.caughtUp.size === 0 && this.workers === undefined)) return;
         const metrics = this.metrics.snapshot();
         const quietSince = Math.max(this.lastRecordAt, this.startedAt);
-        const drained = [...this.caughtUp.values()].every((caughtUp) => caughtUp);
+        let drained = [...this.caughtUp.values()].every((caughtUp) => caughtUp);
+        // one of many workers: the whole job is drained only when every channel has an owner
+        // again (a dead worker's leases expire after one heartbeat timeout) and this one's are idle
+        if (this.workers !== undefined) {
+          const leaseMs = this.#options.tunnel?.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
+          drained &&= this.allChannelsOwned && Date.now() - this.startedAt >= leaseMs;
+        }
         if (drained && Date.now() - quietSince >= idleMs && metrics.batches === metrics.batchesCommitted) {
           clearInterval(timer);
           resolve();
@@ -960,6 +1095,7 @@ class SqlStreamJob implements StreamJob {
   }
 
   private cleanup(): void {
+    this.workers?.dispose();
     if (this.poll !== undefined) clearInterval(this.poll);
     this.poll = undefined;
     if (this.watch !== undefined) clearInterval(this.watch);
