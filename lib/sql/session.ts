@@ -37,7 +37,7 @@ import { formatTimestamp, type TimeZone } from './datetime.js';
 import { toText } from './evaluate.js';
 import { describeSink, planQuery, sinkRows, streamCatalog, type QueryPlan, type Stage } from './plan.js';
 import { ChannelWorkers } from './channel-workers.js';
-import { JobStateTable } from '../sinks/tablestore-state.js';
+import { JobStateTable, SINK_VERSION_COLUMN } from '../sinks/tablestore-state.js';
 import { VERSION_FIELD } from '../stream/merge-partials.js';
 import { hostname } from 'node:os';
 import { formatStatement } from './printer.js';
@@ -411,11 +411,23 @@ class SqlStreamJob implements StreamJob {
       { operator: 'tunnelSource', detail: `${scan.name}: ${tunnelText} of ${analyzed.query.table.options.tableName} on ${endpointText(analyzed.query.table)}` },
       {
         operator: 'microBatch',
-        detail: `interval ${this.interval()} ms${perChannel === undefined ? '' : `, ≤ ${perChannel} records per channel`}, checkpoint ${analyzed.options.checkpointLocation ?? 'none (state in memory)'}`,
+        detail: `interval ${this.interval()} ms${perChannel === undefined ? '' : `, ≤ ${perChannel} records per channel`}, checkpoint ${
+          analyzed.options.checkpointTable !== null && analyzed.query.aggregating
+            ? `table ${analyzed.options.checkpointTable} on ${endpointText(analyzed.query.table)} (per channel: plans, commits, partial aggregates; epoch-fenced)`
+            : (analyzed.options.checkpointLocation ?? 'none (state in memory)')
+        }`,
       },
-      ...plan.stages,
+      ...(analyzed.options.checkpointTable !== null && analyzed.query.aggregating
+        ? (() => {
+            const at = plan.stages.findIndex((stage) => stage.operator === 'aggregate');
+            const merge: Stage = { operator: 'mergePartials', detail: `every channel's partials of the changed groups from table ${analyzed.options.checkpointTable}; version = Σ batch ids` };
+            return at < 0 ? plan.stages : [...plan.stages.slice(0, at + 1), merge, ...plan.stages.slice(at + 1)];
+          })()
+        : plan.stages),
       { operator: 'mapOutputRows', detail: `sink columns: ${describeSink(analyzed.sink)}` },
-      { operator: 'commitAfter', detail: `tablestoreSink(${sinkTable.options.tableName}, ${sinkTable.options.rowChangeType}) on ${endpointText(sinkTable)}; then checkpoint, then tunnel Checkpoint` },
+      analyzed.options.checkpointTable !== null && analyzed.query.aggregating
+        ? { operator: 'commitAfter', detail: `merged rows to ${sinkTable.options.tableName} on ${endpointText(sinkTable)} where ${SINK_VERSION_COLUMN} < version; then the channel's commit, then tunnel Checkpoint` }
+        : { operator: 'commitAfter', detail: `tablestoreSink(${sinkTable.options.tableName}, ${sinkTable.options.rowChangeType}) on ${endpointText(sinkTable)}; then checkpoint, then tunnel Checkpoint` },
     ];
     this.progressSubject = new BehaviorSubject<JobProgress>(this.snapshot());
     this.progress = this.progressSubject.asObservable();
@@ -433,7 +445,7 @@ class SqlStreamJob implements StreamJob {
 
   explain(): string {
     const options = this.analyzed.options;
-    const header = `StreamJob ${this.name} (outputMode ${options.outputMode}, trigger ${options.triggerType}${options.triggerType === 'ProcessingTime' ? ` ${options.triggerIntervalMs} ms` : ''}${this.analyzed.query.aggregating ? ', single worker' : ', stateless: workers may share the tunnel'})`;
+    const header = `StreamJob ${this.name} (outputMode ${options.outputMode}, trigger ${options.triggerType}${options.triggerType === 'ProcessingTime' ? ` ${options.triggerIntervalMs} ms` : ''}${this.analyzed.query.aggregating ? (options.checkpointTable !== null ? `, many workers: state in table ${options.checkpointTable}` : ', single worker') : ', stateless: workers may share the tunnel'})`;
     return [header, ...formatStages(this.stages)].join('\n');
   }
 
