@@ -674,6 +674,8 @@ class SqlStreamJob implements StreamJob {
   private workers: ChannelWorkers | undefined;
   /** DescribeTunnel's last word: every channel has an owner or is finished */
   private allChannelsOwned = false;
+  /** another client (a live worker, or a dead one until its lease expires) holds channels */
+  private othersHoldChannels = true;
 
   /**
    * The job as one of many workers: the state table holds every channel's plans, commits and
@@ -771,10 +773,11 @@ class SqlStreamJob implements StreamJob {
           this.reached();
           this.channels = channelProgress(described);
           this.allChannelsOwned = described.channels.every((channel) => (channel.status === 'OPEN' && channel.clientId !== undefined && channel.clientId !== '') || channel.status === 'TERMINATED');
+          this.othersHoldChannels = described.channels.some((channel) => channel.status === 'OPEN' && channel.clientId !== undefined && channel.clientId !== clientId);
           const now = share();
           if (now !== lastShare) {
             lastShare = now;
-            this.log('info', `this worker holds ${now} of ${described.channels.length}`);
+            this.log('info', `this worker (tunnel client ${clientId}) holds ${now} of ${described.channels.length}`);
           }
           this.publish();
         })
@@ -1065,7 +1068,7 @@ class SqlStreamJob implements StreamJob {
         // again (a dead worker's leases expire after one heartbeat timeout) and this one's are idle
         if (this.workers !== undefined) {
           const leaseMs = this.#options.tunnel?.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
-          drained &&= this.allChannelsOwned && Date.now() - this.startedAt >= leaseMs;
+          drained &&= this.allChannelsOwned && (this.othersHoldChannels === false || Date.now() - this.startedAt >= leaseMs);
         }
         if (drained && Date.now() - quietSince >= idleMs && metrics.batches === metrics.batchesCommitted) {
           clearInterval(timer);
