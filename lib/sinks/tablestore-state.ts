@@ -16,7 +16,7 @@
  * its lease, then resumed) has its next plan or commit refused and stops the channel. Partials are
  * written only if the stored one is from an earlier batch: a zombie can only repeat what the new
  * owner replays (the same plan, the same accumulators). Sink rows are merged from every channel's
- * partials and written with `_otsflow_version` (the sum of the partials' batch ids) only when the
+ * partials and written with `_otsflow_version` (the sum over the partials of batch id + 1) only when the
  * stored version is lower (see merge-partials.ts).
  *
  * This layer may use the official SDK; the stream layer sees only CheckpointStore and PartialStore.
@@ -299,7 +299,8 @@ export class JobStateTable implements PartialStore {
         const partials: PartialGroup[] = [];
         for (const row of rows) {
           const cells = attributes(row);
-          version += num(cells.get('batch'));
+          // batch + 1: a channel's first partial (batch 0) must raise the version too
+          version += num(cells.get('batch')) + 1;
           const acc = decodeState(JSON.parse(String(cells.get('acc')))) as { num: number[]; obj: unknown[] };
           partials.push({ start: group.start, end: group.end, keys: group.keys, num: acc.num, obj: acc.obj });
         }

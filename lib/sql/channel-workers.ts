@@ -12,7 +12,7 @@
  *         ──ch b──▶ [claim b] microBatch(plan b) → aggregate(b) → mergePartials → sink → commit b
  * ```
  */
-import { Subject, Subscription, type Observable } from 'rxjs';
+import { Observable, Subject, Subscription } from 'rxjs';
 import type { ChangeRecord } from '../wire/types.js';
 import type { OutputBatch, RecordBatch } from '../stream/batch.js';
 import { commitAfter, type CommittedBatch, type RetryOptions } from '../stream/commit-after.js';
@@ -45,7 +45,7 @@ export interface ChannelWorkersOptions {
 }
 
 interface ChannelRun {
-  readonly subject: Subject<SourceBatch<ChangeRecord>>;
+  readonly subject: HoldingSubject<SourceBatch<ChangeRecord>>;
   readonly subscription: Subscription;
   done: boolean;
 }
@@ -137,8 +137,9 @@ export class ChannelWorkers {
     if (claim === undefined || this.stopping) return undefined;
     this.claims.delete(channelId);
     const { state } = this.options;
-    const subject = new Subject<SourceBatch<ChangeRecord>>();
-    const source: ReplayableObservable<ChangeRecord> = Object.assign(subject.asObservable(), { open: () => subject.asObservable() });
+    // microBatch subscribes once its checkpoint is loaded (a promise): hold what comes meanwhile
+    const subject = new HoldingSubject<SourceBatch<ChangeRecord>>();
+    const source: ReplayableObservable<ChangeRecord> = Object.assign(subject.observable, { open: () => subject.observable });
     const run: ChannelRun = { subject, subscription: new Subscription(), done: false };
     this.runs.set(channelId, run);
     run.subscription.add(
@@ -172,5 +173,30 @@ export class ChannelWorkers {
         }),
     );
     return run;
+  }
+}
+
+/** A subject that holds what it is given until its first subscriber, then passes everything on. */
+class HoldingSubject<T> {
+  private held: T[] | undefined = [];
+  private completed = false;
+  private readonly subject = new Subject<T>();
+  readonly observable = new Observable<T>((subscriber) => {
+    const subscription = this.subject.subscribe(subscriber);
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const value of held) subscriber.next(value);
+    if (this.completed) subscriber.complete();
+    return subscription;
+  });
+
+  next(value: T): void {
+    if (this.held !== undefined) this.held.push(value);
+    else this.subject.next(value);
+  }
+
+  complete(): void {
+    this.completed = true;
+    if (this.held === undefined) this.subject.complete();
   }
 }

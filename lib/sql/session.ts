@@ -420,7 +420,7 @@ class SqlStreamJob implements StreamJob {
       ...(analyzed.options.checkpointTable !== null && analyzed.query.aggregating
         ? (() => {
             const at = plan.stages.findIndex((stage) => stage.operator === 'aggregate');
-            const merge: Stage = { operator: 'mergePartials', detail: `every channel's partials of the changed groups from table ${analyzed.options.checkpointTable}; version = Σ batch ids` };
+            const merge: Stage = { operator: 'mergePartials', detail: `every channel's partials of the changed groups from table ${analyzed.options.checkpointTable}; version = Σ (batch id + 1)` };
             return at < 0 ? plan.stages : [...plan.stages.slice(0, at + 1), merge, ...plan.stages.slice(at + 1)];
           })()
         : plan.stages),

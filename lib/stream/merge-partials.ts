@@ -5,7 +5,7 @@
  * partials of the groups the batch changed to the store (which writes them per (group, channel)
  * and reads back every channel's partials of those groups), and replaces the batch's update rows
  * by the merged ones: each carries, under {@link VERSION_FIELD}, the version of its merge — the
- * sum over channels of the batch id that last wrote each partial. Partials only move forward per
+ * sum over channels of (1 + the batch id that last wrote each partial). Partials only move forward per
  * channel, so a later read of a group sees component-wise newer partials and a higher version:
  * a sink that writes a row only when the stored version is lower keeps the most complete merge.
  *
@@ -29,7 +29,7 @@ export const VERSION_FIELD = '__otsflow_version';
 export interface MergedGroups {
   /** per group of the request, in order: every channel's partial of it (this channel's included) */
   readonly parts: readonly (readonly PartialGroup[])[];
-  /** per group: the merge version (sum of the partials' batch ids) */
+  /** per group: the merge version (sum over the partials of batch id + 1: a new partial raises it too) */
   readonly versions: readonly number[];
 }
 

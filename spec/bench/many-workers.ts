@@ -51,6 +51,7 @@ interface Worker {
 function startWorker(endpoint: string, tunnelId: string, config: string, index: number): Worker {
   const local = config === 'local';
   const args = [
+    ...(process.env['BENCH_PROF'] === undefined || index === 99 ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_PROF']]),
     '--import',
     HOOK,
     join(ROOT, 'bin', 'otsflow.js'),
@@ -98,8 +99,11 @@ async function run(config: string): Promise<{ seconds: number; cpuUs: number; id
     const workers = Array.from({ length: count }, (_, i) => startWorker(emulator.endpoint, tunnelId, config, i));
     for (;;) {
       await sleep(250);
-      if (differences(await readSeedSink(sdk), expected).length === 0) break;
-      if (Date.now() - started > 600_000) throw new Error(`${config}: the sink is not exact after 600 s\n${workers.map((w) => w.stderr().slice(-2000)).join('\n---\n')}`);
+      const differ = differences(await readSeedSink(sdk), expected);
+      if (differ.length === 0) break;
+      if (Date.now() - started > Number(process.env['BENCH_TIMEOUT_MS'] ?? 600_000)) {
+        throw new Error(`${config}: the sink is not exact in time: ${differ.length} rows differ, e.g. ${differ.slice(0, 5).join('; ')}\n${workers.map((w) => w.stderr().slice(-2000)).join('\n---\n')}`);
+      }
     }
     const seconds = (Date.now() - started) / 1000;
     for (const worker of workers) worker.stop();

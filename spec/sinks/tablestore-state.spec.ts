@@ -1,7 +1,7 @@
 /**
  * The job state table (checkpoint.table) against a real emulator through the official SDK:
  * claims bump a channel's epoch and fence the previous holder's plans and commits; partials only
- * move forward per channel and merge with a version that is the sum of their batch ids; merged
+ * move forward per channel and merge with a version that is the sum of their batch ids + 1; merged
  * sink rows are written only over a lower version.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,7 +92,7 @@ describe('the job state table', () => {
           // a rewrite of the same batch (a replay: the same values in the real job) lands too
           if (kept === undefined || write.batch >= kept.batch) newest.set(write.channel, { batch: write.batch, n: write.n });
         }
-        const expectedVersion = [...newest.values()].reduce((sum, entry) => sum + entry.batch, 0);
+        const expectedVersion = [...newest.values()].reduce((sum, entry) => sum + entry.batch + 1, 0);
         expect(last.versions).toEqual([expectedVersion]);
         const counts = (last.parts[0] ?? []).map((part) => part.num[0] as number).sort((x, y) => x - y);
         expect(counts).toEqual([...newest.values()].map((entry) => entry.n).sort((x, y) => x - y));
@@ -124,6 +124,17 @@ describe('the job state table', () => {
     expect(sink.stale()).toBe(2);
     await sink.write([row(9, 7)], { batchId: 2 });
     expect(await read()).toEqual({ count: 9, total: 11.25, [SINK_VERSION_COLUMN]: 7 });
+
+    // two channels' first batches (batch 0 each): the merge that saw both must win over the one that saw one
+    const g = { start: 0, end: 30_000, keys: ['first-batches'] };
+    const alone = await state.mergeGroups('a', 0, [{ ...g, num: [2], obj: [] }]);
+    const both = await state.mergeGroups('b', 0, [{ ...g, num: [3], obj: [] }]);
+    const merged = (parts: typeof both, at: number) => ({ begin: 'w2', count: (parts.parts[0] ?? []).reduce((n, part) => n + (part.num[0] as number), 0), total: 0, [VERSION_FIELD]: parts.versions[at] as number });
+    expect(both.versions[0]).toBeGreaterThan(alone.versions[0] as number);
+    await sink.write([merged(alone, 0)], { batchId: 0 });
+    await sink.write([merged(both, 0)], { batchId: 0 });
+    const data: Sdk = await new Promise((resolve, reject) => sdk.getRow({ tableName: 'Sink', primaryKey: [{ begin: 'w2' }], maxVersions: 1 }, (error: unknown, result: Sdk) => (error ? reject(error) : resolve(result))));
+    expect(Number((data.row.attributes as Sdk[]).find((cell) => cell.columnName === 'count').columnValue.toNumber())).toBe(5);
     void TableStore;
   });
 });
