@@ -261,13 +261,13 @@ export class JobStateTable implements PartialStore {
   }
 
   /** rows with job and k in [from, to) */
-  private async range(from: string, to: string, c?: { from: unknown; to: unknown }): Promise<Sdk[]> {
+  private async range(from: string, to: string, c?: { from: unknown; to: unknown }, columns?: readonly string[]): Promise<Sdk[]> {
     const rows: Sdk[] = [];
     let start: Sdk[] | null = [{ job: this.job }, { k: from }, { c: c?.from ?? TableStore.INF_MIN }];
     const end = [{ job: this.job }, { k: to }, { c: c?.to ?? TableStore.INF_MIN }];
     while (start !== null) {
       const data = await retrying(() =>
-        call(this.client, 'getRange', { tableName: this.tableName, direction: TableStore.Direction.FORWARD, inclusiveStartPrimaryKey: start, exclusiveEndPrimaryKey: end, maxVersions: 1, limit: 5000 }, `GetRange ${this.tableName}`),
+        call(this.client, 'getRange', { tableName: this.tableName, direction: TableStore.Direction.FORWARD, inclusiveStartPrimaryKey: start, exclusiveEndPrimaryKey: end, maxVersions: 1, limit: 5000, ...(columns === undefined ? {} : { columnsToGet: columns }) }, `GetRange ${this.tableName}`),
       );
       rows.push(...(data.rows ?? []));
       start = data.nextStartPrimaryKey === null || data.nextStartPrimaryKey === undefined ? null : data.nextStartPrimaryKey.map((cell: Sdk) => ({ [cell.name]: cell.value }));
@@ -290,24 +290,60 @@ export class JobStateTable implements PartialStore {
       }));
       await this.batchWrite(rows, `partials of channel ${channelId} batch ${batchId}`, new Set(['OTSConditionCheckFail']));
     }
-    // read every channel's partial of each group
-    const parts = await Promise.all(
-      groups.map(async (group, i) => {
-        const key = keys[i] as string;
-        const rows = await this.range(key, key, { from: TableStore.INF_MIN, to: TableStore.INF_MAX });
-        let version = 0;
-        const partials: PartialGroup[] = [];
-        for (const row of rows) {
-          const cells = attributes(row);
+    // read every channel's partial of each group. The channel list is read after the partials
+    // were written: a channel missing from it was claimed later, so its partials were written after
+    // ours, and its own merge (which reads after that) sees ours and gets the higher version.
+    const channels = new Set((await this.range('c:', 'c;', undefined, ['epoch'])).map((row) => String(row.primaryKey[1].value).slice(2)));
+    channels.add(channelId);
+    const wanted: { group: number; key: Sdk[] }[] = [];
+    groups.forEach((_, i) => {
+      for (const channel of channels) wanted.push({ group: i, key: this.key(keys[i] as string, channel) });
+    });
+    const parts = groups.map(() => ({ partials: [] as PartialGroup[], version: 0 }));
+    const chunks: (typeof wanted)[] = [];
+    for (let offset = 0; offset < wanted.length; offset += 100) chunks.push(wanted.slice(offset, offset + 100));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        const rows = await this.batchGet(chunk.map((entry) => entry.key), `partials of ${groups.length} groups`);
+        rows.forEach((row, j) => {
+          if (row === undefined) return;
+          const i = (chunk[j] as { group: number }).group;
+          const group = groups[i] as PartialGroup;
+          const entry = parts[i] as { partials: PartialGroup[]; version: number };
           // batch + 1: a channel's first partial (batch 0) must raise the version too
-          version += num(cells.get('batch')) + 1;
-          const acc = decodeState(JSON.parse(String(cells.get('acc')))) as { num: number[]; obj: unknown[] };
-          partials.push({ start: group.start, end: group.end, keys: group.keys, num: acc.num, obj: acc.obj });
-        }
-        return { partials, version };
+          entry.version += num(row.get('batch')) + 1;
+          const acc = decodeState(JSON.parse(String(row.get('acc')))) as { num: number[]; obj: unknown[] };
+          entry.partials.push({ start: group.start, end: group.end, keys: group.keys, num: acc.num, obj: acc.obj });
+        });
       }),
     );
     return { parts: parts.map((p) => p.partials), versions: parts.map((p) => p.version) };
+  }
+
+  /** the rows at `keys` (undefined where there is none), in order; each failed row is read again */
+  private async batchGet(keys: readonly Sdk[][], what: string): Promise<(Map<string, unknown> | undefined)[]> {
+    const out: (Map<string, unknown> | undefined)[] = new Array(keys.length).fill(undefined);
+    let pending = keys.map((key, index) => ({ key, index }));
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const data = await retrying(() => call(this.client, 'batchGetRow', { tables: [{ tableName: this.tableName, primaryKey: pending.map((entry) => entry.key), maxVersions: 1 }] }, `BatchGetRow ${what}`));
+      const results: Sdk[] = data.tables?.[0] ?? [];
+      const again: typeof pending = [];
+      pending.forEach((entry, j) => {
+        const result = results[j];
+        if (result?.isOk === true) {
+          const cells = new Map<string, unknown>();
+          for (const cell of result.attributes ?? []) cells.set(String(cell.columnName), cell.columnValue);
+          out[entry.index] = cells.size === 0 ? undefined : cells;
+          return;
+        }
+        const error = new StateTableError(`BatchGetRow ${what}: ${String(result?.errorCode ?? 'no result')} (${String(result?.errorMessage ?? '')})`, result?.errorCode ?? undefined);
+        if (!transient(error) || attempt >= 8) throw error;
+        again.push(entry);
+      });
+      pending = again;
+      if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+    return out;
   }
 
   private async batchWrite(rows: Sdk[], what: string, harmless: ReadonlySet<string>): Promise<number> {

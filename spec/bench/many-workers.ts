@@ -80,7 +80,7 @@ function startWorker(endpoint: string, tunnelId: string, config: string, index: 
   return { exited, stderr: () => err, stop: () => child.kill('SIGTERM') };
 }
 
-async function run(config: string): Promise<{ seconds: number; cpuUs: number; idleCpuUs: number; workers: number }> {
+async function run(config: string): Promise<{ seconds: number; cpuUs: number; idleCpuUs: number; workers: number; batches: number }> {
   const root = mkdtempSync(join(work, `run-${config}-`));
   const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0 });
   try {
@@ -108,7 +108,8 @@ async function run(config: string): Promise<{ seconds: number; cpuUs: number; id
     const seconds = (Date.now() - started) / 1000;
     for (const worker of workers) worker.stop();
     const cpus = await Promise.all(workers.map((worker) => worker.exited));
-    return { seconds, cpuUs: cpus.reduce((a, b) => a + b, 0), idleCpuUs, workers: count };
+    const batches = workers.reduce((sum, worker) => sum + Number(/(\d+) batches committed/.exec(worker.stderr())?.[1] ?? Number.NaN), 0);
+    return { seconds, cpuUs: cpus.reduce((a, b) => a + b, 0), idleCpuUs, workers: count, batches };
   } finally {
     await emulator.close();
     rmSync(root, { recursive: true, force: true });
@@ -124,7 +125,7 @@ try {
     const net = (result.cpuUs - result.idleCpuUs * result.workers) / ORDERS;
     if (config === 'local') localPerRecord = net;
     const vsLocal = localPerRecord === undefined || config === 'local' ? '' : ` (${net / localPerRecord >= 1 ? '+' : ''}${((net / localPerRecord - 1) * 100).toFixed(0)} % vs local)`;
-    const line = `${config === 'local' ? 'local directory, 1 worker ' : `state table, ${config} worker${config === '1' ? ' ' : 's'}`}: ${Math.round(ORDERS / result.seconds).toLocaleString('en')} records/s (${result.seconds.toFixed(1)} s), job CPU ${perRecord.toFixed(1)} µs/record, ${net.toFixed(1)} µs/record without start-up (${(result.idleCpuUs / 1000).toFixed(0)} ms a process)${vsLocal}`;
+    const line = `${config === 'local' ? 'local directory, 1 worker ' : `state table, ${config} worker${config === '1' ? ' ' : 's'}`}: ${Math.round(ORDERS / result.seconds).toLocaleString('en')} records/s (${result.seconds.toFixed(1)} s), job CPU ${perRecord.toFixed(1)} µs/record, ${net.toFixed(1)} µs/record without start-up (${(result.idleCpuUs / 1000).toFixed(0)} ms a process)${vsLocal}, ${result.batches} batches`;
     console.log(line);
     rows.push(line);
   }

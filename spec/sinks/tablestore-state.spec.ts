@@ -78,6 +78,8 @@ describe('the job state table', () => {
     const job = `partials${++jobs}`;
     const state = table(job);
     await state.ensure();
+    // a channel writes partials only once claimed (the merge reads the channels the table knows)
+    for (const channel of ['a', 'b', 'c']) await state.claim(channel, `worker ${channel}`);
     const group = (n: number, s: number) => ({ start: 0, end: 30_000, keys: ['k'], num: [n, s], obj: [] });
     await fc.assert(
       fc.asyncProperty(fc.array(fc.record({ channel: fc.constantFrom('a', 'b', 'c'), batch: fc.nat(20), n: fc.nat(100) }), { minLength: 1, maxLength: 12 }), async (writes) => {
@@ -127,6 +129,8 @@ describe('the job state table', () => {
 
     // two channels' first batches (batch 0 each): the merge that saw both must win over the one that saw one
     const g = { start: 0, end: 30_000, keys: ['first-batches'] };
+    await state.claim('a', 'worker a');
+    await state.claim('b', 'worker b');
     const alone = await state.mergeGroups('a', 0, [{ ...g, num: [2], obj: [] }]);
     const both = await state.mergeGroups('b', 0, [{ ...g, num: [3], obj: [] }]);
     const merged = (parts: typeof both, at: number) => ({ begin: 'w2', count: (parts.parts[0] ?? []).reduce((n, part) => n + (part.num[0] as number), 0), total: 0, [VERSION_FIELD]: parts.versions[at] as number });
