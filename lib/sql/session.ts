@@ -734,6 +734,9 @@ class SqlStreamJob implements StreamJob {
       credentials: context.credentials,
       tunnelId: context.tunnelId,
       clientTag: this.clientTag,
+      // a channel is its own pipeline here: let it read ahead while its batch commits, so its
+      // micro-batches are as large as a single-worker job's (which spans every channel)
+      maxInFlightBatchesPerChannel: 8,
       ...tuning,
       startTokens: workers.startToken,
       onEvent: (event) => {
