@@ -104,7 +104,8 @@ describe('one aggregating job on many workers, state in a Tablestore table', () 
         for (let event = 0; event < EVENTS; event++) {
           await sleep(300 + Math.floor(draw() * 1_200));
           const kind = draw();
-          if (live.length <= 1 || (kind < 0.25 && live.length < 4)) {
+          // around 3 workers: below it a restart is likely, at or above it a joiner (up to 5) sometimes
+          if (live.length <= 1 || (live.length < 3 && kind < 0.5) || (live.length < 5 && kind < 0.2)) {
             // a new worker joins (or a dead one is restarted: the same thing, on any machine)
             if (live.length >= 3) counts.join++;
             else counts.restart++;
