@@ -19,7 +19,7 @@ import { commitAfter, type CommittedBatch, type RetryOptions } from '../stream/c
 import { mapOutputRows } from '../stream/map-output-rows.js';
 import { mergePartials } from '../stream/merge-partials.js';
 import type { StreamMetrics } from '../stream/metrics.js';
-import { microBatch } from '../stream/micro-batch.js';
+import { microBatch, SourceContractError } from '../stream/micro-batch.js';
 import { channelNote, type ReplayableObservable, type SourceBatch } from '../stream/source.js';
 import type { Sink } from '../stream/sink.js';
 import type { OutputRow } from '../stream/table.js';
@@ -160,6 +160,12 @@ export class ChannelWorkers {
           error: (error: unknown) => {
             if (error instanceof FencedError) {
               this.close(channelId, `${error.message}; the channel`);
+              return;
+            }
+            // stopped before the records of a planned batch were all read again: the channel's next
+            // owner replays that plan
+            if (this.stopping && error instanceof SourceContractError) {
+              this.close(channelId, `channel ${channelId} stopped before its planned batch was read again (its next owner replays it)`);
               return;
             }
             this.close(channelId);

@@ -1067,12 +1067,10 @@ class SqlStreamJob implements StreamJob {
         const metrics = this.metrics.snapshot();
         const quietSince = Math.max(this.lastRecordAt, this.startedAt);
         let drained = [...this.caughtUp.values()].every((caughtUp) => caughtUp);
-        // one of many workers: the whole job is drained only when every channel has an owner
-        // again (a dead worker's leases expire after one heartbeat timeout) and this one's are idle
-        if (this.workers !== undefined) {
-          const leaseMs = this.#options.tunnel?.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
-          drained &&= this.allChannelsOwned && (this.othersHoldChannels === false || Date.now() - this.startedAt >= leaseMs);
-        }
+        // one of many workers: the whole job is drained when this worker holds every channel of the
+        // tunnel (a dead worker's leases have expired and moved here) and they are all idle and
+        // committed; while other workers hold channels it keeps running (stop it with SIGTERM)
+        if (this.workers !== undefined) drained &&= this.caughtUp.size > 0 && this.allChannelsOwned && !this.othersHoldChannels;
         if (drained && Date.now() - quietSince >= idleMs && metrics.batches === metrics.batchesCommitted) {
           clearInterval(timer);
           resolve();
