@@ -7,8 +7,10 @@
  *   worker joining, a graceful stop; 200 in the long form); the sink read with the SDK equals the
  *   direct computation, window by window, to the cent;
  * - a zombie: a worker paused (SIGSTOP) past its lease, its channels taken by another worker, then
- *   resumed (SIGCONT): its next writes of job state are refused (it says so and lets the channels
- *   go), no channel row of the state table names it afterwards, and the sink stays exact;
+ *   resumed (SIGCONT): it lets the channels go — its tunnel session is gone, or its next plan or
+ *   commit is refused by the epoch, whichever it meets first (spec/sinks/tablestore-state.spec.ts
+ *   checks the refusal itself) — the state table's channel rows name only live claims, and the
+ *   sink stays exact;
  * - a lost machine: the job's only worker runs in one working directory and is killed; the job
  *   continues on a worker started in another, empty one: exact.
  */
