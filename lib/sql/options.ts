@@ -84,6 +84,11 @@ export interface WatermarkOption {
 export interface StreamOptions {
   /** null: state and offsets are kept in memory only */
   readonly checkpointLocation: string | null;
+  /**
+   * `checkpoint.table`: a Tablestore table (on the source's endpoint) holding the job state, so
+   * the job may run as many workers; null: the state lives under checkpointLocation
+   */
+  readonly checkpointTable: string | null;
   readonly outputMode: OutputMode;
   readonly triggerType: TriggerType;
   readonly triggerIntervalMs: number;
@@ -106,6 +111,7 @@ export const TABLE_OPTION_KEYS = [
 export const STREAM_SCAN_OPTION_KEYS = ['tunnel.id', 'tunnel.name', 'maxoffsetsperchannel'] as const;
 export const STREAM_OPTION_KEYS = [
   'checkpointLocation',
+  'checkpoint.table',
   'outputMode',
   'triggerType',
   'triggerIntervalMs',
@@ -520,6 +526,7 @@ const StreamScanOptionsCodec = t.type({
 
 const StreamOptionsCodec = t.type({
   checkpointLocation: withDefault(NonEmptyText, null),
+  'checkpoint.table': withDefault(NonEmptyText, null),
   outputMode: withDefault(oneOf(['append', 'update', 'complete'] as const), 'append' as const),
   triggerType: withDefault(oneOf(['ProcessingTime', 'OneTime'] as const), 'ProcessingTime' as const),
   triggerIntervalMs: withDefault(NonNegativeInteger, 0),
@@ -564,7 +571,6 @@ function normalise(
 
 /** EMR connector options otsflow does not take, with what to do instead (porting scripts). */
 const EMR_ONLY_OPTIONS: Readonly<Record<string, string>> = {
-  'checkpoint.table': "otsflow keeps batch plans and state under the stream's checkpointLocation",
   'ots.client': 'otsflow connects to the tunnel with its own client id',
   maxoffsetspertrigger: "EMR never read it; use 'maxoffsetsperchannel'",
   version: 'the sink always batches BatchWriteRow requests (≤ 200 rows, ≤ 4 MiB)',
@@ -737,6 +743,7 @@ export function decodeStreamOptions(list: OptionList | null, statementLoc: Sourc
     }
     return E.right({
       checkpointLocation: raw.checkpointLocation,
+      checkpointTable: raw['checkpoint.table'],
       outputMode: raw.outputMode,
       triggerType: raw.triggerType,
       triggerIntervalMs: raw.triggerIntervalMs,

@@ -21,6 +21,7 @@ import { emitTable, type OutputMode } from '../stream/emit.js';
 import { filterRows } from '../stream/filter-rows.js';
 import { projectTable } from '../stream/project-table.js';
 import { columnOf as valuesColumn, type Column, type OutputRow, type OutputValue, type RowTable, type Value } from '../stream/table.js';
+import { VERSION_FIELD } from '../stream/merge-partials.js';
 import { withColumns, type ColumnCompute } from '../stream/with-columns.js';
 import { withWatermark } from '../stream/with-watermark.js';
 import { hopping } from '../stream/windows/hopping.js';
@@ -57,6 +58,11 @@ export interface PlanOptions extends EvalContext {
   readonly onBadRow?: 'fail' | 'skip';
   /** name (and convert) the output as this sink's columns, in the same projection as the SELECT list */
   readonly sink?: SinkBinding;
+  /**
+   * A step right after `aggregate` (a job spread over workers merges every channel's partials
+   * there, see merge-partials.ts); the merge version of its rows is carried to the sink rows.
+   */
+  readonly afterAggregate?: { readonly stage: Stage; readonly operator: OperatorFunction<TableBatch, TableBatch> };
 }
 
 export function streamCatalog(catalog: TableColumns): Catalog {
@@ -157,6 +163,7 @@ export function planQuery(query: AnalyzedQuery, options: PlanOptions): QueryPlan
     `keys [${[...(window === null ? [] : ['window']), ...query.keys.map((key) => (key.computed ? `${key.name} = ${key.expr.text}` : key.name))].join(', ')}], ${query.aggregates.map((use) => `${use.name} = ${use.text}`).join(', ')}`,
     aggregate(keys, specs, { windowColumn: WINDOW_STRUCT }),
   );
+  if (options.afterAggregate !== undefined) add(options.afterAggregate.stage.operator, options.afterAggregate.stage.detail, options.afterAggregate.operator);
   add('emitTable', `'${options.outputMode}'`, emitTable(options.outputMode));
 
   const inputs = [...query.keys.map((key) => key.name), ...query.aggregates.map((use) => use.name)];
@@ -168,6 +175,8 @@ export function planQuery(query: AnalyzedQuery, options: PlanOptions): QueryPlan
       input: (table) => groupedTable(table, inputs, typesOf, window !== null),
       ...(query.having === null ? {} : { keep: compilePredicate(query.having, options) }),
       columns: outputs,
+      // the merge version of a job spread over workers rides along to the sink rows
+      ...(options.afterAggregate === undefined ? {} : { carry: [VERSION_FIELD] }),
     }),
   );
   return { stages, columns: outputTypes, operator: chain(operators) };
@@ -299,6 +308,8 @@ export function sinkRows(binding: SinkBinding, columns: readonly { readonly name
     rows.map((row) => {
       const out: Record<string, OutputValue> = {};
       for (const { output, column, convert } of conversions) out[column] = convert === undefined ? (row[output] ?? null) : convert(row[output] ?? null);
+      const version = row[VERSION_FIELD];
+      if (version !== undefined) out[VERSION_FIELD] = version;
       return out;
     });
 }

@@ -11,7 +11,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { BehaviorSubject, firstValueFrom, from, lastValueFrom, tap, type Observable, type Subscription } from 'rxjs';
+import { BehaviorSubject, firstValueFrom, from, lastValueFrom, map, tap, type Observable, type Subscription } from 'rxjs';
 import { ChannelLag, trackChannelLag, type ChannelLagSnapshot } from '../stream/channel-lag.js';
 import { memorySource } from '../stream/source.js';
 import { microBatch } from '../stream/micro-batch.js';
@@ -21,7 +21,7 @@ import { stoppable } from '../stream/stoppable.js';
 import { fileCheckpointStore } from '../stream/checkpoint/file-store.js';
 import { describeOwner, judgePredecessor, OWNER_RENEW_MS, OwnerLease, writeFileAtomicallySync } from '../stream/checkpoint/owner-record.js';
 import { channelBatchSource } from '../stream/tunnel-source.js';
-import type { TableBatch } from '../stream/batch.js';
+import type { OutputBatch, TableBatch } from '../stream/batch.js';
 import { rowsBetween, tableRows, type OutputRow, type OutputValue, type Value } from '../stream/table.js';
 import { tablestoreSink, isRetryableSinkError } from '../sinks/tablestore-sink.js';
 import { describeTable, scanTable, sdkClient, type TableConnection } from '../sinks/tablestore-table.js';
@@ -36,6 +36,10 @@ import type { AnalyzedQuery, AnalyzedStatement, RelationDef, TableDef } from './
 import { formatTimestamp, type TimeZone } from './datetime.js';
 import { toText } from './evaluate.js';
 import { describeSink, planQuery, sinkRows, streamCatalog, type QueryPlan, type Stage } from './plan.js';
+import { ChannelWorkers } from './channel-workers.js';
+import { JobStateTable, SINK_VERSION_COLUMN } from '../sinks/tablestore-state.js';
+import { VERSION_FIELD } from '../stream/merge-partials.js';
+import { hostname } from 'node:os';
 import { formatStatement } from './printer.js';
 import { typeName, type SqlType } from './types.js';
 
@@ -432,10 +436,22 @@ class SqlStreamJob implements StreamJob {
       { operator: 'tunnelSource', detail: `${scan.name}: ${tunnelText} of ${analyzed.query.table.options.tableName} on ${endpointText(analyzed.query.table)}` },
       {
         operator: 'microBatch',
-        detail: `interval ${this.interval()} ms${perChannel === undefined ? '' : `, ≤ ${perChannel} records per channel`}, checkpoint ${analyzed.options.checkpointLocation ?? 'none (state in memory)'}`,
+        detail: `interval ${this.interval()} ms${perChannel === undefined ? '' : `, ≤ ${perChannel} records per channel`}, checkpoint ${
+          analyzed.options.checkpointTable !== null && analyzed.query.aggregating
+            ? `table ${analyzed.options.checkpointTable} on ${endpointText(analyzed.query.table)} (per channel: plans, commits, partial aggregates; epoch-fenced)`
+            : (analyzed.options.checkpointLocation ?? 'none (state in memory)')
+        }`,
       },
-      ...plan.stages,
-      { operator: 'commitAfter', detail: `tablestoreSink(${sinkTable.options.tableName}, ${sinkTable.options.rowChangeType}) on ${endpointText(sinkTable)}; then checkpoint, then tunnel Checkpoint` },
+      ...(analyzed.options.checkpointTable !== null && analyzed.query.aggregating
+        ? (() => {
+            const at = plan.stages.findIndex((stage) => stage.operator === 'aggregate');
+            const merge: Stage = { operator: 'mergePartials', detail: `every channel's partials of the changed groups from table ${analyzed.options.checkpointTable}; version = Σ (batch id + 1)` };
+            return at < 0 ? plan.stages : [...plan.stages.slice(0, at + 1), merge, ...plan.stages.slice(at + 1)];
+          })()
+        : plan.stages),
+      analyzed.options.checkpointTable !== null && analyzed.query.aggregating
+        ? { operator: 'commitAfter', detail: `merged rows to ${sinkTable.options.tableName} on ${endpointText(sinkTable)} where ${SINK_VERSION_COLUMN} < version; then the channel's commit, then tunnel Checkpoint` }
+        : { operator: 'commitAfter', detail: `tablestoreSink(${sinkTable.options.tableName}, ${sinkTable.options.rowChangeType}) on ${endpointText(sinkTable)}; then checkpoint, then tunnel Checkpoint` },
     ];
     this.progressSubject = new BehaviorSubject<JobProgress>(this.snapshot());
     this.progress = this.progressSubject.asObservable();
@@ -453,7 +469,7 @@ class SqlStreamJob implements StreamJob {
 
   explain(): string {
     const options = this.analyzed.options;
-    const header = `StreamJob ${this.name} (outputMode ${options.outputMode}, trigger ${options.triggerType}${options.triggerType === 'ProcessingTime' ? ` ${options.triggerIntervalMs} ms` : ''}${this.analyzed.query.aggregating ? ', single worker' : ', stateless: workers may share the tunnel'})`;
+    const header = `StreamJob ${this.name} (outputMode ${options.outputMode}, trigger ${options.triggerType}${options.triggerType === 'ProcessingTime' ? ` ${options.triggerIntervalMs} ms` : ''}${this.analyzed.query.aggregating ? (options.checkpointTable !== null ? `, many workers: state in table ${options.checkpointTable}` : ', single worker') : ', stateless: workers may share the tunnel'})`;
     return [header, ...formatStages(this.stages)].join('\n');
   }
 
@@ -533,7 +549,9 @@ class SqlStreamJob implements StreamJob {
     const describe = (): Promise<TunnelDescription> => describeWith(control);
     let description = await describe();
     let lostCheckpoint: LostCheckpoint | undefined;
-    if (query.aggregating) {
+    const onStateTable = query.aggregating && streamOptions.checkpointTable !== null;
+    // with the state in a table, workers share the tunnel: no single-consumer checks
+    if (query.aggregating && !onStateTable) {
       if (location !== null) {
         if (await this.takeOverFromDeadPredecessor(location, description, transport)) description = await describe();
         if (this.stopRequested) {
@@ -569,6 +587,10 @@ class SqlStreamJob implements StreamJob {
       );
     }
 
+    if (onStateTable) {
+      await this.runOnStateTable({ sourceConnection, credentials, tunnelId: description.tunnel.tunnelId, schema, describe: () => describeWith(probeControl) });
+      return;
+    }
     const tuning = this.#options.tunnel ?? {};
     const tunnelOptions: TunnelOptions = {
       endpoint: sourceConnection.endpoint,
@@ -674,6 +696,134 @@ class SqlStreamJob implements StreamJob {
     }, this.#options.progressIntervalMs ?? 2_000);
     this.poll.unref?.();
     this.watch = setInterval(() => this.warnIfUnreachable(sourceConnection.endpoint), 1_000);
+    this.watch.unref?.();
+  }
+
+  // ------------------------------------------------------------ many workers (issue 13)
+
+  /** the channels this worker holds (job state in a table); undefined in single-worker mode */
+  private workers: ChannelWorkers | undefined;
+  /** DescribeTunnel's last word: every channel has an owner or is finished */
+  private allChannelsOwned = false;
+  /** another client (a live worker, or a dead one until its lease expires) holds channels */
+  private othersHoldChannels = true;
+
+  /**
+   * The job as one of many workers: the state table holds every channel's plans, commits and
+   * partial aggregates; this worker runs the channels the tunnel gives it (channel-workers.ts) and
+   * writes merged sink rows guarded by their merge version.
+   */
+  private async runOnStateTable(context: {
+    sourceConnection: Connection;
+    credentials: TunnelOptions['credentials'];
+    tunnelId: string;
+    schema: { readonly primaryKey: readonly { readonly name: string }[] };
+    describe: () => Promise<TunnelDescription>;
+  }): Promise<void> {
+    const { query, sink: binding, options: streamOptions } = this.analyzed;
+    const scan = query.relation;
+    if (scan.kind !== 'scan' || scan.options.mode !== 'STREAM') throw new Error('a stream job reads a STREAM scan');
+    if (query.window?.kind === 'session') throw new Error(`job ${this.name}: checkpoint.table does not take session windows (their bounds depend on every channel's rows); use tumbling or hopping windows`);
+    if (streamOptions.outputMode === 'append') throw new Error(`job ${this.name}: checkpoint.table runs outputMode 'update' or 'complete' for now; 'append' needs the watermark of every channel at once`);
+    const state = new JobStateTable({ ...context.sourceConnection, tableName: streamOptions.checkpointTable as string, job: this.name });
+    if ((await state.ensure()) === 'created') this.log('info', `created the state table ${state.tableName}`);
+    const longColumns = new Set(binding.columns.filter((column) => column.type === 'long').map((column) => column.column));
+    const sink = state.sink({ tableName: binding.table.options.tableName, primaryKey: context.schema.primaryKey.map((column) => column.name), longColumns });
+    const toSink = sinkRows(binding, this.plan.columns, { zone: this.zone });
+    const retry: RetryOptions = { ...(this.#options.sinkRetry ?? {}), retryable: (error) => isRetryableSinkError(error) };
+    let clientId = '';
+    const owner = `${hostname()} pid ${process.pid}`;
+    const workers = new ChannelWorkers({
+      state,
+      owner: () => `${owner} client ${clientId}`,
+      interval: this.interval(),
+      maxRecordsPerChannel: scan.options.maxOffsetsPerChannel,
+      metrics: this.metrics,
+      operator: (merge) => {
+        const planned = planQuery(query, { zone: this.zone, outputMode: streamOptions.outputMode, afterAggregate: { stage: { operator: 'mergePartials', detail: '' }, operator: merge } }).operator;
+        // merged rows are few per batch (changed groups): the state sink takes them as row objects
+        return (source) => planned(source).pipe(map((batch): OutputBatch => ({ ...batch, rows: tableRows(batch.rows) })));
+      },
+      toSink: (rows, batch) => {
+        const out = toSink(rows);
+        if (out.length > 0) this.latestRows = out.slice(-20).map((row) => Object.fromEntries(Object.entries(row).filter(([name]) => name !== VERSION_FIELD)));
+        void batch;
+        return out;
+      },
+      sink,
+      retry,
+      onCommitted: (channelId, committed) => {
+        const late = this.metrics.takeLate(committed.batchId);
+        if (late.length > 0) this.log('info', `channel ${channelId} batch ${committed.batchId}: ${lateText(late, this.zone)}`);
+        this.publish();
+      },
+      onLog: (level, message) => this.log(level, message),
+      onError: (error) => this.fail(error),
+    });
+    this.workers = workers;
+    const tuning = this.#options.tunnel ?? {};
+    const feed = tunnel({
+      endpoint: context.sourceConnection.endpoint,
+      instance: context.sourceConnection.instanceName,
+      credentials: context.credentials,
+      tunnelId: context.tunnelId,
+      clientTag: this.clientTag,
+      // a channel is its own pipeline here: let it read ahead while its batch commits, so its
+      // micro-batches are as large as a single-worker job's (which spans every channel)
+      maxInFlightBatchesPerChannel: 8,
+      ...tuning,
+      startTokens: workers.startToken,
+      onEvent: (event) => {
+        if (event.kind === 'connected') clientId = event.clientId;
+        this.onTunnelEvent(event);
+        workers.onEvent(event);
+      },
+    });
+    if (this.state === 'starting') this.state = 'running';
+    this.log('info', `reading ${scan.name} (tunnel ${context.tunnelId}) as one of the job's workers, state in table ${state.tableName}, writing ${binding.table.options.tableName}`);
+    this.subscription = feed.subscribe({
+      next: (batch: ChannelBatch) => {
+        this.noteRecords(batch.records.length);
+        workers.deliver(batch);
+      },
+      error: (error: unknown) => {
+        workers.dispose();
+        this.fail(error);
+      },
+    });
+    this.stopFeed = () =>
+      workers.stop(() => {
+        // the last acknowledgements reach the service as the client shuts down
+        this.subscription?.unsubscribe();
+        this.finish();
+      });
+    if (this.stopRequested) this.stopFeed();
+    const share = (): string => {
+      const held = workers.held();
+      return held.length === 0 ? 'no channels' : `channels ${held.join(', ')}`;
+    };
+    let lastShare = '';
+    this.poll = setInterval(() => {
+      context
+        .describe()
+        .then((described) => {
+          this.reached();
+          this.channels = channelProgress(described);
+          this.allChannelsOwned = described.channels.every((channel) => (channel.status === 'OPEN' && channel.clientId !== undefined && channel.clientId !== '') || channel.status === 'TERMINATED');
+          this.othersHoldChannels = described.channels.some((channel) => channel.status === 'OPEN' && channel.clientId !== undefined && channel.clientId !== clientId);
+          const now = share();
+          if (now !== lastShare) {
+            lastShare = now;
+            this.log('info', `this worker (tunnel client ${clientId}) holds ${now} of ${described.channels.length}`);
+          }
+          this.publish();
+        })
+        .catch((error: unknown) => {
+          if (error instanceof DescribeError && error.cause instanceof TransportError) this.unreachable(error.cause);
+        });
+    }, this.#options.progressIntervalMs ?? 2_000);
+    this.poll.unref?.();
+    this.watch = setInterval(() => this.warnIfUnreachable(context.sourceConnection.endpoint), 1_000);
     this.watch.unref?.();
   }
 
@@ -867,7 +1017,7 @@ class SqlStreamJob implements StreamJob {
    * of the job, consuming alongside.
    */
   private checkSoleConsumer(described: TunnelDescription, allowEarlierRuns = false): void {
-    if (!this.analyzed.query.aggregating) return;
+    if (!this.analyzed.query.aggregating || this.analyzed.options.checkpointTable !== null) return;
     const foreign = described.channels.find(
       (channel) =>
         (channel.status === 'OPEN' || channel.status === 'CLOSING') &&
@@ -963,10 +1113,14 @@ class SqlStreamJob implements StreamJob {
           resolve();
           return;
         }
-        if (this.state !== 'running' || this.caughtUp.size === 0) return;
+        if (this.state !== 'running' || (this.caughtUp.size === 0 && this.workers === undefined)) return;
         const metrics = this.metrics.snapshot();
         const quietSince = Math.max(this.lastRecordAt, this.startedAt);
-        const drained = [...this.caughtUp.values()].every((caughtUp) => caughtUp) && this.finishedUnreported.size === 0 && this.assignedUnopened.size === 0;
+        let drained = [...this.caughtUp.values()].every((caughtUp) => caughtUp) && this.finishedUnreported.size === 0 && this.assignedUnopened.size === 0;
+        // one of many workers: the whole job is drained when this worker holds every channel of the
+        // tunnel (a dead worker's leases have expired and moved here) and they are all idle and
+        // committed; while other workers hold channels it keeps running (stop it with SIGTERM)
+        if (this.workers !== undefined) drained &&= this.caughtUp.size > 0 && this.allChannelsOwned && !this.othersHoldChannels;
         if (drained && Date.now() - quietSince >= idleMs && metrics.batches === metrics.batchesCommitted) {
           clearInterval(timer);
           resolve();
@@ -1007,6 +1161,7 @@ class SqlStreamJob implements StreamJob {
   }
 
   private cleanup(): void {
+    this.workers?.dispose();
     if (this.poll !== undefined) clearInterval(this.poll);
     this.poll = undefined;
     if (this.watch !== undefined) clearInterval(this.watch);

@@ -13,7 +13,7 @@
  * columns, then the aggregates under their names. The state is saved with each commit.
  */
 import { defer, map, type OperatorFunction } from 'rxjs';
-import { restoredState, withState, type AggregationView, type TableBatch, type WindowSpec } from './batch.js';
+import { restoredState, withState, type AggregationView, type PartialGroup, type TableBatch, type WindowSpec } from './batch.js';
 import { encodeState } from './checkpoint/state-codec.js';
 import { kernelOf, type Accumulators, type AggregateSpec, type Kernel, type PairInput } from './aggregates.js';
 import { columnOf, valueAt, type Column, type OutputRow, type OutputValue, type RowTable, type Value } from './table.js';
@@ -370,7 +370,24 @@ class GroupTable {
       openTable: once(() => this.resultTable([...this.openGroups()])),
       closes,
       stateKey: this.config.stateKey,
+      updatedPartials: () =>
+        updated.filter((group) => group.mergedInto === undefined).map((group) => ({ start: group.start, end: group.end, keys: group.keys, num: [...group.num], obj: [...group.obj] })),
+      mergedRows: (groups) => groups.map((parts) => this.resultRow(this.merge(parts))),
     };
+  }
+
+  /** One group from partials of it (e.g. one per channel), merged by each kernel's merge. */
+  private merge(parts: readonly PartialGroup[]): Group {
+    const first = parts[0];
+    if (first === undefined) throw new Error('aggregate(): merging no partials');
+    const { kernels, numBase, objBase } = this.config;
+    const group = this.newGroup(first.start, first.end, first.keys);
+    this.groupCount--;
+    for (const part of parts) {
+      const from: Accumulators = { num: Float64Array.from(part.num), obj: [...part.obj] };
+      for (let k = 0; k < kernels.length; k++) (kernels[k] as Kernel).merge(group, from, numBase[k] as number, objBase[k] as number);
+    }
+    return group;
   }
 
   private resultRow(group: Group): OutputRow {

@@ -173,6 +173,22 @@ export interface AggregationView {
   readonly closes: boolean;
   /** the state key of the aggregate, to name its snapshot */
   readonly stateKey: string;
+  /**
+   * The accumulators of the groups this batch changed (update mode's groups), as plain values:
+   * what a job spread over workers stores per (group, channel) and merges (see merge-partials.ts).
+   */
+  updatedPartials?(): readonly PartialGroup[];
+  /** result rows of groups whose partials (any number each, e.g. one per channel) are merged */
+  mergedRows?(groups: readonly (readonly PartialGroup[])[]): OutputRow[];
+}
+
+/** One group's accumulators, JSON-safe once passed through the state codec. */
+export interface PartialGroup {
+  readonly start: number;
+  readonly end: number;
+  readonly keys: readonly Value[];
+  readonly num: readonly number[];
+  readonly obj: readonly unknown[];
 }
 
 export interface MicroBatch<T> {

@@ -20,6 +20,8 @@ export interface ProjectTableOptions {
   readonly keep?: RowPredicate;
   /** the output columns, in order */
   readonly columns: Readonly<Record<string, ColumnCompute>>;
+  /** columns of the batch's own table passed through unchanged after the output columns (when present) */
+  readonly carry?: readonly string[];
 }
 
 export function projectTable(options: ProjectTableOptions): MonoTypeOperatorFunction<TableBatch> {
@@ -28,16 +30,23 @@ export function projectTable(options: ProjectTableOptions): MonoTypeOperatorFunc
   return map((batch) => {
     if (batch.aggregation !== undefined) throw new Error('projectTable(): the batch is still an aggregation; put emitTable() before projectTable()');
     let table = input === undefined ? batch.rows : input(batch.rows);
+    let kept: number[] | undefined;
     if (keep !== undefined && table.length > 0) {
       const flags = keep(table);
       if (flags.length !== table.length) throw new RangeError(`projectTable(): keep returned ${flags.length} flags for ${table.length} rows`);
-      const kept: number[] = [];
+      kept = [];
       for (let i = 0; i < table.length; i++) if (flags[i]) kept.push(i);
       if (kept.length < table.length) table = takeRows(table, kept);
+      else kept = undefined;
     }
     const source = table;
     const columns = new Map<string, Column>();
     for (const [name, compute] of entries) columns.set(name, compute(source));
+    for (const name of options.carry ?? []) {
+      const column = batch.rows.columns.get(name);
+      if (column === undefined) continue;
+      columns.set(name, kept === undefined ? column : (takeRows({ length: batch.rows.length, columns: new Map([[name, column]]) }, kept).columns.get(name) as Column));
+    }
     const projected: RowTable = { length: source.length, columns };
     return { ...batch, rows: projected, windows: undefined };
   });

@@ -16,8 +16,13 @@ import type { TunnelEvent } from './model.js';
 export type StartTokens =
   /** consulted at the first opening of each channel in this worker's lifetime */
   | Readonly<Record<string, string>>
-  /** consulted at every opening of a channel; `undefined` → the service checkpoint */
-  | ((channelId: string) => string | undefined);
+  /**
+   * consulted at every opening of a channel; `undefined` → the service checkpoint. A promise
+   * (a job that keeps its positions in a table and must claim the channel first) delays the
+   * channel's first read until it settles; a rejection fails the opening like a failed
+   * GetCheckpoint (the channel is given back).
+   */
+  | ((channelId: string) => string | undefined | PromiseLike<string | undefined>);
 
 export type { RetryPolicy } from './backoff.js';
 

@@ -95,7 +95,7 @@ class Worker {
   }
 
   /** The token a newly owned channel starts from, when the caller supplied one. */
-  startTokenFor(channelId: string): string | undefined {
+  startTokenFor(channelId: string): string | undefined | PromiseLike<string | undefined> {
     const startTokens = this.options.settings.startTokens;
     if (startTokens === undefined) return undefined;
     if (typeof startTokens === 'function') return startTokens(channelId);
@@ -253,10 +253,30 @@ class TunnelClient {
       slot.start(
         api.getCheckpoint({ tunnelId, clientId: this.clientId, channelId: channel.channelId }).pipe(this.worker.retry<CheckpointPosition>('getCheckpoint')),
         (position) => {
-          const startToken = this.worker.startTokenFor(channel.channelId) ?? position.checkpoint;
-          positions.set(channel.channelId, { ...position, startToken });
-          this.worker.emit({ kind: 'channel-opened', channelId: channel.channelId, version: channel.version, token: startToken, sequenceNumber: position.sequenceNumber });
-          if (--outstanding === 0) this.notifyAll(positions);
+          const opened = (given: string | undefined): void => {
+            const startToken = given ?? position.checkpoint;
+            positions.set(channel.channelId, { ...position, startToken });
+            this.worker.emit({ kind: 'channel-opened', channelId: channel.channelId, version: channel.version, token: startToken, sequenceNumber: position.sequenceNumber });
+            if (--outstanding === 0) this.notifyAll(positions);
+          };
+          const given = this.worker.startTokenFor(channel.channelId);
+          if (given === undefined || typeof given === 'string') {
+            opened(given);
+            return;
+          }
+          // an asynchronous start token (a claim on a job state table): open once it is known
+          let cancelled = false;
+          this.opening.add(() => (cancelled = true));
+          Promise.resolve(given).then(
+            (token) => {
+              if (!cancelled) opened(token);
+            },
+            () => {
+              if (cancelled) return;
+              positions.set(channel.channelId, undefined);
+              if (--outstanding === 0) this.notifyAll(positions);
+            },
+          );
         },
         (error) => {
           if (isFatalError(error, 'getCheckpoint')) {

@@ -73,6 +73,7 @@ describe('the seed script', () => {
       kind: 'stream',
       options: {
         checkpointLocation: '/tmp/spark/cp/job1',
+        checkpointTable: null,
         outputMode: 'update',
         triggerType: 'ProcessingTime',
         triggerIntervalMs: 0,
@@ -154,9 +155,12 @@ describe('table options', () => {
     expect(described(sql)).toEqual([
       `${where(sql, 'version')}: EMR option 'version' is not supported by otsflow (the sink always batches BatchWriteRow requests (≤ 200 rows, ≤ 4 MiB))`,
     ]);
-    expect(errorsOf("CREATE SCAN v ON t USING STREAM OPTIONS(tunnel.id='x', checkpoint.table='m')")[0]?.hint).toBe(
-      "otsflow keeps batch plans and state under the stream's checkpointLocation",
+    expect(errorsOf("CREATE SCAN v ON t USING STREAM OPTIONS(tunnel.id='x', ots.client='m')")[0]?.hint).toBe('otsflow connects to the tunnel with its own client id');
+    // EMR's offsets table is otsflow's job state table, an option of the stream (the hint says where it belongs)
+    expect(errorsOf("CREATE SCAN v ON t USING STREAM OPTIONS(tunnel.id='x', checkpoint.table='m')")[0]?.message).toBe(
+      "unknown option 'checkpoint.table'",
     );
+    expect(optionsOf("CREATE STREAM j OPTIONS(checkpoint.table='job1_state') INSERT INTO s SELECT a FROM v")).toMatchObject({ kind: 'stream', options: { checkpointTable: 'job1_state', checkpointLocation: null } });
   });
 
   it('a key given twice (in any case) is an error that points at both', () => {
@@ -289,7 +293,7 @@ describe('stream options', () => {
   it('defaults: append, ProcessingTime, interval 0, no checkpoint, no watermark', () => {
     expect(optionsOf('CREATE STREAM j INSERT INTO s SELECT a FROM v')).toEqual({
       kind: 'stream',
-      options: { checkpointLocation: null, outputMode: 'append', triggerType: 'ProcessingTime', triggerIntervalMs: 0, watermark: null },
+      options: { checkpointLocation: null, checkpointTable: null, outputMode: 'append', triggerType: 'ProcessingTime', triggerIntervalMs: 0, watermark: null },
     });
   });
 
@@ -298,6 +302,7 @@ describe('stream options', () => {
       kind: 'stream',
       options: {
         checkpointLocation: null,
+        checkpointTable: null,
         outputMode: 'complete',
         triggerType: 'OneTime',
         triggerIntervalMs: 2500,

@@ -55,7 +55,7 @@ describe('tunnel as a replayable source', () => {
     new Observable<ChannelBatch>((subscriber) => {
       let openings = 0;
       const startAt = (): string => {
-        const token = typeof startTokens === 'function' ? startTokens('p0') : openings++ === 0 ? startTokens?.['p0'] : undefined;
+        const token = typeof startTokens === 'function' ? (startTokens('p0') as string | undefined) : openings++ === 0 ? startTokens?.['p0'] : undefined;
         asked.push(token);
         return token ?? 't1';
       };

@@ -545,6 +545,8 @@ export interface JobOptions {
   readonly progress?: boolean;
   /** more command-line flags (e.g. --reset) */
   readonly extraArgs?: readonly string[];
+  /** the working directory of the process (default: the repository) */
+  readonly cwd?: string;
 }
 
 /** `otsflow sql -f examples/orders/job.sql --var …` as a user runs it, in its own process. */
@@ -573,7 +575,7 @@ export function startJob(options: JobOptions): JobProcess {
     ...(options.untilIdle === true ? ['--until-idle', '--idle-ms', String(options.idleMs ?? 1_000)] : []),
   ];
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('OTSFLOW_') && !name.startsWith('ALIBABA_CLOUD_')));
-  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));

@@ -1,0 +1,428 @@
+/**
+ * Job state in a Tablestore table (`checkpoint.table`): what lets one aggregating job run as many
+ * workers on many machines, and continue on any of them after any one is lost.
+ *
+ * One table, primary key (job STRING, k STRING, c STRING), created when missing:
+ *
+ * | row | columns | written by |
+ * | --- | --- | --- |
+ * | (job, `c:<channel>`, ``) | epoch, owner, plan (JSON), commit (JSON) | the channel's owner, fenced by epoch |
+ * | (job, `p:<group>`, `<channel>`) | batch, acc (JSON accumulators) | the channel's owner; a later batch's partial stays |
+ *
+ * A worker that is given a channel by the tunnel *claims* it: reads the channel row and bumps its
+ * epoch with a conditional write (expecting the epoch it read), then continues from the channel's
+ * commit (and re-runs its planned-but-uncommitted batch). Every later plan and commit of the
+ * channel is conditional on that epoch, so a worker that lost the channel (a zombie: paused past
+ * its lease, then resumed) has its next plan or commit refused and stops the channel. Partials are
+ * written only if the stored one is from an earlier batch: a zombie can only repeat what the new
+ * owner replays (the same plan, the same accumulators). Sink rows are merged from every channel's
+ * partials and written with `_otsflow_version` (the sum over the partials of batch id + 1) only when the
+ * stored version is lower (see merge-partials.ts).
+ *
+ * This layer may use the official SDK; the stream layer sees only CheckpointStore and PartialStore.
+ */
+import { createRequire } from 'node:module';
+import * as E from 'fp-ts/lib/Either.js';
+import { serviceErrorFromSdkError } from '../wire/errors.js';
+import { encodeState, decodeState } from '../stream/checkpoint/state-codec.js';
+import { CheckpointError, commitCodec, describeErrors, planCodec, type BatchCommit, type BatchPlan, type CheckpointStore, type RestoredCheckpoint } from '../stream/checkpoint/store.js';
+import type { PartialGroup } from '../stream/batch.js';
+import { VERSION_FIELD, type MergedGroups, type PartialStore } from '../stream/merge-partials.js';
+import type { Sink } from '../stream/sink.js';
+import type { OutputRow, OutputValue } from '../stream/table.js';
+import type { TableConnection } from './tablestore-table.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Sdk = any;
+const TableStore: Sdk = createRequire(import.meta.url)('tablestore');
+
+/** The sink column that holds a merged row's version. */
+export const SINK_VERSION_COLUMN = '_otsflow_version';
+
+export class FencedError extends Error {
+  override readonly name = 'FencedError';
+  constructor(
+    readonly channelId: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class StateTableError extends Error {
+  override readonly name = 'StateTableError';
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+function call(client: Sdk, operation: string, params: Record<string, unknown>, what: string): Promise<Sdk> {
+  return new Promise((resolve, reject) => {
+    client[operation](params, (error: Sdk, data: Sdk) => {
+      if (error === null || error === undefined) {
+        resolve(data);
+        return;
+      }
+      const service = serviceErrorFromSdkError(error);
+      if (service !== undefined) reject(new StateTableError(`${what}: ${service.code} (${service.message})`, service.code));
+      else reject(new StateTableError(`${what}: cannot reach ${String(client.config?.endpoint ?? '')} (${String(error.message ?? error)})`, typeof error.code === 'string' ? error.code : undefined));
+    });
+  });
+}
+
+/** transient failures worth another try (the state calls are idempotent or conditional) */
+const transient = (error: unknown): boolean =>
+  error instanceof StateTableError && (error.code === undefined || /ServerBusy|ServerUnavailable|Timeout|InternalServerError|QuotaExhausted|RowOperationConflict|TableNotReady|PartitionUnavailable|ECONN|EPIPE|ETIMEDOUT|socket/i.test(error.code));
+
+async function retrying<T>(what: () => Promise<T>, attempts = 8): Promise<T> {
+  let delay = 50;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await what();
+    } catch (error) {
+      if (attempt >= attempts || !transient(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay * (0.8 + Math.random() * 0.4)));
+      delay = Math.min(delay * 2, 2_000);
+    }
+  }
+}
+
+const num = (value: unknown): number => (typeof value === 'number' ? value : typeof value === 'object' && value !== null && 'toNumber' in value ? (value as { toNumber(): number }).toNumber() : Number(value));
+const long = (n: number): unknown => TableStore.Long.fromNumber(n);
+
+function attributes(row: Sdk): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (const cell of row?.attributes ?? []) out.set(String(cell.columnName), cell.columnValue);
+  return out;
+}
+
+export interface ChannelClaim {
+  readonly channelId: string;
+  readonly epoch: number;
+  readonly restored: RestoredCheckpoint;
+}
+
+export interface ChannelRecord {
+  readonly channelId: string;
+  readonly epoch: number;
+  readonly owner: string;
+  readonly committedBatch: number | undefined;
+  /** the channel's watermark after its last commit; null before any event time */
+  readonly watermark: number | null;
+}
+
+export interface StateTableOptions extends TableConnection {
+  readonly tableName: string;
+  /** the job's name: every row of it starts with it, so jobs may share a table */
+  readonly job: string;
+}
+
+export class JobStateTable implements PartialStore {
+  readonly tableName: string;
+  readonly location: string;
+  private readonly client: Sdk;
+  private readonly job: string;
+  /** per channel, the epoch this worker holds it with */
+  private readonly epochs = new Map<string, number>();
+
+  constructor(options: StateTableOptions) {
+    this.tableName = options.tableName;
+    this.job = options.job;
+    this.location = `table ${options.tableName} (job ${options.job})`;
+    this.client = new TableStore.Client({
+      endpoint: options.endpoint,
+      instancename: options.instanceName,
+      accessKeyId: options.accessKeyId,
+      secretAccessKey: options.accessKeySecret,
+      ...(options.securityToken === undefined ? {} : { stsToken: options.securityToken }),
+      maxRetries: 0,
+    });
+  }
+
+  /** Creates the table when it is missing. */
+  async ensure(): Promise<'created' | 'exists'> {
+    try {
+      await call(this.client, 'describeTable', { tableName: this.tableName }, `DescribeTable ${this.tableName}`);
+      return 'exists';
+    } catch (error) {
+      if (!(error instanceof StateTableError) || error.code !== 'OTSObjectNotExist') throw error;
+    }
+    try {
+      await call(
+        this.client,
+        'createTable',
+        {
+          tableMeta: { tableName: this.tableName, primaryKey: [{ name: 'job', type: 'STRING' }, { name: 'k', type: 'STRING' }, { name: 'c', type: 'STRING' }] },
+          reservedThroughput: { capacityUnit: { read: 0, write: 0 } },
+          tableOptions: { timeToLive: -1, maxVersions: 1 },
+        },
+        `CreateTable ${this.tableName}`,
+      );
+    } catch (error) {
+      // another worker created it meanwhile
+      if (!(error instanceof StateTableError) || error.code !== 'OTSObjectAlreadyExist') throw error;
+    }
+    return 'created';
+  }
+
+  private key(k: string, c: string): Sdk[] {
+    return [{ job: this.job }, { k }, { c }];
+  }
+
+  /** Takes a channel for `owner`: bumps its epoch, then returns its commit and pending plan. */
+  async claim(channelId: string, owner: string): Promise<ChannelClaim> {
+    return retrying(async () => {
+      const read = await call(this.client, 'getRow', { tableName: this.tableName, primaryKey: this.key(`c:${channelId}`, ''), maxVersions: 1 }, `GetRow ${this.tableName} channel ${channelId}`);
+      const cells = attributes(read.row);
+      const exists = read.row?.primaryKey !== undefined && read.row.primaryKey !== null && cells.size > 0;
+      const epoch = exists ? num(cells.get('epoch')) : 0;
+      const next = epoch + 1;
+      const condition = exists
+        ? new TableStore.Condition(TableStore.RowExistenceExpectation.EXPECT_EXIST, new TableStore.SingleColumnCondition('epoch', long(epoch), TableStore.ComparatorType.EQUAL, false))
+        : new TableStore.Condition(TableStore.RowExistenceExpectation.EXPECT_NOT_EXIST, null);
+      try {
+        await call(
+          this.client,
+          'updateRow',
+          { tableName: this.tableName, condition, primaryKey: this.key(`c:${channelId}`, ''), updateOfAttributeColumns: [{ PUT: [{ epoch: long(next) }, { owner }] }] },
+          `UpdateRow ${this.tableName} channel ${channelId}`,
+        );
+      } catch (error) {
+        if (error instanceof StateTableError && error.code === 'OTSConditionCheckFail') throw new StateTableError(`channel ${channelId} was claimed by another worker at the same time`, 'OTSRowOperationConflict');
+        throw error;
+      }
+      this.epochs.set(channelId, next);
+      const decode = <A>(text: unknown, codec: { decode(value: unknown): E.Either<import('io-ts').Errors, A> }, what: string): A | undefined => {
+        if (typeof text !== 'string') return undefined;
+        const decoded = codec.decode(JSON.parse(text));
+        if (E.isLeft(decoded)) throw new CheckpointError(this.location, `channel ${channelId} ${what}: ${describeErrors(decoded.left)}`);
+        return decoded.right;
+      };
+      const commit = decode<BatchCommit>(cells.get('commit'), commitCodec, 'commit');
+      const plan = decode<BatchPlan>(cells.get('plan'), planCodec, 'plan');
+      const pending = plan !== undefined && plan.batchId === (commit?.batchId ?? -1) + 1 ? plan : undefined;
+      return { channelId, epoch: next, restored: { commit, plan: pending } };
+    });
+  }
+
+  /** Forgets a channel this worker no longer holds (its writes would be refused anyway). */
+  release(channelId: string): void {
+    this.epochs.delete(channelId);
+  }
+
+  private async fencedWrite(channelId: string, column: 'plan' | 'commit', value: string, batchId: number): Promise<void> {
+    const epoch = this.epochs.get(channelId);
+    if (epoch === undefined) throw new FencedError(channelId, `channel ${channelId} is not held by this worker: batch ${batchId} not persisted`);
+    const condition = new TableStore.Condition(TableStore.RowExistenceExpectation.EXPECT_EXIST, new TableStore.SingleColumnCondition('epoch', long(epoch), TableStore.ComparatorType.EQUAL, false));
+    try {
+      await retrying(() =>
+        call(
+          this.client,
+          'updateRow',
+          { tableName: this.tableName, condition, primaryKey: this.key(`c:${channelId}`, ''), updateOfAttributeColumns: [{ PUT: [{ [column]: value }, ...(column === 'commit' ? [{ committed: long(batchId) }] : [])] }] },
+          `UpdateRow ${this.tableName} channel ${channelId} ${column} ${batchId}`,
+        ),
+      );
+    } catch (error) {
+      if (error instanceof StateTableError && error.code === 'OTSConditionCheckFail') {
+        this.epochs.delete(channelId);
+        throw new FencedError(channelId, `channel ${channelId} was taken over by another worker (epoch ${epoch} is no longer current): its ${column} of batch ${batchId} was refused`);
+      }
+      throw error;
+    }
+  }
+
+  /** The checkpoint store of one claimed channel: its plans and commits, fenced by its epoch. */
+  channelStore(claim: ChannelClaim): CheckpointStore {
+    return {
+      location: `${this.location} channel ${claim.channelId}`,
+      load: () => Promise.resolve(E.right(claim.restored)),
+      writePlan: (plan) => this.fencedWrite(claim.channelId, 'plan', JSON.stringify(plan), plan.batchId),
+      writeCommit: (commit) => this.fencedWrite(claim.channelId, 'commit', JSON.stringify(commit), commit.batchId),
+    };
+  }
+
+  /** Every channel row of the job (for the job watermark and what `describe` shows). */
+  async channels(): Promise<ChannelRecord[]> {
+    const out: ChannelRecord[] = [];
+    for (const row of await this.range('c:', 'c;')) {
+      const cells = attributes(row);
+      const k = String(row.primaryKey[1].value);
+      let watermark: number | null = null;
+      const commit = cells.get('commit');
+      if (typeof commit === 'string') watermark = (JSON.parse(commit) as { watermark: number | null }).watermark;
+      const committed = cells.get('committed');
+      out.push({ channelId: k.slice(2), epoch: num(cells.get('epoch')), owner: String(cells.get('owner') ?? ''), committedBatch: committed === undefined ? undefined : num(committed), watermark });
+    }
+    return out;
+  }
+
+  /** rows with job and k in [from, to) */
+  private async range(from: string, to: string, c?: { from: unknown; to: unknown }, columns?: readonly string[]): Promise<Sdk[]> {
+    const rows: Sdk[] = [];
+    let start: Sdk[] | null = [{ job: this.job }, { k: from }, { c: c?.from ?? TableStore.INF_MIN }];
+    const end = [{ job: this.job }, { k: to }, { c: c?.to ?? TableStore.INF_MIN }];
+    while (start !== null) {
+      const data = await retrying(() =>
+        call(this.client, 'getRange', { tableName: this.tableName, direction: TableStore.Direction.FORWARD, inclusiveStartPrimaryKey: start, exclusiveEndPrimaryKey: end, maxVersions: 1, limit: 5000, ...(columns === undefined ? {} : { columnsToGet: columns }) }, `GetRange ${this.tableName}`),
+      );
+      rows.push(...(data.rows ?? []));
+      start = data.nextStartPrimaryKey === null || data.nextStartPrimaryKey === undefined ? null : data.nextStartPrimaryKey.map((cell: Sdk) => ({ [cell.name]: cell.value }));
+    }
+    return rows;
+  }
+
+  // ------------------------------------------------------------------------------ partials
+
+  async mergeGroups(channelId: string, batchId: number, groups: readonly PartialGroup[]): Promise<MergedGroups> {
+    const keys = groups.map((group) => `p:${JSON.stringify(encodeState([group.start, group.end, group.keys]))}`);
+    // write this channel's partials: unless a later batch of the channel already wrote them
+    for (let offset = 0; offset < groups.length; offset += 200) {
+      const rows = groups.slice(offset, offset + 200).map((group, i) => ({
+        type: 'UPDATE',
+        condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, new TableStore.SingleColumnCondition('batch', long(batchId), TableStore.ComparatorType.LESS_EQUAL, true)),
+        primaryKey: this.key(keys[offset + i] as string, channelId),
+        attributeColumns: [{ PUT: [{ batch: long(batchId) }, { acc: JSON.stringify(encodeState({ num: group.num, obj: group.obj })) }] }],
+        returnContent: { returnType: TableStore.ReturnType.Primarykey },
+      }));
+      await this.batchWrite(rows, `partials of channel ${channelId} batch ${batchId}`, new Set(['OTSConditionCheckFail']));
+    }
+    // read every channel's partial of each group. The channel list is read after the partials
+    // were written: a channel missing from it was claimed later, so its partials were written after
+    // ours, and its own merge (which reads after that) sees ours and gets the higher version.
+    const channels = new Set((await this.range('c:', 'c;', undefined, ['epoch'])).map((row) => String(row.primaryKey[1].value).slice(2)));
+    channels.add(channelId);
+    const wanted: { group: number; key: Sdk[] }[] = [];
+    groups.forEach((_, i) => {
+      for (const channel of channels) wanted.push({ group: i, key: this.key(keys[i] as string, channel) });
+    });
+    const parts = groups.map(() => ({ partials: [] as PartialGroup[], version: 0 }));
+    const chunks: (typeof wanted)[] = [];
+    for (let offset = 0; offset < wanted.length; offset += 100) chunks.push(wanted.slice(offset, offset + 100));
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        const rows = await this.batchGet(chunk.map((entry) => entry.key), `partials of ${groups.length} groups`);
+        rows.forEach((row, j) => {
+          if (row === undefined) return;
+          const i = (chunk[j] as { group: number }).group;
+          const group = groups[i] as PartialGroup;
+          const entry = parts[i] as { partials: PartialGroup[]; version: number };
+          // batch + 1: a channel's first partial (batch 0) must raise the version too
+          entry.version += num(row.get('batch')) + 1;
+          const acc = decodeState(JSON.parse(String(row.get('acc')))) as { num: number[]; obj: unknown[] };
+          entry.partials.push({ start: group.start, end: group.end, keys: group.keys, num: acc.num, obj: acc.obj });
+        });
+      }),
+    );
+    return { parts: parts.map((p) => p.partials), versions: parts.map((p) => p.version) };
+  }
+
+  /** the rows at `keys` (undefined where there is none), in order; each failed row is read again */
+  private async batchGet(keys: readonly Sdk[][], what: string): Promise<(Map<string, unknown> | undefined)[]> {
+    const out: (Map<string, unknown> | undefined)[] = new Array(keys.length).fill(undefined);
+    let pending = keys.map((key, index) => ({ key, index }));
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const data = await retrying(() => call(this.client, 'batchGetRow', { tables: [{ tableName: this.tableName, primaryKey: pending.map((entry) => entry.key), maxVersions: 1 }] }, `BatchGetRow ${what}`));
+      const results: Sdk[] = data.tables?.[0] ?? [];
+      const again: typeof pending = [];
+      pending.forEach((entry, j) => {
+        const result = results[j];
+        if (result?.isOk === true) {
+          const cells = new Map<string, unknown>();
+          for (const cell of result.attributes ?? []) cells.set(String(cell.columnName), cell.columnValue);
+          out[entry.index] = cells.size === 0 ? undefined : cells;
+          return;
+        }
+        const error = new StateTableError(`BatchGetRow ${what}: ${String(result?.errorCode ?? 'no result')} (${String(result?.errorMessage ?? '')})`, result?.errorCode ?? undefined);
+        if (!transient(error) || attempt >= 8) throw error;
+        again.push(entry);
+      });
+      pending = again;
+      if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+    return out;
+  }
+
+  private async batchWrite(rows: Sdk[], what: string, harmless: ReadonlySet<string>): Promise<number> {
+    let pending = rows;
+    let refused = 0;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const data = await retrying(() => call(this.client, 'batchWriteRow', { tables: [{ tableName: this.tableName, rows: pending }] }, `BatchWriteRow ${what}`));
+      const results: Sdk[] = data.tables ?? [];
+      const again: Sdk[] = [];
+      results.forEach((result: Sdk, i: number) => {
+        if (result.isOk) return;
+        const code = String(result.errorCode ?? '');
+        if (harmless.has(code)) {
+          refused++;
+          return;
+        }
+        const error = new StateTableError(`BatchWriteRow ${what}: ${code} (${String(result.errorMessage ?? '')})`, code);
+        if (!transient(error) || attempt >= 8) throw error;
+        again.push(pending[i]);
+      });
+      pending = again;
+      if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+    return refused;
+  }
+
+  /**
+   * The sink of a job spread over workers: each row carries its merge version; it is written (a
+   * whole-row put with `_otsflow_version`) only when the stored version is lower.
+   */
+  sink(options: { readonly tableName: string; readonly primaryKey: readonly string[]; readonly longColumns: ReadonlySet<string> }): Sink<OutputRow> & { readonly stale: () => number } {
+    let stale = 0;
+    const sinkClient = this.client;
+    const cell = (name: string, value: OutputValue): unknown => {
+      if (typeof value === 'bigint') return TableStore.Long.fromString(value.toString());
+      if (typeof value === 'number' && options.longColumns.has(name)) return long(value);
+      if (value instanceof Uint8Array) return Buffer.from(value);
+      return value;
+    };
+    const write = async (rows: readonly OutputRow[]): Promise<void> => {
+      for (let offset = 0; offset < rows.length; offset += 200) {
+        const chunk = rows.slice(offset, offset + 200).map((row) => {
+          const version = row[VERSION_FIELD];
+          if (typeof version !== 'number') throw new Error(`merged sink row without a version: ${JSON.stringify(Object.keys(row))}`);
+          const attributeColumns: Sdk[] = [];
+          for (const [name, value] of Object.entries(row)) {
+            if (name === VERSION_FIELD || options.primaryKey.includes(name) || value === null || value === undefined) continue;
+            attributeColumns.push({ [name]: cell(name, value) });
+          }
+          attributeColumns.push({ [SINK_VERSION_COLUMN]: long(version) });
+          return {
+            type: 'PUT',
+            condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, new TableStore.SingleColumnCondition(SINK_VERSION_COLUMN, long(version), TableStore.ComparatorType.LESS_THAN, true)),
+            primaryKey: options.primaryKey.map((name) => ({ [name]: cell(name, row[name] ?? null) })),
+            attributeColumns,
+            returnContent: { returnType: TableStore.ReturnType.Primarykey },
+          };
+        });
+        let pending = chunk;
+        for (let attempt = 1; pending.length > 0; attempt++) {
+          const data = await retrying(() => call(sinkClient, 'batchWriteRow', { tables: [{ tableName: options.tableName, rows: pending }] }, `BatchWriteRow ${options.tableName}`));
+          const again: Sdk[] = [];
+          (data.tables ?? []).forEach((result: Sdk, i: number) => {
+            if (result.isOk) return;
+            const code = String(result.errorCode ?? '');
+            // a merge that saw more is there already
+            if (code === 'OTSConditionCheckFail') {
+              stale++;
+              return;
+            }
+            const error = new StateTableError(`BatchWriteRow ${options.tableName}: ${code} (${String(result.errorMessage ?? '')})`, code);
+            if (!transient(error) || attempt >= 8) throw error;
+            again.push(pending[i]);
+          });
+          pending = again;
+          if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+        }
+      }
+    };
+    return { write: (rows) => write(rows), stale: () => stale };
+  }
+}
