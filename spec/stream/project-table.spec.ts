@@ -48,6 +48,16 @@ describe('projectTable', () => {
     expect(derived).toBe(1);
   });
 
+  it('carries named columns of the batch through unchanged, for the rows `keep` accepts (absent ones are skipped)', () => {
+    testScheduler().run(({ cold, expectObservable }) => {
+      const rows: Record<string, Value>[] = [{ x: 1, v: 10 }, { x: 4, v: 11 }, { x: 7, v: 12 }];
+      const input = (table: RowTable): RowTable => ({ length: table.length, columns: new Map([['x', col('x')(table)]]) });
+      expectObservable(cold('a', { a: tableBatch(0, rows) }).pipe(projectTable({ input, keep: above('x', 2), columns: { y: col('x') }, carry: ['v', 'missing'] }), rowsOf)).toBe('a', {
+        a: [{ y: 4, v: 11 }, { y: 7, v: 12 }],
+      });
+    });
+  });
+
   it('keeps the batch bookkeeping, drops window assignments, and refuses an aggregated batch or a wrong number of flags', () => {
     testScheduler().run(({ cold, expectObservable }) => {
       const batch = { ...tableBatch(3, [{ t: 1 }]), state: { s: 1 } };
