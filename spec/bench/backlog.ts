@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compile, type StreamJob } from '../../lib/sql/index.js';
 import { formatSqlErrors } from '../../lib/sql/printer.js';
-import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, sdkCall, startTunnelEmulator, TableStore, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, readOrderSink, sdkCall, startTunnelEmulator, TableStore, utcBound, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
 
 const ORDERS = Number(process.argv[2] ?? 250_000);
 const SLOW_READ_MS = Number(process.argv[3] ?? 40);
@@ -75,39 +75,11 @@ FROM order_source_stream_view WHERE delay(to_timestamp(timestamp / 1000)) < '2 m
 GROUP BY window(to_timestamp(timestamp / 1000), "45 seconds");`;
 }
 
-async function sinkTotals(env: TunnelEmulator): Promise<Map<string, { count: number; total: number }>> {
-  const rows = new Map<string, { count: number; total: number }>();
-  let start = [{ begin: TableStore.INF_MIN }, { end: TableStore.INF_MIN }];
-  for (;;) {
-    const page = await sdkCall(env.sdk, 'getRange', {
-      tableName: ORDER_SINK_TABLE,
-      direction: TableStore.Direction.FORWARD,
-      inclusiveStartPrimaryKey: start,
-      exclusiveEndPrimaryKey: [{ begin: TableStore.INF_MAX }, { end: TableStore.INF_MAX }],
-      limit: 1000,
-    });
-    for (const row of page.rows) {
-      const pk = Object.fromEntries(row.primaryKey.map((cell: { name: string; value: string }) => [cell.name, cell.value]));
-      const attributes = Object.fromEntries(row.attributes.map((cell: { columnName: string; columnValue: unknown }) => [cell.columnName, cell.columnValue]));
-      rows.set(String(pk.begin), { count: Number(String(attributes.count)), total: attributes.totalPrice as number });
-    }
-    if (page.nextStartPrimaryKey === null) break;
-    start = page.nextStartPrimaryKey.map((cell: { name: string; value: unknown }) => ({ [cell.name]: cell.value }));
-  }
-  return rows;
-}
-
-/** Window start → count and total, computed directly from the orders (UTC bounds as the job prints them). */
-function direct(): Map<string, { count: number; total: number }> {
-  const windows = new Map<string, { count: number; total: number }>();
-  for (let n = 0; n < ORDERS; n++) {
-    const o = order(n);
-    const start = Math.floor(o.timestamp / WINDOW_MS) * WINDOW_MS;
-    const key = new Date(start).toISOString().slice(0, 19).replace('T', ' ');
-    const window = windows.get(key) ?? { count: 0, total: 0 };
-    windows.set(key, { count: window.count + 1, total: window.total + o.price });
-  }
-  return windows;
+/** begin|end → count and total, computed directly from the orders (UTC bounds as the job prints them). */
+function direct(): Map<string, WindowTotal> {
+  const orders = [];
+  for (let n = 0; n < ORDERS; n++) orders.push(order(n));
+  return windowTotals(orders, WINDOW_MS, utcBound);
 }
 
 async function run(env: TunnelEmulator, tunnelName: string, label: string, holdBack: boolean): Promise<void> {
@@ -146,12 +118,12 @@ async function run(env: TunnelEmulator, tunnelName: string, label: string, holdB
     progress.unsubscribe();
     const seconds = ((doneAt === 0 ? performance.now() : doneAt) - started) / 1000;
     const expected = direct();
-    const sink = await sinkTotals(env);
+    const sink = await readOrderSink(env.sdk);
     let equal = sink.size === expected.size;
     let missing = 0;
     for (const [key, want] of expected) {
       const got = sink.get(key);
-      if (got === undefined || got.count !== want.count || got.total !== want.total) equal = false;
+      if (got === undefined || got.count !== want.count || got.totalPrice !== want.totalPrice) equal = false;
       missing += want.count - (got?.count ?? 0);
     }
     const lateWindows = summary.lateWindows;

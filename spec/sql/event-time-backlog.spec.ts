@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile, type StreamJob } from '../../lib/sql/index.js';
 import { formatSqlErrors } from '../../lib/sql/printer.js';
-import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, sdkCall, startTunnelEmulator, TableStore, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, readOrderSink, sdkCall, startTunnelEmulator, TableStore, utcBound, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
 
 const ORDERS = 8_000;
 const WINDOW_MS = 45_000;
@@ -80,43 +80,13 @@ FROM order_source_stream_view WHERE delay(to_timestamp(timestamp / 1000)) < '2 m
 GROUP BY window(to_timestamp(timestamp / 1000), "45 seconds");`;
 }
 
-async function sinkRows(): Promise<Map<string, { count: number; totalPrice: number }>> {
-  const rows = new Map<string, { count: number; totalPrice: number }>();
-  let start = [{ begin: TableStore.INF_MIN }, { end: TableStore.INF_MIN }];
-  for (;;) {
-    const page = await sdkCall(env.sdk, 'getRange', {
-      tableName: ORDER_SINK_TABLE,
-      direction: TableStore.Direction.FORWARD,
-      inclusiveStartPrimaryKey: start,
-      exclusiveEndPrimaryKey: [{ begin: TableStore.INF_MAX }, { end: TableStore.INF_MAX }],
-      limit: 1000,
-    });
-    for (const row of page.rows) {
-      const pk = Object.fromEntries(row.primaryKey.map((cell: { name: string; value: string }) => [cell.name, cell.value]));
-      const attributes = Object.fromEntries(row.attributes.map((cell: { columnName: string; columnValue: unknown }) => [cell.columnName, cell.columnValue]));
-      rows.set(`${pk.begin}|${pk.end}`, { count: Number(String(attributes.count)), totalPrice: attributes.totalPrice as number });
-    }
-    if (page.nextStartPrimaryKey === null) break;
-    start = page.nextStartPrimaryKey.map((cell: { name: string; value: unknown }) => ({ [cell.name]: cell.value }));
-  }
-  return rows;
-}
-
-const utc = (ms: number): string => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 const windowStart = (t: number): number => Math.floor(t / WINDOW_MS) * WINDOW_MS;
 
 /** Count and total per window over every order but the planted ones (UTC bounds, as the job prints them). */
-function direct(planted: ReadonlySet<number>): Map<string, { count: number; totalPrice: number }> {
-  const windows = new Map<string, { count: number; totalPrice: number }>();
-  for (let n = 0; n < ORDERS; n++) {
-    if (planted.has(n)) continue;
-    const o = order(n, planted);
-    const start = windowStart(o.timestamp);
-    const key = `${utc(start)}|${utc(start + WINDOW_MS)}`;
-    const window = windows.get(key) ?? { count: 0, totalPrice: 0 };
-    windows.set(key, { count: window.count + 1, totalPrice: window.totalPrice + o.price });
-  }
-  return windows;
+function direct(planted: ReadonlySet<number>): Map<string, WindowTotal> {
+  const orders = [];
+  for (let n = 0; n < ORDERS; n++) if (!planted.has(n)) orders.push(order(n, planted));
+  return windowTotals(orders, WINDOW_MS, utcBound);
 }
 
 describe('event time over a backlog with one channel held back (default settings)', () => {
@@ -140,7 +110,7 @@ describe('event time over a backlog with one channel held back (default settings
 
     const expected = direct(PLANTED);
     expect(expected.size).toBeGreaterThan(8);
-    expect(await sinkRows()).toEqual(expected);
+    expect(await readOrderSink(env.sdk)).toEqual(expected);
   }, 120_000);
 });
 
@@ -164,7 +134,7 @@ describe('event time over a backlog whose partitions split (default settings)', 
     const { summary } = await runJob('splitting');
     expect(summary.recordsIn).toBe(ORDERS);
     expect(summary.lateRows).toBe(0);
-    expect(await sinkRows()).toEqual(direct(none));
+    expect(await readOrderSink(env.sdk)).toEqual(direct(none));
   }, 180_000);
 });
 
