@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compile, type StreamJob } from '../../lib/sql/index.js';
 import { formatSqlErrors } from '../../lib/sql/printer.js';
-import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, readOrderSink, sdkCall, startTunnelEmulator, TableStore, utcBound, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
+import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, putOrderBatch, readOrderSink, sdkCall, startTunnelEmulator, utcBound, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
 
 const ORDERS = Number(process.argv[2] ?? 250_000);
 const SLOW_READ_MS = Number(process.argv[3] ?? 40);
@@ -42,19 +42,9 @@ async function writeBacklog(env: TunnelEmulator): Promise<void> {
   const worker = async (): Promise<void> => {
     while (next < calls.length) {
       const start = calls[next++] as number;
-      const rows = [];
-      for (let n = start; n < Math.min(ORDERS, start + 200); n++) {
-        const o = order(n);
-        rows.push({
-          type: 'PUT',
-          condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
-          primaryKey: [{ UserId: o.userId }, { OrderId: o.orderId }],
-          attributeColumns: [{ price: o.price }, { timestamp: TableStore.Long.fromNumber(o.timestamp) }],
-          returnContent: { returnType: TableStore.ReturnType.NONE },
-        });
-      }
-      const result = await sdkCall(env.sdk, 'batchWriteRow', { tables: [{ tableName: ORDER_TABLE, rows }] });
-      if (!(result.tables ?? []).every((row: { isOk: boolean }) => row.isOk)) throw new Error('BatchWriteRow failed');
+      const orders = [];
+      for (let n = start; n < Math.min(ORDERS, start + 200); n++) orders.push(order(n));
+      if ((await putOrderBatch(env.sdk, orders)).length > 0) throw new Error('BatchWriteRow failed');
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);

@@ -22,7 +22,7 @@ import { tunnel } from '../../lib/tunnel/tunnel.js';
 import { spawn } from 'node:child_process';
 import { ensureCompiledCli } from './cli-process.js';
 import { ROOT, type Spawned, spawnTs, waitForOutput } from '../emulator/process.js';
-import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, sdkCall, startTunnelEmulator, TableStore, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, putOrders, sdkCall, startTunnelEmulator, TableStore, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
 
 /** The value of one sample of a scrape: `name{labels} value`, labels given as a record (all must match). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -75,19 +75,7 @@ describe('the metrics of a running job', () => {
   it('counts what was written, the late rows dropped, each batch latency, and the lag of every channel', async () => {
     const created = await env.control.createTunnel({ tableName: ORDER_TABLE, tunnelName: 'metrics', tunnelType: 'Stream' });
     if (E.isLeft(created)) throw created.left;
-    for (let start = 0; start < ORDERS; start += 200) {
-      const rows = [];
-      for (let n = start; n < start + 200; n++) {
-        const o = order(n);
-        rows.push({
-          type: 'PUT',
-          condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
-          primaryKey: [{ UserId: o.userId }, { OrderId: o.orderId }],
-          attributeColumns: [{ price: o.price }, { timestamp: TableStore.Long.fromNumber(o.timestamp) }],
-        });
-      }
-      await sdkCall(env.sdk, 'batchWriteRow', { tables: [{ tableName: ORDER_TABLE, rows }] });
-    }
+    await putOrders(env.sdk, order, 0, ORDERS);
     const connection = `endpoint="${env.emulator.endpoint}", access.key.id="${env.emulator.credentials.accessKeyId}", access.key.secret="${env.emulator.credentials.accessKeySecret}", instance.name="${env.emulator.instanceName}"`;
     const text = `
 CREATE TABLE src USING tablestore OPTIONS(${connection}, table.name="${ORDER_TABLE}",

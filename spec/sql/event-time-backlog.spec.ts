@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile, type StreamJob } from '../../lib/sql/index.js';
 import { formatSqlErrors } from '../../lib/sql/printer.js';
-import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, readOrderSink, sdkCall, startTunnelEmulator, TableStore, utcBound, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
+import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, putOrders, readOrderSink, sdkCall, startTunnelEmulator, utcBound, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
 
 const ORDERS = 8_000;
 const WINDOW_MS = 45_000;
@@ -49,20 +49,7 @@ afterAll(async () => {
 });
 
 async function writeBacklog(planted: ReadonlySet<number>): Promise<void> {
-  for (let start = 0; start < ORDERS; start += 200) {
-    const rows = [];
-    for (let n = start; n < Math.min(ORDERS, start + 200); n++) {
-      const o = order(n, planted);
-      rows.push({
-        type: 'PUT',
-        condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
-        primaryKey: [{ UserId: o.userId }, { OrderId: o.orderId }],
-        attributeColumns: [{ price: o.price }, { timestamp: TableStore.Long.fromNumber(o.timestamp) }],
-      });
-    }
-    const result = await sdkCall(env.sdk, 'batchWriteRow', { tables: [{ tableName: ORDER_TABLE, rows }] });
-    expect((result.tables ?? []).every((row: { isOk: boolean }) => row.isOk)).toBe(true);
-  }
+  expect(await putOrders(env.sdk, (n) => order(n, planted), 0, ORDERS)).toBe(0);
 }
 
 function sql(tunnelId: string): string {

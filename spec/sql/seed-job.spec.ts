@@ -12,27 +12,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile, type StreamJob } from '../../lib/sql/index.js';
 import { formatSqlErrors } from '../../lib/sql/printer.js';
-import { createOrderSinkTable, createOrderTable, ORDER_TABLE, readOrderSink, sdkCall, startTunnelEmulator, TableStore, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
+import { createOrderSinkTable, createOrderTable, ORDER_TABLE, putOrders, readOrderSink, startTunnelEmulator, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
 
 /** Order n: event times 170 ms apart from a minute ago, so 3000 orders span 18 windows of 30 s; prices add exactly. */
 const EPOCH = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
 const order = (n: number) => ({ userId: `u${n % 97}`, orderId: `o${String(n).padStart(6, '0')}`, price: (n % 400) + 0.25, timestamp: EPOCH + n * 170 });
 
 async function writeOrders(from: number, count: number): Promise<void> {
-  for (let start = from; start < from + count; start += 200) {
-    const rows = [];
-    for (let n = start; n < Math.min(from + count, start + 200); n++) {
-      const o = order(n);
-      rows.push({
-        type: 'PUT',
-        condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
-        primaryKey: [{ UserId: o.userId }, { OrderId: o.orderId }],
-        attributeColumns: [{ price: o.price }, { timestamp: TableStore.Long.fromNumber(o.timestamp) }],
-      });
-    }
-    const result = await sdkCall(env.sdk, 'batchWriteRow', { tables: [{ tableName: ORDER_TABLE, rows }] });
-    expect((result.tables ?? []).every((row: { isOk: boolean }) => row.isOk)).toBe(true);
-  }
+  expect(await putOrders(env.sdk, order, from, count)).toBe(0);
 }
 
 const SEED = readFileSync(new URL('../fixtures/seed-orders-job.sql', import.meta.url), 'utf8');

@@ -111,22 +111,47 @@ export function order(n: number): { userId: string; orderId: string; price: numb
   return { userId: `u${String(n % 97).padStart(2, '0')}`, orderId: `o${String(n).padStart(7, '0')}`, price: (n % 1000) + 0.25, timestamp: ORDER_EPOCH_MS + BigInt(n) };
 }
 
+/** An OrderSource row: key, price and event time (epoch ms). */
+export interface OrderRow {
+  readonly userId: string;
+  readonly orderId: string;
+  readonly price: number;
+  readonly timestamp: number | bigint;
+}
+
+/** One BatchWriteRow of `orders` into OrderSource; resolves with the rows that failed (none: all written). */
+export async function putOrderBatch(sdk: Sdk, orders: readonly OrderRow[]): Promise<Sdk[]> {
+  const rows = orders.map((o) => ({
+    type: 'PUT',
+    condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
+    primaryKey: [{ UserId: o.userId }, { OrderId: o.orderId }],
+    attributeColumns: [{ price: o.price }, { timestamp: TableStore.Long.fromString(String(o.timestamp)) }],
+    returnContent: { returnType: TableStore.ReturnType.NONE },
+  }));
+  const result = await sdkCall(sdk, 'batchWriteRow', { tables: [{ tableName: ORDER_TABLE, rows }] });
+  return (result.tables ?? []).filter((row: Sdk) => !row.isOk);
+}
+
+/**
+ * Writes `order(n)` for n in [from, from+count) with BatchWriteRow of `batchSize` rows; resolves
+ * with how many rows failed.
+ */
+export async function putOrders(sdk: Sdk, order: (n: number) => OrderRow, from: number, count: number, batchSize = 200): Promise<number> {
+  let failed = 0;
+  for (let start = from; start < from + count; start += batchSize) {
+    const orders = [];
+    for (let n = start; n < Math.min(from + count, start + batchSize); n++) orders.push(order(n));
+    failed += (await putOrderBatch(sdk, orders)).length;
+  }
+  return failed;
+}
+
 /** Writes orders [from, from+count) with BatchWriteRow of `batchSize` rows. */
 export async function writeOrders(sdk: Sdk, from: number, count: number, batchSize = 200, price: (n: number) => number = (n) => order(n).price): Promise<void> {
   for (let start = from; start < from + count; start += batchSize) {
-    const rows = [];
-    for (let n = start; n < Math.min(from + count, start + batchSize); n++) {
-      const o = order(n);
-      rows.push({
-        type: 'PUT',
-        condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
-        primaryKey: [{ UserId: o.userId }, { OrderId: o.orderId }],
-        attributeColumns: [{ price: price(n) }, { timestamp: TableStore.Long.fromString(String(o.timestamp)) }],
-        returnContent: { returnType: TableStore.ReturnType.NONE },
-      });
-    }
-    const result = await sdkCall(sdk, 'batchWriteRow', { tables: [{ tableName: ORDER_TABLE, rows }] });
-    const failed = (result.tables ?? []).filter((row: Sdk) => !row.isOk);
+    const orders = [];
+    for (let n = start; n < Math.min(from + count, start + batchSize); n++) orders.push({ ...order(n), price: price(n) });
+    const failed = await putOrderBatch(sdk, orders);
     if (failed.length > 0) throw new Error(`BatchWriteRow: ${failed.length} rows failed: ${JSON.stringify(failed[0])}`);
   }
 }
