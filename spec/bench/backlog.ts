@@ -20,9 +20,8 @@ import * as E from 'fp-ts/lib/Either.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compile, type StreamJob } from '../../lib/sql/index.js';
-import { formatSqlErrors } from '../../lib/sql/printer.js';
 import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, putOrderBatch, readOrderSink, sdkCall, startTunnelEmulator, utcBound, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
+import { compileJob } from '../sql/compiled-job.js';
 
 const ORDERS = Number(process.argv[2] ?? 250_000);
 const SLOW_READ_MS = Number(process.argv[3] ?? 40);
@@ -83,14 +82,7 @@ async function run(env: TunnelEmulator, tunnelName: string, label: string, holdB
   env.tunnels.faults.setPlan({ unavailableRate: 0, dropRate: 0, seed: 1, ...(holdBack ? { slowReads: { [held]: SLOW_READ_MS } } : {}) });
   const checkpoint = mkdtempSync(join(tmpdir(), 'otsflow-bench-backlog-cp-'));
   try {
-    const compiled = compile(sql(env, tunnelId, checkpoint), { timeZone: 'UTC' });
-    if (E.isLeft(compiled)) throw new Error(formatSqlErrors(sql(env, tunnelId, checkpoint), compiled.left));
-    let job: StreamJob | undefined;
-    for (const statement of compiled.right.statements) {
-      const result = await statement.run();
-      if (result.kind === 'job') job = result.job;
-    }
-    if (job === undefined) throw new Error('no stream job');
+    const job = await compileJob(sql(env, tunnelId, checkpoint), { timeZone: 'UTC' });
     const started = performance.now();
     const cpuStart = process.cpuUsage();
     let doneAt = 0;

@@ -14,8 +14,6 @@ import { join } from 'node:path';
 import { filter, first, firstValueFrom, from, map, mergeMap, scan } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { metricsRegistry, registerJobMetrics, serveMetrics, countReadRecords } from '../../lib/cli/metrics-endpoint.js';
-import { compile, type StreamJob } from '../../lib/sql/index.js';
-import { formatSqlErrors } from '../../lib/sql/printer.js';
 import { tunnelControl } from '../../lib/tunnel/control.js';
 import { createHttpTransport } from '../../lib/tunnel/http-transport.js';
 import { tunnel } from '../../lib/tunnel/tunnel.js';
@@ -23,6 +21,7 @@ import { spawn } from 'node:child_process';
 import { ensureCompiledCli } from './cli-process.js';
 import { ROOT, type Spawned, spawnTs, waitForOutput } from '../emulator/process.js';
 import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, putOrders, sdkCall, startTunnelEmulator, TableStore, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import { compileJob } from '../sql/compiled-job.js';
 
 /** The value of one sample of a scrape: `name{labels} value`, labels given as a record (all must match). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -88,14 +87,7 @@ INSERT INTO sink
 SELECT CAST(window.start AS String) AS begin, CAST(window.end AS String) AS end, count(*) AS count, CAST(sum(price) AS Double) AS totalPrice
 FROM view WHERE delay(to_timestamp(timestamp / 1000)) < '2 minutes'
 GROUP BY window(to_timestamp(timestamp / 1000), "30 seconds");`;
-    const compiled = compile(text, { timeZone: 'UTC', progressIntervalMs: 200 });
-    if (E.isLeft(compiled)) throw new Error(formatSqlErrors(text, compiled.left));
-    let job: StreamJob | undefined;
-    for (const statement of compiled.right.statements) {
-      const result = await statement.run();
-      if (result.kind === 'job') job = result.job;
-    }
-    if (job === undefined) throw new Error('no stream job');
+    const job = await compileJob(text, { timeZone: 'UTC', progressIntervalMs: 200 });
     const registry = metricsRegistry();
     registerJobMetrics(registry).add(job);
     const endpoint = await serveMetrics(registry, { port: 0 });

@@ -8,9 +8,9 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compile, type JobProgress, type StreamJob } from '../../lib/sql/index.js';
-import { formatSqlErrors } from '../../lib/sql/printer.js';
+import type { JobProgress } from '../../lib/sql/index.js';
 import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, startTunnelEmulator, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import { compileJob } from './compiled-job.js';
 
 const ORDERS = 6_000;
 const PER_BATCH = 500;
@@ -57,14 +57,7 @@ describe('per-channel lag over a backlog', () => {
     env.tunnels.faults.setPlan({ unavailableRate: 0, dropRate: 0, seed: 1, slowReads: { [channels[1] as string]: 150 } });
 
     const text = sql(created.right.tunnelId);
-    const compiled = compile(text, { timeZone: 'UTC', progressIntervalMs: 200 });
-    if (E.isLeft(compiled)) throw new Error(formatSqlErrors(text, compiled.left));
-    let job: StreamJob | undefined;
-    for (const statement of compiled.right.statements) {
-      const result = await statement.run();
-      if (result.kind === 'job') job = result.job;
-    }
-    if (job === undefined) throw new Error('no stream job');
+    const job = await compileJob(text, { timeZone: 'UTC', progressIntervalMs: 200 });
     const seen: { at: number; progress: JobProgress }[] = [];
     job.progress.subscribe((progress) => seen.push({ at: Date.now(), progress }));
     job.start();

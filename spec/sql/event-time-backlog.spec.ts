@@ -17,9 +17,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compile, type StreamJob } from '../../lib/sql/index.js';
-import { formatSqlErrors } from '../../lib/sql/printer.js';
+import type { StreamJob } from '../../lib/sql/index.js';
 import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, putOrders, readOrderSink, sdkCall, startTunnelEmulator, utcBound, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
+import { compileJob } from './compiled-job.js';
 
 const ORDERS = 8_000;
 const WINDOW_MS = 45_000;
@@ -141,14 +141,7 @@ async function runJob(tunnelName: string): Promise<{ summary: Awaited<ReturnType
   const logs: string[] = [];
   rmSync(checkpoint, { recursive: true, force: true });
   const text = sql(described.right.tunnel.tunnelId);
-  const compiled = compile(text, { timeZone: 'UTC', onLog: (_level, message) => logs.push(message) });
-  if (E.isLeft(compiled)) throw new Error(formatSqlErrors(text, compiled.left));
-  let job: StreamJob | undefined;
-  for (const statement of compiled.right.statements) {
-    const result = await statement.run();
-    if (result.kind === 'job') job = result.job;
-  }
-  if (job === undefined) throw new Error('no stream job');
+  const job = await compileJob(text, { timeZone: 'UTC', onLog: (_level, message) => logs.push(message) });
   job.start();
   await job.untilIdle(1_000);
   return { summary: await job.stop(), logs };

@@ -10,9 +10,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compile, type StreamJob } from '../../lib/sql/index.js';
-import { formatSqlErrors } from '../../lib/sql/printer.js';
+import type { StreamJob } from '../../lib/sql/index.js';
 import { createOrderSinkTable, createOrderTable, ORDER_TABLE, putOrders, readOrderSink, startTunnelEmulator, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
+import { compileJob } from './compiled-job.js';
 
 /** Order n: event times 170 ms apart from a minute ago, so 3000 orders span 18 windows of 30 s; prices add exactly. */
 const EPOCH = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
@@ -50,14 +50,7 @@ function installed(tunnelId: string): string {
 }
 
 async function startJob(sql: string): Promise<StreamJob> {
-  const compiled = compile(sql, { timeZone: 'Asia/Shanghai', tunnel: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 2_000, readBackoff: { initialMs: 5, multiplier: 2, maxMs: 50 } }, progressIntervalMs: 200 });
-  if (E.isLeft(compiled)) throw new Error(formatSqlErrors(sql, compiled.left));
-  let job: StreamJob | undefined;
-  for (const statement of compiled.right.statements) {
-    const result = await statement.run();
-    if (result.kind === 'job') job = result.job;
-  }
-  if (job === undefined) throw new Error('the seed script has no stream job');
+  const job = await compileJob(sql, { timeZone: 'Asia/Shanghai', tunnel: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 2_000, readBackoff: { initialMs: 5, multiplier: 2, maxMs: 50 } }, progressIntervalMs: 200 });
   job.start();
   return job;
 }
