@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, putOrderBatch, readOrderSink, sdkCall, startTunnelEmulator, utcBound, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
-import { compileJob } from '../sql/compiled-job.js';
+import { compileJob, eventTimeJobSql } from '../sql/compiled-job.js';
 
 const ORDERS = Number(process.argv[2] ?? 250_000);
 const SLOW_READ_MS = Number(process.argv[3] ?? 40);
@@ -49,20 +49,7 @@ async function writeBacklog(env: TunnelEmulator): Promise<void> {
   await Promise.all([worker(), worker(), worker(), worker()]);
 }
 
-function sql(env: TunnelEmulator, tunnelId: string, checkpoint: string): string {
-  const connection = `endpoint="${env.emulator.endpoint}", access.key.id="${env.emulator.credentials.accessKeyId}", access.key.secret="${env.emulator.credentials.accessKeySecret}", instance.name="${env.emulator.instanceName}"`;
-  return `
-CREATE TABLE order_source USING tablestore OPTIONS(${connection}, table.name="${ORDER_TABLE}",
-  catalog='{"columns": {"UserId": {"type": "string"}, "OrderId": {"type": "string"}, "price": {"type": "double"}, "timestamp": {"type": "long"}}}');
-CREATE TABLE order_stream_sink USING tablestore OPTIONS(${connection}, table.name="${ORDER_SINK_TABLE}",
-  catalog='{"columns": {"begin": {"type": "string"}, "end": {"type": "string"}, "count": {"type": "long"}, "totalPrice": {"type": "double"}}}');
-CREATE SCAN order_source_stream_view ON order_source USING STREAM OPTIONS(tunnel.id="${tunnelId}", maxoffsetsperchannel="10000");
-CREATE STREAM job1 OPTIONS(checkpointLocation='${checkpoint}', outputMode='update')
-INSERT INTO order_stream_sink
-SELECT CAST(window.start AS String) AS begin, CAST(window.end AS String) AS end, count(*) AS count, CAST(sum(price) AS Double) AS totalPrice
-FROM order_source_stream_view WHERE delay(to_timestamp(timestamp / 1000)) < '2 minutes'
-GROUP BY window(to_timestamp(timestamp / 1000), "45 seconds");`;
-}
+const sql = (env: TunnelEmulator, tunnelId: string, checkpoint: string): string => eventTimeJobSql(env.emulator, tunnelId, checkpoint);
 
 /** begin|end → count and total, computed directly from the orders (UTC bounds as the job prints them). */
 function direct(): Map<string, WindowTotal> {

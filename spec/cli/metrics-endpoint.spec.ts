@@ -20,8 +20,8 @@ import { tunnel } from '../../lib/tunnel/tunnel.js';
 import { spawn } from 'node:child_process';
 import { ensureCompiledCli } from './cli-process.js';
 import { ROOT, type Spawned, spawnTs, waitForOutput } from '../emulator/process.js';
-import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, putOrders, sdkCall, startTunnelEmulator, TableStore, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
-import { compileJob } from '../sql/compiled-job.js';
+import { createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, putOrders, sdkCall, startOrderEmulator, TableStore, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import { compileJob, connectionOptions, ORDER_SINK_CATALOG, ORDER_SOURCE_CATALOG } from '../sql/compiled-job.js';
 
 /** The value of one sample of a scrape: `name{labels} value`, labels given as a record (all must match). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -61,9 +61,7 @@ describe('the metrics of a running job', () => {
   let env: TunnelEmulator;
 
   beforeAll(async () => {
-    env = await startTunnelEmulator({ partitions: 4 });
-    await createOrderTable(env.sdk);
-    await createOrderSinkTable(env.sdk);
+    env = await startOrderEmulator();
   });
   afterAll(async () => {
     await env?.close();
@@ -75,12 +73,12 @@ describe('the metrics of a running job', () => {
     const created = await env.control.createTunnel({ tableName: ORDER_TABLE, tunnelName: 'metrics', tunnelType: 'Stream' });
     if (E.isLeft(created)) throw created.left;
     await putOrders(env.sdk, order, 0, ORDERS);
-    const connection = `endpoint="${env.emulator.endpoint}", access.key.id="${env.emulator.credentials.accessKeyId}", access.key.secret="${env.emulator.credentials.accessKeySecret}", instance.name="${env.emulator.instanceName}"`;
+    const connection = connectionOptions(env.emulator);
     const text = `
 CREATE TABLE src USING tablestore OPTIONS(${connection}, table.name="${ORDER_TABLE}",
-  catalog='{"columns": {"UserId": {"type": "string"}, "OrderId": {"type": "string"}, "price": {"type": "double"}, "timestamp": {"type": "long"}}}');
+  ${ORDER_SOURCE_CATALOG});
 CREATE TABLE sink USING tablestore OPTIONS(${connection}, table.name="${ORDER_SINK_TABLE}",
-  catalog='{"columns": {"begin": {"type": "string"}, "end": {"type": "string"}, "count": {"type": "long"}, "totalPrice": {"type": "double"}}}');
+  ${ORDER_SINK_CATALOG});
 CREATE SCAN view ON src USING STREAM OPTIONS(tunnel.id="${created.right.tunnelId}", maxoffsetsperchannel="1000");
 CREATE STREAM metered OPTIONS(outputMode='update')
 INSERT INTO sink
@@ -149,18 +147,16 @@ describe('otsflow sql --metrics-port', () => {
 
   it('serves the running job\'s figures until Ctrl-C: every record written is counted as read', async () => {
     ensureCompiledCli();
-    env = await startTunnelEmulator({ partitions: 2 });
-    await createOrderTable(env.sdk);
-    await createOrderSinkTable(env.sdk);
+    env = await startOrderEmulator({ partitions: 2 });
     const created = await env.control.createTunnel({ tableName: ORDER_TABLE, tunnelName: 'cli', tunnelType: 'Stream' });
     if (E.isLeft(created)) throw created.left;
     const ORDERS = 1_500;
     await writeOrders(env.sdk, 0, ORDERS);
     const connection = `endpoint="${env.emulator.endpoint}", access.key.id="${env.emulator.credentials.accessKeyId}", access.key.secret="\${secret}", instance.name="${env.emulator.instanceName}"`;
     const text = `CREATE TABLE src USING tablestore OPTIONS(${connection}, table.name="${ORDER_TABLE}",
-  catalog='{"columns": {"UserId": {"type": "string"}, "OrderId": {"type": "string"}, "price": {"type": "double"}, "timestamp": {"type": "long"}}}');
+  ${ORDER_SOURCE_CATALOG});
 CREATE TABLE sink USING tablestore OPTIONS(${connection}, table.name="${ORDER_SINK_TABLE}",
-  catalog='{"columns": {"begin": {"type": "string"}, "end": {"type": "string"}, "count": {"type": "long"}, "totalPrice": {"type": "double"}}}');
+  ${ORDER_SINK_CATALOG});
 CREATE SCAN view ON src USING STREAM OPTIONS(tunnel.id="${created.right.tunnelId}");
 CREATE STREAM clijob OPTIONS(outputMode='update')
 INSERT INTO sink SELECT CAST(window.start AS String) AS begin, CAST(window.end AS String) AS end, count(*) AS count, CAST(sum(price) AS Double) AS totalPrice

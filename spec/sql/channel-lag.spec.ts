@@ -9,8 +9,8 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobProgress } from '../../lib/sql/index.js';
-import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, startTunnelEmulator, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
-import { compileJob } from './compiled-job.js';
+import { ORDER_SINK_TABLE, ORDER_TABLE, startOrderEmulator, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import { compileJob, connectionOptions, ORDER_SINK_CATALOG, ORDER_SOURCE_CATALOG } from './compiled-job.js';
 
 const ORDERS = 6_000;
 const PER_BATCH = 500;
@@ -18,9 +18,7 @@ const PER_BATCH = 500;
 let env: TunnelEmulator;
 
 beforeAll(async () => {
-  env = await startTunnelEmulator({ partitions: 4 });
-  await createOrderTable(env.sdk);
-  await createOrderSinkTable(env.sdk);
+  env = await startOrderEmulator();
 });
 
 afterAll(async () => {
@@ -28,12 +26,12 @@ afterAll(async () => {
 });
 
 function sql(tunnelId: string): string {
-  const connection = `endpoint="${env.emulator.endpoint}", access.key.id="${env.emulator.credentials.accessKeyId}", access.key.secret="${env.emulator.credentials.accessKeySecret}", instance.name="${env.emulator.instanceName}"`;
+  const connection = connectionOptions(env.emulator);
   return `
 CREATE TABLE order_source USING tablestore OPTIONS(${connection}, table.name="${ORDER_TABLE}",
-  catalog='{"columns": {"UserId": {"type": "string"}, "OrderId": {"type": "string"}, "price": {"type": "double"}, "timestamp": {"type": "long"}}}');
+  ${ORDER_SOURCE_CATALOG});
 CREATE TABLE order_stream_sink USING tablestore OPTIONS(${connection}, table.name="${ORDER_SINK_TABLE}",
-  catalog='{"columns": {"begin": {"type": "string"}, "end": {"type": "string"}, "count": {"type": "long"}, "totalPrice": {"type": "double"}}}');
+  ${ORDER_SINK_CATALOG});
 CREATE SCAN order_source_stream_view ON order_source USING STREAM OPTIONS(tunnel.id="${tunnelId}", maxoffsetsperchannel="${PER_BATCH}");
 CREATE STREAM job1 OPTIONS(outputMode='update')
 INSERT INTO order_stream_sink

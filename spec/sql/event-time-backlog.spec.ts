@@ -18,8 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamJob } from '../../lib/sql/index.js';
-import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, putOrders, readOrderSink, sdkCall, startTunnelEmulator, utcBound, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
-import { compileJob } from './compiled-job.js';
+import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, putOrders, readOrderSink, sdkCall, startOrderEmulator, utcBound, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
+import { compileJob, eventTimeJobSql } from './compiled-job.js';
 
 const ORDERS = 8_000;
 const WINDOW_MS = 45_000;
@@ -37,9 +37,7 @@ let env: TunnelEmulator;
 let checkpoint: string;
 
 beforeAll(async () => {
-  env = await startTunnelEmulator({ partitions: 4 });
-  await createOrderTable(env.sdk);
-  await createOrderSinkTable(env.sdk);
+  env = await startOrderEmulator();
   checkpoint = mkdtempSync(join(tmpdir(), 'otsflow-event-time-cp-'));
 });
 
@@ -52,20 +50,7 @@ async function writeBacklog(planted: ReadonlySet<number>): Promise<void> {
   expect(await putOrders(env.sdk, (n) => order(n, planted), 0, ORDERS)).toBe(0);
 }
 
-function sql(tunnelId: string): string {
-  const connection = `endpoint="${env.emulator.endpoint}", access.key.id="${env.emulator.credentials.accessKeyId}", access.key.secret="${env.emulator.credentials.accessKeySecret}", instance.name="${env.emulator.instanceName}"`;
-  return `
-CREATE TABLE order_source USING tablestore OPTIONS(${connection}, table.name="${ORDER_TABLE}",
-  catalog='{"columns": {"UserId": {"type": "string"}, "OrderId": {"type": "string"}, "price": {"type": "double"}, "timestamp": {"type": "long"}}}');
-CREATE TABLE order_stream_sink USING tablestore OPTIONS(${connection}, table.name="${ORDER_SINK_TABLE}",
-  catalog='{"columns": {"begin": {"type": "string"}, "end": {"type": "string"}, "count": {"type": "long"}, "totalPrice": {"type": "double"}}}');
-CREATE SCAN order_source_stream_view ON order_source USING STREAM OPTIONS(tunnel.id="${tunnelId}", maxoffsetsperchannel="10000");
-CREATE STREAM job1 OPTIONS(checkpointLocation='${checkpoint}', outputMode='update')
-INSERT INTO order_stream_sink
-SELECT CAST(window.start AS String) AS begin, CAST(window.end AS String) AS end, count(*) AS count, CAST(sum(price) AS Double) AS totalPrice
-FROM order_source_stream_view WHERE delay(to_timestamp(timestamp / 1000)) < '2 minutes'
-GROUP BY window(to_timestamp(timestamp / 1000), "45 seconds");`;
-}
+const sql = (tunnelId: string): string => eventTimeJobSql(env.emulator, tunnelId, checkpoint);
 
 const windowStart = (t: number): number => Math.floor(t / WINDOW_MS) * WINDOW_MS;
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamJob } from '../../lib/sql/index.js';
-import { createOrderSinkTable, createOrderTable, ORDER_TABLE, putOrders, readOrderSink, startTunnelEmulator, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
+import { ORDER_TABLE, putOrders, readOrderSink, startOrderEmulator, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
 import { compileJob } from './compiled-job.js';
 
 /** Order n: event times 170 ms apart from a minute ago, so 3000 orders span 18 windows of 30 s; prices add exactly. */
@@ -28,9 +28,7 @@ let env: TunnelEmulator;
 let checkpoint: string;
 
 beforeAll(async () => {
-  env = await startTunnelEmulator({ partitions: 4 });
-  await createOrderTable(env.sdk);
-  await createOrderSinkTable(env.sdk);
+  env = await startOrderEmulator();
   checkpoint = mkdtempSync(join(tmpdir(), 'otsflow-seed-cp-'));
 });
 

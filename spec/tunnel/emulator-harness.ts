@@ -70,6 +70,14 @@ export async function startTunnelEmulator(settings: TunnelServiceSettings = {}):
   };
 }
 
+/** The seed scenario's emulator: 4 stream partitions, OrderSource and OrderStreamSink created. */
+export async function startOrderEmulator(settings: TunnelServiceSettings = {}): Promise<TunnelEmulator> {
+  const env = await startTunnelEmulator({ partitions: 4, ...settings });
+  await createOrderTable(env.sdk);
+  await createOrderSinkTable(env.sdk);
+  return env;
+}
+
 export const sdkCall = (sdk: Sdk, operation: string, params: Record<string, unknown>): Promise<Sdk> =>
   new Promise((resolve, reject) => {
     sdk[operation](params, (error: unknown, data: Sdk) => (error ? reject(error instanceof Error ? error : new Error(JSON.stringify(error))) : resolve(data)));
