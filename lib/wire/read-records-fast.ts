@@ -34,44 +34,64 @@ function varint(buf: Uint8Array, p: number, end: number): number {
   return 0;
 }
 
-function record(buf: Uint8Array, p: number, end: number): TunnelRecord | undefined {
+/** what recordFields found: the action and the record's (and origin record's) byte range */
+let fieldAction: ActionType = 'PUT_ROW';
+let fieldRecordStart = -1;
+let fieldRecordEnd = -1;
+let fieldOriginStart = -1;
+let fieldOriginEnd = -1;
+
+/**
+ * The fields of one Record message in [p, end): action (0x08), record bytes (0x12) and, where
+ * `originTaken`, origin record bytes (0x1a), each at most once; sets the field* variables. False
+ * for anything else: an unknown field or action, a repeated field, a missing action or record.
+ */
+function recordFields(buf: Uint8Array, p: number, end: number, originTaken: boolean): boolean {
   let action: ActionType | undefined;
-  let recordBytes: Uint8Array | undefined;
-  let origin: Uint8Array | undefined;
+  fieldRecordStart = -1;
+  fieldOriginStart = -1;
   while (p < end) {
     const tag = buf[p++]!;
     if (tag === 0x08) {
-      if (action !== undefined) return undefined;
+      if (action !== undefined) return false;
       const value = varint(buf, p, end);
-      if (varintEnd < 0) return undefined;
+      if (varintEnd < 0) return false;
       action = ACTIONS[value];
-      if (action === undefined) return undefined;
+      if (action === undefined) return false;
       p = varintEnd;
-    } else if (tag === 0x12 || tag === 0x1a) {
+    } else if (tag === 0x12 || (tag === 0x1a && originTaken)) {
       const length = varint(buf, p, end);
-      if (varintEnd < 0 || varintEnd + length > end) return undefined;
-      const view = buf.subarray(varintEnd, varintEnd + length);
+      if (varintEnd < 0 || varintEnd + length > end) return false;
       if (tag === 0x12) {
-        if (recordBytes !== undefined) return undefined;
-        recordBytes = view;
+        if (fieldRecordStart >= 0) return false;
+        fieldRecordStart = varintEnd;
+        fieldRecordEnd = varintEnd + length;
       } else {
-        if (origin !== undefined) return undefined;
-        origin = view;
+        if (fieldOriginStart >= 0) return false;
+        fieldOriginStart = varintEnd;
+        fieldOriginEnd = varintEnd + length;
       }
       p = varintEnd + length;
     } else {
-      return undefined;
+      return false;
     }
   }
-  if (action === undefined || recordBytes === undefined) return undefined;
-  return origin === undefined ? { actionType: action, record: recordBytes } : { actionType: action, record: recordBytes, originRecord: origin };
+  if (action === undefined || fieldRecordStart < 0) return false;
+  fieldAction = action;
+  return true;
 }
 
-export function decodeReadRecordsResponseFast(bytes: Uint8Array): ReadRecordsResponse | undefined {
-  // views of a plain Uint8Array, as the generic codec's (a Buffer's subarray would be a Buffer)
-  const buf = Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
+/** what walkResponse found besides the records */
+let walkedToken = '';
+let walkedMayMore: boolean | undefined;
+
+/**
+ * The fields of a ReadRecordsResponse: each record (0x0a) handed to `onRecord` as its byte range,
+ * the ASCII next token (0x12, required, once) and mayMoreRecord (0x18, at most once); sets
+ * walkedToken and walkedMayMore. False for anything else, or where `onRecord` declines a record.
+ */
+function walkResponse(buf: Uint8Array, onRecord: (start: number, end: number) => boolean): boolean {
   const end = buf.length;
-  const records: TunnelRecord[] = [];
   let nextToken: string | undefined;
   let mayMoreRecord: boolean | undefined;
   let p = 0;
@@ -79,34 +99,48 @@ export function decodeReadRecordsResponseFast(bytes: Uint8Array): ReadRecordsRes
     const tag = buf[p++]!;
     if (tag === 0x0a || tag === 0x12) {
       const length = varint(buf, p, end);
-      if (varintEnd < 0 || varintEnd + length > end) return undefined;
+      if (varintEnd < 0 || varintEnd + length > end) return false;
       const start = varintEnd;
       p = start + length;
       if (tag === 0x0a) {
-        const item = record(buf, start, p);
-        if (item === undefined) return undefined;
-        records.push(item);
+        if (!onRecord(start, p)) return false;
       } else {
-        if (nextToken !== undefined) return undefined;
+        if (nextToken !== undefined) return false;
         let text = '';
         for (let i = start; i < p; i++) {
           const byte = buf[i]!;
-          if (byte >= 0x80) return undefined;
+          if (byte >= 0x80) return false;
           text += String.fromCharCode(byte);
         }
         nextToken = text;
       }
     } else if (tag === 0x18) {
-      if (mayMoreRecord !== undefined || p >= end) return undefined;
+      if (mayMoreRecord !== undefined || p >= end) return false;
       const byte = buf[p++]!;
-      if (byte > 1) return undefined;
+      if (byte > 1) return false;
       mayMoreRecord = byte === 1;
     } else {
-      return undefined;
+      return false;
     }
   }
-  if (nextToken === undefined) return undefined;
-  return mayMoreRecord === undefined ? { records, nextToken } : { records, nextToken, mayMoreRecord };
+  if (nextToken === undefined) return false;
+  walkedToken = nextToken;
+  walkedMayMore = mayMoreRecord;
+  return true;
+}
+
+export function decodeReadRecordsResponseFast(bytes: Uint8Array): ReadRecordsResponse | undefined {
+  // views of a plain Uint8Array, as the generic codec's (a Buffer's subarray would be a Buffer)
+  const buf = Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
+  const records: TunnelRecord[] = [];
+  const walked = walkResponse(buf, (start, end) => {
+    if (!recordFields(buf, start, end, true)) return false;
+    const record = buf.subarray(fieldRecordStart, fieldRecordEnd);
+    records.push(fieldOriginStart < 0 ? { actionType: fieldAction, record } : { actionType: fieldAction, record, originRecord: buf.subarray(fieldOriginStart, fieldOriginEnd) });
+    return true;
+  });
+  if (!walked) return undefined;
+  return walkedMayMore === undefined ? { records, nextToken: walkedToken } : { records, nextToken: walkedToken, mayMoreRecord: walkedMayMore };
 }
 
 /** A ReadRecordsResponse whose records are decoded straight into change records. */
@@ -128,69 +162,17 @@ export interface ReadRecordsChanges {
  */
 export function decodeReadRecordsChanges(bytes: Uint8Array): ReadRecordsChanges | undefined {
   const buf = bytes;
-  const end = buf.length;
   const changes: ChangeRecord[] = [];
-  let nextToken: string | undefined;
-  let mayMoreRecord: boolean | undefined;
   let byteSize = 0;
-  let p = 0;
-  while (p < end) {
-    const tag = buf[p++]!;
-    if (tag === 0x0a || tag === 0x12) {
-      const length = varint(buf, p, end);
-      if (varintEnd < 0 || varintEnd + length > end) return undefined;
-      const start = varintEnd;
-      p = start + length;
-      if (tag === 0x0a) {
-        // the record message: action (0x08) and record bytes (0x12), nothing else taken here
-        let action: ActionType | undefined;
-        let recordStart = -1;
-        let recordEnd = -1;
-        let q = start;
-        while (q < p) {
-          const field = buf[q++]!;
-          if (field === 0x08) {
-            if (action !== undefined) return undefined;
-            const value = varint(buf, q, p);
-            if (varintEnd < 0) return undefined;
-            action = ACTIONS[value];
-            if (action === undefined) return undefined;
-            q = varintEnd;
-          } else if (field === 0x12) {
-            if (recordStart >= 0) return undefined;
-            const size = varint(buf, q, p);
-            if (varintEnd < 0 || varintEnd + size > p) return undefined;
-            recordStart = varintEnd;
-            recordEnd = varintEnd + size;
-            q = recordEnd;
-          } else {
-            return undefined;
-          }
-        }
-        if (action === undefined || recordStart < 0) return undefined;
-        const change = decodeChangeRecordFastAt(buf, recordStart, recordEnd, action);
-        if (change === undefined) return undefined;
-        changes.push(change);
-        byteSize += recordEnd - recordStart;
-      } else {
-        if (nextToken !== undefined) return undefined;
-        let text = '';
-        for (let i = start; i < p; i++) {
-          const byte = buf[i]!;
-          if (byte >= 0x80) return undefined;
-          text += String.fromCharCode(byte);
-        }
-        nextToken = text;
-      }
-    } else if (tag === 0x18) {
-      if (mayMoreRecord !== undefined || p >= end) return undefined;
-      const byte = buf[p++]!;
-      if (byte > 1) return undefined;
-      mayMoreRecord = byte === 1;
-    } else {
-      return undefined;
-    }
-  }
-  if (nextToken === undefined) return undefined;
-  return mayMoreRecord === undefined ? { changes, nextToken, byteSize } : { changes, nextToken, mayMoreRecord, byteSize };
+  const walked = walkResponse(buf, (start, end) => {
+    // the record message: action and record bytes, no origin record taken here
+    if (!recordFields(buf, start, end, false)) return false;
+    const change = decodeChangeRecordFastAt(buf, fieldRecordStart, fieldRecordEnd, fieldAction);
+    if (change === undefined) return false;
+    changes.push(change);
+    byteSize += fieldRecordEnd - fieldRecordStart;
+    return true;
+  });
+  if (!walked) return undefined;
+  return walkedMayMore === undefined ? { changes, nextToken: walkedToken, byteSize } : { changes, nextToken: walkedToken, mayMoreRecord: walkedMayMore, byteSize };
 }

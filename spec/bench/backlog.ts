@@ -20,9 +20,8 @@ import * as E from 'fp-ts/lib/Either.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compile, type StreamJob } from '../../lib/sql/index.js';
-import { formatSqlErrors } from '../../lib/sql/printer.js';
-import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, sdkCall, startTunnelEmulator, TableStore, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, putOrderBatch, readOrderSink, sdkCall, startTunnelEmulator, utcBound, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
+import { compileJob, eventTimeJobSql } from '../sql/compiled-job.js';
 
 const ORDERS = Number(process.argv[2] ?? 250_000);
 const SLOW_READ_MS = Number(process.argv[3] ?? 40);
@@ -42,72 +41,21 @@ async function writeBacklog(env: TunnelEmulator): Promise<void> {
   const worker = async (): Promise<void> => {
     while (next < calls.length) {
       const start = calls[next++] as number;
-      const rows = [];
-      for (let n = start; n < Math.min(ORDERS, start + 200); n++) {
-        const o = order(n);
-        rows.push({
-          type: 'PUT',
-          condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
-          primaryKey: [{ UserId: o.userId }, { OrderId: o.orderId }],
-          attributeColumns: [{ price: o.price }, { timestamp: TableStore.Long.fromNumber(o.timestamp) }],
-          returnContent: { returnType: TableStore.ReturnType.NONE },
-        });
-      }
-      const result = await sdkCall(env.sdk, 'batchWriteRow', { tables: [{ tableName: ORDER_TABLE, rows }] });
-      if (!(result.tables ?? []).every((row: { isOk: boolean }) => row.isOk)) throw new Error('BatchWriteRow failed');
+      const orders = [];
+      for (let n = start; n < Math.min(ORDERS, start + 200); n++) orders.push(order(n));
+      if ((await putOrderBatch(env.sdk, orders)).length > 0) throw new Error('BatchWriteRow failed');
     }
   };
   await Promise.all([worker(), worker(), worker(), worker()]);
 }
 
-function sql(env: TunnelEmulator, tunnelId: string, checkpoint: string): string {
-  const connection = `endpoint="${env.emulator.endpoint}", access.key.id="${env.emulator.credentials.accessKeyId}", access.key.secret="${env.emulator.credentials.accessKeySecret}", instance.name="${env.emulator.instanceName}"`;
-  return `
-CREATE TABLE order_source USING tablestore OPTIONS(${connection}, table.name="${ORDER_TABLE}",
-  catalog='{"columns": {"UserId": {"type": "string"}, "OrderId": {"type": "string"}, "price": {"type": "double"}, "timestamp": {"type": "long"}}}');
-CREATE TABLE order_stream_sink USING tablestore OPTIONS(${connection}, table.name="${ORDER_SINK_TABLE}",
-  catalog='{"columns": {"begin": {"type": "string"}, "end": {"type": "string"}, "count": {"type": "long"}, "totalPrice": {"type": "double"}}}');
-CREATE SCAN order_source_stream_view ON order_source USING STREAM OPTIONS(tunnel.id="${tunnelId}", maxoffsetsperchannel="10000");
-CREATE STREAM job1 OPTIONS(checkpointLocation='${checkpoint}', outputMode='update')
-INSERT INTO order_stream_sink
-SELECT CAST(window.start AS String) AS begin, CAST(window.end AS String) AS end, count(*) AS count, CAST(sum(price) AS Double) AS totalPrice
-FROM order_source_stream_view WHERE delay(to_timestamp(timestamp / 1000)) < '2 minutes'
-GROUP BY window(to_timestamp(timestamp / 1000), "45 seconds");`;
-}
+const sql = (env: TunnelEmulator, tunnelId: string, checkpoint: string): string => eventTimeJobSql(env.emulator, tunnelId, checkpoint);
 
-async function sinkTotals(env: TunnelEmulator): Promise<Map<string, { count: number; total: number }>> {
-  const rows = new Map<string, { count: number; total: number }>();
-  let start = [{ begin: TableStore.INF_MIN }, { end: TableStore.INF_MIN }];
-  for (;;) {
-    const page = await sdkCall(env.sdk, 'getRange', {
-      tableName: ORDER_SINK_TABLE,
-      direction: TableStore.Direction.FORWARD,
-      inclusiveStartPrimaryKey: start,
-      exclusiveEndPrimaryKey: [{ begin: TableStore.INF_MAX }, { end: TableStore.INF_MAX }],
-      limit: 1000,
-    });
-    for (const row of page.rows) {
-      const pk = Object.fromEntries(row.primaryKey.map((cell: { name: string; value: string }) => [cell.name, cell.value]));
-      const attributes = Object.fromEntries(row.attributes.map((cell: { columnName: string; columnValue: unknown }) => [cell.columnName, cell.columnValue]));
-      rows.set(String(pk.begin), { count: Number(String(attributes.count)), total: attributes.totalPrice as number });
-    }
-    if (page.nextStartPrimaryKey === null) break;
-    start = page.nextStartPrimaryKey.map((cell: { name: string; value: unknown }) => ({ [cell.name]: cell.value }));
-  }
-  return rows;
-}
-
-/** Window start → count and total, computed directly from the orders (UTC bounds as the job prints them). */
-function direct(): Map<string, { count: number; total: number }> {
-  const windows = new Map<string, { count: number; total: number }>();
-  for (let n = 0; n < ORDERS; n++) {
-    const o = order(n);
-    const start = Math.floor(o.timestamp / WINDOW_MS) * WINDOW_MS;
-    const key = new Date(start).toISOString().slice(0, 19).replace('T', ' ');
-    const window = windows.get(key) ?? { count: 0, total: 0 };
-    windows.set(key, { count: window.count + 1, total: window.total + o.price });
-  }
-  return windows;
+/** begin|end → count and total, computed directly from the orders (UTC bounds as the job prints them). */
+function direct(): Map<string, WindowTotal> {
+  const orders = [];
+  for (let n = 0; n < ORDERS; n++) orders.push(order(n));
+  return windowTotals(orders, WINDOW_MS, utcBound);
 }
 
 async function run(env: TunnelEmulator, tunnelName: string, label: string, holdBack: boolean): Promise<void> {
@@ -121,14 +69,7 @@ async function run(env: TunnelEmulator, tunnelName: string, label: string, holdB
   env.tunnels.faults.setPlan({ unavailableRate: 0, dropRate: 0, seed: 1, ...(holdBack ? { slowReads: { [held]: SLOW_READ_MS } } : {}) });
   const checkpoint = mkdtempSync(join(tmpdir(), 'otsflow-bench-backlog-cp-'));
   try {
-    const compiled = compile(sql(env, tunnelId, checkpoint), { timeZone: 'UTC' });
-    if (E.isLeft(compiled)) throw new Error(formatSqlErrors(sql(env, tunnelId, checkpoint), compiled.left));
-    let job: StreamJob | undefined;
-    for (const statement of compiled.right.statements) {
-      const result = await statement.run();
-      if (result.kind === 'job') job = result.job;
-    }
-    if (job === undefined) throw new Error('no stream job');
+    const job = await compileJob(sql(env, tunnelId, checkpoint), { timeZone: 'UTC' });
     const started = performance.now();
     const cpuStart = process.cpuUsage();
     let doneAt = 0;
@@ -146,12 +87,12 @@ async function run(env: TunnelEmulator, tunnelName: string, label: string, holdB
     progress.unsubscribe();
     const seconds = ((doneAt === 0 ? performance.now() : doneAt) - started) / 1000;
     const expected = direct();
-    const sink = await sinkTotals(env);
+    const sink = await readOrderSink(env.sdk);
     let equal = sink.size === expected.size;
     let missing = 0;
     for (const [key, want] of expected) {
       const got = sink.get(key);
-      if (got === undefined || got.count !== want.count || got.total !== want.total) equal = false;
+      if (got === undefined || got.count !== want.count || got.totalPrice !== want.totalPrice) equal = false;
       missing += want.count - (got?.count ?? 0);
     }
     const lateWindows = summary.lateWindows;

@@ -7,11 +7,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as E from 'fp-ts/lib/Either.js';
-import { compile } from '../../lib/sql/compile.js';
-import { formatSqlErrors } from '../../lib/sql/printer.js';
-import type { StreamJob } from '../../lib/sql/session.js';
 import type { JobRun } from './seed-job.js';
+import { compileJob } from '../sql/compiled-job.js';
 
 interface Settings {
   readonly endpoint: string;
@@ -25,7 +22,7 @@ interface Settings {
 const settings = JSON.parse(process.env['SEED_JOB'] ?? '') as Settings;
 const sqlFile = fileURLToPath(new URL('../../examples/orders/job.sql', import.meta.url));
 const sql = readFileSync(sqlFile, 'utf8');
-const compiled = compile(sql, {
+const job = await compileJob(sql, {
   timeZone: 'UTC',
   variables: {
     endpoint: settings.endpoint,
@@ -36,13 +33,6 @@ const compiled = compile(sql, {
     checkpoint: settings.checkpoint,
   },
 });
-if (E.isLeft(compiled)) throw new Error(formatSqlErrors(sql, compiled.left));
-let job: StreamJob | undefined;
-for (const statement of compiled.right.statements) {
-  const result = await statement.run();
-  if (result.kind === 'job') job = result.job;
-}
-if (job === undefined) throw new Error('the seed SQL defines no stream job');
 const running = job;
 
 // PROFILE=dir: a V8 CPU profile of the run alone (start() to the last commit), not of the startup

@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
 import { createHttpTransport } from '../../lib/tunnel/http-transport.js';
 import { tunnelControl } from '../../lib/tunnel/control.js';
-import { createOrderSinkTable, createOrderTable, order, ORDER_SINK_TABLE, ORDER_TABLE, sdkCall, TableStore, writeOrders } from '../tunnel/emulator-harness.js';
+import { createOrderSinkTable, createOrderTable, order, ORDER_TABLE, readOrderSink, sdkClient, utcBound, windowTotals, writeOrders, type WindowTotal } from '../tunnel/emulator-harness.js';
 
 const ROWS = Number(process.env['ROWS'] ?? 250_000);
 /** job runs, each over a Stream tunnel of its own created before the writes (so each reads all ROWS) */
@@ -54,52 +54,16 @@ const emulatorProcess = spawn(process.execPath, ['--import', 'tsx', fileURLToPat
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const emulator = JSON.parse(await firstLine(emulatorProcess.stdout as NodeJS.ReadableStream)) as Endpoint;
-const sdk = new TableStore.Client({
-  endpoint: emulator.endpoint,
-  instancename: emulator.instanceName,
-  accessKeyId: emulator.credentials.accessKeyId,
-  secretAccessKey: emulator.credentials.accessKeySecret,
-  maxRetries: 0,
-});
+const sdk = sdkClient(emulator);
 
-/** begin|end (epoch ms) → count and total in cents, straight from the written orders */
-function expectedWindows(): Map<string, { count: number; cents: number }> {
-  const windows = new Map<string, { count: number; cents: number }>();
-  for (let n = 0; n < ROWS; n++) {
-    const o = order(n);
-    const start = Math.floor(Number(o.timestamp) / 30_000) * 30_000;
-    const key = `${start}|${start + 30_000}`;
-    const window = windows.get(key) ?? { count: 0, cents: 0 };
-    window.count++;
-    window.cents += Math.round(o.price * 100);
-    windows.set(key, window);
-  }
-  return windows;
+/** begin|end (UTC, as the job prints them: it runs with TZ=UTC below) → count and total, straight from the written orders */
+function expectedWindows(): Map<string, WindowTotal> {
+  const orders = [];
+  for (let n = 0; n < ROWS; n++) orders.push(order(n));
+  return windowTotals(orders, 30_000, utcBound);
 }
 
-async function readSink(): Promise<Map<string, { count: number; cents: number }>> {
-  const rows = new Map<string, { count: number; cents: number }>();
-  // the job runs in UTC (TZ below): begin/end are 'yyyy-MM-dd HH:mm:ss' in UTC
-  const epoch = (text: string): number => Date.parse(`${text.replace(' ', 'T')}Z`);
-  let start: unknown[] = [{ begin: TableStore.INF_MIN }, { end: TableStore.INF_MIN }];
-  for (;;) {
-    const page = await sdkCall(sdk, 'getRange', {
-      tableName: ORDER_SINK_TABLE,
-      direction: TableStore.Direction.FORWARD,
-      inclusiveStartPrimaryKey: start,
-      exclusiveEndPrimaryKey: [{ begin: TableStore.INF_MAX }, { end: TableStore.INF_MAX }],
-      limit: 1000,
-    });
-    for (const row of page.rows) {
-      const pk = Object.fromEntries(row.primaryKey.map((c: { name: string; value: unknown }) => [c.name, String(c.value)]));
-      const cells = Object.fromEntries(row.attributes.map((c: { columnName: string; columnValue: unknown }) => [c.columnName, c.columnValue]));
-      rows.set(`${epoch(pk['begin'] as string)}|${epoch(pk['end'] as string)}`, { count: Number(String(cells['count'])), cents: Math.round(Number(cells['totalPrice']) * 100) });
-    }
-    if (page.nextStartPrimaryKey === null || page.nextStartPrimaryKey === undefined) break;
-    start = page.nextStartPrimaryKey.map((c: { name: string; value: unknown }) => ({ [c.name]: c.value }));
-  }
-  return rows;
-}
+const cents = (price: number | undefined): number | undefined => (price === undefined ? undefined : Math.round(price * 100));
 
 try {
   await createOrderTable(sdk);
@@ -146,8 +110,8 @@ try {
   );
 
   const expected = expectedWindows();
-  const actual = await readSink();
-  const wrong = [...expected].filter(([key, want]) => actual.get(key)?.count !== want.count || actual.get(key)?.cents !== want.cents);
+  const actual = await readOrderSink(sdk);
+  const wrong = [...expected].filter(([key, want]) => actual.get(key)?.count !== want.count || cents(actual.get(key)?.totalPrice) !== cents(want.totalPrice));
   if (wrong.length > 0 || actual.size !== expected.size) {
     throw new Error(`the sink disagrees with the direct computation: ${wrong.length} of ${expected.size} windows differ, ${actual.size} windows in the sink`);
   }

@@ -16,6 +16,7 @@ import * as vm from 'node:vm';
 import { EMPTY, lastValueFrom, Observable, tap, toArray } from 'rxjs';
 import type { ChangeRecord } from '../../lib/wire/types.js';
 import { memorySink } from '../../lib/sinks/memory-sink.js';
+import { ORDER_CATALOG, syntheticOrder } from './synthetic-orders.js';
 import {
   aggregate,
   commitAfter,
@@ -29,31 +30,15 @@ import {
   tumbling,
   WINDOW,
   withWatermark,
-  type Catalog,
   type SourceBatch,
   type WindowBounds,
 } from '../../lib/stream/index.js';
 
-const catalog: Catalog = { columns: { UserId: { type: 'string' }, OrderId: { type: 'string' }, price: { type: 'double' }, timestamp: { type: 'long' } } };
+const catalog = ORDER_CATALOG;
 const WINDOW_MS = 30_000;
 const BATCH = 10_000;
-const BASE = Date.UTC(2024, 0, 1);
 
-/** Rows spread over `spanMs` of event time with a little disorder, as a busy order table would produce. */
-function order(i: number, total: number, spanMs: number): ChangeRecord {
-  const jitter = (i * 7919) % 500;
-  return {
-    action: 'PUT_ROW',
-    primaryKey: [
-      { name: 'UserId', value: `u${i % 1000}` },
-      { name: 'OrderId', value: `o${i}` },
-    ],
-    cells: [
-      { op: 'put', name: 'price', value: ((i * 31) % 10_000) / 100 },
-      { op: 'put', name: 'timestamp', value: BigInt(BASE + Math.floor((i * spanMs) / total) + jitter) },
-    ],
-  };
-}
+const order = syntheticOrder;
 
 function handLoop(records: readonly ChangeRecord[]): Map<number, { count: number; total: number }> {
   const windows = new Map<number, { count: number; total: number }>();

@@ -18,7 +18,7 @@ import { createHttpTransport } from '../../lib/tunnel/http-transport.js';
 import { tunnelControl } from '../../lib/tunnel/control.js';
 import type { TunnelType } from '../../lib/tunnel/control.js';
 import type { ChannelBatch } from '../../lib/tunnel/model.js';
-import { createOrderTable, ORDER_TABLE, TableStore, writeOrders } from '../tunnel/emulator-harness.js';
+import { createOrderTable, ORDER_TABLE, sdkClient, writeOrders } from '../tunnel/emulator-harness.js';
 
 const ROWS = Number(process.env['ROWS'] ?? 200_000);
 const MAX_IN_FLIGHT = 2;
@@ -37,13 +37,7 @@ const emulator = await new Promise<Endpoint>((resolve) => {
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', (line) => resolve(JSON.parse(line) as Endpoint));
 });
 
-const sdk = new TableStore.Client({
-  endpoint: emulator.endpoint,
-  instancename: emulator.instanceName,
-  accessKeyId: emulator.credentials.accessKeyId,
-  secretAccessKey: emulator.credentials.accessKeySecret,
-  maxRetries: 0,
-});
+const sdk = sdkClient(emulator);
 const transport = createHttpTransport({ endpoint: emulator.endpoint, instance: emulator.instanceName, credentials: emulator.credentials, requestTimeoutMs: 60_000 });
 const control = tunnelControl(transport);
 

@@ -11,27 +11,14 @@
 import { lastValueFrom, toArray } from 'rxjs';
 import type { ChangeRecord } from '../../lib/wire/types.js';
 import { memorySink } from '../../lib/sinks/memory-sink.js';
-import { aggregate, commitAfter, count, decodeRows, emit, memorySource, microBatch, sum, tumbling, WINDOW, withWatermark, type Catalog } from '../../lib/stream/index.js';
+import { ORDER_CATALOG, syntheticOrder } from './synthetic-orders.js';
+import { aggregate, commitAfter, count, decodeRows, emit, memorySource, microBatch, sum, tumbling, WINDOW, withWatermark } from '../../lib/stream/index.js';
 
-const catalog: Catalog = { columns: { UserId: { type: 'string' }, OrderId: { type: 'string' }, price: { type: 'double' }, timestamp: { type: 'long' } } };
+const catalog = ORDER_CATALOG;
 const TOTAL = 1_000_000;
 const CHANNELS = 4;
-const BASE = Date.UTC(2024, 0, 1);
 
-function order(i: number): ChangeRecord {
-  const jitter = (i * 7919) % 500;
-  return {
-    action: 'PUT_ROW',
-    primaryKey: [
-      { name: 'UserId', value: `u${i % 1000}` },
-      { name: 'OrderId', value: `o${i}` },
-    ],
-    cells: [
-      { op: 'put', name: 'price', value: ((i * 31) % 10_000) / 100 },
-      { op: 'put', name: 'timestamp', value: BigInt(BASE + Math.floor((i * 3_600_000) / TOTAL) + jitter) },
-    ],
-  };
-}
+const order = (i: number): ChangeRecord => syntheticOrder(i, TOTAL, 3_600_000);
 
 const channels: Record<string, ChangeRecord[][]> = {};
 for (let c = 0; c < CHANNELS; c++) {

@@ -14,15 +14,14 @@ import { join } from 'node:path';
 import { filter, first, firstValueFrom, from, map, mergeMap, scan } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { metricsRegistry, registerJobMetrics, serveMetrics, countReadRecords } from '../../lib/cli/metrics-endpoint.js';
-import { compile, type StreamJob } from '../../lib/sql/index.js';
-import { formatSqlErrors } from '../../lib/sql/printer.js';
 import { tunnelControl } from '../../lib/tunnel/control.js';
 import { createHttpTransport } from '../../lib/tunnel/http-transport.js';
 import { tunnel } from '../../lib/tunnel/tunnel.js';
 import { spawn } from 'node:child_process';
 import { ensureCompiledCli } from './cli-process.js';
 import { ROOT, type Spawned, spawnTs, waitForOutput } from '../emulator/process.js';
-import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, sdkCall, startTunnelEmulator, TableStore, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import { createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, putOrders, sdkCall, startOrderEmulator, TableStore, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import { compileJob, connectionOptions, ORDER_SINK_CATALOG, ORDER_SOURCE_CATALOG } from '../sql/compiled-job.js';
 
 /** The value of one sample of a scrape: `name{labels} value`, labels given as a record (all must match). */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -62,9 +61,7 @@ describe('the metrics of a running job', () => {
   let env: TunnelEmulator;
 
   beforeAll(async () => {
-    env = await startTunnelEmulator({ partitions: 4 });
-    await createOrderTable(env.sdk);
-    await createOrderSinkTable(env.sdk);
+    env = await startOrderEmulator();
   });
   afterAll(async () => {
     await env?.close();
@@ -75,39 +72,20 @@ describe('the metrics of a running job', () => {
   it('counts what was written, the late rows dropped, each batch latency, and the lag of every channel', async () => {
     const created = await env.control.createTunnel({ tableName: ORDER_TABLE, tunnelName: 'metrics', tunnelType: 'Stream' });
     if (E.isLeft(created)) throw created.left;
-    for (let start = 0; start < ORDERS; start += 200) {
-      const rows = [];
-      for (let n = start; n < start + 200; n++) {
-        const o = order(n);
-        rows.push({
-          type: 'PUT',
-          condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
-          primaryKey: [{ UserId: o.userId }, { OrderId: o.orderId }],
-          attributeColumns: [{ price: o.price }, { timestamp: TableStore.Long.fromNumber(o.timestamp) }],
-        });
-      }
-      await sdkCall(env.sdk, 'batchWriteRow', { tables: [{ tableName: ORDER_TABLE, rows }] });
-    }
-    const connection = `endpoint="${env.emulator.endpoint}", access.key.id="${env.emulator.credentials.accessKeyId}", access.key.secret="${env.emulator.credentials.accessKeySecret}", instance.name="${env.emulator.instanceName}"`;
+    await putOrders(env.sdk, order, 0, ORDERS);
+    const connection = connectionOptions(env.emulator);
     const text = `
 CREATE TABLE src USING tablestore OPTIONS(${connection}, table.name="${ORDER_TABLE}",
-  catalog='{"columns": {"UserId": {"type": "string"}, "OrderId": {"type": "string"}, "price": {"type": "double"}, "timestamp": {"type": "long"}}}');
+  ${ORDER_SOURCE_CATALOG});
 CREATE TABLE sink USING tablestore OPTIONS(${connection}, table.name="${ORDER_SINK_TABLE}",
-  catalog='{"columns": {"begin": {"type": "string"}, "end": {"type": "string"}, "count": {"type": "long"}, "totalPrice": {"type": "double"}}}');
+  ${ORDER_SINK_CATALOG});
 CREATE SCAN view ON src USING STREAM OPTIONS(tunnel.id="${created.right.tunnelId}", maxoffsetsperchannel="1000");
 CREATE STREAM metered OPTIONS(outputMode='update')
 INSERT INTO sink
 SELECT CAST(window.start AS String) AS begin, CAST(window.end AS String) AS end, count(*) AS count, CAST(sum(price) AS Double) AS totalPrice
 FROM view WHERE delay(to_timestamp(timestamp / 1000)) < '2 minutes'
 GROUP BY window(to_timestamp(timestamp / 1000), "30 seconds");`;
-    const compiled = compile(text, { timeZone: 'UTC', progressIntervalMs: 200 });
-    if (E.isLeft(compiled)) throw new Error(formatSqlErrors(text, compiled.left));
-    let job: StreamJob | undefined;
-    for (const statement of compiled.right.statements) {
-      const result = await statement.run();
-      if (result.kind === 'job') job = result.job;
-    }
-    if (job === undefined) throw new Error('no stream job');
+    const job = await compileJob(text, { timeZone: 'UTC', progressIntervalMs: 200 });
     const registry = metricsRegistry();
     registerJobMetrics(registry).add(job);
     const endpoint = await serveMetrics(registry, { port: 0 });
@@ -169,18 +147,16 @@ describe('otsflow sql --metrics-port', () => {
 
   it('serves the running job\'s figures until Ctrl-C: every record written is counted as read', async () => {
     ensureCompiledCli();
-    env = await startTunnelEmulator({ partitions: 2 });
-    await createOrderTable(env.sdk);
-    await createOrderSinkTable(env.sdk);
+    env = await startOrderEmulator({ partitions: 2 });
     const created = await env.control.createTunnel({ tableName: ORDER_TABLE, tunnelName: 'cli', tunnelType: 'Stream' });
     if (E.isLeft(created)) throw created.left;
     const ORDERS = 1_500;
     await writeOrders(env.sdk, 0, ORDERS);
     const connection = `endpoint="${env.emulator.endpoint}", access.key.id="${env.emulator.credentials.accessKeyId}", access.key.secret="\${secret}", instance.name="${env.emulator.instanceName}"`;
     const text = `CREATE TABLE src USING tablestore OPTIONS(${connection}, table.name="${ORDER_TABLE}",
-  catalog='{"columns": {"UserId": {"type": "string"}, "OrderId": {"type": "string"}, "price": {"type": "double"}, "timestamp": {"type": "long"}}}');
+  ${ORDER_SOURCE_CATALOG});
 CREATE TABLE sink USING tablestore OPTIONS(${connection}, table.name="${ORDER_SINK_TABLE}",
-  catalog='{"columns": {"begin": {"type": "string"}, "end": {"type": "string"}, "count": {"type": "long"}, "totalPrice": {"type": "double"}}}');
+  ${ORDER_SINK_CATALOG});
 CREATE SCAN view ON src USING STREAM OPTIONS(tunnel.id="${created.right.tunnelId}");
 CREATE STREAM clijob OPTIONS(outputMode='update')
 INSERT INTO sink SELECT CAST(window.start AS String) AS begin, CAST(window.end AS String) AS end, count(*) AS count, CAST(sum(price) AS Double) AS totalPrice

@@ -6,7 +6,7 @@
  * `otsflow emulator` in a child process with the defaults a user gets; the in-process specs
  * check each bound with small limits.
  */
-import { request as httpRequest } from 'node:http';
+import { type IncomingMessage, request as httpRequest } from 'node:http';
 import { type Socket, connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEmulator, DEFAULT_UNAUTHENTICATED_LIMITS, startEmulator } from '../../lib/emulator/index.js';
@@ -17,6 +17,26 @@ import { condition, ok, sdkClient } from './sdk.js';
 import { type RunningChild, mb, runUploadAttack, startEmulatorProcess } from './upload-attack.js';
 
 const BODY = Math.floor(4.9 * 1024 * 1024);
+
+/** What the emulator answered to a raw request: status, Connection header, error code and message, and when. */
+interface Answer {
+  readonly status: number;
+  readonly connection: string | undefined;
+  readonly code: string;
+  readonly message: string;
+  readonly afterMs: number;
+}
+
+/** Reads a response whose body is an Error message into an Answer (`started`: when the request began). */
+const answerOf = (started: number, resolve: (answer: Answer) => void, reject: (error: Error) => void) => (res: IncomingMessage): void => {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => {
+    const decoded = decodeErrorBody(Buffer.concat(chunks));
+    if (decoded._tag === 'Left') return reject(new Error('not an Error body'));
+    resolve({ status: res.statusCode ?? 0, connection: res.headers.connection ?? undefined, code: decoded.right.code, message: decoded.right.message ?? "", afterMs: Date.now() - started });
+  });
+};
 
 describe('stalled unauthenticated uploads against `otsflow emulator` (defaults)', () => {
   let dir: ReturnType<typeof tempDir>;
@@ -85,27 +105,11 @@ describe('unauthenticated bounds, one at a time (small limits)', () => {
     dir.remove();
   });
 
-  interface Answer {
-    readonly status: number;
-    readonly connection: string | undefined;
-    readonly code: string;
-    readonly message: string;
-    readonly afterMs: number;
-  }
-
   /** Sends the headers and `sent` bytes of a body declared `declared` long; resolves with the answer. */
   const send = (headers: Record<string, string>, declared: number, sent: number): Promise<Answer> =>
     new Promise((resolve, reject) => {
       const started = Date.now();
-      const req = httpRequest({ host: emulator.host, port: emulator.port, method: 'POST', path: '/PutRow', headers: { ...headers, 'content-length': String(declared) } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const decoded = decodeErrorBody(Buffer.concat(chunks));
-          if (decoded._tag === 'Left') return reject(new Error('not an Error body'));
-          resolve({ status: res.statusCode ?? 0, connection: res.headers.connection ?? undefined, code: decoded.right.code, message: decoded.right.message ?? "", afterMs: Date.now() - started });
-        });
-      });
+      const req = httpRequest({ host: emulator.host, port: emulator.port, method: 'POST', path: '/PutRow', headers: { ...headers, 'content-length': String(declared) } }, answerOf(started, resolve, reject));
       req.on('error', () => undefined); // the server may close while we still write
       req.write(Buffer.alloc(sent, 0x62));
       if (sent === declared) req.end();
@@ -182,15 +186,7 @@ describe('unauthenticated bounds, one at a time (small limits)', () => {
     const signed = buildRequestHeaders({ path: '/PutRow', body: garbage, instanceName: emulator.instanceName, ...emulator.credentials });
     const answer = await new Promise<Answer>((resolve, reject) => {
       const started = Date.now();
-      const req = httpRequest({ host: emulator.host, port: emulator.port, method: 'POST', path: '/PutRow', headers: { ...signed, 'content-length': String(garbage.length) } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const decoded = decodeErrorBody(Buffer.concat(chunks));
-          if (decoded._tag === 'Left') return reject(new Error('not an Error body'));
-          resolve({ status: res.statusCode ?? 0, connection: res.headers.connection ?? undefined, code: decoded.right.code, message: decoded.right.message ?? "", afterMs: Date.now() - started });
-        });
-      });
+      const req = httpRequest({ host: emulator.host, port: emulator.port, method: 'POST', path: '/PutRow', headers: { ...signed, 'content-length': String(garbage.length) } }, answerOf(started, resolve, reject));
       req.on('error', reject);
       req.write(garbage.subarray(0, 1_000));
       setTimeout(() => req.end(garbage.subarray(1_000)), DEADLINE_MS + 200);

@@ -11,10 +11,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compile, type StreamJob } from '../../lib/sql/index.js';
-import { formatSqlErrors } from '../../lib/sql/printer.js';
+import type { StreamJob } from '../../lib/sql/index.js';
 import { createOrderSinkTable, createOrderTable, ORDER_TABLE, startTunnelEmulator, type TunnelEmulator } from '../tunnel/emulator-harness.js';
 import { differences, directComputation, OrderGenerator, readSeedSink, SEED, SEED_SQL, SINK_TABLE, until } from './harness/cluster.js';
+import { compileJob } from '../sql/compiled-job.js';
 
 let env: TunnelEmulator;
 let checkpoint: string;
@@ -33,19 +33,12 @@ afterAll(async () => {
 
 async function startSeedJob(tunnelId: string): Promise<StreamJob> {
   const sql = readFileSync(SEED_SQL, 'utf8');
-  const compiled = compile(sql, {
+  const job = await compileJob(sql, {
     timeZone: 'UTC',
     variables: { endpoint: env.emulator.endpoint, instance: env.emulator.instanceName, access_key_id: env.emulator.credentials.accessKeyId, access_key_secret: env.emulator.credentials.accessKeySecret, tunnel_id: tunnelId, checkpoint },
     tunnel: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 1_000, readBackoff: { initialMs: 5, multiplier: 2, maxMs: 50 }, reconnectBackoff: { initialMs: 50, maxMs: 200 } },
     progressIntervalMs: 200,
   });
-  if (E.isLeft(compiled)) throw new Error(formatSqlErrors(sql, compiled.left));
-  let job: StreamJob | undefined;
-  for (const statement of compiled.right.statements) {
-    const result = await statement.run();
-    if (result.kind === 'job') job = result.job;
-  }
-  if (job === undefined) throw new Error('the seed script has no stream job');
   job.start();
   return job;
 }

@@ -8,9 +8,9 @@
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compile, type JobProgress, type StreamJob } from '../../lib/sql/index.js';
-import { formatSqlErrors } from '../../lib/sql/printer.js';
-import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, startTunnelEmulator, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import type { JobProgress } from '../../lib/sql/index.js';
+import { ORDER_SINK_TABLE, ORDER_TABLE, startOrderEmulator, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import { compileJob, connectionOptions, ORDER_SINK_CATALOG, ORDER_SOURCE_CATALOG } from './compiled-job.js';
 
 const ORDERS = 6_000;
 const PER_BATCH = 500;
@@ -18,9 +18,7 @@ const PER_BATCH = 500;
 let env: TunnelEmulator;
 
 beforeAll(async () => {
-  env = await startTunnelEmulator({ partitions: 4 });
-  await createOrderTable(env.sdk);
-  await createOrderSinkTable(env.sdk);
+  env = await startOrderEmulator();
 });
 
 afterAll(async () => {
@@ -28,12 +26,12 @@ afterAll(async () => {
 });
 
 function sql(tunnelId: string): string {
-  const connection = `endpoint="${env.emulator.endpoint}", access.key.id="${env.emulator.credentials.accessKeyId}", access.key.secret="${env.emulator.credentials.accessKeySecret}", instance.name="${env.emulator.instanceName}"`;
+  const connection = connectionOptions(env.emulator);
   return `
 CREATE TABLE order_source USING tablestore OPTIONS(${connection}, table.name="${ORDER_TABLE}",
-  catalog='{"columns": {"UserId": {"type": "string"}, "OrderId": {"type": "string"}, "price": {"type": "double"}, "timestamp": {"type": "long"}}}');
+  ${ORDER_SOURCE_CATALOG});
 CREATE TABLE order_stream_sink USING tablestore OPTIONS(${connection}, table.name="${ORDER_SINK_TABLE}",
-  catalog='{"columns": {"begin": {"type": "string"}, "end": {"type": "string"}, "count": {"type": "long"}, "totalPrice": {"type": "double"}}}');
+  ${ORDER_SINK_CATALOG});
 CREATE SCAN order_source_stream_view ON order_source USING STREAM OPTIONS(tunnel.id="${tunnelId}", maxoffsetsperchannel="${PER_BATCH}");
 CREATE STREAM job1 OPTIONS(outputMode='update')
 INSERT INTO order_stream_sink
@@ -57,14 +55,7 @@ describe('per-channel lag over a backlog', () => {
     env.tunnels.faults.setPlan({ unavailableRate: 0, dropRate: 0, seed: 1, slowReads: { [channels[1] as string]: 150 } });
 
     const text = sql(created.right.tunnelId);
-    const compiled = compile(text, { timeZone: 'UTC', progressIntervalMs: 200 });
-    if (E.isLeft(compiled)) throw new Error(formatSqlErrors(text, compiled.left));
-    let job: StreamJob | undefined;
-    for (const statement of compiled.right.statements) {
-      const result = await statement.run();
-      if (result.kind === 'job') job = result.job;
-    }
-    if (job === undefined) throw new Error('no stream job');
+    const job = await compileJob(text, { timeZone: 'UTC', progressIntervalMs: 200 });
     const seen: { at: number; progress: JobProgress }[] = [];
     job.progress.subscribe((progress) => seen.push({ at: Date.now(), progress }));
     job.start();

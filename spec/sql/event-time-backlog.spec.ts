@@ -17,9 +17,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compile, type StreamJob } from '../../lib/sql/index.js';
-import { formatSqlErrors } from '../../lib/sql/printer.js';
-import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, sdkCall, startTunnelEmulator, TableStore, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import type { StreamJob } from '../../lib/sql/index.js';
+import { createOrderSinkTable, createOrderTable, ORDER_SINK_TABLE, ORDER_TABLE, putOrders, readOrderSink, sdkCall, startOrderEmulator, utcBound, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
+import { compileJob, eventTimeJobSql } from './compiled-job.js';
 
 const ORDERS = 8_000;
 const WINDOW_MS = 45_000;
@@ -37,9 +37,7 @@ let env: TunnelEmulator;
 let checkpoint: string;
 
 beforeAll(async () => {
-  env = await startTunnelEmulator({ partitions: 4 });
-  await createOrderTable(env.sdk);
-  await createOrderSinkTable(env.sdk);
+  env = await startOrderEmulator();
   checkpoint = mkdtempSync(join(tmpdir(), 'otsflow-event-time-cp-'));
 });
 
@@ -49,74 +47,18 @@ afterAll(async () => {
 });
 
 async function writeBacklog(planted: ReadonlySet<number>): Promise<void> {
-  for (let start = 0; start < ORDERS; start += 200) {
-    const rows = [];
-    for (let n = start; n < Math.min(ORDERS, start + 200); n++) {
-      const o = order(n, planted);
-      rows.push({
-        type: 'PUT',
-        condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
-        primaryKey: [{ UserId: o.userId }, { OrderId: o.orderId }],
-        attributeColumns: [{ price: o.price }, { timestamp: TableStore.Long.fromNumber(o.timestamp) }],
-      });
-    }
-    const result = await sdkCall(env.sdk, 'batchWriteRow', { tables: [{ tableName: ORDER_TABLE, rows }] });
-    expect((result.tables ?? []).every((row: { isOk: boolean }) => row.isOk)).toBe(true);
-  }
+  expect(await putOrders(env.sdk, (n) => order(n, planted), 0, ORDERS)).toBe(0);
 }
 
-function sql(tunnelId: string): string {
-  const connection = `endpoint="${env.emulator.endpoint}", access.key.id="${env.emulator.credentials.accessKeyId}", access.key.secret="${env.emulator.credentials.accessKeySecret}", instance.name="${env.emulator.instanceName}"`;
-  return `
-CREATE TABLE order_source USING tablestore OPTIONS(${connection}, table.name="${ORDER_TABLE}",
-  catalog='{"columns": {"UserId": {"type": "string"}, "OrderId": {"type": "string"}, "price": {"type": "double"}, "timestamp": {"type": "long"}}}');
-CREATE TABLE order_stream_sink USING tablestore OPTIONS(${connection}, table.name="${ORDER_SINK_TABLE}",
-  catalog='{"columns": {"begin": {"type": "string"}, "end": {"type": "string"}, "count": {"type": "long"}, "totalPrice": {"type": "double"}}}');
-CREATE SCAN order_source_stream_view ON order_source USING STREAM OPTIONS(tunnel.id="${tunnelId}", maxoffsetsperchannel="10000");
-CREATE STREAM job1 OPTIONS(checkpointLocation='${checkpoint}', outputMode='update')
-INSERT INTO order_stream_sink
-SELECT CAST(window.start AS String) AS begin, CAST(window.end AS String) AS end, count(*) AS count, CAST(sum(price) AS Double) AS totalPrice
-FROM order_source_stream_view WHERE delay(to_timestamp(timestamp / 1000)) < '2 minutes'
-GROUP BY window(to_timestamp(timestamp / 1000), "45 seconds");`;
-}
+const sql = (tunnelId: string): string => eventTimeJobSql(env.emulator, tunnelId, checkpoint);
 
-async function sinkRows(): Promise<Map<string, { count: number; totalPrice: number }>> {
-  const rows = new Map<string, { count: number; totalPrice: number }>();
-  let start = [{ begin: TableStore.INF_MIN }, { end: TableStore.INF_MIN }];
-  for (;;) {
-    const page = await sdkCall(env.sdk, 'getRange', {
-      tableName: ORDER_SINK_TABLE,
-      direction: TableStore.Direction.FORWARD,
-      inclusiveStartPrimaryKey: start,
-      exclusiveEndPrimaryKey: [{ begin: TableStore.INF_MAX }, { end: TableStore.INF_MAX }],
-      limit: 1000,
-    });
-    for (const row of page.rows) {
-      const pk = Object.fromEntries(row.primaryKey.map((cell: { name: string; value: string }) => [cell.name, cell.value]));
-      const attributes = Object.fromEntries(row.attributes.map((cell: { columnName: string; columnValue: unknown }) => [cell.columnName, cell.columnValue]));
-      rows.set(`${pk.begin}|${pk.end}`, { count: Number(String(attributes.count)), totalPrice: attributes.totalPrice as number });
-    }
-    if (page.nextStartPrimaryKey === null) break;
-    start = page.nextStartPrimaryKey.map((cell: { name: string; value: unknown }) => ({ [cell.name]: cell.value }));
-  }
-  return rows;
-}
-
-const utc = (ms: number): string => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 const windowStart = (t: number): number => Math.floor(t / WINDOW_MS) * WINDOW_MS;
 
 /** Count and total per window over every order but the planted ones (UTC bounds, as the job prints them). */
-function direct(planted: ReadonlySet<number>): Map<string, { count: number; totalPrice: number }> {
-  const windows = new Map<string, { count: number; totalPrice: number }>();
-  for (let n = 0; n < ORDERS; n++) {
-    if (planted.has(n)) continue;
-    const o = order(n, planted);
-    const start = windowStart(o.timestamp);
-    const key = `${utc(start)}|${utc(start + WINDOW_MS)}`;
-    const window = windows.get(key) ?? { count: 0, totalPrice: 0 };
-    windows.set(key, { count: window.count + 1, totalPrice: window.totalPrice + o.price });
-  }
-  return windows;
+function direct(planted: ReadonlySet<number>): Map<string, WindowTotal> {
+  const orders = [];
+  for (let n = 0; n < ORDERS; n++) if (!planted.has(n)) orders.push(order(n, planted));
+  return windowTotals(orders, WINDOW_MS, utcBound);
 }
 
 describe('event time over a backlog with one channel held back (default settings)', () => {
@@ -140,7 +82,7 @@ describe('event time over a backlog with one channel held back (default settings
 
     const expected = direct(PLANTED);
     expect(expected.size).toBeGreaterThan(8);
-    expect(await sinkRows()).toEqual(expected);
+    expect(await readOrderSink(env.sdk)).toEqual(expected);
   }, 120_000);
 });
 
@@ -164,7 +106,7 @@ describe('event time over a backlog whose partitions split (default settings)', 
     const { summary } = await runJob('splitting');
     expect(summary.recordsIn).toBe(ORDERS);
     expect(summary.lateRows).toBe(0);
-    expect(await sinkRows()).toEqual(direct(none));
+    expect(await readOrderSink(env.sdk)).toEqual(direct(none));
   }, 180_000);
 });
 
@@ -184,14 +126,7 @@ async function runJob(tunnelName: string): Promise<{ summary: Awaited<ReturnType
   const logs: string[] = [];
   rmSync(checkpoint, { recursive: true, force: true });
   const text = sql(described.right.tunnel.tunnelId);
-  const compiled = compile(text, { timeZone: 'UTC', onLog: (_level, message) => logs.push(message) });
-  if (E.isLeft(compiled)) throw new Error(formatSqlErrors(text, compiled.left));
-  let job: StreamJob | undefined;
-  for (const statement of compiled.right.statements) {
-    const result = await statement.run();
-    if (result.kind === 'job') job = result.job;
-  }
-  if (job === undefined) throw new Error('no stream job');
+  const job = await compileJob(text, { timeZone: 'UTC', onLog: (_level, message) => logs.push(message) });
   job.start();
   await job.untilIdle(1_000);
   return { summary: await job.stop(), logs };

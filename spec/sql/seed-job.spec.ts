@@ -10,41 +10,25 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compile, type StreamJob } from '../../lib/sql/index.js';
-import { formatSqlErrors } from '../../lib/sql/printer.js';
-import { createOrderSinkTable, createOrderTable, ORDER_TABLE, sdkCall, startTunnelEmulator, TableStore, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import type { StreamJob } from '../../lib/sql/index.js';
+import { ORDER_TABLE, putOrders, readOrderSink, startOrderEmulator, windowTotals, type TunnelEmulator, type WindowTotal } from '../tunnel/emulator-harness.js';
+import { compileJob } from './compiled-job.js';
 
 /** Order n: event times 170 ms apart from a minute ago, so 3000 orders span 18 windows of 30 s; prices add exactly. */
 const EPOCH = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
 const order = (n: number) => ({ userId: `u${n % 97}`, orderId: `o${String(n).padStart(6, '0')}`, price: (n % 400) + 0.25, timestamp: EPOCH + n * 170 });
 
 async function writeOrders(from: number, count: number): Promise<void> {
-  for (let start = from; start < from + count; start += 200) {
-    const rows = [];
-    for (let n = start; n < Math.min(from + count, start + 200); n++) {
-      const o = order(n);
-      rows.push({
-        type: 'PUT',
-        condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
-        primaryKey: [{ UserId: o.userId }, { OrderId: o.orderId }],
-        attributeColumns: [{ price: o.price }, { timestamp: TableStore.Long.fromNumber(o.timestamp) }],
-      });
-    }
-    const result = await sdkCall(env.sdk, 'batchWriteRow', { tables: [{ tableName: ORDER_TABLE, rows }] });
-    expect((result.tables ?? []).every((row: { isOk: boolean }) => row.isOk)).toBe(true);
-  }
+  expect(await putOrders(env.sdk, order, from, count)).toBe(0);
 }
 
 const SEED = readFileSync(new URL('../fixtures/seed-orders-job.sql', import.meta.url), 'utf8');
-const SINK = 'OrderStreamSink';
 
 let env: TunnelEmulator;
 let checkpoint: string;
 
 beforeAll(async () => {
-  env = await startTunnelEmulator({ partitions: 4 });
-  await createOrderTable(env.sdk);
-  await createOrderSinkTable(env.sdk);
+  env = await startOrderEmulator();
   checkpoint = mkdtempSync(join(tmpdir(), 'otsflow-seed-cp-'));
 });
 
@@ -64,53 +48,18 @@ function installed(tunnelId: string): string {
 }
 
 async function startJob(sql: string): Promise<StreamJob> {
-  const compiled = compile(sql, { timeZone: 'Asia/Shanghai', tunnel: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 2_000, readBackoff: { initialMs: 5, multiplier: 2, maxMs: 50 } }, progressIntervalMs: 200 });
-  if (E.isLeft(compiled)) throw new Error(formatSqlErrors(sql, compiled.left));
-  let job: StreamJob | undefined;
-  for (const statement of compiled.right.statements) {
-    const result = await statement.run();
-    if (result.kind === 'job') job = result.job;
-  }
-  if (job === undefined) throw new Error('the seed script has no stream job');
+  const job = await compileJob(sql, { timeZone: 'Asia/Shanghai', tunnel: { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 2_000, readBackoff: { initialMs: 5, multiplier: 2, maxMs: 50 } }, progressIntervalMs: 200 });
   job.start();
   return job;
-}
-
-async function sinkRows(): Promise<Map<string, { count: bigint; totalPrice: number }>> {
-  const rows = new Map<string, { count: bigint; totalPrice: number }>();
-  let start = [{ begin: TableStore.INF_MIN }, { end: TableStore.INF_MIN }];
-  for (;;) {
-    const page = await sdkCall(env.sdk, 'getRange', {
-      tableName: SINK,
-      direction: TableStore.Direction.FORWARD,
-      inclusiveStartPrimaryKey: start,
-      exclusiveEndPrimaryKey: [{ begin: TableStore.INF_MAX }, { end: TableStore.INF_MAX }],
-      limit: 1000,
-    });
-    for (const row of page.rows) {
-      const pk = Object.fromEntries(row.primaryKey.map((cell: { name: string; value: string }) => [cell.name, cell.value]));
-      const attributes = Object.fromEntries(row.attributes.map((cell: { columnName: string; columnValue: unknown }) => [cell.columnName, cell.columnValue]));
-      rows.set(`${pk.begin}|${pk.end}`, { count: BigInt(String(attributes.count)), totalPrice: attributes.totalPrice as number });
-    }
-    if (page.nextStartPrimaryKey === null) break;
-    start = page.nextStartPrimaryKey.map((cell: { name: string; value: unknown }) => ({ [cell.name]: cell.value }));
-  }
-  return rows;
 }
 
 /** Asia/Shanghai is UTC+8 all year: a window bound as Spark prints it there. */
 const shanghai = (ms: number): string => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
 
-function expected(orders: number): Map<string, { count: bigint; totalPrice: number }> {
-  const windows = new Map<string, { count: bigint; totalPrice: number }>();
-  for (let n = 0; n < orders; n++) {
-    const o = order(n);
-    const start = Math.floor(Number(o.timestamp) / 30_000) * 30_000;
-    const key = `${shanghai(start)}|${shanghai(start + 30_000)}`;
-    const window = windows.get(key) ?? { count: 0n, totalPrice: 0 };
-    windows.set(key, { count: window.count + 1n, totalPrice: window.totalPrice + o.price });
-  }
-  return windows;
+function expected(orders: number): Map<string, WindowTotal> {
+  const written = [];
+  for (let n = 0; n < orders; n++) written.push(order(n));
+  return windowTotals(written, 30_000, shanghai);
 }
 
 async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -121,7 +70,7 @@ async function eventually(check: () => Promise<boolean>, timeoutMs: number, what
   }
 }
 
-const total = (rows: Map<string, { count: bigint }>): bigint => [...rows.values()].reduce((sum, row) => sum + row.count, 0n);
+const total = (rows: Map<string, WindowTotal>): number => [...rows.values()].reduce((sum, row) => sum + row.count, 0);
 
 describe('the seed job', () => {
   it('fills OrderStreamSink with exact 30-second counts and totals, across a stop and a restart from its checkpoint', async () => {
@@ -131,14 +80,14 @@ describe('the seed job', () => {
 
     const first = await startJob(sql);
     await writeOrders(0, 1_500);
-    await eventually(async () => total(await sinkRows()) >= 700n, 30_000, 'some orders in the sink');
+    await eventually(async () => total(await readOrderSink(env.sdk)) >= 700, 30_000, 'some orders in the sink');
     const stopped = await first.stop();
     expect(stopped.batchesCommitted).toBeGreaterThan(0);
     expect(stopped.restoredFrom).toBe('fresh');
 
     await writeOrders(1_500, 1_500);
     const second = await startJob(sql);
-    await eventually(async () => total(await sinkRows()) >= 3_000n, 30_000, 'all 3000 orders in the sink');
+    await eventually(async () => total(await readOrderSink(env.sdk)) >= 3_000, 30_000, 'all 3000 orders in the sink');
     await second.untilIdle(300);
     const summary = await second.stop();
     expect(typeof summary.restoredFrom).toBe('number');
@@ -146,6 +95,6 @@ describe('the seed job', () => {
 
     const windows = expected(3_000);
     expect(windows.size).toBeGreaterThanOrEqual(17);
-    expect(await sinkRows()).toEqual(windows);
+    expect(await readOrderSink(env.sdk)).toEqual(windows);
   }, 90_000);
 });

@@ -4,17 +4,10 @@ import { aggregate } from '../../lib/stream/aggregate.js';
 import { count } from '../../lib/stream/aggregates.js';
 import type { OutputBatch, TableBatch } from '../../lib/stream/batch.js';
 import { project } from '../../lib/stream/project.js';
-import { numberColumn, valueAt, type Column, type RowTable, type Value } from '../../lib/stream/table.js';
+import type { Value } from '../../lib/stream/table.js';
 import { tumbling } from '../../lib/stream/windows/tumbling.js';
-import { never$, tableBatch, testScheduler } from './helpers.js';
+import { col, never$, sumOf as sum, tableBatch, testScheduler } from './helpers.js';
 
-const col = (name: string) => (table: RowTable): Column => table.columns.get(name) as Column;
-const sum = (a: string, b: string) => (table: RowTable): Column =>
-  numberColumn(Array.from({ length: table.length }, (_, i) => {
-    const x = valueAt(col(a)(table), i);
-    const y = valueAt(col(b)(table), i);
-    return x === null || y === null ? null : (x as number) + (y as number);
-  }));
 
 describe('project', () => {
   it('turns each batch into output rows with exactly the given columns, in that order', () => {

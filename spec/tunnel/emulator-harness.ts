@@ -30,6 +30,17 @@ export interface TunnelEmulator {
   close(): Promise<void>;
 }
 
+/** An official SDK client for an emulator (no retries: a failure shows at once). */
+export function sdkClient(emulator: Pick<RunningEmulator, 'endpoint' | 'instanceName' | 'credentials'>): Sdk {
+  return new TableStore.Client({
+    endpoint: emulator.endpoint,
+    instancename: emulator.instanceName,
+    accessKeyId: emulator.credentials.accessKeyId,
+    secretAccessKey: emulator.credentials.accessKeySecret,
+    maxRetries: 0,
+  });
+}
+
 export async function startTunnelEmulator(settings: TunnelServiceSettings = {}): Promise<TunnelEmulator> {
   const dataDir = mkdtempSync(join(tmpdir(), 'otsflow-tunnel-client-'));
   let tunnels: AttachedTunnelService | undefined;
@@ -44,13 +55,7 @@ export async function startTunnelEmulator(settings: TunnelServiceSettings = {}):
       },
     ],
   });
-  const sdk = new TableStore.Client({
-    endpoint: emulator.endpoint,
-    instancename: emulator.instanceName,
-    accessKeyId: emulator.credentials.accessKeyId,
-    secretAccessKey: emulator.credentials.accessKeySecret,
-    maxRetries: 0,
-  });
+  const sdk = sdkClient(emulator);
   const transport = createHttpTransport({ endpoint: emulator.endpoint, instance: emulator.instanceName, credentials: emulator.credentials, requestTimeoutMs: 30_000 });
   return {
     emulator,
@@ -63,6 +68,14 @@ export async function startTunnelEmulator(settings: TunnelServiceSettings = {}):
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The seed scenario's emulator: 4 stream partitions, OrderSource and OrderStreamSink created. */
+export async function startOrderEmulator(settings: TunnelServiceSettings = {}): Promise<TunnelEmulator> {
+  const env = await startTunnelEmulator({ partitions: 4, ...settings });
+  await createOrderTable(env.sdk);
+  await createOrderSinkTable(env.sdk);
+  return env;
 }
 
 export const sdkCall = (sdk: Sdk, operation: string, params: Record<string, unknown>): Promise<Sdk> =>
@@ -106,22 +119,47 @@ export function order(n: number): { userId: string; orderId: string; price: numb
   return { userId: `u${String(n % 97).padStart(2, '0')}`, orderId: `o${String(n).padStart(7, '0')}`, price: (n % 1000) + 0.25, timestamp: ORDER_EPOCH_MS + BigInt(n) };
 }
 
+/** An OrderSource row: key, price and event time (epoch ms). */
+export interface OrderRow {
+  readonly userId: string;
+  readonly orderId: string;
+  readonly price: number;
+  readonly timestamp: number | bigint;
+}
+
+/** One BatchWriteRow of `orders` into OrderSource; resolves with the rows that failed (none: all written). */
+export async function putOrderBatch(sdk: Sdk, orders: readonly OrderRow[]): Promise<Sdk[]> {
+  const rows = orders.map((o) => ({
+    type: 'PUT',
+    condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
+    primaryKey: [{ UserId: o.userId }, { OrderId: o.orderId }],
+    attributeColumns: [{ price: o.price }, { timestamp: TableStore.Long.fromString(String(o.timestamp)) }],
+    returnContent: { returnType: TableStore.ReturnType.NONE },
+  }));
+  const result = await sdkCall(sdk, 'batchWriteRow', { tables: [{ tableName: ORDER_TABLE, rows }] });
+  return (result.tables ?? []).filter((row: Sdk) => !row.isOk);
+}
+
+/**
+ * Writes `order(n)` for n in [from, from+count) with BatchWriteRow of `batchSize` rows; resolves
+ * with how many rows failed.
+ */
+export async function putOrders(sdk: Sdk, order: (n: number) => OrderRow, from: number, count: number, batchSize = 200): Promise<number> {
+  let failed = 0;
+  for (let start = from; start < from + count; start += batchSize) {
+    const orders = [];
+    for (let n = start; n < Math.min(from + count, start + batchSize); n++) orders.push(order(n));
+    failed += (await putOrderBatch(sdk, orders)).length;
+  }
+  return failed;
+}
+
 /** Writes orders [from, from+count) with BatchWriteRow of `batchSize` rows. */
 export async function writeOrders(sdk: Sdk, from: number, count: number, batchSize = 200, price: (n: number) => number = (n) => order(n).price): Promise<void> {
   for (let start = from; start < from + count; start += batchSize) {
-    const rows = [];
-    for (let n = start; n < Math.min(from + count, start + batchSize); n++) {
-      const o = order(n);
-      rows.push({
-        type: 'PUT',
-        condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null),
-        primaryKey: [{ UserId: o.userId }, { OrderId: o.orderId }],
-        attributeColumns: [{ price: price(n) }, { timestamp: TableStore.Long.fromString(String(o.timestamp)) }],
-        returnContent: { returnType: TableStore.ReturnType.NONE },
-      });
-    }
-    const result = await sdkCall(sdk, 'batchWriteRow', { tables: [{ tableName: ORDER_TABLE, rows }] });
-    const failed = (result.tables ?? []).filter((row: Sdk) => !row.isOk);
+    const orders = [];
+    for (let n = start; n < Math.min(from + count, start + batchSize); n++) orders.push({ ...order(n), price: price(n) });
+    const failed = await putOrderBatch(sdk, orders);
     if (failed.length > 0) throw new Error(`BatchWriteRow: ${failed.length} rows failed: ${JSON.stringify(failed[0])}`);
   }
 }
@@ -166,3 +204,57 @@ export async function until(condition: () => boolean, timeoutMs: number, what: s
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** One window of OrderStreamSink: how many orders and their total price. */
+export interface WindowTotal {
+  count: number;
+  totalPrice: number;
+}
+
+/**
+ * OrderStreamSink read back with GetRange, page by page: `begin|end` (as the job wrote them) →
+ * count and totalPrice.
+ */
+export async function readOrderSink(sdk: Sdk): Promise<Map<string, WindowTotal>> {
+  const rows = new Map<string, WindowTotal>();
+  let start: unknown[] = [{ begin: TableStore.INF_MIN }, { end: TableStore.INF_MIN }];
+  for (;;) {
+    const page = await sdkCall(sdk, 'getRange', {
+      tableName: ORDER_SINK_TABLE,
+      direction: TableStore.Direction.FORWARD,
+      inclusiveStartPrimaryKey: start,
+      exclusiveEndPrimaryKey: [{ begin: TableStore.INF_MAX }, { end: TableStore.INF_MAX }],
+      limit: 1000,
+    });
+    for (const row of page.rows) {
+      const pk = Object.fromEntries(row.primaryKey.map((cell: { name: string; value: unknown }) => [cell.name, String(cell.value)]));
+      const attributes = Object.fromEntries(row.attributes.map((cell: { columnName: string; columnValue: unknown }) => [cell.columnName, cell.columnValue]));
+      rows.set(`${pk.begin}|${pk.end}`, { count: Number(String(attributes.count)), totalPrice: attributes.totalPrice as number });
+    }
+    if (page.nextStartPrimaryKey === null || page.nextStartPrimaryKey === undefined) break;
+    start = page.nextStartPrimaryKey.map((cell: { name: string; value: unknown }) => ({ [cell.name]: cell.value }));
+  }
+  return rows;
+}
+
+/**
+ * Count and total price per tumbling window, computed directly from orders: `begin|end` with each
+ * bound printed by `bound` (epoch ms → text, as the job prints it in its time zone).
+ */
+export function windowTotals(
+  orders: Iterable<{ price: number; timestamp: number | bigint }>,
+  windowMs: number,
+  bound: (ms: number) => string,
+): Map<string, WindowTotal> {
+  const windows = new Map<string, WindowTotal>();
+  for (const o of orders) {
+    const start = Math.floor(Number(o.timestamp) / windowMs) * windowMs;
+    const key = `${bound(start)}|${bound(start + windowMs)}`;
+    const window = windows.get(key) ?? { count: 0, totalPrice: 0 };
+    windows.set(key, { count: window.count + 1, totalPrice: window.totalPrice + o.price });
+  }
+  return windows;
+}
+
+/** A window bound as the job prints it with time zone UTC: `yyyy-MM-dd HH:mm:ss`. */
+export const utcBound = (ms: number): string => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeReadRecordsResponseFast } from '../../lib/wire/read-records-fast.js';
 import { tunnelMessages, tunnelSchema, type ReadRecordsResponse } from '../../lib/wire/tunnel-messages.js';
 import { TUNNEL_PROTO_PACKAGE } from '../../lib/wire/tunnel-proto.js';
+import { applyByteEdits, byteEdit } from './plainbuffer/arbitraries.js';
 import { messageArbitrary } from './proto-arbitraries.js';
 
 const generic = tunnelSchema.codec<ReadRecordsResponse>(`${TUNNEL_PROTO_PACKAGE}.ReadRecordsResponse`);
@@ -58,18 +59,11 @@ describe('decodeReadRecordsResponseFast', () => {
     fc.assert(
       fc.property(
         fc.oneof(serviceResponse as fc.Arbitrary<unknown>, messageArbitrary(responseType)),
-        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'insert', 'delete')), { maxLength: 3 }),
+        fc.array(byteEdit(), { maxLength: 3 }),
         (message, edits) => {
-          const bytes = [...generic.encode(message as ReadRecordsResponse)];
+          const bytes = generic.encode(message as ReadRecordsResponse);
           agrees(Uint8Array.from(bytes));
-          for (const [at, byte, kind] of edits) {
-            if (bytes.length === 0 && kind !== 'insert') continue;
-            const i = at % Math.max(1, bytes.length);
-            if (kind === 'set') bytes[i] = byte;
-            else if (kind === 'insert') bytes.splice(i, 0, byte);
-            else bytes.splice(i, 1);
-          }
-          agrees(Uint8Array.from(bytes));
+          agrees(applyByteEdits(bytes, edits));
         },
       ),
       { numRuns: 500 },

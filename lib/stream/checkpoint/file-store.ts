@@ -9,6 +9,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import type * as t from 'io-ts';
+import { isAlive } from './owner-record.js';
 import {
   CheckpointError,
   commitCodec,
@@ -136,16 +137,6 @@ async function removeTempFilesOfDeadProcesses(location: string): Promise<void> {
       const pid = Number(TEMP_FILE.exec(name)?.[2] ?? 0);
       if (pid !== 0 && pid !== process.pid && !isAlive(pid)) await fs.rm(path.join(directory, name), { force: true }).catch(() => undefined);
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: alive, another user's
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 

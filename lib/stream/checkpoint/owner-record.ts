@@ -70,7 +70,8 @@ export function processStart(pid: number): string | undefined {
   return fields[19];
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` exists (on this machine). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

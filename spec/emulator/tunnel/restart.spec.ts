@@ -2,37 +2,17 @@
  * Crash safety: the emulator is killed with SIGKILL (no shutdown code runs) and restarted on
  * the same data directory; tunnels, leases, checkpoints and the change log are all still there.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import * as E from 'fp-ts/lib/Either.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CREDENTIALS, DEFAULT_INSTANCE_NAME } from '../../../lib/emulator/index.js';
 import { decodeRow } from '../../../lib/wire/plainbuffer/index.js';
 import { ok as sdkOk, sdkClient, TableStore } from '../sdk.js';
+import { killHard, startChild } from './child-process.js';
 import { mustCall, type RawEndpoint } from './raw-client.js';
-
-const CHILD = fileURLToPath(new URL('./emulator-child.ts', import.meta.url));
-
-const startChild = (dataDir: string): Promise<{ child: ChildProcess; port: number }> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-    child.once('error', reject);
-    child.once('exit', (code, signal) => reject(new Error(`emulator child exited early (${code ?? signal})`)));
-    createInterface({ input: child.stdout! }).once('line', (line) => {
-      child.removeAllListeners('exit');
-      resolve({ child, port: (JSON.parse(line) as { port: number }).port });
-    });
-  });
-
-const killHard = (child: ChildProcess): Promise<void> =>
-  new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
 
 describe('emulator restart after kill -9', () => {
   let dataDir: string | undefined;

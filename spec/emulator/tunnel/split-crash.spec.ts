@@ -4,36 +4,16 @@
  * the same data directory without the plan; the tunnel's channels, the sealed ends and the
  * routing are as before the kill, and a consumer reads every acknowledged write, in order per row.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CREDENTIALS, DEFAULT_INSTANCE_NAME } from '../../../lib/emulator/index.js';
 import { ok as sdkOk, sdkClient, TableStore } from '../sdk.js';
+import { killHard, startChild } from './child-process.js';
 import { mustCall, type RawEndpoint } from './raw-client.js';
 import { RawWorker } from './raw-worker.js';
-
-const CHILD = fileURLToPath(new URL('./emulator-child.ts', import.meta.url));
-
-const startChild = (dataDir: string, faults?: string): Promise<{ child: ChildProcess; port: number }> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir, ...(faults === undefined ? [] : [faults])], { stdio: ['ignore', 'pipe', 'inherit'] });
-    child.once('error', reject);
-    child.once('exit', (code, signal) => reject(new Error(`emulator child exited early (${code ?? signal})`)));
-    createInterface({ input: child.stdout! }).once('line', (line) => {
-      child.removeAllListeners('exit');
-      resolve({ child, port: (JSON.parse(line) as { port: number }).port });
-    });
-  });
-
-const killHard = (child: ChildProcess): Promise<void> =>
-  new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
 
 describe('partition splits across kill -9 of the emulator', () => {
   let dataDir: string | undefined;
