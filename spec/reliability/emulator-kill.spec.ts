@@ -68,7 +68,9 @@ describe('kill -9 of the emulator under a running seed job', () => {
         await sleep(500 + draw() * 1_500);
         if (running.child.exitCode !== null) break;
         await emulator.kill();
-        const down = 300 + Math.floor(draw() * 1_500);
+        // longer than the job's heartbeat timeout (1 s here), so every outage costs the tunnel
+        // session and the reconnect is exercised (a shorter one may be ridden out by retries)
+        const down = 1_200 + Math.floor(draw() * 1_500);
         downtimes.push(down);
         await sleep(down);
         await emulator.restart();
