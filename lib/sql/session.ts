@@ -1071,6 +1071,9 @@ class SqlStreamJob implements StreamJob {
     if (event.kind === 'connected') {
       this.unreleasedClient = event.clientId;
       this.clientIds.add(event.clientId);
+      // a new tunnel client reports nothing of the old one's channels: what it is given comes with
+      // its heartbeats (assignedUnopened), so a finish the old client never reported waits no more
+      this.finishedUnreported.clear();
       // before this client's first heartbeat (the worker starts it on a timer): a kill from here on
       // leaves a record that lets the next run shut the client down
       this.lease?.addClient(event.clientId);
