@@ -17,7 +17,7 @@ import { startEmulator, type RequestServed } from '../emulator/index.js';
 import { compile } from '../sql/compile.js';
 import { formatTimestamp, type TimeZone } from '../sql/datetime.js';
 import { formatSqlErrors } from '../sql/printer.js';
-import type { StreamJob } from '../sql/session.js';
+import type { StreamJob } from '../stream/job/types.js';
 import { tunnelControl } from '../tunnel/control.js';
 import { createHttpTransport } from '../tunnel/http-transport.js';
 import { progressPrinter, rowTable } from './progress.js';

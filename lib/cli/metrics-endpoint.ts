@@ -11,7 +11,7 @@ import protobuf from 'protobufjs/minimal.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Observable } from 'rxjs';
 import type { RequestServed } from '../emulator/index.js';
-import type { JobProgress } from '../sql/session.js';
+import type { JobProgress } from '../stream/job/types.js';
 import { TUNNEL_APIS } from '../wire/tunnel-messages.js';
 
 export interface MetricsEndpoint {

@@ -5,7 +5,7 @@
  * rewrite it, newest first. Elsewhere (CI logs, pipes): one plain line every few seconds, so logs
  * stay readable.
  */
-import type { ChannelProgress, JobProgress } from '../sql/session.js';
+import type { ChannelProgress, JobProgress } from '../stream/job/types.js';
 import type { LateWindow } from '../stream/metrics.js';
 import type { OutputRow, OutputValue } from '../stream/table.js';
 

@@ -16,7 +16,7 @@ import { compile } from '../sql/compile.js';
 import { SQL_LIMITS } from '../sql/limits.js';
 import { formatSqlError } from '../sql/printer.js';
 import { systemTimeZone, timeZone } from '../sql/datetime.js';
-import { lateText, type Connection, type StreamJob } from '../sql/session.js';
+import { lateText, type Connection, type StreamJob } from '../sql/job.js';
 import { CliError, UsageError, type CommandContext } from './log.js';
 import { formatTypeMismatches, progressPrinter } from './progress.js';
 import type { MetricsEndpoint } from './metrics-endpoint.js';

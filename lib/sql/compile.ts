@@ -12,15 +12,10 @@ import { sqlError, type SqlError } from './errors.js';
 import { decodeScript } from './options.js';
 import { parse } from './parser.js';
 import { formatStatement } from './printer.js';
-import { explainStatement, planStatement, type CompiledStatement, type SessionOptions } from './session.js';
+import { explainStatement, planStatement, type CompiledStatement, type CompileOptions } from './job.js';
 import { substituteVariables } from './variables.js';
 
-/**
- * The options of `compile`: session time zone, `${var}` values, the embedded endpoint, tunnel
- * tuning, sink retries, progress and log callbacks. ("Session" is the name of session windows;
- * the interface behind this alias is still called `SessionOptions` inside `sql/session.ts`.)
- */
-export type CompileOptions = SessionOptions;
+export type { CompileOptions };
 
 export interface CompiledScript {
   readonly statements: readonly CompiledStatement[];

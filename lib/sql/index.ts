@@ -22,6 +22,6 @@ export function parseScript(text: string): E.Either<readonly SqlError[], readonl
 export { compile, type CompiledScript, type CompileOptions } from './compile.js';
 export { analyzeScript, type AnalyzedStatement, type AnalyzedQuery } from './analyze.js';
 export { planQuery, type QueryPlan, type Stage } from './plan.js';
-export { formatResult, formatCell, JobError } from './session.js';
-export type { Connection, TunnelTuning, CompiledStatement, StatementResult, ResultSet, StreamJob, JobProgress, JobSummary, JobState, ChannelProgress } from './session.js';
+export { formatResult, formatCell, JobError } from './job.js';
+export type { Connection, TunnelTuning, CompiledStatement, StatementResult, ResultSet, StreamJob, JobProgress, JobSummary, JobState, ChannelProgress } from './job.js';
 export { timeZone, systemTimeZone, formatTimestamp, type TimeZone } from './datetime.js';

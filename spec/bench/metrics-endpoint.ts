@@ -7,7 +7,7 @@
  */
 import { BehaviorSubject } from 'rxjs';
 import { countReadRecords, metricsRegistry, registerEmulatorMetrics, registerJobMetrics, serveMetrics } from '../../lib/cli/metrics-endpoint.js';
-import type { JobProgress } from '../../lib/sql/session.js';
+import type { JobProgress } from '../../lib/sql/job.js';
 import { ChannelLag } from '../../lib/stream/channel-lag.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
 import type { ChannelBatch } from '../../lib/tunnel/model.js';

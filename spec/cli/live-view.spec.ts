@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CurrentRows, progressLine, progressPrinter, renderProgress } from '../../lib/cli/progress.js';
-import type { JobProgress } from '../../lib/sql/session.js';
+import type { JobProgress } from '../../lib/sql/job.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
 import type { OutputRow } from '../../lib/stream/table.js';
 

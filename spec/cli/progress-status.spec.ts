@@ -1,7 +1,7 @@
 /** The live view carries a job's trouble (e.g. an unreachable endpoint) while it lasts. */
 import { describe, expect, it } from 'vitest';
 import { progressLine, progressPrinter, renderProgress } from '../../lib/cli/progress.js';
-import type { JobProgress } from '../../lib/sql/session.js';
+import type { JobProgress } from '../../lib/sql/job.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
 
 const progress = (status?: string): JobProgress => ({

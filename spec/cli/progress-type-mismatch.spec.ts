@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatTypeMismatches, progressLine, renderProgress } from '../../lib/cli/progress.js';
-import type { JobProgress } from '../../lib/sql/session.js';
+import type { JobProgress } from '../../lib/sql/job.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
 
 const progress = (metrics: StreamMetrics): JobProgress => ({ job: 'j', state: 'running', metrics: metrics.snapshot(), recordsPerSecond: 0, channels: [], latestRows: [], sinkKey: [] });

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { progressLine, renderProgress } from '../../lib/cli/progress.js';
 import { timeZone } from '../../lib/sql/datetime.js';
-import { lateText, type JobProgress } from '../../lib/sql/session.js';
+import { lateText, type JobProgress } from '../../lib/sql/job.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0);

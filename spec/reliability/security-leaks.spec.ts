@@ -26,7 +26,7 @@ import { type RunningEmulator, startEmulator } from '../../lib/emulator/index.js
 import { tablestoreSink } from '../../lib/sinks/tablestore-sink.js';
 import { compile } from '../../lib/sql/compile.js';
 import { formatSqlError, formatSqlErrors } from '../../lib/sql/printer.js';
-import type { StreamJob } from '../../lib/sql/session.js';
+import type { StreamJob } from '../../lib/sql/job.js';
 import { tunnelControl } from '../../lib/tunnel/control.js';
 import { createHttpTransport } from '../../lib/tunnel/http-transport.js';
 import { tokenize } from '../../lib/sql/lexer.js';

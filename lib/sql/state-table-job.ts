@@ -1,0 +1,140 @@
+/**
+ * A CREATE STREAM job with `checkpoint.table` (issue 13): one of many workers. The state table
+ * holds every channel's plans, commits and partial aggregates; this worker runs the channels the
+ * tunnel gives it (channel-workers.ts) and writes merged sink rows guarded by their merge version.
+ *
+ * It is a feed of the stream layer's job runtime (`JobFeed`): progress, summary, `untilIdle` and
+ * graceful stop are the runtime's, the same as a single-worker job's.
+ */
+import { hostname } from 'node:os';
+import { map } from 'rxjs';
+import type { OutputBatch } from '../stream/batch.js';
+import type { JobFeed, JobFeedContext, JobFeedControl } from '../stream/job/types.js';
+import type { RetryOptions } from '../stream/commit-after.js';
+import { tableRows } from '../stream/table.js';
+import { VERSION_FIELD } from '../stream/merge-partials.js';
+import { isRetryableSinkError } from '../sinks/tablestore-sink.js';
+import { JobStateTable } from '../sinks/tablestore-state.js';
+import { tunnel } from '../tunnel/tunnel.js';
+import type { ChannelBatch } from '../tunnel/model.js';
+import type { AnalyzedStatement } from './analyze.js';
+import { ChannelWorkers } from './channel-workers.js';
+import type { TimeZone } from './datetime.js';
+import { lateText } from './job.js';
+import { planQuery, sinkRows, type QueryPlan } from './plan.js';
+
+type StreamStatement = Extract<AnalyzedStatement, { kind: 'stream' }>;
+
+export function stateTableFeed(analyzed: StreamStatement, plan: QueryPlan, zone: TimeZone): JobFeed {
+  return { run: (job) => runOnStateTable(job, analyzed, plan, zone) };
+}
+
+/**
+ * The job as one of many workers: the state table holds every channel's plans, commits and
+ * partial aggregates; this worker runs the channels the tunnel gives it (channel-workers.ts) and
+ * writes merged sink rows guarded by their merge version.
+ */
+async function runOnStateTable(job: JobFeedContext, analyzed: StreamStatement, plan: QueryPlan, zone: TimeZone): Promise<JobFeedControl> {
+  /** DescribeTunnel's last word: every channel has an owner or is finished */
+  let allChannelsOwned = false;
+  /** another client (a live worker, or a dead one until its lease expires) holds channels */
+  let othersHoldChannels = true;
+  const context = { sourceConnection: job.connection, credentials: job.credentials, tunnelId: job.tunnelId };
+  const { query, sink: binding, options: streamOptions } = analyzed;
+  const scan = query.relation;
+  if (scan.kind !== 'scan' || scan.options.mode !== 'STREAM') throw new Error('a stream job reads a STREAM scan');
+  if (query.window?.kind === 'session') throw new Error(`job ${job.name}: checkpoint.table does not take session windows (their bounds depend on every channel's rows); use tumbling or hopping windows`);
+  if (streamOptions.outputMode === 'append') throw new Error(`job ${job.name}: checkpoint.table runs outputMode 'update' or 'complete' for now; 'append' needs the watermark of every channel at once`);
+  const state = new JobStateTable({ ...context.sourceConnection, tableName: streamOptions.checkpointTable as string, job: job.name });
+  if ((await state.ensure()) === 'created') job.log('info', `created the state table ${state.tableName}`);
+  const longColumns = new Set(binding.columns.filter((column) => column.type === 'long').map((column) => column.column));
+  const sink = state.sink({ tableName: binding.table.options.tableName, primaryKey: [...job.keyColumns], longColumns });
+  const toSink = sinkRows(binding, plan.columns, { zone });
+  const retry: RetryOptions = { ...(job.sinkRetry ?? {}), retryable: (error) => isRetryableSinkError(error) };
+  let clientId = '';
+  const owner = `${hostname()} pid ${process.pid}`;
+  const workers = new ChannelWorkers({
+    state,
+    owner: () => `${owner} client ${clientId}`,
+    interval: job.interval,
+    maxRecordsPerChannel: scan.options.maxOffsetsPerChannel,
+    metrics: job.metrics,
+    operator: (merge) => {
+      const planned = planQuery(query, { zone, outputMode: streamOptions.outputMode, afterAggregate: { stage: { operator: 'mergePartials', detail: '' }, operator: merge } }).operator;
+      // merged rows are few per batch (changed groups): the state sink takes them as row objects
+      return (source) => planned(source).pipe(map((batch): OutputBatch => ({ ...batch, rows: tableRows(batch.rows) })));
+    },
+    toSink: (rows, batch) => {
+      const out = toSink(rows);
+      if (out.length > 0) job.showRows(out.slice(-20).map((row) => Object.fromEntries(Object.entries(row).filter(([name]) => name !== VERSION_FIELD))));
+      void batch;
+      return out;
+    },
+    sink,
+    retry,
+    onCommitted: (channelId, committed) => {
+      const late = job.metrics.takeLate(committed.batchId);
+      if (late.length > 0) job.log('info', `channel ${channelId} batch ${committed.batchId}: ${lateText(late, zone)}`);
+      job.publish();
+    },
+    onLog: (level, message) => job.log(level, message),
+    onError: (error) => job.fail(error),
+  });
+  job.onDispose(() => workers.dispose());
+  const tuning = job.tuning;
+  const feed = tunnel({
+    endpoint: context.sourceConnection.endpoint,
+    instance: context.sourceConnection.instanceName,
+    credentials: context.credentials,
+    tunnelId: context.tunnelId,
+    clientTag: job.clientTag,
+    // a channel is its own pipeline here: let it read ahead while its batch commits, so its
+    // micro-batches are as large as a single-worker job's (which spans every channel)
+    maxInFlightBatchesPerChannel: 8,
+    ...tuning,
+    startTokens: workers.startToken,
+    onEvent: (event) => {
+      if (event.kind === 'connected') clientId = event.clientId;
+      job.onTunnelEvent(event);
+      workers.onEvent(event);
+    },
+  });
+  job.running();
+  job.log('info', `reading ${scan.name} (tunnel ${context.tunnelId}) as one of the job's workers, state in table ${state.tableName}, writing ${binding.table.options.tableName}`);
+  const subscription = feed.subscribe({
+    next: (batch: ChannelBatch) => {
+      job.noteRecords(batch.records.length);
+      workers.deliver(batch);
+    },
+    error: (error: unknown) => {
+      workers.dispose();
+      job.fail(error);
+    },
+  });
+  job.onDispose(() => subscription.unsubscribe());
+  job.onStop(() =>
+    workers.stop(() => {
+      // the last acknowledgements reach the service as the client shuts down
+      subscription.unsubscribe();
+      job.finish();
+    }),
+  );
+  const share = (): string => {
+    const held = workers.held();
+    return held.length === 0 ? 'no channels' : `channels ${held.join(', ')}`;
+  };
+  let lastShare = '';
+  job.pollTunnel((described) => {
+    allChannelsOwned = described.channels.every((channel) => (channel.status === 'OPEN' && channel.clientId !== undefined && channel.clientId !== '') || channel.status === 'TERMINATED');
+    othersHoldChannels = described.channels.some((channel) => channel.status === 'OPEN' && channel.clientId !== undefined && channel.clientId !== clientId);
+    const now = share();
+    if (now !== lastShare) {
+      lastShare = now;
+      job.log('info', `this worker (tunnel client ${clientId}) holds ${now} of ${described.channels.length}`);
+    }
+  });
+  // the whole job is drained when this worker holds every channel of the tunnel (a dead worker's
+  // leases have expired and moved here) and they are all idle and committed; while other workers
+  // hold channels it keeps running (stop it with SIGTERM)
+  return { drained: () => allChannelsOwned && !othersHoldChannels };
+}
