@@ -6,6 +6,7 @@
  *
  *   tunnelSource(options).pipe(microBatch(…), decodeRows(…), tumbling(…), aggregate(…), emit('update'), commitAfter(tablestoreSink(…)))
  *   compile(sqlText, { timeZone: 'Asia/Shanghai' })
+ *   await runCli(runJob({ name, source, checkpoint, aggregating, operator, sink }))
  *
  * Marble testing helpers live in `otsflow/testing`.
  */
@@ -92,8 +93,13 @@ export type {
 } from './tunnel/index.js';
 
 // ---- SQL
-export { compile, formatResult, formatSqlErrors, JobError, timeZone, systemTimeZone, formatTimestamp } from './sql/index.js';
-export type { CompileOptions, CompiledScript, CompiledStatement, StatementResult, ResultSet, StreamJob, JobProgress, JobState, JobSummary, ChannelProgress, SqlError, TimeZone } from './sql/index.js';
+export { compile, formatResult, formatSqlErrors, timeZone, systemTimeZone, formatTimestamp } from './sql/index.js';
+export type { CompileOptions, CompiledScript, CompiledStatement, StatementResult, ResultSet, SqlError, TimeZone } from './sql/index.js';
+
+// ---- jobs: any chain (by hand or compiled) run with progress, untilIdle, graceful stop, summary; and as a command
+export { runJob, JobError } from './stream/job/index.js';
+export type { JobDefinition, JobSink, JobStage, JobConnection, JobFeed, JobFeedContext, JobFeedControl, TunnelTuning, StreamJob, JobProgress, JobState, JobSummary, ChannelProgress } from './stream/job/index.js';
+export { runCli, type RunCliOptions, type JobRunSettings } from './cli/run-jobs.js';
 
 // ---- the embedded emulator
 export { startEmulator, DEFAULT_CREDENTIALS, DEFAULT_INSTANCE_NAME } from './emulator/index.js';

@@ -15,11 +15,9 @@ import { DEFAULT_CREDENTIALS, DEFAULT_INSTANCE_NAME, startEmulator, type Running
 import { compile } from '../sql/compile.js';
 import { SQL_LIMITS } from '../sql/limits.js';
 import { formatSqlError } from '../sql/printer.js';
-import { systemTimeZone, timeZone } from '../sql/datetime.js';
-import { lateText, type Connection, type StreamJob } from '../sql/job.js';
+import type { Connection } from '../sql/job.js';
 import { CliError, UsageError, type CommandContext } from './log.js';
-import { formatTypeMismatches, progressPrinter } from './progress.js';
-import type { MetricsEndpoint } from './metrics-endpoint.js';
+import { openJobRunner, type JobRunner } from './run-jobs.js';
 import type { SqlCommandOptions } from './sql-command.js';
 
 /** Errors printed for one script; the rest are counted in one line (4 KiB of garbage made 477). */
@@ -111,8 +109,11 @@ export async function runSqlCommand(options: SqlCommandOptions, context: Command
   const text = options.file !== undefined ? readScript(options.file) : (options.execute as string);
 
   let emulator: Promise<RunningEmulator> | undefined;
+  // assigned before any statement runs (the emulator starts with the first statement that needs it)
+  let runner: JobRunner | undefined;
   const embedded = (): Promise<Connection> => {
-    emulator ??= startEmulator({ dataDir: options.data, port: 0, instanceName: DEFAULT_INSTANCE_NAME, credentials: [DEFAULT_CREDENTIALS], ...(metrics === undefined ? {} : { onRequest: metrics.onRequest }) }).then((running) => {
+    const onRequest = runner?.onRequest;
+    emulator ??= startEmulator({ dataDir: options.data, port: 0, instanceName: DEFAULT_INSTANCE_NAME, credentials: [DEFAULT_CREDENTIALS], ...(onRequest === undefined ? {} : { onRequest }) }).then((running) => {
       log.info(`embedded emulator on ${running.endpoint} (data in ${running.dataDir})`);
       return running;
     });
@@ -147,33 +148,20 @@ export async function runSqlCommand(options: SqlCommandOptions, context: Command
     for (const table of tablesOf(statement.analyzed)) log.addSecret(table);
   }
 
-  // --metrics-port: the jobs' figures, and the embedded emulator's when one runs
-  let endpoint: MetricsEndpoint | undefined;
-  let metrics: { addJob(job: StreamJob): void; onRequest: ReturnType<typeof import('./metrics-endpoint.js').registerEmulatorMetrics> } | undefined;
-  if (options.metricsPort !== undefined) {
-    const { metricsRegistry, registerEmulatorMetrics, registerJobMetrics, serveMetrics } = await import('./metrics-endpoint.js');
-    const registry = metricsRegistry();
-    const jobMetrics = registerJobMetrics(registry);
-    metrics = { addJob: (job) => jobMetrics.add(job), onRequest: registerEmulatorMetrics(registry) };
-    endpoint = await serveMetrics(registry, { port: options.metricsPort, host: options.metricsHost }).catch((error: unknown) => {
-      throw new CliError((error as Error).message);
-    });
-    log.info(`metrics on ${endpoint.url}`);
-  }
-
-  const jobs: StreamJob[] = [];
-  const stopAll = async (): Promise<void> => {
-    await Promise.allSettled(jobs.map((job) => job.stop()));
-  };
-  let interrupted = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (interrupted) return;
-    interrupted = true;
-    log.info(`${signal} received: committing the last batch and shutting the tunnel down`);
-    void stopAll();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // the stream jobs run as any job does (run-jobs.ts): live view, --until-idle, graceful stop on a
+  // signal, summary lines; --metrics-port: the jobs' figures, and the embedded emulator's when one runs
+  runner = await openJobRunner(
+    {
+      untilIdle: options.untilIdle === true,
+      idleMs: options.idleMs,
+      ...(options.duration === undefined ? {} : { duration: options.duration }),
+      progress: options.progress,
+      ...(options.metricsPort === undefined ? {} : { metricsPort: options.metricsPort }),
+      metricsHost: options.metricsHost,
+    },
+    log,
+  );
+  let jobs = 0;
   try {
     for (const statement of compiled.right.statements) {
       const result = await statement.run().catch((error: unknown) => {
@@ -188,42 +176,18 @@ export async function runSqlCommand(options: SqlCommandOptions, context: Command
         case 'text':
           context.out(result.text.replace(/\n$/, ''));
           break;
-        case 'job': {
-          const job = result.job;
-          jobs.push(job);
-          metrics?.addJob(job);
-          if (options.progress) {
-            const printer = progressPrinter(process.stderr, { rows: 6 });
-            job.progress.subscribe({ next: (update) => printer.update(update), complete: () => printer.close() });
-          }
-          job.start();
-          if (interrupted) void job.stop();
+        case 'job':
+          jobs++;
+          runner.add(result.job);
           break;
-        }
       }
     }
-    if (jobs.length === 0) return;
+    if (jobs === 0) return;
     const oneTime = compiled.right.statements.some((s) => s.analyzed.kind === 'stream' && s.analyzed.options.triggerType === 'OneTime');
-    const ends: Promise<unknown>[] = jobs.map((job) => job.done);
-    if (options.untilIdle === true || oneTime) ends.push(Promise.all(jobs.map((job) => job.untilIdle(options.idleMs))));
-    if (options.duration !== undefined) ends.push(new Promise((resolve) => setTimeout(resolve, (options.duration as number) * 1000).unref()));
-    await Promise.race(ends);
-    await stopAll();
-    for (const job of jobs) {
-      const summary = await job.done.catch((error: unknown) => {
-        throw new CliError((error as Error)?.message ?? String(error), { cause: error });
-      });
-      // late rows per window (README, "Late data"), window bounds in the session time zone
-      const zone = options.timeZone === undefined ? E.right(systemTimeZone()) : timeZone(options.timeZone);
-      const late = summary.lateRows > 0 && E.isRight(zone) ? `, ${lateText(summary.lateWindows, zone.right, summary.lateRows)}` : '';
-      log.info(`job ${summary.job}: ${summary.batchesCommitted} batches committed, ${summary.recordsIn} records read, ${summary.rowsWritten} rows written${late}${summary.typeMismatches > 0 ? `, ${formatTypeMismatches(summary.typeMismatches, summary.typeMismatchesByColumn)}` : ''}${summary.partialRows === undefined ? '' : `, ${summary.partialRows} partial rows (named above)`} in ${(summary.durationMs / 1000).toFixed(1)} s`);
-    }
+    await runner.wait({ untilIdle: oneTime });
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await stopAll();
+    await runner.close();
     if (emulator !== undefined) await (await emulator).close();
-    await endpoint?.close();
   }
 }
 

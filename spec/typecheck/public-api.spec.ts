@@ -9,7 +9,7 @@ import ts from 'typescript';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as otsflow from '../../lib/index.js';
 import * as testing from '../../lib/testing/index.js';
-import type { CompileOptions, SessionOptions, WindowOptions } from '../../lib/index.js';
+import type { CompileOptions, JobSink, JobSummary, OutputRow, SessionOptions, Sink, StatementResult, StreamJob, TablestoreSink, WindowOptions } from '../../lib/index.js';
 import { REPO } from './markdown-blocks.js';
 
 const VALUES = [
@@ -19,7 +19,7 @@ const VALUES = [
     'first', 'formatResult', 'formatSqlErrors', 'formatTimestamp', 'hopping', 'isRetryableSinkError',
     'JobError', 'last', 'mapOutputRows', 'max', 'memoryCheckpointStore', 'memorySink', 'memorySource',
     'microBatch', 'min', 'numberColumn', 'project', 'RECORD_TIMESTAMP_COLUMN', 'RECORD_TYPE_COLUMN',
-    'replayable', 'retryWithBackoff', 'rowAt', 'session', 'SinkWriteError', 'SourceContractError',
+    'replayable', 'retryWithBackoff', 'rowAt', 'runCli', 'runJob', 'session', 'SinkWriteError', 'SourceContractError',
     'startEmulator', 'stoppable', 'StreamMetrics', 'sum', 'systemTimeZone', 'tableFromRows', 'tableRows',
     'tablestoreSink', 'TablestoreSinkError', 'timeZone', 'TransportError', 'tumbling', 'tunnel',
     'tunnelControl', 'TunnelFatalError', 'TunnelOptionsError', 'tunnelSource', 'udaf', 'valueAt', 'WINDOW',
@@ -34,17 +34,18 @@ const TYPES = [
     'CompiledScript', 'CompiledStatement', 'CompileOptions', 'ConsoleSinkOptions', 'CreateTunnelInput',
     'Credentials', 'Cursor', 'DeadLetter', 'DecodeRowsOptions', 'DeleteAllVersionsCell',
     'DeleteOneVersionCell', 'EmitOptions', 'EmulatorOptions', 'EventTime', 'FileCheckpointOptions',
-    'GroupKey', 'HoppingOptions', 'HttpTransportOptions', 'IncrementCell', 'JobProgress', 'JobState',
-    'JobSummary', 'LateWindow', 'MemoryCheckpointOptions', 'MemoryCheckpointStore', 'MemorySink',
+    'GroupKey', 'HoppingOptions', 'HttpTransportOptions', 'IncrementCell', 'JobConnection', 'JobDefinition',
+    'JobFeed', 'JobFeedContext', 'JobFeedControl', 'JobProgress', 'JobRunSettings', 'JobSink', 'JobStage',
+    'JobState', 'JobSummary', 'LateWindow', 'MemoryCheckpointOptions', 'MemoryCheckpointStore', 'MemorySink',
     'MemorySource', 'MemorySourceOptions', 'MetricsSnapshot', 'MicroBatch', 'MicroBatchOptions',
     'NumberColumn', 'OutputBatch', 'OutputMode', 'OutputRow', 'OutputValue', 'Position', 'PrimaryKeyCell',
     'PrimaryKeySentinel', 'PrimaryKeyValue', 'PutCell', 'RecordAction', 'RecordBatch', 'ReplayableObservable',
     'ReplayableSource', 'ResultSet', 'RetryOptions', 'RetryPolicy', 'RetryWithBackoffOptions', 'Row',
-    'RowPredicate', 'RowProblem', 'RowTable', 'RunContext', 'RunningEmulator', 'SequenceInfo',
+    'RowPredicate', 'RowProblem', 'RowTable', 'RunCliOptions', 'RunContext', 'RunningEmulator', 'SequenceInfo',
     'SessionOptions', 'Sink', 'SourceBatch', 'SqlError', 'StatementResult', 'StoppableSource', 'StreamJob',
     'StreamStart', 'TableBatch', 'TablestoreSink', 'TablestoreSinkErrorCode', 'TablestoreSinkOptions',
     'TablestoreSinkSchema', 'TablestoreWriteSummary', 'TimeZone', 'TumblingOptions', 'TunnelControl',
-    'TunnelControlOptions', 'TunnelDescription', 'TunnelEvent', 'TunnelOptions', 'TunnelSummary',
+    'TunnelControlOptions', 'TunnelDescription', 'TunnelEvent', 'TunnelOptions', 'TunnelSummary', 'TunnelTuning',
     'TunnelTransport', 'UserAggregate', 'Value', 'ValueColumn', 'WatermarkInfo', 'WindowBounds', 'WindowKey',
     'WindowOptions', 'WithWatermarkOptions', 'WriteContext',
 ];
@@ -110,6 +111,17 @@ describe('the public API', () => {
     expectTypeOf<SessionOptions>().toMatchTypeOf<WindowOptions>();
     expectTypeOf<CompileOptions>().toEqualTypeOf<NonNullable<Parameters<typeof otsflow.compile>[1]>>();
     expect(() => otsflow.session({ eventTime: 't', gap: 0 })).toThrow(/gap must be > 0 ms/);
+  });
+
+  it('one job runtime: runJob gives the StreamJob a compiled CREATE STREAM gives, and runCli runs either', () => {
+    expectTypeOf(otsflow.runJob<OutputRow>).returns.toEqualTypeOf<StreamJob>();
+    expectTypeOf<Extract<StatementResult, { kind: 'job' }>['job']>().toEqualTypeOf<StreamJob>();
+    expectTypeOf<Parameters<typeof otsflow.runCli>[0]>().toEqualTypeOf<StreamJob | readonly StreamJob[]>();
+    expectTypeOf(otsflow.runCli).returns.resolves.toEqualTypeOf<readonly JobSummary[] | undefined>();
+    // a job's sink is the stream layer's Sink (plus optional open/existingKeys): the Tablestore sink is one as it is
+    expectTypeOf<TablestoreSink>().toMatchTypeOf<JobSink<OutputRow>>();
+    expectTypeOf<JobSink<OutputRow>>().toMatchTypeOf<Sink<OutputRow>>();
+    expect(() => otsflow.runJob({ name: '', source: { connection: { endpoint: '', instanceName: '', accessKeyId: '', accessKeySecret: '' }, table: 't', tunnel: { name: 'n' } }, operator: () => { throw new Error('unused'); }, sink: otsflow.memorySink() })).toThrow(/needs a name/);
   });
 
   it('every exported function and class is one (nothing exported as undefined)', () => {
