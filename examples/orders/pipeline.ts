@@ -1,8 +1,10 @@
 /**
  * The seed job as an operator chain in code — what examples/orders/job.sql compiles to — on an
- * embedded emulator it starts itself. Run it with:
+ * embedded emulator it starts itself, run as a job: the same live view, progress lines, graceful
+ * Ctrl-C / SIGTERM stop, summary line and `--metrics-port` as `otsflow sql`. Run it with:
  *
- *   npx tsx examples/orders/pipeline.ts
+ *   npx tsx examples/orders/pipeline.ts            # until every order is counted (--until-idle)
+ *   npx tsx examples/orders/pipeline.ts --metrics-port 9464 --idle-ms 5000
  *
  * It creates OrderSource, OrderStreamSink and a Stream tunnel, writes 3,000 orders with the
  * official SDK, runs
@@ -10,7 +12,7 @@
  *   tunnelSource → microBatch → decodeRows → tumbling(30 s) → aggregate(count, sum) → emit('update')
  *     → mapOutputRows(window bounds as text) → commitAfter(tablestoreSink)
  *
- * until every order is counted, and prints the sink read back with the SDK.
+ * with `runJob` + `runCli` until the feed is drained, and prints the sink read back with the SDK.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,9 +27,9 @@ import {
   emit,
   formatTimestamp,
   mapOutputRows,
-  microBatch,
+  runCli,
+  runJob,
   startEmulator,
-  stoppable,
   sum,
   tablestoreSink,
   timeZone,
@@ -35,7 +37,6 @@ import {
   tunnelControl,
   tunnelSource,
   createHttpTransport,
-  StreamMetrics,
   type Catalog,
   type OutputRow,
   type WindowBounds,
@@ -84,16 +85,16 @@ for (let start = 0; start < ORDERS; start += 200) {
 
 const catalog: Catalog = { columns: { UserId: { type: 'string' }, OrderId: { type: 'string' }, price: { type: 'double' }, timestamp: { type: 'long' } } };
 const sinkCatalog: Catalog = { columns: { begin: { type: 'string' }, end: { type: 'string' }, count: { type: 'long' }, totalPrice: { type: 'double' } } };
-const metrics = new StreamMetrics();
-const feed = stoppable(
-  tunnelSource({ endpoint: emulator.endpoint, instance: emulator.instanceName, credentials: emulator.credentials, tunnelId: created.right.tunnelId, heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 10_000 }),
-);
-const sink = tablestoreSink({ ...connection, tableName: 'OrderStreamSink', catalog: sinkCatalog });
-
-await new Promise<void>((resolve, reject) => {
-  const subscription = feed.source
-    .pipe(
-      microBatch({ interval: 200, maxRecordsPerChannel: 10_000, checkpoint: join(dir, 'checkpoint'), metrics }),
+const job = runJob({
+  name: 'orders',
+  source: { connection, table: 'OrderSource', tunnel: { id: created.right.tunnelId } },
+  checkpoint: join(dir, 'checkpoint'),
+  // windows keep state across batches: the job must be its tunnel's only consumer (checked), and owns its checkpoint
+  aggregating: true,
+  interval: 200,
+  maxRecordsPerChannel: 10_000,
+  operator: (batches) =>
+    batches.pipe(
       decodeRows({ catalog, table: 'OrderSource' }),
       // `timestamp` holds milliseconds already: the event time needs no expression here
       tumbling({ eventTime: 'timestamp', size: 30_000 }),
@@ -105,22 +106,20 @@ await new Promise<void>((resolve, reject) => {
           return { begin: formatTimestamp(window.start, zone.right), end: formatTimestamp(window.end, zone.right), count: row['count'] ?? 0, totalPrice: row['totalPrice'] ?? 0 };
         }),
       ),
-      commitAfter(sink),
-    )
-    .subscribe({
-      next: (committed) => {
-        console.error(`batch ${committed.batchId}: ${metrics.snapshot().rowsDecoded} of ${ORDERS} orders, ${committed.rowsWritten} window rows written`);
-        if (metrics.snapshot().rowsDecoded >= ORDERS) feed.stop();
-      },
-      error: reject,
-      complete: () => {
-        subscription.unsubscribe();
-        feed.release();
-        resolve();
-      },
-    });
+    ),
+  sink: tablestoreSink({ ...connection, tableName: 'OrderStreamSink', catalog: sinkCatalog }),
+  sinkLabel: 'OrderStreamSink',
+  formatTime: (ms) => formatTimestamp(ms, zone.right) ?? String(ms),
+  onLog: (level, message) => console.error(level === 'warn' ? `warning: ${message}` : message),
 });
-await sink.close();
+console.error(`wrote ${ORDERS} orders with event times from ${new Date(epoch).toISOString()}, one every 60 ms`);
+// the live view on a terminal (progress lines elsewhere), Ctrl-C stops gracefully; flags as `otsflow sql`'s
+const summaries = await runCli(job, { untilIdle: true });
+if (summaries === undefined) {
+  await emulator.close();
+  rmSync(dir, { recursive: true, force: true });
+  process.exit();
+}
 
 const page = await call(sdk, 'getRange', {
   tableName: 'OrderStreamSink',
