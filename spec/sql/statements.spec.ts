@@ -1,7 +1,7 @@
 /**
- * Statements run by the SQL session against a real emulator, tables written and read through the
+ * Compiled statements run (lib/sql/job.ts) against a real emulator, tables written and read through the
  * official SDK: batch SELECT with ORDER BY / LIMIT over a table and over a BATCH scan, batch
- * INSERT into a sink, the session catalog (DROP, IF NOT EXISTS), and an append-mode stream job
+ * INSERT into a sink, the script's catalog (DROP, IF NOT EXISTS), and an append-mode stream job
  * with a watermark that emits each window once, when it closes.
  */
 import * as E from 'fp-ts/lib/Either.js';
