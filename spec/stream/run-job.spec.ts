@@ -138,4 +138,11 @@ describe('runJob', () => {
     const summary = await job.stop();
     expect(summary).toMatchObject({ job: 'stateless', batchesCommitted: 0, recordsIn: 0, rowsWritten: 0, durationMs: 0 });
   });
+
+  it('refuses a definition a job cannot run, naming the job and the setting', () => {
+    const base = { name: 'bad', source: { connection: connection(), table: ORDER_TABLE, tunnel: { name: 'n' } }, operator: emit('update') as never, sink: memorySink() };
+    expect(() => runJob({ ...base, name: '' })).toThrow('runJob: the definition needs a name');
+    expect(() => runJob({ ...base, interval: 0 })).toThrow('runJob bad: interval must be a number > 0, got 0');
+    expect(() => runJob({ ...base, progressIntervalMs: Number.NaN })).toThrow('runJob bad: progressIntervalMs must be a number > 0, got NaN');
+  });
 });

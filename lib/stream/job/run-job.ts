@@ -71,6 +71,12 @@ const LATEST_ROWS = 500;
 export function runJob<T = OutputRow>(definition: JobDefinition<T>): StreamJob {
   if (typeof definition.name !== 'string' || definition.name === '') throw new TypeError('runJob: the definition needs a name');
   if (typeof definition.operator !== 'function') throw new TypeError(`runJob ${definition.name}: operator must be an OperatorFunction`);
+  const positive = (what: string, value: number | undefined): void => {
+    if (value !== undefined && !(Number.isFinite(value) && value > 0)) throw new RangeError(`runJob ${definition.name}: ${what} must be a number > 0, got ${value}`);
+  };
+  positive('interval', definition.interval);
+  positive('maxRecordsPerChannel', definition.maxRecordsPerChannel);
+  positive('progressIntervalMs', definition.progressIntervalMs);
   return new JobRuntime<T>(definition);
 }
 
