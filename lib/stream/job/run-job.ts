@@ -28,14 +28,11 @@ import type { ChangeRecord } from '../../wire/types.js';
 import { tunnel } from '../../tunnel/tunnel.js';
 import { tunnelControl, type TunnelDescription } from '../../tunnel/control.js';
 import { createHttpTransport, TransportError } from '../../tunnel/http-transport.js';
-import { httpTunnelApi } from '../../tunnel/http-tunnel-api.js';
-import { retryWithBackoff } from '../../tunnel/retry-with-backoff.js';
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS, DEFAULT_REQUEST_RETRY, type TunnelOptions } from '../../tunnel/options.js';
 import type { ChannelBatch, TunnelEvent } from '../../tunnel/model.js';
 import type { MicroBatch, RecordBatch } from '../batch.js';
 import { ChannelLag, trackChannelLag, type ChannelLagSnapshot } from '../channel-lag.js';
-import { fileCheckpointStore } from '../checkpoint/file-store.js';
-import { describeOwner, judgePredecessor, OWNER_RENEW_MS, OwnerLease } from '../checkpoint/owner-record.js';
+import { describeOwner, OWNER_RENEW_MS, type OwnerLease } from '../checkpoint/owner-record.js';
 import { commitAfter, type RetryOptions } from '../commit-after.js';
 import { StreamMetrics } from '../metrics.js';
 import { microBatch } from '../micro-batch.js';
@@ -43,7 +40,8 @@ import { stoppable } from '../stoppable.js';
 import { rowsBetween, type OutputRow, type RowTable } from '../table.js';
 import { channelBatchSource } from '../tunnel-source.js';
 import { lateText, utcTime } from './late-text.js';
-import { DescribeError, LostCheckpointError, readReplacement, replacedTunnel, SoleConsumerError, writeReplacement, type LostCheckpoint } from './restarts.js';
+import { DescribeError, replacedTunnel, SoleConsumerError, type LostCheckpoint } from './restarts.js';
+import { checkLostCheckpoint, checkSoleConsumer, outwaitEarlierRuns, resetTunnel, takeOverFromDeadPredecessor, type StartContext } from './sole-consumer.js';
 import {
   JobError,
   type ChannelProgress,
@@ -270,18 +268,23 @@ class JobRuntime<T> implements StreamJob {
     let lostCheckpoint: LostCheckpoint | undefined;
     // a custom feed (workers sharing the tunnel, state in a table) coordinates itself: no single-consumer checks
     if (this.soleConsumer) {
+      const start = this.startContext();
       if (location !== undefined) {
-        if (await this.takeOverFromDeadPredecessor(location, description, transport)) description = await describe();
+        const { shut, lease } = await takeOverFromDeadPredecessor(start, location, description, transport);
+        this.lease = lease;
+        this.renewal = setInterval(() => this.renewLease(), OWNER_RENEW_MS);
+        this.renewal.unref?.();
+        if (shut) description = await describe();
         if (this.stopRequested) {
           this.finish();
           return;
         }
-        lostCheckpoint = await this.checkLostCheckpoint(location, description);
+        lostCheckpoint = await checkLostCheckpoint(start, location, description);
       }
-      this.checkSoleConsumer(description, true);
-      await this.outwaitEarlierRuns(description, describe);
+      checkSoleConsumer(start, description, true);
+      await outwaitEarlierRuns(start, description, describe);
       if (lostCheckpoint !== undefined && definition.lostCheckpoint === 'reset' && !this.stopRequested) {
-        description = await this.resetTunnel(location as string, await describe(), control);
+        description = await resetTunnel(start, location as string, await describe(), control);
       }
     }
     if (this.stopRequested) {
@@ -388,7 +391,10 @@ class JobRuntime<T> implements StreamJob {
         },
       });
     this.announceStart();
-    this.startPolling(probe, sourceConnection.endpoint, (described) => this.checkSoleConsumer(described));
+    // once connected, a client of this job's tag holding channels is a second copy of the job
+    this.startPolling(probe, sourceConnection.endpoint, (described) => {
+      if (this.soleConsumer) checkSoleConsumer(this.startContext(), described);
+    });
   }
 
   /** DescribeTunnel every progress interval (channels, other consumers, reachability), and the unreachable-endpoint watch. */
@@ -491,54 +497,21 @@ class JobRuntime<T> implements StreamJob {
     this.publish();
   }
 
-  // ------------------------------------------------------------ restarts
+  // ------------------------------------------------------------ restarts (sole-consumer.ts)
 
-  /**
-   * The run recorded in the checkpoint location: a live one is refused at once; a dead one's
-   * tunnel clients (all recorded before their first heartbeat) are shut down with ShutdownTunnel,
-   * so their channels are free now instead of after their heartbeat timeout. Then this run claims
-   * the location. Returns whether anything was shut down.
-   */
-  private async takeOverFromDeadPredecessor(location: string, description: TunnelDescription, transport: ReturnType<typeof createHttpTransport>): Promise<boolean> {
-    const judged = await judgePredecessor(location);
-    if (E.isLeft(judged)) throw new Error(`checkpoint ${location}: ${judged.left}`);
-    const predecessor = judged.right;
-    if (predecessor.kind === 'live') {
-      throw new SoleConsumerError(
-        `another run of job ${this.name} is live on checkpoint location ${location} (${describeOwner(predecessor.record)}; ${predecessor.why}): stop it first — two copies of an aggregating job would overwrite each other's windows`,
-      );
-    }
-    let shut = false;
-    if (predecessor.kind === 'dead' && predecessor.record.clients.length > 0) {
-      const recorded = new Set(predecessor.record.clients);
-      const holders = new Set(description.channels.filter((c) => (c.status === 'OPEN' || c.status === 'CLOSING') && c.clientId !== undefined && recorded.has(c.clientId)).map((c) => c.clientId as string));
-      const api = httpTunnelApi(transport);
-      // every recorded client, not only those holding channels: one killed before its first
-      // heartbeat holds none, yet the service counts it when it divides the channels
-      for (const clientId of recorded) {
-        try {
-          await firstValueFrom(api.shutdown({ tunnelId: description.tunnel.tunnelId, clientId }).pipe(retryWithBackoff<void>({ ...DEFAULT_REQUEST_RETRY, maxElapsedMs: 5_000 })));
-          if (holders.has(clientId)) shut = true;
-        } catch (error) {
-          // one that expired already has nothing left to release
-          if (holders.has(clientId)) this.log('warn', `could not shut down client ${clientId} of the earlier run (${error instanceof Error ? error.message : String(error)}); waiting for its lease instead`);
-        }
-      }
-      if (holders.size > 0) {
-        this.log('info', `the earlier run (${describeOwner(predecessor.record)}) ended without shutting its tunnel session down (${predecessor.why}): released its channels with ShutdownTunnel (client${holders.size === 1 ? '' : 's'} ${[...holders].join(', ')})`);
-      }
-    }
-    const lease = new OwnerLease(location, this.name);
-    try {
-      lease.claim();
-    } catch (error) {
-      throw new Error(`checkpoint ${location}: cannot persist owner.json (${error instanceof Error ? error.message : String(error)}); nothing was acknowledged`);
-    }
-    this.lease = lease;
-    for (const clientId of this.clientIds) lease.addClient(clientId);
-    this.renewal = setInterval(() => this.renewLease(), OWNER_RENEW_MS);
-    this.renewal.unref?.();
-    return shut;
+  private startContext(): StartContext {
+    const definition = this.#definition;
+    return {
+      name: this.name,
+      clientTag: this.clientTag,
+      clientIds: this.clientIds,
+      lostCheckpoint: definition.lostCheckpoint,
+      partialRowsUnnamed: definition.partialRowsUnnamed,
+      heartbeatTimeoutMs: definition.tunnel?.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
+      log: (level, message) => this.log(level, message),
+      now: () => this.now(),
+      stopRequested: () => this.stopRequested,
+    };
   }
 
   private renewLease(): void {
@@ -548,72 +521,6 @@ class JobRuntime<T> implements StreamJob {
     if (renewed.kind === 'taken') {
       this.fail(new SoleConsumerError(`another run of job ${this.name} took over checkpoint location ${lease.location} (${describeOwner(renewed.by)}): this run stops`));
     }
-  }
-
-  /**
-   * The location holds no commit or plan, yet the tunnel's channels hold consumed progress: the
-   * window state of that progress is gone. Without a choice that is one line and a stop.
-   */
-  private async checkLostCheckpoint(location: string, description: TunnelDescription): Promise<LostCheckpoint | undefined> {
-    const choice = this.#definition.lostCheckpoint;
-    const loaded = await firstValueFrom(from(fileCheckpointStore(location).load()));
-    if (E.isLeft(loaded)) return undefined;
-    if (loaded.right.commit !== undefined || loaded.right.plan !== undefined) {
-      if (choice !== undefined) this.log('info', `--${choice} not needed: ${location} holds the window state (${loaded.right.commit === undefined ? 'a planned batch' : `batch ${loaded.right.commit.batchId}`})`);
-      return undefined;
-    }
-    const progressed = description.channels.filter((channel) => (channel.count ?? 0n) > 0n || channel.status === 'TERMINATED');
-    if (progressed.length === 0) return undefined;
-    const records = progressed.reduce((sum, channel) => sum + (channel.count ?? 0n), 0n);
-    const rpos = progressed.map((channel) => channel.rpoTime?.getTime()).filter((time): time is number => time !== undefined);
-    const upTo = rpos.length === 0 ? 'its checkpoints' : new Date(Math.max(...rpos)).toISOString();
-    const holders = [...new Set(description.channels.filter((c) => (c.status === 'OPEN' || c.status === 'CLOSING') && c.clientId !== undefined && c.clientId !== '').map((c) => c.clientId as string))];
-    // a partial row is recognised by its key being in the sink already; where a group can have had
-    // records and still no row (append writes a window once it closes; HAVING holds groups back), it cannot
-    const unnamed = this.#definition.partialRowsUnnamed;
-    if (choice === 'at-least-once' && unnamed !== undefined) {
-      throw new LostCheckpointError(
-        `checkpoint location ${location} holds no window state, but tunnel ${description.tunnel.tunnelId} has progress committed by an earlier run (${records} records): --at-least-once cannot name the partial rows of ${unnamed} — run again with --reset`,
-      );
-    }
-    if (choice === undefined) {
-      throw new LostCheckpointError(
-        `checkpoint location ${location} holds no window state, but tunnel ${description.tunnel.tunnelId} has progress committed by an earlier run (${records} records on ${progressed.length} channel${progressed.length === 1 ? '' : 's'}, up to ${upTo}${holders.length === 0 ? '' : `; its channels are still held by ${holders.join(', ')} — if that run is alive elsewhere, stop it first`}): the window state is gone and resuming would overwrite windows with partial totals — run again with --reset (recreate the tunnel and recompute every window from the start of the stream's retention) or --at-least-once (resume from the tunnel's checkpoints; rows rewritten partial are named in the log)`,
-      );
-    }
-    this.log(
-      'warn',
-      choice === 'reset'
-        ? `checkpoint location ${location} holds no window state, but tunnel ${description.tunnel.tunnelId} has progress (${records} records): --reset recreates the tunnel and recomputes every window`
-        : `checkpoint location ${location} holds no window state, but tunnel ${description.tunnel.tunnelId} has progress (${records} records): --at-least-once resumes from the tunnel's checkpoints; sink rows rewritten partial are named below`,
-    );
-    return { records, upTo };
-  }
-
-  /**
-   * --reset: DeleteTunnel + CreateTunnel of the same name and type — a Stream tunnel from the
-   * earliest retained record, a BaseAndStream one from its base data (the whole table) on — and
-   * the new id recorded in the location, for a definition that still names the old one.
-   */
-  private async resetTunnel(location: string, description: TunnelDescription, control: ReturnType<typeof tunnelControl>): Promise<TunnelDescription> {
-    const old = description.tunnel;
-    const deleted = await control.deleteTunnel(old.tableName, old.tunnelName);
-    if (E.isLeft(deleted)) throw new Error(`--reset: cannot delete tunnel ${old.tunnelName} of ${old.tableName}: ${deleted.left.message}`);
-    const endTime = old.streamConfig?.endTime;
-    const created = await control.createTunnel({
-      tableName: old.tableName,
-      tunnelName: old.tunnelName,
-      tunnelType: old.tunnelType as 'BaseData' | 'Stream' | 'BaseAndStream',
-      // a Stream tunnel from the earliest retained record; BaseAndStream's base data already covers the table
-      ...(old.tunnelType === 'Stream' ? { stream: { flag: 'EARLIEST' as const, ...(endTime === undefined ? {} : { endTime }) } } : endTime === undefined ? {} : { stream: { endTime } }),
-    });
-    if (E.isLeft(created)) throw new Error(`--reset: deleted tunnel ${old.tunnelName} of ${old.tableName} (${old.tunnelId}) but cannot create it again: ${created.left.message} — create it with otsflow tunnel create and run again`);
-    const earlier = readReplacement(location);
-    writeReplacement(location, { tunnelId: created.right.tunnelId, tunnelName: old.tunnelName, replaces: [...(earlier?.replaces ?? []), old.tunnelId] });
-    this.log('warn', `--reset: tunnel ${old.tunnelName} of ${old.tableName} recreated as ${created.right.tunnelId} (was ${old.tunnelId}); every window is recomputed from the start of the stream's retention`);
-    const described = await control.describeTunnel(old.tableName, old.tunnelName);
-    if (E.isLeft(described)) throw new Error(`cannot describe tunnel ${old.tunnelName} of ${old.tableName}: ${described.left.message}`);
-    return described.right;
   }
 
   private announced = false;
@@ -628,59 +535,6 @@ class JobRuntime<T> implements StreamJob {
     else if (location === undefined) this.log('warn', 'no checkpointLocation: the aggregation state lives in memory only and a restart starts from the tunnel checkpoints');
     else if (restored === 'fresh') this.log('info', `starting fresh (no checkpoint in ${location})`);
     else this.log('info', `resuming after batch ${restored} from ${location}`);
-  }
-
-  /**
-   * An aggregating job must be the only consumer of its tunnel (partials are not merged on one
-   * tunnel client). Clients with this job's tag are earlier runs of it; they pass only at startup
-   * (see outwaitEarlierRuns): once this run is connected, one of them holding channels is a second
-   * copy of the job, consuming alongside.
-   */
-  private checkSoleConsumer(described: TunnelDescription, allowEarlierRuns = false): void {
-    if (!this.soleConsumer) return;
-    const foreign = described.channels.find(
-      (channel) =>
-        (channel.status === 'OPEN' || channel.status === 'CLOSING') &&
-        channel.clientId !== undefined &&
-        channel.clientId !== '' &&
-        !this.clientIds.has(channel.clientId) &&
-        !(allowEarlierRuns && channel.clientId.startsWith(`${this.clientTag}_`)),
-    );
-    if (foreign !== undefined) {
-      throw new SoleConsumerError(
-        `tunnel ${described.tunnel.tunnelId} is also consumed by client ${foreign.clientId} (channel ${foreign.channelId}); an aggregating job must be the only consumer of its tunnel, because otsflow does not merge partial aggregates across workers yet — stop the other consumer or give this job a tunnel of its own`,
-      );
-    }
-  }
-
-  /**
-   * Channels still held by a client with this job's tag belong to an earlier run: one that crashed
-   * keeps its leases until the service expires it (one heartbeat timeout), while a live one — the
-   * same job started twice — never lets go, and two copies would each aggregate part of the
-   * channels and overwrite each other's rows. So connect only once such leases are gone, and refuse
-   * to start when they outlive the timeout.
-   */
-  private async outwaitEarlierRuns(first: TunnelDescription, describe: Described): Promise<void> {
-    const timeoutMs = this.#definition.tunnel?.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS;
-    // the service sweeps expired clients on its own schedule: allow a little past the timeout
-    const deadline = this.now() + timeoutMs + Math.max(2_000, timeoutMs / 10);
-    let described = first;
-    let announced = false;
-    for (;;) {
-      const held = described.channels.find((channel) => (channel.status === 'OPEN' || channel.status === 'CLOSING') && channel.clientId?.startsWith(`${this.clientTag}_`) === true);
-      if (held === undefined || this.stopRequested) return;
-      if (this.now() > deadline) {
-        throw new SoleConsumerError(
-          `tunnel ${described.tunnel.tunnelId} is still consumed by client ${held.clientId} (channel ${held.channelId}) after its lease should have expired: another run of job ${this.name} is consuming it — stop that one first (an aggregating job must be the only consumer of its tunnel)`,
-        );
-      }
-      if (!announced) {
-        announced = true;
-        this.log('info', `waiting up to ${Math.ceil((deadline - this.now()) / 1000)} s for an earlier run's leases to expire (client ${held.clientId} holds channel ${held.channelId})`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(250, Math.max(50, timeoutMs / 8))));
-      described = await describe();
-    }
   }
 
   private onTunnelEvent(event: TunnelEvent): void {
