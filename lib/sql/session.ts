@@ -37,6 +37,7 @@ import { formatTimestamp, type TimeZone } from './datetime.js';
 import { toText } from './evaluate.js';
 import { describeSink, planQuery, sinkRows, streamCatalog, type QueryPlan, type Stage } from './plan.js';
 import { ChannelWorkers } from './channel-workers.js';
+import { startWorkerPresence, thisWorker, type WorkerPresence } from './worker-presence.js';
 import { JobStateTable, SINK_VERSION_COLUMN } from '../sinks/tablestore-state.js';
 import { VERSION_FIELD } from '../stream/merge-partials.js';
 import { hostname } from 'node:os';
@@ -108,6 +109,8 @@ export interface ChannelProgress {
   /** the channel's last read filled a response: the service holds more than was read */
   readonly more?: boolean;
   readonly count?: bigint;
+  /** the worker that holds it (`<host> pid <pid>`), for a job on a state table */
+  readonly worker?: string;
 }
 
 export type JobState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
@@ -703,10 +706,10 @@ class SqlStreamJob implements StreamJob {
 
   /** the channels this worker holds (job state in a table); undefined in single-worker mode */
   private workers: ChannelWorkers | undefined;
-  /** DescribeTunnel's last word: every channel has an owner or is finished */
-  private allChannelsOwned = false;
-  /** another client (a live worker, or a dead one until its lease expires) holds channels */
-  private othersHoldChannels = true;
+  /** this worker's row among the job's workers: renewed, watching the others (worker-presence.ts) */
+  private presence: WorkerPresence | undefined;
+  /** what the whole job's drain waits for at the last look (undefined: drained) */
+  private jobWaitsFor: string | undefined = 'the first look at the job';
 
   /**
    * The job as one of many workers: the state table holds every channel's plans, commits and
@@ -733,6 +736,18 @@ class SqlStreamJob implements StreamJob {
     const retry: RetryOptions = { ...(this.#options.sinkRetry ?? {}), retryable: (error) => isRetryableSinkError(error) };
     let clientId = '';
     const owner = `${hostname()} pid ${process.pid}`;
+    const presence = await startWorkerPresence({
+      connection: context.sourceConnection,
+      credentials: context.credentials,
+      tableName: state.tableName,
+      job: this.name,
+      tunnelId: context.tunnelId,
+      identity: thisWorker(Date.now()),
+      status: () => ({ held: workers.held(), drained: this.locallyDrained() }),
+      claims: () => state.channels(),
+      onLog: (level, message) => this.log(level, message),
+    });
+    this.presence = presence;
     const workers = new ChannelWorkers({
       state,
       owner: () => `${owner} client ${clientId}`,
@@ -773,6 +788,10 @@ class SqlStreamJob implements StreamJob {
       maxInFlightBatchesPerChannel: 8,
       ...tuning,
       startTokens: workers.startToken,
+      // recorded in this worker's row before the first heartbeat: should this process die, the
+      // others end the client with ShutdownTunnel; and take freed channels at once
+      beforeFirstHeartbeat: (id) => presence.addClient(id),
+      heartbeatNow: presence.heartbeatNow,
       onEvent: (event) => {
         if (event.kind === 'connected') clientId = event.clientId;
         this.onTunnelEvent(event);
@@ -791,12 +810,14 @@ class SqlStreamJob implements StreamJob {
         this.fail(error);
       },
     });
-    this.stopFeed = () =>
+    this.stopFeed = () => {
+      const final = { held: workers.held(), drained: this.locallyDrained() };
       workers.stop(() => {
         // the last acknowledgements reach the service as the client shuts down
         this.subscription?.unsubscribe();
-        this.finish();
+        void presence.stop(final).finally(() => this.finish());
       });
+    };
     if (this.stopRequested) this.stopFeed();
     const share = (): string => {
       const held = workers.held();
@@ -808,13 +829,16 @@ class SqlStreamJob implements StreamJob {
         .describe()
         .then((described) => {
           this.reached();
-          this.channels = channelProgress(described);
-          this.allChannelsOwned = described.channels.every((channel) => (channel.status === 'OPEN' && channel.clientId !== undefined && channel.clientId !== '') || channel.status === 'TERMINATED');
-          this.othersHoldChannels = described.channels.some((channel) => channel.status === 'OPEN' && channel.clientId !== undefined && channel.clientId !== clientId);
+          this.channels = channelProgress(described).map((channel) => {
+            const holder = channel.clientId === undefined || channel.clientId === '' ? undefined : presence.workerOf(channel.clientId);
+            return holder === undefined ? channel : { ...channel, worker: holder.self ? `${holder.name} (this worker)` : holder.name };
+          });
+          presence.described(described.channels);
+          this.jobWaitsFor = presence.waitsFor(described.channels, { held: workers.held(), drained: this.locallyDrained() });
           const now = share();
           if (now !== lastShare) {
             lastShare = now;
-            this.log('info', `this worker (tunnel client ${clientId}) holds ${now} of ${described.channels.length}`);
+            this.log('info', `this worker (${presence.name}, tunnel client ${clientId}) holds ${now} of ${described.channels.length}`);
           }
           this.publish();
         })
@@ -1117,19 +1141,23 @@ class SqlStreamJob implements StreamJob {
           return;
         }
         if (this.state !== 'running' || (this.caughtUp.size === 0 && this.workers === undefined)) return;
-        const metrics = this.metrics.snapshot();
         const quietSince = Math.max(this.lastRecordAt, this.startedAt);
-        let drained = [...this.caughtUp.values()].every((caughtUp) => caughtUp) && this.finishedUnreported.size === 0 && this.assignedUnopened.size === 0;
-        // one of many workers: the whole job is drained when this worker holds every channel of the
-        // tunnel (a dead worker's leases have expired and moved here) and they are all idle and
-        // committed; while other workers hold channels it keeps running (stop it with SIGTERM)
-        if (this.workers !== undefined) drained &&= this.caughtUp.size > 0 && this.allChannelsOwned && !this.othersHoldChannels;
-        if (drained && Date.now() - quietSince >= idleMs && metrics.batches === metrics.batchesCommitted) {
+        let drained = this.locallyDrained();
+        // one of many workers: the whole job is drained when every channel of the tunnel is caught
+        // up and committed wherever it is held, as the worker rows and DescribeTunnel tell
+        if (this.workers !== undefined) drained &&= this.jobWaitsFor === undefined;
+        if (drained && Date.now() - quietSince >= idleMs) {
           clearInterval(timer);
           resolve();
         }
       }, IDLE_POLL_MS);
     });
+  }
+
+  /** every channel this process reads is caught up, every batch committed */
+  private locallyDrained(): boolean {
+    const metrics = this.metrics.snapshot();
+    return [...this.caughtUp.values()].every((caughtUp) => caughtUp) && this.finishedUnreported.size === 0 && this.assignedUnopened.size === 0 && metrics.batches === metrics.batchesCommitted;
   }
 
   async stop(): Promise<JobSummary> {
@@ -1165,6 +1193,7 @@ class SqlStreamJob implements StreamJob {
 
   private cleanup(): void {
     this.workers?.dispose();
+    this.presence?.dispose();
     if (this.poll !== undefined) clearInterval(this.poll);
     this.poll = undefined;
     if (this.watch !== undefined) clearInterval(this.watch);
