@@ -794,6 +794,8 @@ class SqlStreamJob implements StreamJob {
       heartbeatNow: presence.heartbeatNow,
       onEvent: (event) => {
         if (event.kind === 'connected') clientId = event.clientId;
+        // a channel given back (CLOSE: revoked, drained) or finished is reported now, not at the next interval
+        if (event.kind === 'channel-reported' && (event.channel.status === 'CLOSE' || event.channel.status === 'TERMINATED')) presence.heartbeatNow.next();
         this.onTunnelEvent(event);
         workers.onEvent(event);
       },
