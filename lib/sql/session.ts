@@ -708,6 +708,8 @@ class SqlStreamJob implements StreamJob {
   private workers: ChannelWorkers | undefined;
   /** this worker's row among the job's workers: renewed, watching the others (worker-presence.ts) */
   private presence: WorkerPresence | undefined;
+  /** untilIdle() was called */
+  private idleWanted = false;
   /** what the whole job's drain waits for at the last look (undefined: drained) */
   private jobWaitsFor: string | undefined = 'the first look at the job';
 
@@ -835,8 +837,9 @@ class SqlStreamJob implements StreamJob {
             const holder = channel.clientId === undefined || channel.clientId === '' ? undefined : presence.workerOf(channel.clientId);
             return holder === undefined ? channel : { ...channel, worker: holder.self ? `${holder.name} (this worker)` : holder.name };
           });
-          presence.described(described.channels);
           this.jobWaitsFor = presence.waitsFor(described.channels, { held: workers.held(), drained: this.locallyDrained() });
+          // free channels are taken at once — unless this worker is about to stop because the whole job is drained
+          if (!(this.idleWanted && this.jobWaitsFor === undefined)) presence.described(described.channels);
           const now = share();
           if (now !== lastShare) {
             lastShare = now;
@@ -1130,6 +1133,7 @@ class SqlStreamJob implements StreamJob {
   }
 
   untilIdle(idleMs: number): Promise<void> {
+    this.idleWanted = true;
     return new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {
         if (this.state === 'failed') {

@@ -156,11 +156,13 @@ describe('one aggregating job on many workers with default heartbeats', () => {
         await sleep(4_000);
         await generator.stop();
         const stoppedAt = Date.now();
+        const exitedAfter = jobs.map(() => -1);
+        jobs.forEach((job, i) => void job.exited.then(() => (exitedAfter[i] = Date.now() - stoppedAt)));
         const exits = await Promise.race([Promise.all(jobs.map((job) => job.exited)), sleep(120_000).then(() => undefined)]);
         expect(exits, `not every worker stopped:\n${jobs.map((job) => job.stderr().split('\n').slice(-12).join('\n')).join('\n---\n')}`).toBeDefined();
         for (const [i, exit] of (exits ?? []).entries()) expect(exit.code, (jobs[i] as JobProcess).stderr()).toBe(0);
         const took = jobs.map((job) => (job.stderr().match(/took channel/g) ?? []).length);
-        console.log(`many workers --until-idle: 3 workers all exited 0 within ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s of the writer's stop; channel claims per worker ${took.join(', ')}`);
+                console.log(`many workers --until-idle: 3 workers all exited 0, ${exitedAfter.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')} after the writer's stop; channel claims per worker ${took.join(', ')}`);
         expect(await exact(sdk)).toEqual([]);
       } finally {
         generator.abort();
