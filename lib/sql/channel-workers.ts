@@ -137,15 +137,20 @@ export class ChannelWorkers {
    * report the channel gone before the refusal of its write in flight arrives).
    */
   private loggingRefusals(store: CheckpointStore): CheckpointStore {
-    const logged = <A>(write: (value: A) => ObservableInput<void>) =>
-      (value: A): Observable<void> =>
-        from(write(value)).pipe(
-          tap({
-            error: (error: unknown) => {
-              if (error instanceof FencedError) this.options.onLog('warn', `${error.message}; the channel stopped here`);
-            },
-          }),
-        );
+    const refused = (error: unknown): void => {
+      if (error instanceof FencedError) this.options.onLog('warn', `${error.message}; the channel stopped here`);
+    };
+    const logged =
+      <A>(write: (value: A) => ObservableInput<void>) =>
+      (value: A): ObservableInput<void> => {
+        const written = write(value);
+        // a promise settles whether or not the run still listens: its refusal is logged either way
+        if (isPromiseLike(written)) {
+          written.then(undefined, refused);
+          return written;
+        }
+        return from(written).pipe(tap({ error: refused }));
+      };
     return { location: store.location, load: () => store.load(), writePlan: logged((plan) => store.writePlan(plan)), writeCommit: logged((commit) => store.writeCommit(commit)) };
   }
 
@@ -226,3 +231,5 @@ class HoldingSubject<T> {
     if (this.held === undefined) this.subject.complete();
   }
 }
+
+const isPromiseLike = (value: unknown): value is PromiseLike<void> => typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
