@@ -300,6 +300,8 @@ export async function startWorkerPresence(options: {
   readonly status: WorkerPresenceOptions['status'];
   readonly claims: NonNullable<WorkerPresenceOptions['claims']>;
   readonly onLog: WorkerPresenceOptions['onLog'];
+  readonly renewMs?: number;
+  readonly staleAfterMs?: number;
 }): Promise<WorkerPresence> {
   const transport = createHttpTransport({ endpoint: options.connection.endpoint, instance: options.connection.instanceName, credentials: options.credentials, requestTimeoutMs: 10_000 });
   const api = httpTunnelApi(transport);
@@ -311,6 +313,8 @@ export async function startWorkerPresence(options: {
     shutdown: (clientId) => firstValueFrom(api.shutdown({ tunnelId: options.tunnelId, clientId }).pipe(retryWithBackoff<void>({ ...DEFAULT_REQUEST_RETRY, maxElapsedMs: 5_000 }))),
     onLog: options.onLog,
     onClose: () => transport.close(),
+    ...(options.renewMs === undefined ? {} : { renewMs: options.renewMs }),
+    ...(options.staleAfterMs === undefined ? {} : { staleAfterMs: options.staleAfterMs }),
   });
   try {
     await presence.start();
