@@ -15,6 +15,8 @@
  *   renewed meanwhile wins over all of them): `state` `dying`, `renewals` + 1 — so the judged
  *   worker's next renewal is refused and it learns it was judged dead. The watcher then ends the
  *   worker's tunnel clients with ShutdownTunnel and writes `dead`.
+ * - A row seen `dead` or `stopped`, unchanged, for 10 minutes is deleted by a watcher (conditional
+ *   on the counter it saw): restarts do not make the rows every worker reads grow without end.
  * - Nothing compares clocks of different machines: `started` is for people to read.
  */
 import { createRequire } from 'node:module';
@@ -166,6 +168,26 @@ export class WorkerRows {
           updateOfAttributeColumns: [{ PUT: puts }],
         },
         `UpdateRow ${this.tableName} worker ${id}`,
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof StateTableError && error.code === 'OTSConditionCheckFail') return false;
+      throw error;
+    }
+  }
+
+  /** Deletes the row if its `renewals` is still `expected` (a row long dead or stopped); false when it is not. */
+  async remove(id: string, expected: number): Promise<boolean> {
+    try {
+      await call(
+        this.client,
+        'deleteRow',
+        {
+          tableName: this.tableName,
+          condition: new TableStore.Condition(TableStore.RowExistenceExpectation.EXPECT_EXIST, new TableStore.SingleColumnCondition('renewals', long(expected), TableStore.ComparatorType.EQUAL, false)),
+          primaryKey: this.key(id),
+        },
+        `DeleteRow ${this.tableName} worker ${id}`,
       );
       return true;
     } catch (error) {

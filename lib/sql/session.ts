@@ -838,6 +838,7 @@ class SqlStreamJob implements StreamJob {
             return holder === undefined ? channel : { ...channel, worker: holder.self ? `${holder.name} (this worker)` : holder.name };
           });
           this.jobWaitsFor = presence.waitsFor(described.channels, { held: workers.held(), drained: this.locallyDrained() });
+          presence.noteWait(this.idleWanted ? this.jobWaitsFor : undefined);
           // free channels are taken at once — unless this worker is about to stop because the whole job is drained
           if (!(this.idleWanted && this.jobWaitsFor === undefined)) presence.described(described.channels);
           const now = share();

@@ -28,6 +28,8 @@ import { retryWithBackoff } from '../tunnel/retry-with-backoff.js';
 export const WORKER_RENEW_MS = 2_000;
 /** four renewals missed: a GC pause or a slow request does not make a worker dead */
 export const WORKER_STALE_AFTER_MS = 8_000;
+/** a dead or stopped worker's row stays this long (for describe, and the drain of --until-idle), then goes */
+export const WORKER_PRUNE_AFTER_MS = 600_000;
 const MAX_CLIENTS = 16;
 
 export interface WorkerPresenceOptions {
@@ -43,6 +45,7 @@ export interface WorkerPresenceOptions {
   readonly onClose?: () => void;
   readonly renewMs?: number;
   readonly staleAfterMs?: number;
+  readonly pruneAfterMs?: number;
   readonly scheduler?: SchedulerLike;
   readonly onLog: (level: 'info' | 'warn', message: string) => void;
 }
@@ -104,6 +107,7 @@ export class WorkerPresence {
   private readonly scheduler: SchedulerLike;
   private readonly renewMs: number;
   private readonly staleAfterMs: number;
+  private readonly pruneAfterMs: number;
   private clients: string[] = [];
   /** the counter this worker wrote last */
   private renewals = 0;
@@ -119,6 +123,7 @@ export class WorkerPresence {
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.renewMs = options.renewMs ?? WORKER_RENEW_MS;
     this.staleAfterMs = options.staleAfterMs ?? WORKER_STALE_AFTER_MS;
+    this.pruneAfterMs = options.pruneAfterMs ?? WORKER_PRUNE_AFTER_MS;
   }
 
   get name(): string {
@@ -234,6 +239,22 @@ export class WorkerPresence {
     return jobWaitsFor({ channels, workers: this.latest, claims: this.claims, self: { id: this.options.identity.id, clients: this.clientIds(), ...self } });
   }
 
+  private waitingFor: string | undefined;
+  private waitLoggedAt = -Infinity;
+
+  /**
+   * --until-idle: what the whole job's drain waits for, said when this worker is drained itself
+   * and the reason changed (at most every 10 s).
+   */
+  noteWait(waits: string | undefined): void {
+    if (waits === undefined || waits === 'this worker’s channels' || waits === this.waitingFor) return;
+    const now = this.scheduler.now();
+    if (now - this.waitLoggedAt < 10_000) return;
+    this.waitingFor = waits;
+    this.waitLoggedAt = now;
+    this.options.onLog('info', `--until-idle: this worker is drained; the job is not yet: ${waits}`);
+  }
+
   private async watch(): Promise<void> {
     const [rows, claims] = await Promise.all([this.options.rows.list(), this.options.claims?.()]);
     this.latest = rows;
@@ -243,8 +264,13 @@ export class WorkerPresence {
       if (worker.id === this.options.identity.id || this.stopped) continue;
       const seen = this.seen.get(worker.id);
       if (worker.state === 'dead' || worker.state === 'stopped') {
+        if (seen !== undefined && seen.state === worker.state && seen.renewals === worker.renewals) {
+          // gone for long: the row goes too (unless it changed meanwhile)
+          if (now - seen.since >= this.pruneAfterMs && (await this.options.rows.remove(worker.id, worker.renewals))) this.seen.delete(worker.id);
+          continue;
+        }
         // a worker gone since the last look: its channels are free, take them now
-        if (seen !== undefined && seen.state !== worker.state && !this.stopped) this.heartbeatNow.next();
+        if (seen !== undefined && !this.stopped) this.heartbeatNow.next();
         this.seen.set(worker.id, { renewals: worker.renewals, state: worker.state, since: now });
         continue;
       }
@@ -302,6 +328,7 @@ export async function startWorkerPresence(options: {
   readonly onLog: WorkerPresenceOptions['onLog'];
   readonly renewMs?: number;
   readonly staleAfterMs?: number;
+  readonly pruneAfterMs?: number;
 }): Promise<WorkerPresence> {
   const transport = createHttpTransport({ endpoint: options.connection.endpoint, instance: options.connection.instanceName, credentials: options.credentials, requestTimeoutMs: 10_000 });
   const api = httpTunnelApi(transport);
@@ -315,6 +342,7 @@ export async function startWorkerPresence(options: {
     onClose: () => transport.close(),
     ...(options.renewMs === undefined ? {} : { renewMs: options.renewMs }),
     ...(options.staleAfterMs === undefined ? {} : { staleAfterMs: options.staleAfterMs }),
+    ...(options.pruneAfterMs === undefined ? {} : { pruneAfterMs: options.pruneAfterMs }),
   });
   try {
     await presence.start();

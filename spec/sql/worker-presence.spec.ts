@@ -159,6 +159,41 @@ describe('worker rows: dead workers judged by their renewals', () => {
   });
 });
 
+describe('worker rows: pruning', () => {
+  it('a stopped worker\'s row is deleted once a watcher has seen it unchanged for pruneAfterMs; live rows stay', async () => {
+    const tunnelId = await newTunnel();
+    const tableName = 'presence_state';
+    await new JobStateTable({ ...connection(), tableName, job: 'job3' }).ensure();
+    const rows = new WorkerRows({ ...connection(), tableName, job: 'job3' });
+    const start = (pid: number): Promise<WorkerPresence> =>
+      startWorkerPresence({
+        connection: connection(),
+        credentials: env.emulator.credentials,
+        tableName,
+        job: 'job3',
+        tunnelId,
+        identity: { id: `machine-p:${pid}:t`, host: 'machine-p', pid, started: Date.now() },
+        status: () => ({ held: [], drained: true }),
+        claims: () => Promise.resolve([]),
+        onLog: () => undefined,
+        renewMs: 100,
+        staleAfterMs: 600,
+        pruneAfterMs: 500,
+      });
+    const [watcher, leaving] = [await start(1), await start(2)];
+    try {
+      await leaving.stop({ held: ['p0_e0'], drained: true });
+      const stopped = (await rows.read('machine-p:2:t')) as WorkerRecord;
+      expect([stopped.state, stopped.held, stopped.drained]).toEqual(['stopped', ['p0_e0'], true]);
+      await until(async () => (await rows.read('machine-p:2:t')) === undefined, 10_000, 'the stopped row to be pruned');
+      expect((await rows.list()).map((row) => [row.pid, row.state])).toEqual([[1, 'live']]);
+    } finally {
+      watcher.dispose();
+      leaving.dispose();
+    }
+  });
+});
+
 describe('the whole job drained, as one worker sees it', () => {
   const worker = (pid: number, state: WorkerRecord['state'], clients: string[], held: string[], drained: boolean): WorkerRecord => ({ id: `h:${pid}:t`, host: 'h', pid, started: 0, clients, renewals: 1, state, held, drained });
   const self = { id: 'h:1:t', clients: new Set(['c1']), held: ['p0'], drained: true };
