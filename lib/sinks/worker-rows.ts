@@ -202,6 +202,27 @@ export class WorkerRows {
     return workerRecordOf(data.row);
   }
 
+  /** Per channel row of the job, the owner its last claim wrote (only that column: commits hold the whole state). */
+  async claims(): Promise<{ channelId: string; owner: string }[]> {
+    const out: { channelId: string; owner: string }[] = [];
+    let start: Sdk[] | null = [{ job: this.job }, { k: 'c:' }, { c: TableStore.INF_MIN }];
+    const end = [{ job: this.job }, { k: 'c;' }, { c: TableStore.INF_MIN }];
+    while (start !== null) {
+      const data = await call(
+        this.client,
+        'getRange',
+        { tableName: this.tableName, direction: TableStore.Direction.FORWARD, inclusiveStartPrimaryKey: start, exclusiveEndPrimaryKey: end, maxVersions: 1, limit: 5000, columnsToGet: ['owner'] },
+        `GetRange ${this.tableName} channel owners`,
+      );
+      for (const row of data.rows ?? []) {
+        const owner = (row.attributes ?? []).find((cell: Sdk) => cell.columnName === 'owner')?.columnValue;
+        out.push({ channelId: String(row.primaryKey[1].value).slice(2), owner: typeof owner === 'string' ? owner : '' });
+      }
+      start = data.nextStartPrimaryKey === null || data.nextStartPrimaryKey === undefined ? null : data.nextStartPrimaryKey.map((cell: Sdk) => ({ [cell.name]: cell.value }));
+    }
+    return out;
+  }
+
   /** Every worker row of the job. */
   async list(): Promise<WorkerRecord[]> {
     const out: WorkerRecord[] = [];
@@ -244,11 +265,16 @@ export async function readJobRows(connection: TableConnection, tableName: string
     ...(connection.securityToken === undefined ? {} : { stsToken: connection.securityToken }),
     maxRetries: 0,
   });
-  const range = async (start: Sdk[], end: Sdk[], limit: number): Promise<Sdk[]> => {
+  const range = async (start: Sdk[], end: Sdk[], limit: number, columns?: readonly string[]): Promise<Sdk[]> => {
     const rows: Sdk[] = [];
     let from: Sdk[] | null = start;
     while (from !== null) {
-      const data = await call(client, 'getRange', { tableName, direction: TableStore.Direction.FORWARD, inclusiveStartPrimaryKey: from, exclusiveEndPrimaryKey: end, maxVersions: 1, limit }, `GetRange ${tableName}`);
+      const data = await call(
+        client,
+        'getRange',
+        { tableName, direction: TableStore.Direction.FORWARD, inclusiveStartPrimaryKey: from, exclusiveEndPrimaryKey: end, maxVersions: 1, limit: Math.min(limit, 5000), ...(columns === undefined ? {} : { columnsToGet: columns }) },
+        `GetRange ${tableName}`,
+      );
       rows.push(...(data.rows ?? []));
       from = rows.length >= limit || data.nextStartPrimaryKey === null || data.nextStartPrimaryKey === undefined ? null : data.nextStartPrimaryKey.map((cell: Sdk) => ({ [cell.name]: cell.value }));
     }
@@ -261,7 +287,7 @@ export async function readJobRows(connection: TableConnection, tableName: string
     const [first] = await range(after, last, 1);
     if (first === undefined) break;
     const job = String(first.primaryKey[0].value);
-    const channels = (await range([{ job }, { k: 'c:' }, { c: TableStore.INF_MIN }], [{ job }, { k: 'c;' }, { c: TableStore.INF_MIN }], 100_000)).map((row) => {
+    const channels = (await range([{ job }, { k: 'c:' }, { c: TableStore.INF_MIN }], [{ job }, { k: 'c;' }, { c: TableStore.INF_MIN }], 100_000, ['owner', 'epoch'])).map((row) => {
       const cells = new Map<string, unknown>();
       for (const cell of row.attributes ?? []) cells.set(String(cell.columnName), cell.columnValue);
       return { channelId: String(row.primaryKey[1].value).slice(2), owner: String(cells.get('owner') ?? ''), epoch: num(cells.get('epoch') ?? 0) };

@@ -746,7 +746,6 @@ class SqlStreamJob implements StreamJob {
       tunnelId: context.tunnelId,
       identity: thisWorker(Date.now()),
       status: () => ({ held: workers.held(), drained: this.locallyDrained() }),
-      claims: () => state.channels(),
       onLog: (level, message) => this.log(level, message),
     });
     this.presence = presence;

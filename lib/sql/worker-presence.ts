@@ -324,7 +324,6 @@ export async function startWorkerPresence(options: {
   readonly tunnelId: string;
   readonly identity: WorkerIdentity;
   readonly status: WorkerPresenceOptions['status'];
-  readonly claims: NonNullable<WorkerPresenceOptions['claims']>;
   readonly onLog: WorkerPresenceOptions['onLog'];
   readonly renewMs?: number;
   readonly staleAfterMs?: number;
@@ -332,11 +331,12 @@ export async function startWorkerPresence(options: {
 }): Promise<WorkerPresence> {
   const transport = createHttpTransport({ endpoint: options.connection.endpoint, instance: options.connection.instanceName, credentials: options.credentials, requestTimeoutMs: 10_000 });
   const api = httpTunnelApi(transport);
+  const rows = new WorkerRows({ ...options.connection, tableName: options.tableName, job: options.job });
   const presence = new WorkerPresence({
-    rows: new WorkerRows({ ...options.connection, tableName: options.tableName, job: options.job }),
+    rows,
     identity: options.identity,
     status: options.status,
-    claims: options.claims,
+    claims: () => rows.claims(),
     shutdown: (clientId) => firstValueFrom(api.shutdown({ tunnelId: options.tunnelId, clientId }).pipe(retryWithBackoff<void>({ ...DEFAULT_REQUEST_RETRY, maxElapsedMs: 5_000 }))),
     onLog: options.onLog,
     onClose: () => transport.close(),

@@ -67,7 +67,6 @@ describe('worker rows: dead workers judged by their renewals', () => {
         tunnelId,
         identity: { id: `${host}:${pid}:t`, host, pid, started: Date.now() },
         status: () => ({ held: [], drained: false }),
-        claims: () => Promise.resolve([]),
         onLog: (_level, message) => logs.push(`${host}: ${message}`),
         renewMs: 100,
         staleAfterMs: 600,
@@ -123,7 +122,6 @@ describe('worker rows: dead workers judged by their renewals', () => {
       tunnelId,
       identity: { id: 'machine-f:44:t', host: 'machine-f', pid: 44, started: Date.now() },
       status: () => ({ held: ['p0_e0'], drained: true }),
-      claims: () => Promise.resolve([]),
       onLog: (_level, message) => logs.push(message),
       renewMs: 100,
       staleAfterMs: 600,
@@ -174,7 +172,6 @@ describe('worker rows: pruning', () => {
         tunnelId,
         identity: { id: `machine-p:${pid}:t`, host: 'machine-p', pid, started: Date.now() },
         status: () => ({ held: [], drained: true }),
-        claims: () => Promise.resolve([]),
         onLog: () => undefined,
         renewMs: 100,
         staleAfterMs: 600,
@@ -182,6 +179,9 @@ describe('worker rows: pruning', () => {
       });
     const [watcher, leaving] = [await start(1), await start(2)];
     try {
+      // the claim the drain verdict reads: only the owner of each channel row
+      await new JobStateTable({ ...connection(), tableName, job: 'job3' }).claim('p0_e0', 'machine-p pid 2 client c-2');
+      expect(await rows.claims()).toEqual([{ channelId: 'p0_e0', owner: 'machine-p pid 2 client c-2' }]);
       await leaving.stop({ held: ['p0_e0'], drained: true });
       const stopped = (await rows.read('machine-p:2:t')) as WorkerRecord;
       expect([stopped.state, stopped.held, stopped.drained]).toEqual(['stopped', ['p0_e0'], true]);
