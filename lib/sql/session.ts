@@ -738,17 +738,6 @@ class SqlStreamJob implements StreamJob {
     const retry: RetryOptions = { ...(this.#options.sinkRetry ?? {}), retryable: (error) => isRetryableSinkError(error) };
     let clientId = '';
     const owner = `${hostname()} pid ${process.pid}`;
-    const presence = await startWorkerPresence({
-      connection: context.sourceConnection,
-      credentials: context.credentials,
-      tableName: state.tableName,
-      job: this.name,
-      tunnelId: context.tunnelId,
-      identity: thisWorker(Date.now()),
-      status: () => ({ held: workers.held(), drained: this.locallyDrained() }),
-      onLog: (level, message) => this.log(level, message),
-    });
-    this.presence = presence;
     const workers = new ChannelWorkers({
       state,
       owner: () => `${owner} client ${clientId}`,
@@ -777,6 +766,21 @@ class SqlStreamJob implements StreamJob {
       onError: (error) => this.fail(error),
     });
     this.workers = workers;
+    const presence = await startWorkerPresence({
+      connection: context.sourceConnection,
+      credentials: context.credentials,
+      tableName: state.tableName,
+      job: this.name,
+      tunnelId: context.tunnelId,
+      identity: thisWorker(Date.now()),
+      status: () => ({ held: workers.held(), drained: this.locallyDrained() }),
+      onLog: (level, message) => this.log(level, message),
+    });
+    this.presence = presence;
+    if (this.state === 'failed' || this.state === 'stopped') {
+      presence.dispose();
+      return;
+    }
     const tuning = this.#options.tunnel ?? {};
     const feed = tunnel({
       endpoint: context.sourceConnection.endpoint,
