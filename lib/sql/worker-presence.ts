@@ -53,6 +53,7 @@ export interface WorkerPresenceOptions {
 /** a channel as DescribeTunnel shows it */
 export interface DescribedChannel {
   readonly channelId: string;
+  readonly channelType?: string;
   readonly status?: string;
   readonly clientId?: string;
 }
@@ -160,9 +161,14 @@ export class WorkerPresence {
     return worker === undefined ? undefined : { name: workerName(worker), self: false };
   }
 
-  /** What DescribeTunnel said: channels without an owner are taken at once by a heartbeat now. */
+  /**
+   * What DescribeTunnel said: channels without an owner are taken at once by a heartbeat now —
+   * not stream channels waiting for the base data to finish (nobody may take them yet).
+   */
   described(channels: readonly DescribedChannel[]): void {
-    if (channels.some((channel) => channel.status !== 'TERMINATED' && !owned(channel))) this.heartbeatNow.next();
+    const baseRunning = channels.some((channel) => channel.channelType === 'BaseData' && channel.status !== 'TERMINATED');
+    const takeable = (channel: DescribedChannel): boolean => channel.status !== 'TERMINATED' && !owned(channel) && !(baseRunning && channel.channelType === 'Stream' && channel.status === 'WAIT');
+    if (channels.some(takeable)) this.heartbeatNow.next();
   }
 
   /**

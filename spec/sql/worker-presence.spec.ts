@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Subscription } from 'rxjs';
 import { JobStateTable } from '../../lib/sinks/tablestore-state.js';
 import { WorkerRows, workerName, type WorkerRecord } from '../../lib/sinks/worker-rows.js';
-import { jobWaitsFor, startWorkerPresence, type WorkerPresence } from '../../lib/sql/worker-presence.js';
+import { jobWaitsFor, startWorkerPresence, WorkerPresence } from '../../lib/sql/worker-presence.js';
 import { tunnel } from '../../lib/tunnel/tunnel.js';
 import { ORDER_TABLE, startOrderEmulator, tunnelOptions, type TunnelEmulator } from '../tunnel/emulator-harness.js';
 
@@ -191,6 +191,35 @@ describe('worker rows: pruning', () => {
       watcher.dispose();
       leaving.dispose();
     }
+  });
+});
+
+describe('free channels seen in DescribeTunnel', () => {
+  it('ask for a heartbeat now — except stream channels that wait for the base data', () => {
+    const presence = new WorkerPresence({
+      rows: new WorkerRows({ ...connection(), tableName: 'presence_state', job: 'job4' }),
+      identity: { id: 'h:5:t', host: 'h', pid: 5, started: 0 },
+      status: () => ({ held: [], drained: false }),
+      shutdown: () => Promise.resolve(),
+      onLog: () => undefined,
+    });
+    let asked = 0;
+    const subscription = presence.heartbeatNow.subscribe(() => asked++);
+    const base = (status: string, clientId?: string) => ({ channelId: 'b0', channelType: 'BaseData', status, ...(clientId === undefined ? {} : { clientId }) });
+    const stream = (status: string, clientId?: string) => ({ channelId: 's0', channelType: 'Stream', status, ...(clientId === undefined ? {} : { clientId }) });
+    const cases: [ReturnType<typeof base>[], number][] = [
+      [[base('OPEN', 'c1'), stream('WAIT')], 0], // the stream waits for the base data: nobody may take it
+      [[base('TERMINATED'), stream('OPEN', 'c1')], 0], // everything held or finished
+      [[base('CLOSE'), stream('WAIT')], 1], // a base channel given back
+      [[base('TERMINATED'), stream('WAIT')], 1], // the stream may be taken now
+      [[base('TERMINATED'), stream('CLOSE')], 1], // given back (a stop, a dead worker ended)
+    ];
+    for (const [channels, expected] of cases) {
+      asked = 0;
+      presence.described(channels);
+      expect(asked, JSON.stringify(channels)).toBe(expected);
+    }
+    subscription.unsubscribe();
   });
 });
 
