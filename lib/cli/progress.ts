@@ -155,8 +155,15 @@ export function renderProgress(progress: JobProgress, current: readonly OutputRo
     const most = view.channels ?? 8;
     const shown = progress.channels.slice(0, most);
     const width = Math.max(...shown.map((channel) => (channel.status ?? '?').length));
-    lines.push(`  channels (${progress.channels.length}), lag = records read and not committed (+: more at the service) · seconds behind:`);
-    for (const channel of shown) lines.push(`    ${channel.channelId.slice(0, 12).padEnd(12)} ${(channel.status ?? '?').padEnd(width)}  ${channelLagText(channel)}`);
+    const owners = shown.some((channel) => channel.worker !== undefined);
+    lines.push(`  channels (${progress.channels.length}), lag = records read and not committed (+: more at the service) · seconds behind${owners ? ' · held by' : ''}:`);
+    const lags = shown.map((channel) => channelLagText(channel));
+    const lagWidth = owners ? Math.max(...lags.map((text) => text.length)) : 0;
+    shown.forEach((channel, i) => {
+      const lag = lags[i] as string;
+      const holder = owners ? `  ${lag.padEnd(lagWidth)}  ${channel.worker ?? (channel.clientId === undefined || channel.clientId === '' ? '–' : `client ${channel.clientId}`)}` : `  ${lag}`;
+      lines.push(`    ${channel.channelId.slice(0, 12).padEnd(12)} ${(channel.status ?? '?').padEnd(width)}${holder}`);
+    });
     const rest = progress.channels.slice(most);
     if (rest.length > 0) {
       const records = rest.reduce((sum, channel) => sum + (channel.lagRecords ?? 0), 0);

@@ -53,7 +53,7 @@ export function registerSqlCommand(program: Command): Command {
     .option('-e, --execute <sql>', 'statements given on the command line')
     .option('--var <name=value>', 'a value for ${name} in OPTIONS (repeatable), like spark-sql -d; secrets rather as OTSFLOW_VAR_<name> in the environment (flags show in ps)', collect, [] as readonly string[])
     .option('--time-zone <zone>', "session time zone for timestamps as text (default: the machine's), e.g. UTC, Asia/Shanghai")
-    .option('--until-idle', 'stop stream jobs once the feed is drained and the last batch is committed')
+    .option('--until-idle', 'stop stream jobs once the feed is drained and the last batch is committed (on many workers: once every channel of the job is, wherever it is held)')
     .addOption(new Option('--idle-ms <ms>', 'how long the feed must be quiet for --until-idle').argParser(positiveNumber('--idle-ms')).default(2_000))
     .addOption(new Option('--duration <seconds>', 'stop stream jobs after this many seconds').argParser(positiveNumber('--duration')))
     .option('--data <dir>', 'data directory of the embedded emulator (tables with endpoint "embedded")', DEFAULT_DATA_DIR)

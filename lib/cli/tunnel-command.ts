@@ -10,6 +10,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
 import type { TunnelControl, TunnelDescription, TunnelSummary, TunnelType, StreamStart } from '../tunnel/control.js';
 import { addConnectionOptions, type Connection, type ConnectionFlags, withConnection } from './connection.js';
+import { readJobRows, workerName, type JobRows, type WorkerRecord } from '../sinks/worker-rows.js';
 import { CliError, commandAction, type CommandContext, UsageError } from './log.js';
 
 export const TUNNEL_TYPES: readonly TunnelType[] = ['BaseAndStream', 'Stream', 'BaseData'];
@@ -91,7 +92,33 @@ export function formatTunnelList(tunnels: readonly TunnelSummary[]): string {
   );
 }
 
-export function formatTunnelDescription(description: TunnelDescription, now = Date.now()): string {
+/** The workers of the job on a state table that reads the tunnel: per channel its holder, and every worker row. */
+export interface TunnelOwners {
+  readonly stateTable: string;
+  /** undefined: no job in the state table has rows for this tunnel's channels */
+  readonly job?: string;
+  readonly workers: readonly WorkerRecord[];
+  /** channel → `<host> pid <pid>` of the live worker whose tunnel client holds it */
+  readonly byChannel: ReadonlyMap<string, string>;
+}
+
+/** The job of `jobs` whose channel rows name the most of the tunnel's channels, and who holds each. */
+export function tunnelOwners(description: TunnelDescription, stateTable: string, jobs: readonly JobRows[]): TunnelOwners {
+  const ids = new Set(description.channels.map((channel) => channel.channelId));
+  const ranked = jobs.map((job) => ({ job, shared: job.channels.filter((channel) => ids.has(channel.channelId)).length })).filter((entry) => entry.shared > 0).sort((a, b) => b.shared - a.shared);
+  const found = ranked[0]?.job;
+  if (found === undefined) return { stateTable, workers: [], byChannel: new Map() };
+  const byClient = new Map<string, WorkerRecord>();
+  for (const worker of found.workers) for (const client of worker.clients) byClient.set(client, worker);
+  const byChannel = new Map<string, string>();
+  for (const channel of description.channels) {
+    const worker = channel.clientId === undefined || channel.clientId === '' ? undefined : byClient.get(channel.clientId);
+    if (worker !== undefined) byChannel.set(channel.channelId, `${workerName(worker)}${worker.state === 'live' ? '' : ` (${worker.state})`}`);
+  }
+  return { stateTable, job: found.job, workers: found.workers, byChannel };
+}
+
+export function formatTunnelDescription(description: TunnelDescription, now = Date.now(), owners?: TunnelOwners): string {
   const { tunnel } = description;
   const fields: [string, string][] = [
     ['tunnel', tunnel.tunnelName],
@@ -109,10 +136,24 @@ export function formatTunnelDescription(description: TunnelDescription, now = Da
   const head = fields.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n');
   if (description.channels.length === 0) return `${head}\n\nno channels`;
   const channels = formatTable(
-    ['CHANNEL', 'TYPE', 'STATUS', 'CLIENT', 'RPO TIME', 'RECORDS'],
-    description.channels.map((c) => [c.channelId, c.channelType ?? '-', c.status ?? '-', c.clientId || '-', iso(c.rpoTime), c.count === undefined ? '-' : c.count.toString()]),
+    ['CHANNEL', 'TYPE', 'STATUS', 'CLIENT', ...(owners === undefined ? [] : ['WORKER']), 'RPO TIME', 'RECORDS'],
+    description.channels.map((c) => [
+      c.channelId,
+      c.channelType ?? '-',
+      c.status ?? '-',
+      c.clientId || '-',
+      ...(owners === undefined ? [] : [owners.byChannel.get(c.channelId) ?? '-']),
+      iso(c.rpoTime),
+      c.count === undefined ? '-' : c.count.toString(),
+    ]),
   );
-  return `${head}\n\n${channels}`;
+  if (owners === undefined) return `${head}\n\n${channels}`;
+  if (owners.job === undefined) return `${head}\n\n${channels}\n\nno job in state table ${owners.stateTable} has rows for this tunnel's channels`;
+  const workers = formatTable(
+    ['WORKER', 'STATE', 'CHANNELS', 'RENEWALS', 'STARTED', 'CLIENTS'],
+    owners.workers.map((w) => [workerName(w), `${w.state}${w.judgedBy === undefined ? '' : ` (judged by ${w.judgedBy})`}`, w.held.join(',') || '-', String(w.renewals), iso(new Date(w.started)), w.clients.join(',') || '-']),
+  );
+  return `${head}\n\n${channels}\n\njob ${owners.job}, state table ${owners.stateTable}: ${owners.workers.length} worker${owners.workers.length === 1 ? '' : 's'}\n${workers}`;
 }
 
 // ---- actions ------------------------------------------------------------------------------
@@ -221,6 +262,8 @@ export async function runList(flags: ListFlags, context: CommandContext): Promis
 
 export interface DescribeFlags extends ConnectionFlags, TunnelRefFlags {
   readonly json?: boolean;
+  /** the `checkpoint.table` of the job that reads the tunnel: which worker holds each channel */
+  readonly stateTable?: string;
 }
 
 export async function runDescribe(flags: DescribeFlags, context: CommandContext): Promise<void> {
@@ -230,7 +273,28 @@ export async function runDescribe(flags: DescribeFlags, context: CommandContext)
     const ref = await resolveRef(flags, control, connection, context);
     const described = await control.describeTunnel(ref.tableName, ref.tunnelName);
     if (E.isLeft(described)) throw connection.failure(described.left, `cannot describe tunnel '${ref.tunnelName}' of table '${ref.tableName}'`);
-    context.out(flags.json === true ? toJson(described.right) : formatTunnelDescription(described.right));
+    const stateTable = nonEmpty('--state-table', flags.stateTable);
+    let owners: TunnelOwners | undefined;
+    if (stateTable !== undefined) {
+      const jobs = await readJobRows({ endpoint: connection.endpoint, instanceName: connection.instanceName, ...connection.credentials }, stateTable).catch((error: unknown) => {
+        throw connection.failure(error, `cannot read the state table '${stateTable}'`);
+      });
+      owners = tunnelOwners(described.right, stateTable, jobs);
+    }
+    if (flags.json === true) {
+      context.out(
+        toJson(
+          owners === undefined
+            ? described.right
+            : {
+                ...described.right,
+                channels: described.right.channels.map((channel) => ({ ...channel, worker: owners.byChannel.get(channel.channelId) ?? null })),
+                job: owners.job ?? null,
+                workers: owners.workers,
+              },
+        ),
+      );
+    } else context.out(formatTunnelDescription(described.right, Date.now(), owners));
   });
 }
 
@@ -293,10 +357,9 @@ export function registerTunnelCommand(program: Command): Command {
     .action(commandAction<ListFlags>((flags, context) => runList(flags, context)));
 
   addConnectionOptions(
-    refOptions(tunnel.command('describe').description('show a tunnel and its channels (status, client, RPO time, records), by --id or --table and --name')).option(
-      '--json',
-      'print a JSON document (bigints as strings, times as ISO strings)',
-    ),
+    refOptions(tunnel.command('describe').description('show a tunnel and its channels (status, client, RPO time, records), by --id or --table and --name'))
+      .option('--json', 'print a JSON document (bigints as strings, times as ISO strings)')
+      .option('--state-table <name>', "the checkpoint.table of a job that reads this tunnel on many workers: show which worker (host, pid) holds each channel, and the job's workers"),
   )
     .addHelpText('after', EXIT_CODES_HELP)
     .action(commandAction<DescribeFlags>((flags, context) => runDescribe(flags, context)));

@@ -12,7 +12,7 @@
  *         ──ch b──▶ [claim b] microBatch(plan b) → aggregate(b) → mergePartials → sink → commit b
  * ```
  */
-import { Observable, Subject, Subscription } from 'rxjs';
+import { from, Observable, Subject, Subscription, tap, type ObservableInput } from 'rxjs';
 import type { ChangeRecord } from '../wire/types.js';
 import type { OutputBatch, RecordBatch } from '../stream/batch.js';
 import { commitAfter, type CommittedBatch, type RetryOptions } from '../stream/commit-after.js';
@@ -26,6 +26,7 @@ import type { OutputRow } from '../stream/table.js';
 import { fromChannelBatch } from '../stream/tunnel-source.js';
 import { FencedError, type ChannelClaim, type JobStateTable } from '../sinks/tablestore-state.js';
 import type { ChannelBatch, TunnelEvent } from '../tunnel/model.js';
+import type { CheckpointStore } from '../stream/checkpoint/store.js';
 
 export interface ChannelWorkersOptions {
   readonly state: JobStateTable;
@@ -130,6 +131,29 @@ export class ChannelWorkers {
     this.checkDrained();
   }
 
+  /**
+   * A channel's plans and commits, each refusal by the epoch fence logged as it comes back — also
+   * when the channel's run has ended meanwhile (a paused worker resumed: its tunnel client may
+   * report the channel gone before the refusal of its write in flight arrives).
+   */
+  private loggingRefusals(store: CheckpointStore): CheckpointStore {
+    const refused = (error: unknown): void => {
+      if (error instanceof FencedError) this.options.onLog('warn', `${error.message}; the channel stopped here`);
+    };
+    const logged =
+      <A>(write: (value: A) => ObservableInput<void>) =>
+      (value: A): ObservableInput<void> => {
+        const written = write(value);
+        // a promise settles whether or not the run still listens: its refusal is logged either way
+        if (isPromiseLike(written)) {
+          written.then(undefined, refused);
+          return written;
+        }
+        return from(written).pipe(tap({ error: refused }));
+      };
+    return { location: store.location, load: () => store.load(), writePlan: logged((plan) => store.writePlan(plan)), writeCommit: logged((commit) => store.writeCommit(commit)) };
+  }
+
   private open(channelId: string): ChannelRun | undefined {
     const existing = this.runs.get(channelId);
     if (existing !== undefined && !existing.done) return existing;
@@ -149,7 +173,7 @@ export class ChannelWorkers {
             interval: this.options.interval,
             maxRecordsPerChannel: this.options.maxRecordsPerChannel,
             metrics: this.options.metrics,
-            checkpoint: state.channelStore(claim),
+            checkpoint: this.loggingRefusals(state.channelStore(claim)),
           }),
           this.options.operator(mergePartials({ store: state, channelId })),
           mapOutputRows(this.options.toSink),
@@ -159,7 +183,8 @@ export class ChannelWorkers {
           next: (committed) => this.options.onCommitted(channelId, committed),
           error: (error: unknown) => {
             if (error instanceof FencedError) {
-              this.close(channelId, `${error.message}; the channel`);
+              // the refusal itself was logged as it came (loggingRefusals)
+              this.close(channelId);
               return;
             }
             // stopped before the records of a planned batch were all read again: the channel's next
@@ -206,3 +231,5 @@ class HoldingSubject<T> {
     if (this.held === undefined) this.subject.complete();
   }
 }
+
+const isPromiseLike = (value: unknown): value is PromiseLike<void> => typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';

@@ -19,6 +19,7 @@ import { tunnel } from '../tunnel/tunnel.js';
 import type { ChannelBatch } from '../tunnel/model.js';
 import type { AnalyzedStatement } from './analyze.js';
 import { ChannelWorkers } from './channel-workers.js';
+import { startWorkerPresence, thisWorker } from './worker-presence.js';
 import type { TimeZone } from './datetime.js';
 import { lateText } from './job.js';
 import { planQuery, sinkRows, type QueryPlan } from './plan.js';
@@ -35,10 +36,8 @@ export function stateTableFeed(analyzed: StreamStatement, plan: QueryPlan, zone:
  * writes merged sink rows guarded by their merge version.
  */
 async function runOnStateTable(job: JobFeedContext, analyzed: StreamStatement, plan: QueryPlan, zone: TimeZone): Promise<JobFeedControl> {
-  /** DescribeTunnel's last word: every channel has an owner or is finished */
-  let allChannelsOwned = false;
-  /** another client (a live worker, or a dead one until its lease expires) holds channels */
-  let othersHoldChannels = true;
+  /** what the whole job's drain waits for at the last look (undefined: drained) */
+  let jobWaitsFor: string | undefined = 'the first look at the job';
   const context = { sourceConnection: job.connection, credentials: job.credentials, tunnelId: job.tunnelId };
   const { query, sink: binding, options: streamOptions } = analyzed;
   const scan = query.relation;
@@ -81,6 +80,18 @@ async function runOnStateTable(job: JobFeedContext, analyzed: StreamStatement, p
     onError: (error) => job.fail(error),
   });
   job.onDispose(() => workers.dispose());
+  // this worker's row among the job's workers: renewed, watching the others (worker-presence.ts)
+  const presence = await startWorkerPresence({
+    connection: context.sourceConnection,
+    credentials: context.credentials,
+    tableName: state.tableName,
+    job: job.name,
+    tunnelId: context.tunnelId,
+    identity: thisWorker(Date.now()),
+    status: () => ({ held: workers.held(), drained: job.locallyDrained() }),
+    onLog: (level, message) => job.log(level, message),
+  });
+  job.onDispose(() => presence.dispose());
   const tuning = job.tuning;
   const feed = tunnel({
     endpoint: context.sourceConnection.endpoint,
@@ -93,8 +104,14 @@ async function runOnStateTable(job: JobFeedContext, analyzed: StreamStatement, p
     maxInFlightBatchesPerChannel: 8,
     ...tuning,
     startTokens: workers.startToken,
+    // recorded in this worker's row before the first heartbeat: should this process die, the
+    // others end the client with ShutdownTunnel; and take freed channels at once
+    beforeFirstHeartbeat: (id) => presence.addClient(id),
+    heartbeatNow: presence.heartbeatNow,
     onEvent: (event) => {
       if (event.kind === 'connected') clientId = event.clientId;
+      // a channel given back (CLOSE: revoked, drained) or finished is reported now, not at the next interval
+      if (event.kind === 'channel-reported' && (event.channel.status === 'CLOSE' || event.channel.status === 'TERMINATED')) presence.heartbeatNow.next();
       job.onTunnelEvent(event);
       workers.onEvent(event);
     },
@@ -112,29 +129,36 @@ async function runOnStateTable(job: JobFeedContext, analyzed: StreamStatement, p
     },
   });
   job.onDispose(() => subscription.unsubscribe());
-  job.onStop(() =>
+  job.onStop(() => {
+    const final = { held: workers.held(), drained: job.locallyDrained() };
     workers.stop(() => {
       // the last acknowledgements reach the service as the client shuts down
       subscription.unsubscribe();
-      job.finish();
-    }),
-  );
+      void presence.stop(final).finally(() => job.finish());
+    });
+  });
   const share = (): string => {
     const held = workers.held();
     return held.length === 0 ? 'no channels' : `channels ${held.join(', ')}`;
   };
   let lastShare = '';
   job.pollTunnel((described) => {
-    allChannelsOwned = described.channels.every((channel) => (channel.status === 'OPEN' && channel.clientId !== undefined && channel.clientId !== '') || channel.status === 'TERMINATED');
-    othersHoldChannels = described.channels.some((channel) => channel.status === 'OPEN' && channel.clientId !== undefined && channel.clientId !== clientId);
+    jobWaitsFor = presence.waitsFor(described.channels, { held: workers.held(), drained: job.locallyDrained() });
+    presence.noteWait(job.idleWanted ? jobWaitsFor : undefined);
+    // free channels are taken at once — unless this worker is about to stop because the whole job is drained
+    if (!(job.idleWanted && jobWaitsFor === undefined)) presence.described(described.channels);
     const now = share();
     if (now !== lastShare) {
       lastShare = now;
-      job.log('info', `this worker (tunnel client ${clientId}) holds ${now} of ${described.channels.length}`);
+      job.log('info', `this worker (${presence.name}, tunnel client ${clientId}) holds ${now} of ${described.channels.length}`);
     }
+    return (channels) =>
+      channels.map((channel) => {
+        const holder = channel.clientId === undefined || channel.clientId === '' ? undefined : presence.workerOf(channel.clientId);
+        return holder === undefined ? channel : { ...channel, worker: holder.self ? `${holder.name} (this worker)` : holder.name };
+      });
   });
-  // the whole job is drained when this worker holds every channel of the tunnel (a dead worker's
-  // leases have expired and moved here) and they are all idle and committed; while other workers
-  // hold channels it keeps running (stop it with SIGTERM)
-  return { drained: () => allChannelsOwned && !othersHoldChannels };
+  // the whole job is drained when every channel of the tunnel is caught up and committed wherever
+  // it is held, as the worker rows and DescribeTunnel tell
+  return { drained: () => jobWaitsFor === undefined };
 }

@@ -6,7 +6,7 @@
 import * as t from 'io-ts';
 import * as E from 'fp-ts/lib/Either.js';
 import { hostname } from 'node:os';
-import type { SchedulerLike } from 'rxjs';
+import { isObservable, type Observable, type SchedulerLike } from 'rxjs';
 import type { BackoffPolicy, RetryPolicy } from './backoff.js';
 import { TunnelOptionsError } from './errors.js';
 import type { OptionIssue } from './errors.js';
@@ -55,6 +55,19 @@ export interface TunnelOptions {
   /** sent with ConnectTunnel; default the host name */
   readonly clientTag?: string;
   readonly startTokens?: StartTokens;
+  /**
+   * Called with each new client id as soon as ConnectTunnel answers; the client's first heartbeat
+   * (before which the service gives it no channel) waits for the promise it returns — e.g. the id
+   * recorded where another worker finds it to end the client with ShutdownTunnel should this
+   * process die. A rejection is ignored (the client heartbeats anyway).
+   */
+  readonly beforeFirstHeartbeat?: (clientId: string) => void | PromiseLike<void>;
+  /**
+   * Each emission makes the current client heartbeat now instead of at its next interval (free
+   * channels seen elsewhere, e.g. a dead worker's just released with ShutdownTunnel, are taken at
+   * once, not up to an interval later).
+   */
+  readonly heartbeatNow?: Observable<unknown>;
   /** time source of every decision (heartbeats, backoff, timeouts); default asyncScheduler */
   readonly scheduler?: SchedulerLike;
   readonly onEvent?: (event: TunnelEvent) => void;
@@ -75,6 +88,8 @@ export interface WorkerSettings {
   readonly closingDrainTimeoutMs: number;
   readonly clientTag: string;
   readonly startTokens: StartTokens | undefined;
+  readonly beforeFirstHeartbeat?: ((clientId: string) => void | PromiseLike<void>) | undefined;
+  readonly heartbeatNow?: Observable<unknown> | undefined;
 }
 
 export interface TunnelConfig extends WorkerSettings {
@@ -104,6 +119,8 @@ export function workerSettings(partial: Partial<WorkerSettings> = {}): WorkerSet
     closingDrainTimeoutMs: partial.closingDrainTimeoutMs ?? heartbeatIntervalMs,
     clientTag: partial.clientTag ?? hostname(),
     startTokens: partial.startTokens,
+    ...(partial.beforeFirstHeartbeat === undefined ? {} : { beforeFirstHeartbeat: partial.beforeFirstHeartbeat }),
+    ...(partial.heartbeatNow === undefined ? {} : { heartbeatNow: partial.heartbeatNow }),
   };
 }
 
@@ -134,6 +151,7 @@ const Scheduler = refined(
   'must be an RxJS scheduler (with now() and schedule())',
   (u): u is SchedulerLike => typeof u === 'object' && u !== null && typeof (u as SchedulerLike).now === 'function' && typeof (u as SchedulerLike).schedule === 'function',
 );
+const ObservableCodec = refined('Observable', 'must be an Observable', (u): u is Observable<unknown> => isObservable(u));
 const StartTokensCodec = t.union([t.record(t.string, NonEmptyString), AnyFunction], 'StartTokens');
 
 const backoffFields = { initialMs: NonNegativeNumber, maxMs: NonNegativeNumber, multiplier: Multiplier, jitter: Jitter };
@@ -142,7 +160,7 @@ const knownKeys = {
   root: [
     'endpoint', 'instance', 'credentials', 'tunnelId', 'tableName', 'tunnelName', 'heartbeatIntervalMs', 'heartbeatTimeoutMs',
     'maxInFlightBatchesPerChannel', 'readBackoff', 'requestRetry', 'reconnectBackoff', 'requestTimeoutMs', 'closingDrainTimeoutMs',
-    'clientTag', 'startTokens', 'scheduler', 'onEvent',
+    'clientTag', 'startTokens', 'beforeFirstHeartbeat', 'heartbeatNow', 'scheduler', 'onEvent',
   ],
   credentials: ['accessKeyId', 'accessKeySecret', 'securityToken'],
   backoff: Object.keys(backoffFields),
@@ -169,6 +187,8 @@ const OptionsCodec = t.intersection([
     closingDrainTimeoutMs: NonNegativeInt,
     clientTag: NonEmptyString,
     startTokens: StartTokensCodec,
+    beforeFirstHeartbeat: AnyFunction,
+    heartbeatNow: ObservableCodec,
     scheduler: Scheduler,
     onEvent: AnyFunction,
   }),
@@ -262,6 +282,8 @@ export function decodeTunnelOptions(input: unknown): E.Either<TunnelOptionsError
       closingDrainTimeoutMs: options.closingDrainTimeoutMs ?? heartbeatIntervalMs,
       ...(options.clientTag !== undefined ? { clientTag: options.clientTag } : {}),
       startTokens: options.startTokens,
+      ...(options.beforeFirstHeartbeat === undefined ? {} : { beforeFirstHeartbeat: options.beforeFirstHeartbeat }),
+      ...(options.heartbeatNow === undefined ? {} : { heartbeatNow: options.heartbeatNow }),
     }),
   });
 }

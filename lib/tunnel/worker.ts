@@ -66,8 +66,11 @@ class Worker {
   }
 
   start(): void {
+    this.heartbeatNow = this.options.settings.heartbeatNow?.subscribe(() => this.client?.heartbeatNow());
     this.connectClient();
   }
+
+  private heartbeatNow: Subscription | undefined;
 
   emit(event: TunnelEvent): void {
     this.options.onEvent?.(event);
@@ -114,8 +117,12 @@ class Worker {
       ({ clientId }) => {
         this.reconnectBackoff.reset();
         this.emit({ kind: 'connected', clientId });
-        this.client = new TunnelClient(this, clientId);
-        this.client.start();
+        const client = new TunnelClient(this, clientId);
+        this.client = client;
+        const before = settings.beforeFirstHeartbeat?.(clientId);
+        if (before === undefined || typeof before.then !== 'function') client.start();
+        // the first heartbeat (the first channel) waits until the client id is recorded
+        else before.then(() => client.start(), () => client.start());
       },
       (error) => {
         if (isFatalError(error, 'connect')) this.fail(error, 'connect');
@@ -143,6 +150,7 @@ class Worker {
   fail(error: unknown, call: TunnelCall): void {
     if (this.ended) return;
     this.ended = true;
+    this.heartbeatNow?.unsubscribe();
     this.connect.cancel();
     this.reconnectTimer?.unsubscribe();
     this.client?.abort();
@@ -155,6 +163,7 @@ class Worker {
   stop(): void {
     if (this.ended) return;
     this.ended = true;
+    this.heartbeatNow?.unsubscribe();
     this.connect.cancel();
     this.reconnectTimer?.unsubscribe();
     const client = this.client;
@@ -199,7 +208,14 @@ class TunnelClient {
   }
 
   start(): void {
+    if (!this.active || this.ticks !== undefined) return;
+    this.lastHeartbeatAt = this.worker.scheduler.now();
     this.ticks = timer(0, this.worker.options.settings.heartbeatIntervalMs, this.worker.scheduler).subscribe(() => this.tick());
+  }
+
+  /** an extra heartbeat now (not before the first one: that waits for beforeFirstHeartbeat) */
+  heartbeatNow(): void {
+    if (this.ticks !== undefined) this.tick();
   }
 
   private tick(): void {

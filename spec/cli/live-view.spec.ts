@@ -106,6 +106,26 @@ describe('the live view', () => {
     expect(block).toContain('    p1_bbbbbbbb  OPEN  0 records · 0 ms');
   });
 
+  it('a job on many workers: each channel names the worker that holds it', () => {
+    const workers = ['vm-a pid 41 (this worker)', 'vm-b pid 7'];
+    const channels = [
+      { channelId: 'p0_e0', status: 'OPEN', clientId: 'c-a', worker: workers[0], lagRecords: 12, more: false, lagMs: 40 },
+      { channelId: 'p1_e0', status: 'OPEN', clientId: 'c-b', worker: workers[1] },
+      { channelId: 'p2_e0', status: 'OPEN', clientId: 'c-x' },
+      { channelId: 'p3_e0', status: 'CLOSE' },
+    ];
+    const block = renderProgress({ ...progress([]), channels }, []);
+    expect(block).toContain('  channels (4), lag = records read and not committed (+: more at the service) · seconds behind · held by:');
+    const lines = block.filter((line) => /^ {4}p\d_e0 /.test(line));
+    // expected per channel: its holder's worker name, else its tunnel client, else none
+    const holders = channels.map((channel) => channel.worker ?? (channel.clientId === undefined ? '–' : `client ${channel.clientId}`));
+    expect(lines.map((line) => line.trimEnd().split(/\s{2,}/).at(-1))).toEqual(holders);
+    // the holders start in one column
+    expect(new Set(lines.map((line, i) => line.lastIndexOf(holders[i] as string))).size).toBe(1);
+    // a job of one worker (no holders known) keeps the single-worker layout
+    expect(renderProgress(progress([]), []).some((line) => line.includes('held by'))).toBe(false);
+  });
+
   it('off a terminal, one line sums the lag of the channels and names the batch latency', () => {
     const metrics = new StreamMetrics();
     metrics.noteBatchLatency(1_500);

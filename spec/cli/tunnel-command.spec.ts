@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import type { Subscription } from 'rxjs';
 import { DEFAULT_CREDENTIALS, DEFAULT_INSTANCE_NAME, type RunningEmulator, startEmulator } from '../../lib/emulator/index.js';
 import { tunnel } from '../../lib/tunnel/tunnel.js';
+import { JobStateTable } from '../../lib/sinks/tablestore-state.js';
+import { WorkerRows } from '../../lib/sinks/worker-rows.js';
+import { WorkerPresence } from '../../lib/sql/worker-presence.js';
 import { tempDir } from '../emulator/helpers.js';
 import { ok, sdkClient } from '../emulator/sdk.js';
 import { createOrderTable, ORDER_TABLE, tunnelOptions, until, writeOrders } from '../tunnel/emulator-harness.js';
@@ -188,6 +191,72 @@ describe('otsflow tunnel against a running emulator', () => {
       }
     } finally {
       subscription?.unsubscribe();
+    }
+  });
+
+  it('describe --state-table names the worker (host, pid) that holds each channel, from the job\'s worker rows', async () => {
+    const created = await runCli(['tunnel', 'create', ...connect, '--table', ORDER_TABLE, '--name', 'shared', '--type', 'Stream']);
+    expect(created.code, created.stderr).toBe(0);
+    const tunnelId = created.stdout.trim();
+    const table = { endpoint: emulator.endpoint, instanceName: emulator.instanceName, ...emulator.credentials };
+    const state = new JobStateTable({ ...table, tableName: 'shared_state', job: 'job1' });
+    await state.ensure();
+    // two workers as a job runs them: a worker row each (renewed), channels claimed in the state table
+    const identities = [
+      { id: 'machine-a:101:x', host: 'machine-a', pid: 101, started: Date.now() },
+      { id: 'machine-b:202:y', host: 'machine-b', pid: 202, started: Date.now() },
+    ];
+    const running: { presence: WorkerPresence; subscription: Subscription }[] = [];
+    try {
+      for (const identity of identities) {
+        const presence = new WorkerPresence({
+          rows: new WorkerRows({ ...table, tableName: 'shared_state', job: 'job1' }),
+          identity,
+          status: () => ({ held: [], drained: false }),
+          shutdown: () => Promise.resolve(),
+          renewMs: 200,
+          onLog: () => undefined,
+        });
+        await presence.start();
+        const subscription = tunnel(
+          tunnelOptions(emulator, tunnelId, {
+            beforeFirstHeartbeat: (clientId) => presence.addClient(clientId),
+            startTokens: (channelId) => state.claim(channelId, `${identity.host} pid ${identity.pid} client ${[...presence.clientIds()].at(-1) ?? ''}`).then(() => undefined),
+          }),
+        ).subscribe({ next: (batch) => void batch.commit() });
+        running.push({ presence, subscription });
+      }
+      // both hold channels (the tunnel spreads its channels over the two clients)
+      let channels: Record<string, any>[] = [];
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const described = await runCli(['tunnel', 'describe', ...connect, '--id', tunnelId, '--state-table', 'shared_state', '--json']);
+        expect(described.code, described.stderr).toBe(0);
+        channels = (JSON.parse(described.stdout) as Record<string, any>)['channels'] as Record<string, any>[];
+        if (channels.length > 0 && channels.every((c) => c['status'] === 'OPEN' && typeof c['worker'] === 'string') && new Set(channels.map((c) => c['worker'])).size === 2) break;
+        if (Date.now() > deadline) throw new Error(`both workers never held channels: ${JSON.stringify(channels)}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      // expected, from the workers' own client ids
+      const nameOf = (clientId: string): string => {
+        const at = running.findIndex(({ presence }) => presence.clientIds().has(clientId));
+        return `${identities[at]?.host} pid ${identities[at]?.pid}`;
+      };
+      for (const channel of channels) expect(channel['worker']).toBe(nameOf(channel['clientId'] as string));
+      const text = await runCli(['tunnel', 'describe', ...connect, '--id', tunnelId, '--state-table', 'shared_state']);
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toMatch(/^CHANNEL\s+TYPE\s+STATUS\s+CLIENT\s+WORKER\s+RPO TIME\s+RECORDS$/m);
+      for (const channel of channels) expect(text.stdout).toMatch(new RegExp(`^${channel['channelId']}\\s+Stream\\s+OPEN\\s+${channel['clientId']}\\s+${nameOf(channel['clientId'] as string)}\\s`, 'm'));
+      expect(text.stdout).toContain('job job1, state table shared_state: 2 workers');
+      for (const identity of identities) expect(text.stdout).toMatch(new RegExp(`^${identity.host} pid ${identity.pid}\\s+live\\s`, 'm'));
+      // a state table that does not exist: one line, exit 1
+      const missing = await runCli(['tunnel', 'describe', ...connect, '--id', tunnelId, '--state-table', 'no_such_state']);
+      expect(expectOneErrorLine(missing, 'tunnel describe', 1)).toMatch(/no_such_state/);
+    } finally {
+      for (const { presence, subscription } of running) {
+        subscription.unsubscribe();
+        presence.dispose();
+      }
     }
   });
 

@@ -6,11 +6,11 @@
  * - random events: 3 workers, then 20 events at random (kill -9 of a worker, a restart, a new
  *   worker joining, a graceful stop; 200 in the long form); the sink read with the SDK equals the
  *   direct computation, window by window, to the cent;
- * - a zombie: a worker paused (SIGSTOP) past its lease, its channels taken by another worker, then
- *   resumed (SIGCONT): it lets the channels go — its tunnel session is gone, or its next plan or
- *   commit is refused by the epoch, whichever it meets first (spec/sinks/tablestore-state.spec.ts
- *   checks the refusal itself) — the state table's channel rows name only live claims, and the
- *   sink stays exact;
+ * - a zombie: a worker paused (SIGSTOP) while a sink write of one of its batches is at the
+ *   emulator (planned, not committed), judged dead by a second worker (default heartbeats: its
+ *   row's renewals stood still), its channels taken; then resumed (SIGCONT): its plan or commit is
+ *   refused by the epoch fence (the line is asserted), and neither the channel rows' commits nor
+ *   any sink row change;
  * - a lost machine: the job's only worker runs in one working directory and is killed; the job
  *   continues on a worker started in another, empty one: exact.
  */
@@ -57,7 +57,7 @@ async function withEmulator(name: string, body: (emulator: EmulatorProcess, root
 }
 
 /** a worker of the job in a working directory of its own (nothing local is needed) */
-function worker(emulator: EmulatorProcess, tunnelId: string, root: string, name: string, extra: { heartbeatTimeoutMs?: number; untilIdle?: boolean } = {}): JobProcess {
+function worker(emulator: EmulatorProcess, tunnelId: string, root: string, name: string, extra: { heartbeatTimeoutMs?: number; untilIdle?: boolean; defaults?: boolean } = {}): JobProcess {
   const cwd = join(root, `machine-${name}`);
   mkdirSync(cwd, { recursive: true });
   return startJob({
@@ -67,7 +67,7 @@ function worker(emulator: EmulatorProcess, tunnelId: string, root: string, name:
     checkpoint: join(cwd, 'unused'),
     vars: { state_table: STATE_TABLE },
     cwd,
-    heartbeatTimeoutMs: extra.heartbeatTimeoutMs ?? 1_000,
+    ...(extra.defaults === true ? { defaultHeartbeats: true } : { heartbeatTimeoutMs: extra.heartbeatTimeoutMs ?? 1_000 }),
     ...(extra.untilIdle === true ? { untilIdle: true, idleMs: 1_500 } : {}),
   });
 }
@@ -147,50 +147,73 @@ describe('one aggregating job on many workers, state in a Tablestore table', () 
     });
   }, LONG ? 1_800_000 : 240_000);
 
-  it('a zombie (SIGSTOP past its lease, SIGCONT after its channels moved) changes neither the job state nor the sink', async () => {
-    await withEmulator('zombie', async (emulator, root) => {
+  it('a zombie (SIGSTOP with a batch in flight, SIGCONT after it was judged dead and its channels moved): its commit is refused and changes neither the job state nor the sink', async () => {
+    // default heartbeats: the heir takes the channels by judging the frozen worker dead (its row's
+    // renewals stand still), not by its lease; every sink write waits 1.5 s at the emulator, so
+    // the zombie is stopped with a batch between its plan and its commit
+    const root = mkdtempSync(join(tmpdir(), 'otsflow-rel-zombie-'));
+    const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0, sinkDelayMs: 1_500 });
+    const jobs: JobProcess[] = [];
+    let generator: OrderGenerator | undefined;
+    try {
       const tunnelId = await seedTables(emulator.endpoint);
       const sdk = sdkClient(emulator.endpoint);
-      const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 150, stepMs: 100 });
-      const jobs: JobProcess[] = [];
-      try {
-        generator.start();
-        const zombie = worker(emulator, tunnelId, root, 'zombie');
-        jobs.push(zombie);
-        await until(() => (zombie.stderr().match(/took channel/g) ?? []).length === 4, 30_000, 'the first worker to take every channel', 100);
-        await until(() => /batch|holds channels/.test(zombie.stderr()) && Date.now() - zombie.startedAt > 2_500, 30_000, 'the first worker to commit', 100);
-        zombie.child.kill('SIGSTOP');
-        const stoppedAt = Date.now();
-        const heir = worker(emulator, tunnelId, root, 'heir');
-        jobs.push(heir);
-        await until(() => (heir.stderr().match(/took channel/g) ?? []).length === 4, 30_000, 'the heir to take every channel', 100);
-        const owners = async (): Promise<string[]> => (await scanTable(sdk, STATE_TABLE, ['job', 'k', 'c'])).filter((row) => row.primaryKey['k']?.startsWith('c:')).map((row) => String(row.attributes['owner']));
-        // let the heir commit over what the zombie held, then wake the zombie
-        await sleep(2_000);
-        const before = await owners();
-        expect(before.every((owner) => owner.includes(`pid ${heir.child.pid}`)), before.join(', ')).toBe(true);
-        zombie.child.kill('SIGCONT');
-        console.log(`zombie: paused ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s`);
-        await until(() => /was taken over by another worker|left this worker/.test(zombie.stderr()), 30_000, 'the zombie to find its channels gone', 100);
-        await sleep(1_500);
-        await generator.stop();
-        await waitExact(sdk, jobs, 60_000);
-        const after = await owners();
-        // the zombie may have been given channels again since (a new claim, a new epoch): never with the old epoch
-        expect(after.every((owner) => owner.includes(`pid ${heir.child.pid}`) || owner.includes(`pid ${zombie.child.pid}`)), after.join(', ')).toBe(true);
-        for (const job of jobs) job.child.kill('SIGTERM');
-        for (const job of jobs) expect((await job.exited).code, job.stderr()).toBe(0);
-        expect(await exact(sdk)).toEqual([]);
-        const refusals = zombie.stderr().split('\n').filter((line) => /was taken over by another worker|left this worker/.test(line));
-        console.log(`zombie: ${refusals.length} refusals/channel losses, e.g. ${refusals[0] ?? ''}`);
-      } finally {
-        generator.abort();
-        for (const job of jobs) {
-          job.child.kill('SIGCONT');
-          job.child.kill('SIGKILL');
-        }
+      generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 150, stepMs: 100 });
+      generator.start();
+      const zombie = worker(emulator, tunnelId, root, 'zombie', { defaults: true });
+      jobs.push(zombie);
+      await until(() => (zombie.stderr().match(/took channel/g) ?? []).length === 4, 30_000, 'the first worker to take every channel', 100);
+      await until(() => /holds channels/.test(zombie.stderr()) && Date.now() - zombie.startedAt > 4_000, 30_000, 'the first worker to run a while', 100);
+      // stop it while one of its sink writes is at the emulator (the batch is planned, not committed)
+      const writesBefore = emulator.sinkEvents.length;
+      await until(() => emulator.sinkEvents.slice(writesBefore).some((event) => event.phase === 'begin'), 30_000, 'a sink write of the first worker', 5);
+      zombie.child.kill('SIGSTOP');
+      const stoppedAt = Date.now();
+      const heir = worker(emulator, tunnelId, root, 'heir', { defaults: true });
+      jobs.push(heir);
+      await until(() => (heir.stderr().match(/took channel/g) ?? []).length === 4, 60_000, 'the heir to judge the frozen worker dead and take every channel', 100);
+      const takenAfter = Date.now() - stoppedAt;
+      expect(heir.stderr()).toContain(`pid ${zombie.child.pid} did not renew its row`);
+      await generator.stop();
+      await waitExact(sdk, [heir], 60_000);
+      const channelRows = async (): Promise<Map<string, { epoch: string; owner: string; commit: string }>> =>
+        new Map(
+          (await scanTable(sdk, STATE_TABLE, ['job', 'k', 'c']))
+            .filter((row) => row.primaryKey['k']?.startsWith('c:'))
+            .map((row) => [String(row.primaryKey['k']), { epoch: String(row.attributes['epoch']), owner: String(row.attributes['owner']), commit: String(row.attributes['commit']) }]),
+        );
+      const sinkRows = async (): Promise<string[]> => (await scanTable(sdk, 'OrderStreamSink', ['begin', 'end'])).map((row) => JSON.stringify([row.primaryKey, Object.entries(row.attributes).map(([name, value]) => [name, String(value)])])).sort();
+      const stateBefore = await channelRows();
+      const sinkBefore = await sinkRows();
+      expect([...stateBefore.values()].every((row) => row.owner.includes(`pid ${heir.child.pid}`)), JSON.stringify([...stateBefore])).toBe(true);
+
+      zombie.child.kill('SIGCONT');
+      const refusal = /channel (\S+) was taken over by another worker \(epoch \d+ is no longer current\): its (plan|commit) of batch (\d+) was refused/;
+      await until(() => refusal.test(zombie.stderr()), 30_000, 'the zombie\'s plan or commit to be refused by the epoch fence', 50);
+      await sleep(3_000);
+      const stateAfter = await channelRows();
+      // no commit moved; a channel row may only carry a new claim by the zombie's new tunnel client
+      for (const [key, row] of stateAfter) {
+        const was = stateBefore.get(key);
+        expect(row.commit, key).toBe(was?.commit);
+        if (row.epoch !== was?.epoch) expect(row.owner, key).toContain(`pid ${zombie.child.pid}`);
       }
-    });
+      expect(await sinkRows()).toEqual(sinkBefore);
+      expect(await exact(sdk)).toEqual([]);
+      for (const job of jobs) job.child.kill('SIGTERM');
+      for (const job of jobs) expect((await job.exited).code, job.stderr()).toBe(0);
+      expect(await exact(sdk)).toEqual([]);
+      const refusals = zombie.stderr().split('\n').filter((line) => refusal.test(line));
+      console.log(`zombie: paused ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s, judged dead and its channels taken after ${(takenAfter / 1000).toFixed(1)} s; ${refusals.length} refused write(s), e.g. ${refusals[0] ?? ''}; state commits and sink unchanged`);
+    } finally {
+      generator?.abort();
+      for (const job of jobs) {
+        job.child.kill('SIGCONT');
+        job.child.kill('SIGKILL');
+      }
+      await emulator.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   }, 180_000);
 
   it('a lost machine: the only worker is killed and the job continues on a worker in another, empty working directory: exact', async () => {

@@ -104,6 +104,30 @@ describe('tunnel worker — channel assignment', () => {
     ]);
   });
 
+  it('beforeFirstHeartbeat: the first heartbeat waits until the client id is recorded; heartbeatNow adds a heartbeat between intervals', () => {
+    const h = harness({ heartbeat: () => ({ value: [] }) });
+    const recorded: Array<[number, string]> = [];
+    h.scheduler.run(({ hot }) => {
+      // recording takes 50 ms (a write to a state table): a thenable settled by the scheduler
+      const beforeFirstHeartbeat = (clientId: string): PromiseLike<void> => ({
+        then: <A, B>(done?: ((value: void) => A | PromiseLike<A>) | null) => {
+          h.scheduler.schedule(() => {
+            recorded.push([h.scheduler.now(), clientId]);
+            done?.(undefined);
+          }, 50);
+          return undefined as unknown as PromiseLike<A | B>;
+        },
+      });
+      // a heartbeat asked for at 30 ms (before the first: ignored) and at 120 ms
+      const heartbeatNow = hot('30ms a 89ms b');
+      const running = worker(h, { beforeFirstHeartbeat, heartbeatNow }).subscribe();
+      h.scheduler.schedule(() => running.unsubscribe(), 260);
+    });
+    // connect answers at 1; recorded at 51; heartbeats sent at once (51), when asked (120), every 100 ms from 51
+    expect(recorded).toEqual([[51, 'client-1']]);
+    expect(h.heartbeats().map((beat) => beat.at)).toEqual([51, 120, 151, 251]);
+  });
+
   it('delivers decoded records with the token they were read from and the token to commit', () => {
     const h = harness({ heartbeat: () => ({ value: [ch('c1', 1, 'OPEN')] }), readRecords: pagedChannel(2, 2) });
     const batches: ChannelBatch[] = [];

@@ -44,6 +44,7 @@ import { DescribeError, replacedTunnel, SoleConsumerError, type LostCheckpoint }
 import { checkLostCheckpoint, checkSoleConsumer, outwaitEarlierRuns, resetTunnel, takeOverFromDeadPredecessor, type StartContext } from './sole-consumer.js';
 import {
   JobError,
+  type ChannelDecoration,
   type ChannelProgress,
   type JobConnection,
   type JobDefinition,
@@ -123,6 +124,8 @@ class JobRuntime<T> implements StreamJob {
   private readonly finishedUnreported = new Set<string>();
   private assignedUnopened = new Set<string>();
   private stopRequested = false;
+  /** untilIdle() was called: a feed of many workers stops taking freed channels once the job is drained */
+  private idleWanted = false;
   private readonly clientIds = new Set<string>();
   private channels: readonly ChannelProgress[] = [];
   private latestRows: readonly OutputRow[] = [];
@@ -398,13 +401,14 @@ class JobRuntime<T> implements StreamJob {
   }
 
   /** DescribeTunnel every progress interval (channels, other consumers, reachability), and the unreachable-endpoint watch. */
-  private startPolling(probe: Described, endpoint: string, then?: (described: TunnelDescription) => void): void {
+  private startPolling(probe: Described, endpoint: string, then?: (described: TunnelDescription) => ChannelDecoration | void): void {
     this.poll = setInterval(() => {
       probe()
         .then((described) => {
           this.reached();
           this.channels = channelProgress(described);
-          then?.(described);
+          const decorated = then?.(described);
+          if (decorated !== undefined) this.channels = decorated(this.channels);
           this.publish();
         })
         .catch((error: unknown) => {
@@ -437,6 +441,10 @@ class JobRuntime<T> implements StreamJob {
       get stopRequested() {
         return job.stopRequested;
       },
+      get idleWanted() {
+        return job.idleWanted;
+      },
+      locallyDrained: () => this.locallyDrained(),
       formatTime: this.formatTime,
       log: (level, message) => this.log(level, message),
       logLate: (prefix, batchId) => this.logLate(prefix, batchId),
@@ -456,7 +464,9 @@ class JobRuntime<T> implements StreamJob {
         if (this.stopRequested) stop();
       },
       onDispose: (dispose) => {
-        this.disposers.push(dispose);
+        // a job that ended while the feed was starting disposes what the feed adds at once
+        if (this.state === 'failed' || this.state === 'stopped') dispose();
+        else this.disposers.push(dispose);
       },
       pollTunnel: (then) => this.startPolling(context.probe, context.sourceConnection.endpoint, then),
     };
@@ -577,7 +587,14 @@ class JobRuntime<T> implements StreamJob {
     this.rate.push({ at: now, records: count });
   }
 
+  /** every channel this process reads is caught up, every batch committed */
+  private locallyDrained(): boolean {
+    const metrics = this.metrics.snapshot();
+    return [...this.caughtUp.values()].every((caughtUp) => caughtUp) && this.finishedUnreported.size === 0 && this.assignedUnopened.size === 0 && metrics.batches === metrics.batchesCommitted;
+  }
+
   untilIdle(idleMs: number): Promise<void> {
+    this.idleWanted = true;
     return new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {
         if (this.state === 'failed') {
@@ -591,13 +608,12 @@ class JobRuntime<T> implements StreamJob {
           return;
         }
         if (this.state !== 'running' || (this.caughtUp.size === 0 && this.feedControl?.drained === undefined)) return;
-        const metrics = this.metrics.snapshot();
         const quietSince = Math.max(this.lastRecordAt, this.startedAt);
-        let drained = [...this.caughtUp.values()].every((caughtUp) => caughtUp) && this.finishedUnreported.size === 0 && this.assignedUnopened.size === 0;
-        // a custom feed's own condition: e.g. one of many workers is drained only when it holds
-        // every channel of the tunnel and they are all idle and committed
-        if (this.feedControl?.drained !== undefined) drained &&= this.caughtUp.size > 0 && this.feedControl.drained();
-        if (drained && this.now() - quietSince >= idleMs && metrics.batches === metrics.batchesCommitted) {
+        let drained = this.locallyDrained();
+        // a custom feed's own condition: e.g. one of many workers waits until every channel of the
+        // tunnel is caught up and committed wherever it is held
+        if (this.feedControl?.drained !== undefined) drained &&= this.feedControl.drained();
+        if (drained && this.now() - quietSince >= idleMs) {
           clearInterval(timer);
           resolve();
         }

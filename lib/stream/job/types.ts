@@ -138,6 +138,10 @@ export interface JobFeedContext {
   readonly keyColumns: readonly string[];
   /** stop() was called */
   readonly stopRequested: boolean;
+  /** untilIdle() was called */
+  readonly idleWanted: boolean;
+  /** every channel this process reads is caught up, every batch committed */
+  locallyDrained(): boolean;
   readonly formatTime: (epochMs: number) => string;
   log(level: 'info' | 'warn', message: string): void;
   /** late rows of the committed batch, logged `<prefix>: 3 late rows dropped (…)` */
@@ -156,9 +160,15 @@ export interface JobFeedContext {
   onStop(stop: () => void): void;
   /** released when the job ends (stopped or failed) */
   onDispose(dispose: () => void): void;
-  /** polls DescribeTunnel every progress interval (channels, lag, reachability), `then` after each answer */
-  pollTunnel(then?: (described: TunnelDescription) => void): void;
+  /**
+   * polls DescribeTunnel every progress interval (channels, lag, reachability), `then` after each
+   * answer; what `then` returns may add to the channels the progress shows (e.g. their worker)
+   */
+  pollTunnel(then?: (described: TunnelDescription) => ChannelDecoration | void): void;
 }
+
+/** adds to the channels of a job's progress what only a feed knows */
+export type ChannelDecoration = (channels: readonly ChannelProgress[]) => readonly ChannelProgress[];
 
 export interface ChannelProgress {
   readonly channelId: string;
@@ -176,6 +186,8 @@ export interface ChannelProgress {
   /** the channel's last read filled a response: the service holds more than was read */
   readonly more?: boolean;
   readonly count?: bigint;
+  /** the worker that holds it (`<host> pid <pid>`), for a job spread over many workers */
+  readonly worker?: string;
 }
 
 export type JobState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
