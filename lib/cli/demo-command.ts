@@ -17,6 +17,7 @@ interface DemoCommandOptions {
   readonly sql: string;
   readonly metricsPort?: number;
   readonly metricsHost: string;
+  readonly progress: boolean;
 }
 
 const number = (what: string, min: number, max: number) => (text: string): number => {
@@ -38,17 +39,29 @@ export function registerDemoCommand(program: Command): Command {
     .addOption(new Option('--seed <n>', 'seed of the order generator').argParser(number('--seed', 0, 2 ** 32 - 1)).default(42))
     .option('--time-zone <zone>', "session time zone of the job (default: the machine's)")
     .option('--keep', 'keep the emulator data directory')
-    .option('--sql <file>', 'the job to run', JOB_SQL);
+    .option('--sql <file>', 'the job to run', JOB_SQL)
+    .option('--no-progress', 'no live progress on stderr');
   return addMetricsOptions(command, "the job's and the emulator's figures")
     .action(
       commandAction<DemoCommandOptions>(async (options, context) => {
         // loaded when the demo runs, so other commands start without it
         const { runDemo } = await import('./demo.js');
-        const passed = await runDemo(
-          { durationSec: options.duration, rate: options.rate, lateShare: options.lateShare, seed: options.seed, timeZone: options.timeZone, keep: options.keep === true, sqlFile: options.sql, ...(options.metricsPort === undefined ? {} : { metricsPort: options.metricsPort, metricsHost: options.metricsHost }) },
-          { out: process.stdout, info: (message) => context.log.info(message) },
+        const result = await runDemo(
+          {
+            durationSec: options.duration,
+            rate: options.rate,
+            lateShare: options.lateShare,
+            seed: options.seed,
+            timeZone: options.timeZone,
+            keep: options.keep === true,
+            sqlFile: options.sql,
+            progress: options.progress,
+            ...(options.metricsPort === undefined ? {} : { metricsPort: options.metricsPort, metricsHost: options.metricsHost }),
+          },
+          { out: process.stdout, log: context.log },
         );
-        if (!passed) throw new CliError('the sink differs from the direct computation (see above)');
+        if (result === 'fail') throw new CliError('the sink differs from the direct computation (see above)');
+        if (result === 'interrupted') throw new CliError('interrupted before the check: no verdict');
       }),
     );
 }

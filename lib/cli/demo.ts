@@ -3,32 +3,34 @@
  * It starts an emulator on a fresh data directory, creates OrderSource, OrderStreamSink and a
  * tunnel through the official SDK and otsflow's tunnel client, writes orders at a steady rate
  * (event times over several 30 s windows, a few of them late), runs examples/orders/job.sql — the
- * seed's SQL — with a live view, and after `duration` stops, reads the sink back with the official
- * SDK and checks every window against a direct computation from the generated orders.
+ * seed's SQL — and after `duration` stops, reads the sink back with the official SDK and checks
+ * every window against a direct computation from the generated orders.
  * PASS (exit 0) only if they agree exactly: same windows, same counts, totals to the cent.
+ *
+ * The job runs through the same runner as `otsflow sql` and `runCli` (run-jobs.ts): the live view,
+ * `--metrics-port` (the job's and the embedded emulator's figures), the graceful stop on Ctrl-C /
+ * SIGTERM and the summary line are that code. After an interrupt the generator stops, the job
+ * commits its last batch and the demo ends without a verdict.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startEmulator, type RequestServed } from '../emulator/index.js';
+import { startEmulator, type RunningEmulator } from '../emulator/index.js';
 import { compile } from '../sql/compile.js';
 import { formatTimestamp, type TimeZone } from '../sql/datetime.js';
 import { formatSqlErrors } from '../sql/printer.js';
-import type { StreamJob } from '../stream/job/types.js';
 import { tunnelControl } from '../tunnel/control.js';
 import { createHttpTransport } from '../tunnel/http-transport.js';
-import { progressPrinter, rowTable } from './progress.js';
+import type { Logger } from './log.js';
+import { rowTable } from './progress.js';
+import { openJobRunner, type JobRunner } from './run-jobs.js';
 import { seededRandom } from '../wire/random.js';
-import type { JobMetrics, MetricsEndpoint } from './metrics-endpoint.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Sdk = any;
 const TableStore: Sdk = createRequire(import.meta.url)('tablestore');
-
-export const JOB_SQL = fileURLToPath(new URL('../../examples/orders/job.sql', import.meta.url));
 
 export interface DemoOptions {
   /** seconds the generator writes orders */
@@ -46,12 +48,21 @@ export interface DemoOptions {
   /** serve the job's and the emulator's figures as Prometheus metrics on this port (0: a free one) */
   readonly metricsPort?: number;
   readonly metricsHost?: string;
+  /** the live view / progress lines (default true) */
+  readonly progress?: boolean;
 }
 
 export interface DemoIO {
-  readonly out: NodeJS.WritableStream & { isTTY?: boolean };
-  readonly info: (message: string) => void;
+  /** the results: the sink as read back, PASS / FAIL */
+  readonly out: { write(text: string): unknown };
+  /** notes, the job's summary line (stderr) */
+  readonly log: Logger;
+  /** where the live view is drawn (default stderr, as for `otsflow sql`) */
+  readonly progressOut?: { write(text: string): unknown; isTTY?: boolean };
 }
+
+/** PASS / FAIL, or `interrupted`: Ctrl-C / SIGTERM stopped the demo before the check */
+export type DemoResult = 'pass' | 'fail' | 'interrupted';
 
 interface Order {
   readonly userId: string;
@@ -121,24 +132,25 @@ function directComputation(orders: readonly Order[], zone: TimeZone): Map<string
   return windows;
 }
 
-export async function runDemo(options: DemoOptions, io: DemoIO): Promise<boolean> {
+export async function runDemo(options: DemoOptions, io: DemoIO): Promise<DemoResult> {
   const dataDir = mkdtempSync(join(tmpdir(), 'otsflow-demo-'));
-  let endpoint: MetricsEndpoint | undefined;
-  let metrics: { readonly jobs: JobMetrics; readonly onRequest: (served: RequestServed) => void } | undefined;
-  if (options.metricsPort !== undefined) {
-    const { metricsRegistry, registerEmulatorMetrics, registerJobMetrics, serveMetrics } = await import('./metrics-endpoint.js');
-    const registry = metricsRegistry();
-    metrics = { jobs: registerJobMetrics(registry), onRequest: registerEmulatorMetrics(registry) };
-    endpoint = await serveMetrics(registry, { port: options.metricsPort, ...(options.metricsHost === undefined ? {} : { host: options.metricsHost }) });
-    io.info(`metrics on ${endpoint.url}`);
-  }
-  const emulator = await startEmulator({ dataDir: join(dataDir, 'data'), port: 0, ...(metrics === undefined ? {} : { onRequest: metrics.onRequest }) }).catch(async (error: unknown) => {
-    await endpoint?.close();
-    throw error;
-  });
-  let job: StreamJob | undefined;
+  const info = (message: string): void => io.log.info(message);
+  let runner: JobRunner | undefined;
+  let emulator: RunningEmulator | undefined;
   try {
-    io.info(`emulator on ${emulator.endpoint} (data in ${dataDir})`);
+    // opened first: its metrics hook goes into the emulator, its signal handlers cover the setup
+    runner = await openJobRunner(
+      {
+        progress: options.progress ?? true,
+        view: { sortBy: 'begin', rows: 6 },
+        ...(io.progressOut === undefined ? {} : { out: io.progressOut }),
+        ...(options.metricsPort === undefined ? {} : { metricsPort: options.metricsPort, metricsHost: options.metricsHost ?? '127.0.0.1' }),
+      },
+      io.log,
+    );
+    const onRequest = runner.onRequest;
+    emulator = await startEmulator({ dataDir: join(dataDir, 'data'), port: 0, ...(onRequest === undefined ? {} : { onRequest }) });
+    info(`emulator on ${emulator.endpoint} (data in ${dataDir})`);
     const sdk = new TableStore.Client({
       endpoint: emulator.endpoint,
       instancename: emulator.instanceName,
@@ -152,7 +164,7 @@ export async function runDemo(options: DemoOptions, io: DemoIO): Promise<boolean
     const created = await tunnelControl(transport).createTunnel({ tableName: 'OrderSource', tunnelName: 'orders', tunnelType: 'Stream' });
     transport.close();
     if (E.isLeft(created)) throw new Error(`creating the tunnel: ${created.left.message}`);
-    io.info(`tables OrderSource and OrderStreamSink, tunnel ${created.right.tunnelId}`);
+    info(`tables OrderSource and OrderStreamSink, tunnel ${created.right.tunnelId}`);
 
     const sql = readFileSync(options.sqlFile, 'utf8');
     const compiled = compile(sql, {
@@ -165,21 +177,24 @@ export async function runDemo(options: DemoOptions, io: DemoIO): Promise<boolean
         tunnel_id: created.right.tunnelId,
         checkpoint: join(dataDir, 'checkpoint', 'job1'),
       },
-      onLog: (_level, message) => io.info(message),
+      onLog: (level, message) => (level === 'warn' ? io.log.warn(message) : info(message)),
       progressIntervalMs: 1_000,
     });
     if (E.isLeft(compiled)) throw new Error(`${options.sqlFile}:\n${formatSqlErrors(sql, compiled.left)}`);
     const zone = compiled.right.timeZone;
+    let failed = false;
+    let jobs = 0;
     for (const statement of compiled.right.statements) {
       const result = await statement.run();
-      if (result.kind === 'job') job = result.job;
+      if (result.kind !== 'job') continue;
+      jobs++;
+      result.job.done.catch(() => {
+        failed = true;
+      });
+      runner.add(result.job);
     }
-    if (job === undefined) throw new Error(`${options.sqlFile} defines no stream job`);
-    io.info(`running ${options.sqlFile} (time zone ${zone.id}) for ${options.durationSec} s at ${options.rate} orders/s`);
-    const printer = progressPrinter(io.out, { sortBy: 'begin', rows: 6 });
-    const progress = job.progress.subscribe((update) => printer.update(update));
-    metrics?.jobs.add(job);
-    job.start();
+    if (jobs === 0) throw new Error(`${options.sqlFile} defines no stream job`);
+    info(`running ${options.sqlFile} (time zone ${zone.id}) for ${options.durationSec} s at ${options.rate} orders/s`);
 
     // the generator: a tick every 100 ms, event times a little behind now, some well behind
     const next = seededRandom(options.seed);
@@ -187,11 +202,7 @@ export async function runDemo(options: DemoOptions, io: DemoIO): Promise<boolean
     const started = Date.now();
     let written = 0;
     let lateOrders = 0;
-    let failed = false;
-    job.done.catch(() => {
-      failed = true;
-    });
-    while (!failed && Date.now() - started < options.durationSec * 1000) {
+    while (!failed && !runner.interrupted && Date.now() - started < options.durationSec * 1000) {
       const due = Math.floor(((Date.now() - started) / 1000) * options.rate);
       const batch: Order[] = [];
       for (; written < due; written++) {
@@ -206,13 +217,13 @@ export async function runDemo(options: DemoOptions, io: DemoIO): Promise<boolean
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    io.info(`generator stopped after ${orders.length} orders; waiting for the job to catch up`);
-    await Promise.race([job.untilIdle(2_000), job.done]);
-    if (failed) await job.done;
-    const summary = await job.stop();
-    progress.unsubscribe();
-    printer.close();
-    io.info(`job stopped: ${summary.batchesCommitted} batches, ${summary.recordsIn} records, ${summary.rowsWritten} rows written`);
+    if (!failed && !runner.interrupted) info(`generator stopped after ${orders.length} orders; waiting for the job to catch up`);
+    // until the feed is drained (or the job fails, or a signal stops it); the summary line; a failed job rejects
+    await runner.wait({ untilIdle: true });
+    if (runner.interrupted) {
+      info(`interrupted after ${orders.length} orders: the sink is not checked`);
+      return 'interrupted';
+    }
 
     const actual = await readSink(sdk);
     const expected = directComputation(orders, zone);
@@ -229,15 +240,15 @@ export async function runDemo(options: DemoOptions, io: DemoIO): Promise<boolean
     for (const key of actual.keys()) if (!expected.has(key)) problems.push(`window ${key.split('|')[0]} has no orders but is in the sink`);
     if (problems.length === 0) {
       io.out.write(`PASS: ${expected.size} windows, ${orders.length} orders (${lateOrders} late) — every count and total equals the direct computation\n`);
-      return true;
+      return 'pass';
     }
     io.out.write(`FAIL: ${problems.length} of ${expected.size} windows differ from the direct computation\n${problems.slice(0, 20).map((line) => `  ${line}`).join('\n')}\n`);
-    return false;
+    return 'fail';
   } finally {
-    if (job !== undefined) await job.stop().catch(() => undefined);
-    await emulator.close();
-    await endpoint?.close();
-    if (options.keep) io.info(`data kept in ${dataDir}`);
+    // stops what still runs, takes the signal handlers off, closes the metrics endpoint
+    await runner?.close();
+    await emulator?.close();
+    if (options.keep) info(`data kept in ${dataDir}`);
     else rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -31,8 +31,10 @@ export interface JobRunSettings {
   readonly idleMs?: number;
   /** stop after this many seconds */
   readonly duration?: number;
-  /** the live view / progress lines on stderr (default true) */
+  /** the live view / progress lines (default true) */
   readonly progress?: boolean;
+  /** where the live view / progress lines go (default stderr; redrawn in place when `isTTY`) */
+  readonly out?: { write(text: string): unknown; isTTY?: boolean };
   /** serve the jobs' figures (and an emulator's, through `onRequest`) on this port; 0: a free one */
   readonly metricsPort?: number;
   /** default 127.0.0.1 */
@@ -105,7 +107,7 @@ export async function openJobRunner(settings: JobRunSettings, log: Logger): Prom
       jobs.push(job);
       addMetrics?.(job);
       if (settings.progress !== false) {
-        const printer = progressPrinter(process.stderr, settings.view ?? { rows: 6 });
+        const printer = progressPrinter(settings.out ?? process.stderr, settings.view ?? { rows: 6 });
         job.progress.subscribe({ next: (update) => printer.update(update), complete: () => printer.close() });
       }
       job.start();
@@ -206,6 +208,7 @@ export async function runCli(jobs: StreamJob | readonly StreamJob[], options: Ru
     ...((options.metricsPort ?? flags['metricsPort']) === undefined ? {} : { metricsPort: (options.metricsPort ?? flags['metricsPort']) as number }),
     metricsHost: options.metricsHost ?? (flags['metricsHost'] as string),
     ...(options.view === undefined ? {} : { view: options.view }),
+    ...(options.out === undefined ? {} : { out: options.out }),
   };
   let runner: JobRunner | undefined;
   try {

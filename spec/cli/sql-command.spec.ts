@@ -3,11 +3,13 @@
  * against an emulator this test starts (tables through the official SDK) or the embedded one.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrderSinkTable, createOrderTable, ORDER_TABLE, sdkCall, startTunnelEmulator, TableStore, writeOrders, type TunnelEmulator } from '../tunnel/emulator-harness.js';
+import { ROOT } from '../emulator/process.js';
 import { ensureCompiledCli, runCli } from './cli-process.js';
 
 let env: TunnelEmulator;
@@ -134,8 +136,60 @@ describe('otsflow sql', () => {
 describe('otsflow demo', () => {
   it('runs the seed scenario on the embedded emulator and ends with PASS', async () => {
     const result = await runCli(['demo', '--duration', '6', '--rate', '200', '--time-zone', 'Asia/Shanghai'], { timeoutMs: 90_000 });
-    expect(result.stdout).toMatch(/^PASS: \d+ windows, \d+ orders \(\d+ late\)/m);
+    const orders = /^PASS: \d+ windows, (\d+) orders \(\d+ late\)/m.exec(result.stdout)?.[1];
+    expect(orders, result.stdout + result.stderr).toBeDefined();
     expect(result.stdout).toContain('OrderStreamSink, read back with the official SDK');
     expect(result.code).toBe(0);
+    // the job runner's (run-jobs.ts) progress lines off a terminal, on stderr, and its summary line
+    expect(result.stderrLines.some((line) => /^job job1: running, [\d,]+ records\/s, /.test(line)), result.stderr).toBe(true);
+    expect(result.stderrLines).toContainEqual(expect.stringMatching(new RegExp(`^job job1: \\d+ batches committed, ${orders} records read, \\d+ rows written`)));
+    expect(result.stdout).not.toMatch(/^job job1/m);
   }, 100_000);
+
+  it('--metrics-port serves the job\'s and the emulator\'s figures; Ctrl-C stops it as `otsflow sql` stops: last batch committed, summary, no verdict, data removed', async () => {
+    ensureCompiledCli();
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('OTSFLOW_')));
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'otsflow.js'), 'demo', '--duration', '600', '--rate', '200', '--metrics-port', '0', '--time-zone', 'UTC'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      const deadline = Date.now() + 40_000;
+      const metric = (text: string, pattern: RegExp): number => Number(pattern.exec(text)?.[1] ?? NaN);
+      let url: string | undefined;
+      while (url === undefined && Date.now() < deadline && child.exitCode === null) {
+        url = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stderr)?.[1];
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(url, stderr).toBeDefined();
+      let scraped = '';
+      // until the job has read and committed some orders
+      while (Date.now() < deadline && !(metric(scraped, /^otsflow_batches_committed_total\{job="job1"\} (\d+)$/m) > 0)) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        scraped = await (await fetch(url as string)).text();
+      }
+      const read = metric(scraped, /^otsflow_records_read_total\{job="job1"\} (\d+)$/m);
+      expect(read, scraped).toBeGreaterThan(0);
+      // the embedded emulator's figures: the generator's BatchWriteRow requests
+      expect(metric(scraped, /^otsflow_emulator_requests_total\{api="BatchWriteRow"\} (\d+)$/m), scraped).toBeGreaterThan(0);
+      child.kill('SIGINT');
+      expect(await closed, stderr).toBe(1);
+      const lines = stderr.split('\n').filter((line) => line !== '');
+      expect(lines).toContain('SIGINT received: committing the last batch and shutting the tunnel down');
+      const generated = Number(/^interrupted after (\d+) orders: the sink is not checked$/m.exec(stderr)?.[1]);
+      const summary = new RegExp(`^job job1: \\d+ batches committed, (\\d+) records read, \\d+ rows written`, 'm').exec(stderr);
+      expect(summary, stderr).not.toBeNull();
+      expect(Number(summary?.[1])).toBeGreaterThanOrEqual(read);
+      expect(Number(summary?.[1])).toBeLessThanOrEqual(generated);
+      expect(lines.at(-1)).toBe('otsflow demo: interrupted before the check: no verdict');
+      expect(stdout).not.toMatch(/PASS|FAIL/);
+      const dataDir = /\(data in (\S+)\)/.exec(stderr)?.[1];
+      expect(dataDir, stderr).toBeDefined();
+      expect(existsSync(dataDir as string)).toBe(false);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 90_000);
 });
