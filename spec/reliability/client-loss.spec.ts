@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamJob } from '../../lib/sql/index.js';
 import { createOrderSinkTable, createOrderTable, ORDER_TABLE, startTunnelEmulator, type TunnelEmulator } from '../tunnel/emulator-harness.js';
-import { differences, directComputation, OrderGenerator, readSeedSink, SEED, SEED_SQL, SINK_TABLE, until } from './harness/cluster.js';
+import { directComputation, OrderGenerator, readSeedSink, SEED, SEED_SQL, SINK_TABLE, until } from './harness/cluster.js';
+import { expectExact } from './harness/scenario.js';
 import { compileJob } from '../sql/compiled-job.js';
 
 let env: TunnelEmulator;
@@ -80,9 +81,7 @@ describe('a lost tunnel session under the seed job', () => {
       env.tunnels.faults.withholdHeartbeats(first as string, false);
 
       const expected = directComputation(generator.written);
-      const actual = await readSeedSink(env.sdk);
-      expect(differences(actual, expected)).toEqual([]);
-      expect(actual).toEqual(expected);
+      await expectExact(env.sdk, expected);
       // one run, no replay: every order read exactly once
       expect(summary.recordsIn).toBe(generator.written.length);
     } finally {

@@ -6,26 +6,10 @@
  * generator retries its writes while the service is down (EXPECT_NOT_EXIST, so a write whose
  * answer was lost is never applied twice).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  differences,
-  directComputation,
-  knob,
-  OrderGenerator,
-  readOrders,
-  readSeedSink,
-  sdkClient,
-  SEED,
-  seedTables,
-  sleep,
-  startEmulatorProcess,
-  startJob,
-  tunnelAdmin,
-  until,
-} from './harness/cluster.js';
+import { directComputation, knob, OrderGenerator, readOrders, sdkClient, SEED, seedTables, sleep, startJob, tunnelAdmin, until } from './harness/cluster.js';
+import { catchUp, expectExact, openChannels, withEmulator } from './harness/scenario.js';
 import { seededRandom } from '../../lib/wire/random.js';
 
 const OUTAGES = knob('RELIABILITY_EMULATOR_KILLS', 1, 20);
@@ -34,74 +18,67 @@ describe('kill -9 of the emulator under a running seed job', () => {
   it(`the job survives ${OUTAGES} SIGKILL(s) of the emulator (restarted on its data at the same port) and OrderStreamSink ends exact`, async () => {
     const started = Date.now();
     console.log(`kill -9 of the emulator: seed ${SEED}`);
-    const root = mkdtempSync(join(tmpdir(), 'otsflow-rel-emu-'));
-    const checkpoint = join(root, 'checkpoint');
-    const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0, sinkDelayMs: 10 });
-    const draw = seededRandom(SEED);
-    const job = { current: undefined as ReturnType<typeof startJob> | undefined };
-    // a fresh client per call: the SDK's keep-alive sockets die with the emulator
-    const sdk = () => sdkClient(emulator.endpoint);
-    const generator = new OrderGenerator(sdk, { seed: SEED, rate: 150, stepMs: 100, lateShare: 0.1 });
-    try {
-      const tunnelId = await seedTables(emulator.endpoint);
-      generator.start();
-      job.current = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint });
-      const running = job.current;
-      await until(() => /starting fresh/.test(running.stderr()), 30_000, 'the job to start');
-      // the tunnel clients that held the channels: a new one after an outage means the session was lost and renewed
-      const clients = new Set<string>();
-      const holders = async (): Promise<void> => {
-        const admin = tunnelAdmin(emulator.endpoint);
-        try {
-          await until(async () => {
-            const owners = (await admin.describe('OrderSource', 'orders')).channels.filter((channel) => channel.status === 'OPEN').map((channel) => channel.clientId ?? '');
-            owners.forEach((owner) => clients.add(owner));
-            return owners.length > 0 || running.child.exitCode !== null;
-          }, 15_000, 'the job to hold channels', 100);
-        } finally {
-          admin.close();
-        }
-      };
-      await holders();
-      const downtimes: number[] = [];
-      for (let outage = 0; outage < OUTAGES; outage++) {
-        await sleep(500 + draw() * 1_500);
-        if (running.child.exitCode !== null) break;
-        await emulator.kill();
-        // longer than the job's heartbeat timeout (1 s here), so every outage costs the tunnel
-        // session and the reconnect is exercised (a shorter one may be ridden out by retries)
-        const down = 1_200 + Math.floor(draw() * 1_500);
-        downtimes.push(down);
-        await sleep(down);
-        await emulator.restart();
+    await withEmulator('emu', { sinkDelayMs: 10 }, async (emulator, root) => {
+      const checkpoint = join(root, 'checkpoint');
+      const draw = seededRandom(SEED);
+      const job = { current: undefined as ReturnType<typeof startJob> | undefined };
+      // a fresh client per call: the SDK's keep-alive sockets die with the emulator
+      const sdk = () => sdkClient(emulator.endpoint);
+      const generator = new OrderGenerator(sdk, { seed: SEED, rate: 150, stepMs: 100, lateShare: 0.1 });
+      try {
+        const tunnelId = await seedTables(emulator.endpoint);
+        generator.start();
+        job.current = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint });
+        const running = job.current;
+        await until(() => /starting fresh/.test(running.stderr()), 30_000, 'the job to start');
+        // the tunnel clients that held the channels: a new one after an outage means the session was lost and renewed
+        const clients = new Set<string>();
+        const holders = async (): Promise<void> => {
+          const admin = tunnelAdmin(emulator.endpoint);
+          try {
+            await until(async () => {
+              const owners = [...(await openChannels(admin)).values()];
+              owners.forEach((owner) => clients.add(owner));
+              return owners.length > 0 || running.child.exitCode !== null;
+            }, 15_000, 'the job to hold channels', 100);
+          } finally {
+            admin.close();
+          }
+        };
         await holders();
+        const downtimes: number[] = [];
+        for (let outage = 0; outage < OUTAGES; outage++) {
+          await sleep(500 + draw() * 1_500);
+          if (running.child.exitCode !== null) break;
+          await emulator.kill();
+          // longer than the job's heartbeat timeout (1 s here), so every outage costs the tunnel
+          // session and the reconnect is exercised (a shorter one may be ridden out by retries)
+          const down = 1_200 + Math.floor(draw() * 1_500);
+          downtimes.push(down);
+          await sleep(down);
+          await emulator.restart();
+          await holders();
+        }
+        await sleep(1_000);
+        await generator.stop();
+        const orders = await readOrders(sdk());
+        expect(orders.map((order) => order.orderId).sort()).toEqual(generator.written.map((order) => order.orderId).sort());
+        const expected = directComputation(orders);
+        // the same job, never restarted, catches up; then a graceful stop (SIGTERM, as Ctrl-C)
+        const catchUpMs = await catchUp(sdk, expected, running);
+        running.child.kill('SIGTERM');
+        const exit = await running.exited;
+        expect(exit.code, running.stderr()).toBe(0);
+        await expectExact(sdk(), expected);
+        // the outages did cost the job its tunnel session (so the test exercised the reconnect)
+        expect(clients.size).toBeGreaterThan(1);
+        console.log(
+          `kill -9 of the emulator: ${downtimes.length} outages of ${downtimes.join(', ')} ms (+ the restart) under a running job, ${clients.size} tunnel sessions; ${orders.length} orders in ${expected.size} windows; generator retries ${generator.retries}; caught up ${catchUpMs} ms after the generator stopped; ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`,
+        );
+      } finally {
+        generator.abort();
+        job.current?.child.kill('SIGKILL');
       }
-      await sleep(1_000);
-      await generator.stop();
-      const orders = await readOrders(sdk());
-      expect(orders.map((order) => order.orderId).sort()).toEqual(generator.written.map((order) => order.orderId).sort());
-      const expected = directComputation(orders);
-      // the same job, never restarted, catches up; then a graceful stop (SIGTERM, as Ctrl-C)
-      const caughtUp = Date.now();
-      await until(async () => running.child.exitCode !== null || differences(await readSeedSink(sdk()), expected).length === 0, 60_000, 'the sink to catch up', 250).catch(() => undefined);
-      const catchUpMs = Date.now() - caughtUp;
-      expect(running.child.exitCode, `the job must ride out the outages on its own; its stderr:\n${running.stderr()}`).toBe(null);
-      running.child.kill('SIGTERM');
-      const exit = await running.exited;
-      expect(exit.code, running.stderr()).toBe(0);
-      const actual = await readSeedSink(sdk());
-      expect(differences(actual, expected)).toEqual([]);
-      expect(actual).toEqual(expected);
-      // the outages did cost the job its tunnel session (so the test exercised the reconnect)
-      expect(clients.size).toBeGreaterThan(1);
-      console.log(
-        `kill -9 of the emulator: ${downtimes.length} outages of ${downtimes.join(', ')} ms (+ the restart) under a running job, ${clients.size} tunnel sessions; ${orders.length} orders in ${expected.size} windows; generator retries ${generator.retries}; caught up ${catchUpMs} ms after the generator stopped; ${((Date.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`,
-      );
-    } finally {
-      generator.abort();
-      job.current?.child.kill('SIGKILL');
-      await emulator.close();
-      rmSync(root, { recursive: true, force: true });
-    }
+    });
   }, 90_000 + OUTAGES * 20_000);
 });

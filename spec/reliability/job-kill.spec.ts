@@ -23,28 +23,25 @@
  * the new run — is measured, and must stay under 10 s (restart-defaults.spec.ts is the CI sibling
  * with default settings).
  */
-import { mkdirSync, mkdtempSync, rmSync, watch, type FSWatcher } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { classifyKill, committedCounts, listCheckpoint, PHASES, restored, type Phase } from './harness/checkpoint-dir.js';
 import {
-  differences,
   directComputation,
   knob,
   OrderGenerator,
   readOrders,
-  readSeedSink,
   runJobToEnd,
   sdkClient,
   SEED,
   seedTables,
-  startEmulatorProcess,
   startJob,
   tunnelAdmin,
   type JobProcess,
   type Order,
 } from './harness/cluster.js';
+import { expectExact, withEmulator } from './harness/scenario.js';
 import { seededRandom } from '../../lib/wire/random.js';
 
 const KILLS = knob('RELIABILITY_KILLS', 20, 200);
@@ -82,175 +79,171 @@ interface Tally {
  */
 async function lane(index: number, kills: number, tally: Tally): Promise<LaneResult> {
   const started = Date.now();
-  const root = mkdtempSync(join(tmpdir(), `otsflow-rel-kill-${index}-`));
-  const checkpoint = join(root, 'checkpoint');
-  const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0, sinkDelayMs: 40, checkpointDir: checkpoint });
-  const watchers: FSWatcher[] = [];
-  const draw = seededRandom(SEED + index);
-  const sdk = sdkClient(emulator.endpoint);
-  const generator = new OrderGenerator(() => sdk, { seed: SEED + index, rate: RATE, stepMs: 20, lateShare: 0.1 });
-  let current: JobProcess | undefined;
-  try {
-    const tunnelId = await seedTables(emulator.endpoint);
-    const admin = tunnelAdmin(emulator.endpoint);
-    generator.start();
+  return withEmulator(`kill-${index}`, (root) => ({ sinkDelayMs: 40, checkpointDir: join(root, 'checkpoint') }), async (emulator, root) => {
+    const checkpoint = join(root, 'checkpoint');
+    const watchers: FSWatcher[] = [];
+    const draw = seededRandom(SEED + index);
+    const sdk = sdkClient(emulator.endpoint);
+    const generator = new OrderGenerator(() => sdk, { seed: SEED + index, rate: RATE, stepMs: 20, lateShare: 0.1 });
+    let current: JobProcess | undefined;
+    try {
+      const tunnelId = await seedTables(emulator.endpoint);
+      const admin = tunnelAdmin(emulator.endpoint);
+      generator.start();
 
-    // the job creates these itself; made first so they can be watched from the first run on
-    mkdirSync(join(checkpoint, 'offsets'), { recursive: true });
-    mkdirSync(join(checkpoint, 'commits'), { recursive: true });
-    let onFile: ((kind: 'offsets' | 'commits', name: string) => void) | undefined;
-    for (const kind of ['offsets', 'commits'] as const) watchers.push(watch(join(checkpoint, kind), (_event, name) => name !== null && onFile?.(kind, String(name))));
+      // the job creates these itself; made first so they can be watched from the first run on
+      mkdirSync(join(checkpoint, 'offsets'), { recursive: true });
+      mkdirSync(join(checkpoint, 'commits'), { recursive: true });
+      let onFile: ((kind: 'offsets' | 'commits', name: string) => void) | undefined;
+      for (const kind of ['offsets', 'commits'] as const) watchers.push(watch(join(checkpoint, kind), (_event, name) => name !== null && onFile?.(kind, String(name))));
 
-    let replays = 0;
-    let killedReplays = 0;
-    const takeoversMs: number[] = [];
-    let previousHolders = new Set<string>();
-    for (let kill = 0; kill < kills; kill++) {
-      const target: Target = TARGETS[(kill + index * 3) % TARGETS.length] as Target;
-      const label = `lane ${index} kill ${kill}`;
-      const before = listCheckpoint(checkpoint);
-      if (before.plans.length > 0 && before.plans[before.plans.length - 1] === (before.commits[before.commits.length - 1] ?? -1) + 1) replays++;
-      const job = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint, defaultHeartbeats: DEFAULT_HEARTBEATS });
-      current = job;
-      // the restart delay: until every channel is OPEN for a client that is not the killed run's
-      const dead = previousHolders;
-      let takenOver = false;
-      const takeoverPoll = (async () => {
-        while (job.child.exitCode === null && job.child.signalCode === null) {
-          const described = await admin.describe('OrderSource', 'orders').catch(() => undefined);
-          const owners = new Set((described?.channels ?? []).map((channel) => (channel.status === 'OPEN' ? (channel.clientId ?? '') : '')));
-          if (described !== undefined && !owners.has('') && [...owners].every((owner) => !dead.has(owner))) {
-            takenOver = true;
-            takeoversMs.push(Date.now() - job.startedAt);
-            previousHolders = owners;
-            return;
+      let replays = 0;
+      let killedReplays = 0;
+      const takeoversMs: number[] = [];
+      let previousHolders = new Set<string>();
+      for (let kill = 0; kill < kills; kill++) {
+        const target: Target = TARGETS[(kill + index * 3) % TARGETS.length] as Target;
+        const label = `lane ${index} kill ${kill}`;
+        const before = listCheckpoint(checkpoint);
+        if (before.plans.length > 0 && before.plans[before.plans.length - 1] === (before.commits[before.commits.length - 1] ?? -1) + 1) replays++;
+        const job = startJob({ endpoint: emulator.endpoint, tunnelId, checkpoint, defaultHeartbeats: DEFAULT_HEARTBEATS });
+        current = job;
+        // the restart delay: until every channel is OPEN for a client that is not the killed run's
+        const dead = previousHolders;
+        let takenOver = false;
+        const takeoverPoll = (async () => {
+          while (job.child.exitCode === null && job.child.signalCode === null) {
+            const described = await admin.describe('OrderSource', 'orders').catch(() => undefined);
+            const owners = new Set((described?.channels ?? []).map((channel) => (channel.status === 'OPEN' ? (channel.clientId ?? '') : '')));
+            if (described !== undefined && !owners.has('') && [...owners].every((owner) => !dead.has(owner))) {
+              takenOver = true;
+              takeoversMs.push(Date.now() - job.startedAt);
+              previousHolders = owners;
+              return;
+            }
+            await new Promise((resolve) => setTimeout(resolve, 50));
           }
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-      })();
-      const pid = job.child.pid as number;
-      let killedAt = 0;
-      const killNow = (): void => {
-        if (killedAt !== 0) return;
-        killedAt = Date.now();
-        job.child.kill('SIGKILL');
-      };
-      // the moment the job's pipeline started (it restores the checkpoint next): aims count from there
-      let restoredAt = 0;
-      const restoredPoll = setInterval(() => {
-        if (restoredAt === 0 && restored(job.stderr())) restoredAt = Date.now();
-      }, 5);
-      const aimed = new Promise<void>((resolve) => {
-        const fire = (): void => {
-          killNow();
-          resolve();
+        })();
+        const pid = job.child.pid as number;
+        let killedAt = 0;
+        const killNow = (): void => {
+          if (killedAt !== 0) return;
+          killedAt = Date.now();
+          job.child.kill('SIGKILL');
         };
-        // aim at the first, second or third such moment of the run: the replayed batch, or later ones
-        let skip = Math.floor(draw() * 3);
-        const nth = (then: () => void) => (): void => {
-          if (skip-- === 0) then();
-        };
-        // random: any moment from the pipeline's start on (startup itself is hit by the other aims' misses)
-        if (target === 'random') {
-          const delay = draw() * 1_000;
-          const poll = setInterval(() => {
-            if (restoredAt === 0) return;
-            clearInterval(poll);
-            setTimeout(fire, delay);
-          }, 5);
-          void job.exited.then(() => clearInterval(poll));
-        }
-        if (target === 'sink-write' || target === 'sink-written') {
-          // only this job's own writes (the emulator may still finish one of the killed job's)
-          const mine = new Set<number>();
-          const hit = nth(fire);
-          emulator.onSink = (event) => {
-            if (event.phase === 'begin' && event.at >= job.startedAt) mine.add(event.id);
-            if (mine.has(event.id) && event.phase === (target === 'sink-write' ? 'begin' : 'end')) hit();
+        // the moment the job's pipeline started (it restores the checkpoint next): aims count from there
+        let restoredAt = 0;
+        const restoredPoll = setInterval(() => {
+          if (restoredAt === 0 && restored(job.stderr())) restoredAt = Date.now();
+        }, 5);
+        const aimed = new Promise<void>((resolve) => {
+          const fire = (): void => {
+            killNow();
+            resolve();
           };
-        }
-        if (target === 'commit' || target === 'plan') {
-          const kind = target === 'commit' ? 'commits' : 'offsets';
-          // a commit takes a few ms to write and fsync; its batch's tunnel Checkpoint calls must
-          // not have landed before it is durable, so kill anywhere in those ms
-          const hit = nth(() => (target === 'commit' ? setTimeout(fire, draw() * 4) : fire()));
-          const seen = new Set<string>();
-          onFile = (where, name) => {
-            if (where === kind && name.endsWith(`.${pid}.tmp`) && !seen.has(name)) {
-              seen.add(name);
-              hit();
-            }
+          // aim at the first, second or third such moment of the run: the replayed batch, or later ones
+          let skip = Math.floor(draw() * 3);
+          const nth = (then: () => void) => (): void => {
+            if (skip-- === 0) then();
           };
+          // random: any moment from the pipeline's start on (startup itself is hit by the other aims' misses)
+          if (target === 'random') {
+            const delay = draw() * 1_000;
+            const poll = setInterval(() => {
+              if (restoredAt === 0) return;
+              clearInterval(poll);
+              setTimeout(fire, delay);
+            }, 5);
+            void job.exited.then(() => clearInterval(poll));
+          }
+          if (target === 'sink-write' || target === 'sink-written') {
+            // only this job's own writes (the emulator may still finish one of the killed job's)
+            const mine = new Set<number>();
+            const hit = nth(fire);
+            emulator.onSink = (event) => {
+              if (event.phase === 'begin' && event.at >= job.startedAt) mine.add(event.id);
+              if (mine.has(event.id) && event.phase === (target === 'sink-write' ? 'begin' : 'end')) hit();
+            };
+          }
+          if (target === 'commit' || target === 'plan') {
+            const kind = target === 'commit' ? 'commits' : 'offsets';
+            // a commit takes a few ms to write and fsync; its batch's tunnel Checkpoint calls must
+            // not have landed before it is durable, so kill anywhere in those ms
+            const hit = nth(() => (target === 'commit' ? setTimeout(fire, draw() * 4) : fire()));
+            const seen = new Set<string>();
+            onFile = (where, name) => {
+              if (where === kind && name.endsWith(`.${pid}.tmp`) && !seen.has(name)) {
+                seen.add(name);
+                hit();
+              }
+            };
+          }
+          // commits/N renamed into place by this run: right before its tunnel Checkpoint calls
+          if (target === 'committed') {
+            const known = new Set(before.commits.map(String));
+            const hit = nth(fire);
+            onFile = (where, name) => {
+              if (where === 'commits' && /^\d+$/.test(name) && !known.has(name)) {
+                known.add(name);
+                hit();
+              }
+            };
+          }
+          // a phase that does not come round in time: kill wherever the job is
+          setTimeout(fire, 8_000);
+        });
+        const ended = await Promise.race([aimed.then(() => 'killed' as const), job.exited.then(() => 'exited' as const)]);
+        emulator.onSink = undefined;
+        onFile = undefined;
+        clearInterval(restoredPoll);
+        const exit = await job.exited;
+        await takeoverPoll;
+        if (!takenOver) {
+          // killed before it held every channel: what it did hold is the next run's predecessor
+          const described = await admin.describe('OrderSource', 'orders');
+          previousHolders = new Set(described.channels.flatMap((channel) => (channel.status === 'OPEN' && channel.clientId !== undefined && channel.clientId !== '' ? [channel.clientId] : [])));
         }
-        // commits/N renamed into place by this run: right before its tunnel Checkpoint calls
-        if (target === 'committed') {
-          const known = new Set(before.commits.map(String));
-          const hit = nth(fire);
-          onFile = (where, name) => {
-            if (where === 'commits' && /^\d+$/.test(name) && !known.has(name)) {
-              known.add(name);
-              hit();
-            }
-          };
-        }
-        // a phase that does not come round in time: kill wherever the job is
-        setTimeout(fire, 8_000);
-      });
-      const ended = await Promise.race([aimed.then(() => 'killed' as const), job.exited.then(() => 'exited' as const)]);
-      emulator.onSink = undefined;
-      onFile = undefined;
-      clearInterval(restoredPoll);
-      const exit = await job.exited;
-      await takeoverPoll;
-      if (!takenOver) {
-        // killed before it held every channel: what it did hold is the next run's predecessor
-        const described = await admin.describe('OrderSource', 'orders');
-        previousHolders = new Set(described.channels.flatMap((channel) => (channel.status === 'OPEN' && channel.clientId !== undefined && channel.clientId !== '' ? [channel.clientId] : [])));
+        if (ended === 'exited' || exit.signal !== 'SIGKILL') throw new Error(`${label}: the job ended by itself (${exit.code ?? exit.signal}) instead of being killed:\n${job.stderr()}`);
+        const acknowledged = await tunnelCounts(admin);
+        const classified = classifyKill({ location: checkpoint, pid, startedAt: job.startedAt, killedAt, stderr: job.stderr(), sinkEvents: emulator.sinkEvents, generation: 1, acknowledged }, before);
+        tally.phases.set(classified.phase, (tally.phases.get(classified.phase) ?? 0) + 1);
+        const row = tally.byTarget.get(target) ?? new Map<Phase, number>();
+        row.set(classified.phase, (row.get(classified.phase) ?? 0) + 1);
+        tally.byTarget.set(target, row);
+        if (classified.replay) killedReplays++;
+        if (VERBOSE) console.log(`${label}: aimed ${target}, hit ${classified.phase}${classified.batchId === undefined ? '' : ` of batch ${classified.batchId}`}${classified.replay ? ' (replay)' : ''}, ${killedAt - job.startedAt} ms after spawn${restoredAt === 0 ? '' : `, ${killedAt - restoredAt} ms after the pipeline started`}`);
+        expectNothingAcknowledgedPastTheCommit(acknowledged, checkpoint, `${label} (${classified.phase}${classified.batchId === undefined ? '' : ` of batch ${classified.batchId}`})`);
       }
-      if (ended === 'exited' || exit.signal !== 'SIGKILL') throw new Error(`${label}: the job ended by itself (${exit.code ?? exit.signal}) instead of being killed:\n${job.stderr()}`);
-      const acknowledged = await tunnelCounts(admin);
-      const classified = classifyKill({ location: checkpoint, pid, startedAt: job.startedAt, killedAt, stderr: job.stderr(), sinkEvents: emulator.sinkEvents, generation: 1, acknowledged }, before);
-      tally.phases.set(classified.phase, (tally.phases.get(classified.phase) ?? 0) + 1);
-      const row = tally.byTarget.get(target) ?? new Map<Phase, number>();
-      row.set(classified.phase, (row.get(classified.phase) ?? 0) + 1);
-      tally.byTarget.set(target, row);
-      if (classified.replay) killedReplays++;
-      if (VERBOSE) console.log(`${label}: aimed ${target}, hit ${classified.phase}${classified.batchId === undefined ? '' : ` of batch ${classified.batchId}`}${classified.replay ? ' (replay)' : ''}, ${killedAt - job.startedAt} ms after spawn${restoredAt === 0 ? '' : `, ${killedAt - restoredAt} ms after the pipeline started`}`);
-      expectNothingAcknowledgedPastTheCommit(acknowledged, checkpoint, `${label} (${classified.phase}${classified.batchId === undefined ? '' : ` of batch ${classified.batchId}`})`);
+
+      await generator.stop();
+      const killsMs = Date.now() - started;
+      const final = await runJobToEnd({ endpoint: emulator.endpoint, tunnelId, checkpoint, defaultHeartbeats: DEFAULT_HEARTBEATS }, 120_000);
+      expect(final.code, final.stderr).toBe(0);
+      admin.close();
+
+      const orders = await readOrders(sdk);
+      expect(orders.map((order) => order.orderId).sort()).toEqual(generator.written.map((order) => order.orderId).sort());
+      const expected = directComputation(orders);
+      await expectExact(sdk, expected, `lane ${index}`);
+      const listing = listCheckpoint(checkpoint);
+      return {
+        orders: orders.length,
+        outOfOrder: orders.filter((o, i) => i > 0 && o.timestamp < (orders[i - 1] as Order).timestamp).length,
+        windows: expected.size,
+        batches: (listing.commits.at(-1) ?? -1) + 1,
+        replays,
+        killedReplays,
+        generatorRetries: generator.retries,
+        killsMs,
+        finalMs: final.ms,
+        takeoversMs,
+      };
+    } finally {
+      generator.abort();
+      current?.child.kill('SIGKILL');
+      for (const watcher of watchers) watcher.close();
     }
-
-    await generator.stop();
-    const killsMs = Date.now() - started;
-    const final = await runJobToEnd({ endpoint: emulator.endpoint, tunnelId, checkpoint, defaultHeartbeats: DEFAULT_HEARTBEATS }, 120_000);
-    expect(final.code, final.stderr).toBe(0);
-    admin.close();
-
-    const orders = await readOrders(sdk);
-    expect(orders.map((order) => order.orderId).sort()).toEqual(generator.written.map((order) => order.orderId).sort());
-    const expected = directComputation(orders);
-    const actual = await readSeedSink(sdk);
-    expect(differences(actual, expected), `lane ${index}`).toEqual([]);
-    expect(actual).toEqual(expected);
-    const listing = listCheckpoint(checkpoint);
-    return {
-      orders: orders.length,
-      outOfOrder: orders.filter((o, i) => i > 0 && o.timestamp < (orders[i - 1] as Order).timestamp).length,
-      windows: expected.size,
-      batches: (listing.commits.at(-1) ?? -1) + 1,
-      replays,
-      killedReplays,
-      generatorRetries: generator.retries,
-      killsMs,
-      finalMs: final.ms,
-      takeoversMs,
-    };
-  } finally {
-    generator.abort();
-    current?.child.kill('SIGKILL');
-    for (const watcher of watchers) watcher.close();
-    await emulator.close();
-    rmSync(root, { recursive: true, force: true });
-  }
+  });
 }
 
 describe('kill -9 of the seed job (otsflow sql -f examples/orders/job.sql)', () => {

@@ -12,46 +12,17 @@
  *
  * many-workers.spec.ts is the fast sibling (1 s heartbeat timeout, 20 random events).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../emulator/process.js';
-import {
-  differences,
-  directComputation,
-  OrderGenerator,
-  readOrders,
-  readSeedSink,
-  scanTable,
-  sdkClient,
-  SEED,
-  seedTables,
-  sleep,
-  startEmulatorProcess,
-  startJob,
-  tunnelAdmin,
-  until,
-  type EmulatorProcess,
-  type JobProcess,
-  type Sdk,
-} from './harness/cluster.js';
+import { OrderGenerator, scanTable, sdkClient, SEED, seedTables, sleep, startJob, tunnelAdmin, until, type EmulatorProcess, type JobProcess, type Sdk } from './harness/cluster.js';
+import { openChannels, sinkDifferences, untilExact, withEmulator } from './harness/scenario.js';
 
 const SQL = join(ROOT, 'examples', 'orders', 'many-workers', 'job.sql');
 const STATE_TABLE = 'job1_state';
 /** generous: the design takes ~10 s (8 s of stood-still renewals, a poll, ShutdownTunnel, a heartbeat) */
 const TAKEOVER_LIMIT_MS = 60_000;
-
-async function withEmulator(name: string, body: (emulator: EmulatorProcess, root: string) => Promise<void>): Promise<void> {
-  const root = mkdtempSync(join(tmpdir(), `otsflow-rel-${name}-`));
-  const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0 });
-  try {
-    await body(emulator, root);
-  } finally {
-    await emulator.close();
-    rmSync(root, { recursive: true, force: true });
-  }
-}
 
 /** a worker of the job with the defaults a user gets, in a working directory of its own */
 function worker(emulator: EmulatorProcess, tunnelId: string, root: string, name: string, untilIdle = false): JobProcess {
@@ -69,8 +40,6 @@ function worker(emulator: EmulatorProcess, tunnelId: string, root: string, name:
   });
 }
 
-const exact = async (sdk: Sdk): Promise<string[]> => differences(await readSeedSink(sdk), directComputation(await readOrders(sdk)));
-
 /** the worker rows of the state table: pid → its recorded tunnel client ids */
 async function workerClients(sdk: Sdk): Promise<Map<number, string[]>> {
   const out = new Map<number, string[]>();
@@ -83,7 +52,7 @@ async function workerClients(sdk: Sdk): Promise<Map<number, string[]>> {
 
 describe('one aggregating job on many workers with default heartbeats', () => {
   it(`kill -9 of a worker: the survivors hold its channels within ${TAKEOVER_LIMIT_MS / 1000} s (not after the 300 s lease); the sink equals the direct computation`, async () => {
-    await withEmulator('workers-defaults', async (emulator, root) => {
+    await withEmulator('workers-defaults', {}, async (emulator, root) => {
       const tunnelId = await seedTables(emulator.endpoint);
       const sdk = sdkClient(emulator.endpoint);
       const admin = tunnelAdmin(emulator.endpoint);
@@ -93,10 +62,7 @@ describe('one aggregating job on many workers with default heartbeats', () => {
         generator.start();
         for (const name of ['a', 'b', 'c']) jobs.push(worker(emulator, tunnelId, root, name));
         await until(() => jobs.every((job) => /as one of the job's workers/.test(job.stderr())), 60_000, 'every worker to be up', 100);
-        const held = async (): Promise<Map<string, string>> => {
-          const described = await admin.describe('OrderSource', 'orders');
-          return new Map(described.channels.filter((channel) => channel.status === 'OPEN' && channel.clientId !== undefined && channel.clientId !== '').map((channel) => [channel.channelId, channel.clientId as string]));
-        };
+        const held = async (): Promise<Map<string, string>> => new Map([...(await openChannels(admin))].filter(([, client]) => client !== ''));
         await until(async () => (await held()).size === 4, 60_000, 'every channel to be held', 100);
         // let every worker commit something of what it holds
         await sleep(3_000);
@@ -128,13 +94,10 @@ describe('one aggregating job on many workers with default heartbeats', () => {
 
         await sleep(1_500);
         await generator.stop();
-        let last: string[] = [];
-        await until(async () => (last = await exact(sdk)).length === 0, 60_000, 'the sink to equal the direct computation', 500).catch(() => {
-          throw new Error(`sink not exact: ${last.slice(0, 10).join('; ')}\n${survivors.map((job) => job.stderr().split('\n').slice(-15).join('\n')).join('\n---\n')}`);
-        });
+        await untilExact(sdk, survivors, 60_000);
         for (const job of survivors) job.child.kill('SIGTERM');
         for (const job of survivors) expect((await job.exited).code, job.stderr()).toBe(0);
-        expect(await exact(sdk)).toEqual([]);
+        expect(await sinkDifferences(sdk)).toEqual([]);
       } finally {
         generator.abort();
         admin.close();
@@ -144,7 +107,7 @@ describe('one aggregating job on many workers with default heartbeats', () => {
   }, 240_000);
 
   it('--until-idle on 3 workers: each stops once the whole job is drained, all exit 0, the sink exact', async () => {
-    await withEmulator('workers-idle', async (emulator, root) => {
+    await withEmulator('workers-idle', {}, async (emulator, root) => {
       const tunnelId = await seedTables(emulator.endpoint);
       const sdk = sdkClient(emulator.endpoint);
       const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 150, stepMs: 100 });
@@ -162,8 +125,8 @@ describe('one aggregating job on many workers with default heartbeats', () => {
         expect(exits, `not every worker stopped:\n${jobs.map((job) => job.stderr().split('\n').slice(-12).join('\n')).join('\n---\n')}`).toBeDefined();
         for (const [i, exit] of (exits ?? []).entries()) expect(exit.code, (jobs[i] as JobProcess).stderr()).toBe(0);
         const took = jobs.map((job) => (job.stderr().match(/took channel/g) ?? []).length);
-                console.log(`many workers --until-idle: 3 workers all exited 0, ${exitedAfter.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')} after the writer's stop; channel claims per worker ${took.join(', ')}`);
-        expect(await exact(sdk)).toEqual([]);
+        console.log(`many workers --until-idle: 3 workers all exited 0, ${exitedAfter.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(', ')} after the writer's stop; channel claims per worker ${took.join(', ')}`);
+        expect(await sinkDifferences(sdk)).toEqual([]);
       } finally {
         generator.abort();
         for (const job of jobs) job.child.kill('SIGKILL');

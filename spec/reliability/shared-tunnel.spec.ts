@@ -10,34 +10,12 @@
  *   tunnel makes it stop; one clear line and exit code 1 each.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../emulator/process.js';
-import {
-  createTable,
-  CREDENTIALS,
-  differences,
-  directComputation,
-  INSTANCE,
-  LONG,
-  OrderGenerator,
-  readOrders,
-  readSeedSink,
-  scanTable,
-  sdkClient,
-  SEED,
-  seedTables,
-  sleep,
-  startEmulatorInProcess,
-  startJob,
-  tunnelAdmin,
-  until,
-  type EmulatorProcess,
-  type JobProcess,
-} from './harness/cluster.js';
+import { createTable, CREDENTIALS, INSTANCE, LONG, OrderGenerator, readOrders, scanTable, sdkClient, SEED, seedTables, sleep, startJob, tunnelAdmin, until, type EmulatorProcess, type JobProcess } from './harness/cluster.js';
+import { openChannels, untilExact, withEmulator } from './harness/scenario.js';
 
 /** how the joiners leave: CI kills one; the long form also stops one gracefully (ShutdownTunnel) */
 const LEAVES: readonly ('SIGKILL' | 'SIGTERM')[] = LONG ? ['SIGKILL', 'SIGTERM', 'SIGKILL', 'SIGTERM'] : ['SIGKILL'];
@@ -57,9 +35,7 @@ async function holders(emulator: EmulatorProcess): Promise<Map<string, number>> 
   const admin = tunnelAdmin(emulator.endpoint);
   try {
     const owners = new Map<string, number>();
-    for (const channel of (await admin.describe('OrderSource', 'orders')).channels) {
-      if (channel.status === 'OPEN' && channel.clientId !== undefined) owners.set(channel.clientId, (owners.get(channel.clientId) ?? 0) + 1);
-    }
+    for (const client of (await openChannels(admin)).values()) if (client !== '') owners.set(client, (owners.get(client) ?? 0) + 1);
     return owners;
   } finally {
     admin.close();
@@ -68,21 +44,10 @@ async function holders(emulator: EmulatorProcess): Promise<Map<string, number>> 
 
 const pipelineRunning = (job: JobProcess): boolean => /job \S+: reading /.test(job.stderr());
 
-async function withEmulator(name: string, body: (emulator: EmulatorProcess, root: string) => Promise<void>): Promise<void> {
-  const root = mkdtempSync(join(tmpdir(), `otsflow-rel-${name}-`));
-  const emulator = await startEmulatorInProcess({ dataDir: join(root, 'data'), port: 0 });
-  try {
-    await body(emulator, root);
-  } finally {
-    await emulator.close();
-    rmSync(root, { recursive: true, force: true });
-  }
-}
-
 describe('workers joining and leaving a tunnel', () => {
   it.each(STATELESS)(`a stateless job ($name) shares its channels with workers that join and leave (${LEAVES.join(', ')}): LargeOrders equals the filtered source`, async ({ name, sql }) => {
     const started = Date.now();
-    await withEmulator('shared', async (emulator, root) => {
+    await withEmulator('shared', { inProcess: true }, async (emulator, root) => {
       const tunnelId = await seedTables(emulator.endpoint);
       const sdk = sdkClient(emulator.endpoint);
       await createTable(sdk, 'LargeOrders', ['UserId', 'OrderId']);
@@ -151,7 +116,7 @@ describe('workers joining and leaving a tunnel', () => {
 
   it('an aggregating job will not share: a second copy of it refuses to start while it runs (and it ends exact); a foreign consumer joining makes it stop — one clear line and exit 1 each', async () => {
     const started = Date.now();
-    await withEmulator('sole', async (emulator, root) => {
+    await withEmulator('sole', { inProcess: true }, async (emulator, root) => {
       const tunnelId = await seedTables(emulator.endpoint);
       const sdk = sdkClient(emulator.endpoint);
       const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 100, stepMs: 100 });
@@ -181,9 +146,7 @@ describe('workers joining and leaving a tunnel', () => {
         expect(first.child.exitCode).toBe(null);
         await sleep(500);
         await generator.stop();
-        const expected = directComputation(await readOrders(sdk));
-        await until(async () => differences(await readSeedSink(sdk), expected).length === 0, 30_000, 'the first job to catch up', 250).catch(() => undefined);
-        expect(differences(await readSeedSink(sdk), expected)).toEqual([]);
+        await untilExact(sdk, [first], 30_000);
 
         // a plain tunnel consumer (another application, another tag) joins: the service gives it half the channels
         intruder = spawn(
