@@ -106,6 +106,32 @@ describe('runJob', () => {
     expect(logs.some((line) => line.startsWith('job by-hand: stopped after '))).toBe(true);
   }, 60_000);
 
+  it('untilIdle with a short idleMs right after a write to an idle job (default read backoff: an idle channel is read every 5 s): every order written before the call is read and committed', async () => {
+    const tunnelId = await newTunnel('idle-write');
+    expect(await putOrders(env.sdk, order, 0, 500)).toBe(0);
+    const sink = memorySink({ keyColumns: ['begin', 'end'] });
+    const run = windowed('idle-write', tunnelId, sink, join(dir, 'idle-write'));
+    run.start();
+    try {
+      await run.untilIdle(200);
+      // idle long enough that every channel's read backoff has grown to its longest (20 ms ×5 up to 5 s)
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      expect(await putOrders(env.sdk, order, 500, 700)).toBe(0);
+      const called = Date.now();
+      await run.untilIdle(200);
+      const tookMs = Date.now() - called;
+      const summary = await run.stop();
+      console.log(`untilIdle(200) after a write to a job idle for 4 s: ${tookMs} ms (default read backoff)`);
+      // stop() reads nothing more: what untilIdle waited for is all the job got
+      expect(summary.recordsIn).toBe(1_200);
+      const expected = windowTotals(Array.from({ length: 1_200 }, (_, n) => order(n)), 30_000, utcBound);
+      const written = new Map(sink.rows().map((row) => [`${String(row['begin'])}|${String(row['end'])}`, { count: Number(row['count']), totalPrice: row['totalPrice'] as number }]));
+      expect(written).toEqual(expected);
+    } finally {
+      await run.stop();
+    }
+  }, 60_000);
+
   it('refuses a second aggregating job on the same tunnel with one clear line, while the first keeps running', async () => {
     const tunnelId = await newTunnel('sole');
     expect(await putOrders(env.sdk, order, 10_000, 200)).toBe(0);

@@ -117,6 +117,13 @@ class JobRuntime<T> implements StreamJob {
   /** per open channel: whether its last read came back empty and caught up */
   private readonly caughtUp = new Map<string, boolean>();
   /**
+   * per open channel, for `untilIdle`: `nextReadAfter`, the earliest moment its next read can start
+   * (a channel has one read at a time: the next starts after the channel opened or the last read
+   * came back; the tunnel's events say when a read ends, not when it starts), and `emptyReadAfter`,
+   * that bound for the last read when it came back caught up and empty (else undefined)
+   */
+  private readonly reads = new Map<string, { readonly nextReadAfter: number; readonly emptyReadAfter: number | undefined }>();
+  /**
    * Channels that finished and were not yet reported TERMINATED by a heartbeat, and channels the
    * last heartbeat gave this job that are not open yet: after a partition split the children
    * come with the heartbeat that reports the parent, so the tunnel is not drained before then.
@@ -567,13 +574,21 @@ class JobRuntime<T> implements StreamJob {
     if (event.kind === 'request-retry' && event.error instanceof TransportError) this.unreachable(event.error);
     if (event.kind === 'channel-opened') {
       this.caughtUp.set(event.channelId, false);
+      this.reads.set(event.channelId, { nextReadAfter: this.now(), emptyReadAfter: undefined });
       this.assignedUnopened.delete(event.channelId);
     }
     if (event.kind === 'channel-closed') {
       this.caughtUp.delete(event.channelId);
+      this.reads.delete(event.channelId);
       if (event.reason === 'finished') this.finishedUnreported.add(event.channelId);
     }
-    if (event.kind === 'read') this.caughtUp.set(event.channelId, event.caughtUp && event.records === 0);
+    if (event.kind === 'read') {
+      const empty = event.caughtUp && event.records === 0;
+      this.caughtUp.set(event.channelId, empty);
+      const now = this.now();
+      const started = this.reads.get(event.channelId)?.nextReadAfter ?? now;
+      this.reads.set(event.channelId, { nextReadAfter: now, emptyReadAfter: empty ? started : undefined });
+    }
     if (event.kind === 'heartbeat') {
       for (const channel of event.sent) if (channel.status === 'TERMINATED') this.finishedUnreported.delete(channel.channelId);
       this.assignedUnopened = new Set(event.received.filter((channel) => channel.status === 'OPEN' && !this.caughtUp.has(channel.channelId)).map((channel) => channel.channelId));
@@ -593,8 +608,27 @@ class JobRuntime<T> implements StreamJob {
     return [...this.caughtUp.values()].every((caughtUp) => caughtUp) && this.finishedUnreported.size === 0 && this.assignedUnopened.size === 0 && metrics.batches === metrics.batchesCommitted;
   }
 
+  /**
+   * Every channel this process reads came back caught up and empty from its last read, which
+   * started after `calledAt`: a record written to the channel before then was in that read or an
+   * earlier one.
+   */
+  private readSince(calledAt: number): boolean {
+    for (const { emptyReadAfter } of this.reads.values()) if (emptyReadAfter === undefined || emptyReadAfter <= calledAt) return false;
+    return true;
+  }
+
+  /**
+   * Resolves once the feed has been quiet for `idleMs` and everything is committed — and every
+   * channel this process reads was found empty by a read that started after this call, so what was
+   * written before the call is in the sink. The tunnel says when a read ends, not when it starts:
+   * the first read to end after the call may have started before it, so with the default read
+   * backoff (an idle channel is read every 5 s) this takes up to two such rounds, however short
+   * `idleMs` is.
+   */
   untilIdle(idleMs: number): Promise<void> {
     this.idleWanted = true;
+    const calledAt = this.now();
     return new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {
         if (this.state === 'failed') {
@@ -609,7 +643,7 @@ class JobRuntime<T> implements StreamJob {
         }
         if (this.state !== 'running' || (this.caughtUp.size === 0 && this.feedControl?.drained === undefined)) return;
         const quietSince = Math.max(this.lastRecordAt, this.startedAt);
-        let drained = this.locallyDrained();
+        let drained = this.locallyDrained() && this.readSince(calledAt);
         // a custom feed's own condition: e.g. one of many workers waits until every channel of the
         // tunnel is caught up and committed wherever it is held
         if (this.feedControl?.drained !== undefined) drained &&= this.feedControl.drained();

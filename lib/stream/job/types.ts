@@ -236,7 +236,10 @@ export interface StreamJob {
   stop(): Promise<JobSummary>;
   /**
    * resolves once the feed is drained: every open channel's last read came back empty and caught
-   * up, no record arrived for `idleMs`, and every batch is committed
+   * up, no record arrived for `idleMs`, and every batch is committed — that last read having
+   * started after this call, so every record written before the call is committed (an idle
+   * channel is read every 5 s with the default read backoff: expect up to two such rounds after
+   * the call, whatever `idleMs`)
    */
   untilIdle(idleMs: number): Promise<void>;
   readonly progress: Observable<JobProgress>;
