@@ -12,33 +12,15 @@
  *
  * many-workers.spec.ts is the fast sibling (1 s heartbeat timeout, 20 random events).
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../emulator/process.js';
-import { OrderGenerator, scanTable, sdkClient, SEED, seedTables, sleep, startJob, tunnelAdmin, until, type EmulatorProcess, type JobProcess, type Sdk } from './harness/cluster.js';
-import { openChannels, sinkDifferences, untilExact, withEmulator } from './harness/scenario.js';
+import { OrderGenerator, scanTable, sdkClient, SEED, seedTables, sleep, tunnelAdmin, until, type EmulatorProcess, type JobProcess, type Sdk } from './harness/cluster.js';
+import { openChannels, sinkDifferences, startWorker, STATE_TABLE, untilExact, withEmulator } from './harness/scenario.js';
 
-const SQL = join(ROOT, 'examples', 'orders', 'many-workers', 'job.sql');
-const STATE_TABLE = 'job1_state';
 /** generous: the design takes ~10 s (8 s of stood-still renewals, a poll, ShutdownTunnel, a heartbeat) */
 const TAKEOVER_LIMIT_MS = 60_000;
 
 /** a worker of the job with the defaults a user gets, in a working directory of its own */
-function worker(emulator: EmulatorProcess, tunnelId: string, root: string, name: string, untilIdle = false): JobProcess {
-  const cwd = join(root, `machine-${name}`);
-  mkdirSync(cwd, { recursive: true });
-  return startJob({
-    sqlFile: SQL,
-    endpoint: emulator.endpoint,
-    tunnelId,
-    checkpoint: join(cwd, 'unused'),
-    vars: { state_table: STATE_TABLE },
-    cwd,
-    defaultHeartbeats: true,
-    ...(untilIdle ? { untilIdle: true, idleMs: 1_500 } : {}),
-  });
-}
+const worker = (emulator: EmulatorProcess, tunnelId: string, root: string, name: string, untilIdle = false): JobProcess => startWorker(emulator, tunnelId, root, name, { defaults: true, untilIdle });
 
 /** the worker rows of the state table: pid → its recorded tunnel client ids */
 async function workerClients(sdk: Sdk): Promise<Map<number, string[]>> {

@@ -5,12 +5,14 @@
  *   or this one), the body, then the emulator closed and the root removed whatever happened;
  * - `openChannels`: who holds which OPEN channel of the seed tunnel (DescribeTunnel);
  * - `catchUp`: a job that must ride everything out by itself catches up with the orders written;
- * - `expectExact` / `sinkDifferences` / `untilExact`: OrderStreamSink against the direct computation.
+ * - `expectExact` / `sinkDifferences` / `untilExact`: OrderStreamSink against the direct computation;
+ * - `startWorker`: a worker of the many-workers job (examples/orders/many-workers/job.sql).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import { ROOT } from '../../emulator/process.js';
 import {
   differences,
   directComputation,
@@ -18,6 +20,7 @@ import {
   readSeedSink,
   startEmulatorInProcess,
   startEmulatorProcess,
+  startJob,
   until,
   type EmulatorConfig,
   type EmulatorProcess,
@@ -98,5 +101,29 @@ export async function untilExact(sdk: Sdk, jobs: readonly JobProcess[], timeoutM
   let last: string[] = [];
   await until(async () => (last = await sinkDifferences(sdk)).length === 0, timeoutMs, 'the sink to equal the direct computation', 500).catch(() => {
     throw new Error(`sink not exact: ${last.slice(0, 10).join('; ')} (${last.length} rows differ)\n${jobs.map((job) => job.stderr().split('\n').slice(-15).join('\n')).join('\n---\n')}`);
+  });
+}
+
+/** the job of examples/orders/many-workers/job.sql: its state in this Tablestore table */
+export const MANY_WORKERS_SQL = join(ROOT, 'examples', 'orders', 'many-workers', 'job.sql');
+export const STATE_TABLE = 'job1_state';
+
+/**
+ * A worker of the many-workers job in a working directory of its own under `root` (nothing local
+ * is needed): heartbeats with a 1 s timeout (`heartbeatTimeoutMs`), or the defaults a user gets
+ * (`defaults`); `untilIdle` with a 1.5 s idle time.
+ */
+export function startWorker(emulator: EmulatorProcess, tunnelId: string, root: string, name: string, extra: { heartbeatTimeoutMs?: number; untilIdle?: boolean; defaults?: boolean } = {}): JobProcess {
+  const cwd = join(root, `machine-${name}`);
+  mkdirSync(cwd, { recursive: true });
+  return startJob({
+    sqlFile: MANY_WORKERS_SQL,
+    endpoint: emulator.endpoint,
+    tunnelId,
+    checkpoint: join(cwd, 'unused'),
+    vars: { state_table: STATE_TABLE },
+    cwd,
+    ...(extra.defaults === true ? { defaultHeartbeats: true } : { heartbeatTimeoutMs: extra.heartbeatTimeoutMs ?? 1_000 }),
+    ...(extra.untilIdle === true ? { untilIdle: true, idleMs: 1_500 } : {}),
   });
 }
