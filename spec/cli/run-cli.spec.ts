@@ -101,6 +101,31 @@ describe('runCli called in this process', () => {
     expect(scraped).toMatch(/^otsflow_job_running\{job="copy"\} 1$/m);
   }, 30_000);
 
+  it('out: the live view goes to the stream given, redrawn in place when it is a terminal; --until-idle ends the run', async () => {
+    const created = await env.control.createTunnel({ tableName: ORDER_TABLE, tunnelName: 'view', tunnelType: 'Stream' });
+    if (created._tag === 'Left') throw created.left;
+    const orders = 200;
+    expect(await putOrders(env.sdk, (n) => ({ userId: 'u', orderId: `v${n}`, price: n + 0.25, timestamp: Date.now() }), 0, orders)).toBe(0);
+    const drawn: string[] = [];
+    const lines: string[] = [];
+    const summaries = await runCli(stateless(created.right.tunnelId), {
+      argv: ['--until-idle', '--idle-ms', '300'],
+      out: { write: (text: string) => drawn.push(text), isTTY: true },
+      log: createLogger({ write: (line) => lines.push(line) }),
+    });
+    expect(summaries?.[0]).toMatchObject({ job: 'copy', recordsIn: orders, rowsWritten: orders });
+    expect(drawn.length, lines.join('\n')).toBeGreaterThan(1);
+    expect(drawn[0]).toMatch(/^job copy — /);
+    // every later block first moves the cursor up over the one before and clears it
+    const blockLines = (text: string): number => text.split('\n').length - 1;
+    for (let k = 1; k < drawn.length; k++) expect((drawn[k] as string).startsWith(`\u001b[${blockLines(drawn[k - 1] as string).toString()}F\u001b[J`), drawn[k]).toBe(true);
+    expect(drawn.at(-1)).toMatch(/job copy — stopped\n/);
+    expect(drawn.at(-1)).toContain(`${orders} records · `);
+    // the log has the summary line, not the view
+    expect(lines.some((line) => /^job copy: \d+ batches committed, 200 records read, 200 rows written/.test(line)), lines.join('\n')).toBe(true);
+    expect(lines.some((line) => line.includes('records/s'))).toBe(false);
+  }, 30_000);
+
   it('a bad flag: one line, exit code 2, the job never started', async () => {
     const lines: string[] = [];
     const job = stateless('unused');
