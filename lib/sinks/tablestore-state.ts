@@ -27,6 +27,7 @@ import { serviceErrorFromSdkError } from '../wire/errors.js';
 import { encodeState, decodeState } from '../stream/checkpoint/state-codec.js';
 import { CheckpointError, commitCodec, describeErrors, planCodec, type BatchCommit, type BatchPlan, type CheckpointStore, type RestoredCheckpoint } from '../stream/checkpoint/store.js';
 import type { PartialGroup } from '../stream/batch.js';
+import type { JsonValue } from '../stream/source.js';
 import { VERSION_FIELD, type MergedGroups, type PartialStore } from '../stream/merge-partials.js';
 import type { Sink } from '../stream/sink.js';
 import type { OutputRow, OutputValue } from '../stream/table.js';
@@ -114,6 +115,13 @@ export interface ChannelRecord {
   readonly watermark: number | null;
 }
 
+/** a channel's partial row of a group: the accumulators after `batch`, and before it (`prev`) */
+interface WrittenPartial {
+  readonly batch: number;
+  readonly acc: string;
+  readonly prev: { readonly batch: number; readonly acc: string } | undefined;
+}
+
 export interface StateTableOptions extends TableConnection {
   readonly tableName: string;
   /** the job's name: every row of it starts with it, so jobs may share a table */
@@ -127,6 +135,8 @@ export class JobStateTable implements PartialStore {
   private readonly job: string;
   /** per channel, the epoch this worker holds it with */
   private readonly epochs = new Map<string, number>();
+  /** per channel this worker claimed, its partial rows as last written (by key `p:<group>`) */
+  private readonly written = new Map<string, Map<string, WrittenPartial>>();
 
   constructor(options: StateTableOptions) {
     this.tableName = options.tableName;
@@ -172,7 +182,11 @@ export class JobStateTable implements PartialStore {
     return [{ job: this.job }, { k }, { c }];
   }
 
-  /** Takes a channel for `owner`: bumps its epoch, then returns its commit and pending plan. */
+  /**
+   * Takes a channel for `owner`: bumps its epoch (only if no plan or commit landed since the read:
+   * a holder still writing makes the claim read again), then returns its commit and pending plan,
+   * with the aggregate groups of the commit rebuilt from the channel's partial rows.
+   */
   async claim(channelId: string, owner: string): Promise<ChannelClaim> {
     return retrying(async () => {
       const read = await call(this.client, 'getRow', { tableName: this.tableName, primaryKey: this.key(`c:${channelId}`, ''), maxVersions: 1 }, `GetRow ${this.tableName} channel ${channelId}`);
@@ -180,9 +194,17 @@ export class JobStateTable implements PartialStore {
       const exists = read.row?.primaryKey !== undefined && read.row.primaryKey !== null && cells.size > 0;
       const epoch = exists ? num(cells.get('epoch')) : 0;
       const next = epoch + 1;
-      const condition = exists
-        ? new TableStore.Condition(TableStore.RowExistenceExpectation.EXPECT_EXIST, new TableStore.SingleColumnCondition('epoch', long(epoch), TableStore.ComparatorType.EQUAL, false))
-        : new TableStore.Condition(TableStore.RowExistenceExpectation.EXPECT_NOT_EXIST, null);
+      let condition: Sdk;
+      if (exists) {
+        const unchanged = new TableStore.CompositeCondition(TableStore.LogicalOperator.AND);
+        unchanged.addSubCondition(new TableStore.SingleColumnCondition('epoch', long(epoch), TableStore.ComparatorType.EQUAL, false));
+        // -1 where the column is missing: a plan or commit written since the read fails the claim
+        unchanged.addSubCondition(new TableStore.SingleColumnCondition('planned', long(cells.has('planned') ? num(cells.get('planned')) : -1), TableStore.ComparatorType.EQUAL, !cells.has('planned')));
+        unchanged.addSubCondition(new TableStore.SingleColumnCondition('committed', long(cells.has('committed') ? num(cells.get('committed')) : -1), TableStore.ComparatorType.EQUAL, !cells.has('committed')));
+        condition = new TableStore.Condition(TableStore.RowExistenceExpectation.EXPECT_EXIST, unchanged);
+      } else {
+        condition = new TableStore.Condition(TableStore.RowExistenceExpectation.EXPECT_NOT_EXIST, null);
+      }
       try {
         await call(
           this.client,
@@ -191,26 +213,64 @@ export class JobStateTable implements PartialStore {
           `UpdateRow ${this.tableName} channel ${channelId}`,
         );
       } catch (error) {
-        if (error instanceof StateTableError && error.code === 'OTSConditionCheckFail') throw new StateTableError(`channel ${channelId} was claimed by another worker at the same time`, 'OTSRowOperationConflict');
+        if (error instanceof StateTableError && error.code === 'OTSConditionCheckFail') throw new StateTableError(`channel ${channelId} was claimed or written by another worker at the same time`, 'OTSRowOperationConflict');
         throw error;
       }
       this.epochs.set(channelId, next);
+      this.written.set(channelId, new Map());
       const decode = <A>(text: unknown, codec: { decode(value: unknown): E.Either<import('io-ts').Errors, A> }, what: string): A | undefined => {
         if (typeof text !== 'string') return undefined;
         const decoded = codec.decode(JSON.parse(text));
         if (E.isLeft(decoded)) throw new CheckpointError(this.location, `channel ${channelId} ${what}: ${describeErrors(decoded.left)}`);
         return decoded.right;
       };
-      const commit = decode<BatchCommit>(cells.get('commit'), commitCodec, 'commit');
+      const stored = decode<BatchCommit>(cells.get('commit'), commitCodec, 'commit');
       const plan = decode<BatchPlan>(cells.get('plan'), planCodec, 'plan');
-      const pending = plan !== undefined && plan.batchId === (commit?.batchId ?? -1) + 1 ? plan : undefined;
+      const pending = plan !== undefined && plan.batchId === (stored?.batchId ?? -1) + 1 ? plan : undefined;
+      const commit = stored === undefined ? undefined : await this.withGroups(channelId, stored);
       return { channelId, epoch: next, restored: { commit, plan: pending } };
     });
+  }
+
+  /**
+   * The commit with its aggregate groups put back (`groupsInPartials`): each of the channel's
+   * partial rows as of the commit — its accumulators, or the ones before the batch that wrote it
+   * when that batch is the pending one (written, not committed) — less the windows the channel's
+   * watermark closed. Also remembers what the channel wrote, for the `prev` of its next writes.
+   */
+  private async withGroups(channelId: string, commit: BatchCommit): Promise<BatchCommit> {
+    const written = this.written.get(channelId) ?? new Map<string, WrittenPartial>();
+    const groups: JsonValue[] = [];
+    const watermark = commit.watermark;
+    for (const row of await this.range('p:', 'p;')) {
+      if (String(row.primaryKey[2].value) !== channelId) continue;
+      const k = String(row.primaryKey[1].value);
+      const cells = attributes(row);
+      const batch = num(cells.get('batch'));
+      const prevBatch = cells.has('prevBatch') ? num(cells.get('prevBatch')) : undefined;
+      const prev = typeof cells.get('prev') === 'string' ? (cells.get('prev') as string) : undefined;
+      const entry: WrittenPartial = { batch, acc: String(cells.get('acc')), prev: prev === undefined || prevBatch === undefined ? undefined : { batch: prevBatch, acc: prev } };
+      written.set(k, entry);
+      const acc = batch <= commit.batchId ? entry.acc : batch === commit.batchId + 1 ? entry.prev?.acc : undefined;
+      if (acc === undefined) continue;
+      const [start, end, keys] = JSON.parse(k.slice(2)) as [JsonValue, JsonValue, JsonValue];
+      // a window the channel's watermark closed left its state (its row stays for the merges)
+      if (watermark !== null && typeof end === 'number' && end <= watermark) continue;
+      const { num: nums, obj } = JSON.parse(acc) as { num: JsonValue; obj: JsonValue };
+      groups.push({ start, end, keys, num: nums, obj });
+    }
+    const state: Record<string, JsonValue> = {};
+    for (const [stateKey, value] of Object.entries(commit.state)) {
+      const saved = value as { partials?: unknown } | null;
+      state[stateKey] = saved !== null && typeof saved === 'object' && !Array.isArray(saved) && saved.partials === true ? { ...(value as Record<string, JsonValue>), groups } : value;
+    }
+    return { ...commit, state };
   }
 
   /** Forgets a channel this worker no longer holds (its writes would be refused anyway). */
   release(channelId: string): void {
     this.epochs.delete(channelId);
+    this.written.delete(channelId);
   }
 
   private async fencedWrite(channelId: string, column: 'plan' | 'commit', value: string, batchId: number): Promise<void> {
@@ -222,7 +282,7 @@ export class JobStateTable implements PartialStore {
         call(
           this.client,
           'updateRow',
-          { tableName: this.tableName, condition, primaryKey: this.key(`c:${channelId}`, ''), updateOfAttributeColumns: [{ PUT: [{ [column]: value }, ...(column === 'commit' ? [{ committed: long(batchId) }] : [])] }] },
+          { tableName: this.tableName, condition, primaryKey: this.key(`c:${channelId}`, ''), updateOfAttributeColumns: [{ PUT: [{ [column]: value }, { [column === 'commit' ? 'committed' : 'planned']: long(batchId) }] }] },
           `UpdateRow ${this.tableName} channel ${channelId} ${column} ${batchId}`,
         ),
       );
@@ -239,6 +299,7 @@ export class JobStateTable implements PartialStore {
   channelStore(claim: ChannelClaim): CheckpointStore {
     return {
       location: `${this.location} channel ${claim.channelId}`,
+      groupsInPartials: true,
       load: () => Promise.resolve(E.right(claim.restored)),
       writePlan: (plan) => this.fencedWrite(claim.channelId, 'plan', JSON.stringify(plan), plan.batchId),
       writeCommit: (commit) => this.fencedWrite(claim.channelId, 'commit', JSON.stringify(commit), commit.batchId),
@@ -278,33 +339,47 @@ export class JobStateTable implements PartialStore {
   // ------------------------------------------------------------------------------ partials
 
   async mergeGroups(channelId: string, batchId: number, groups: readonly PartialGroup[]): Promise<MergedGroups> {
+    const written = this.written.get(channelId);
+    if (written === undefined) throw new FencedError(channelId, `channel ${channelId} is not held by this worker: its partials of batch ${batchId} are not written`);
     const keys = groups.map((group) => `p:${JSON.stringify(encodeState([group.start, group.end, group.keys]))}`);
-    // write this channel's partials: unless a later batch of the channel already wrote them
+    // this channel's partials, each with the accumulators before this batch (what a restore from
+    // the last commit needs while this batch is not committed): unless a later batch wrote them
+    const entries = groups.map((group, i): WrittenPartial => {
+      const before = written.get(keys[i] as string);
+      const prev = before === undefined ? undefined : before.batch < batchId ? { batch: before.batch, acc: before.acc } : before.prev;
+      return { batch: batchId, acc: JSON.stringify(encodeState({ num: group.num, obj: group.obj })), prev };
+    });
+    const refused = new Set<number>();
     for (let offset = 0; offset < groups.length; offset += 200) {
-      const rows = groups.slice(offset, offset + 200).map((group, i) => ({
+      const rows = entries.slice(offset, offset + 200).map((entry, i) => ({
         type: 'UPDATE',
         condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, new TableStore.SingleColumnCondition('batch', long(batchId), TableStore.ComparatorType.LESS_EQUAL, true)),
         primaryKey: this.key(keys[offset + i] as string, channelId),
-        attributeColumns: [{ PUT: [{ batch: long(batchId) }, { acc: JSON.stringify(encodeState({ num: group.num, obj: group.obj })) }] }],
+        attributeColumns: [{ PUT: [{ batch: long(batchId) }, { acc: entry.acc }, ...(entry.prev === undefined ? [] : [{ prevBatch: long(entry.prev.batch) }, { prev: entry.prev.acc }])] }],
         returnContent: { returnType: TableStore.ReturnType.Primarykey },
       }));
-      await this.batchWrite(rows, `partials of channel ${channelId} batch ${batchId}`, new Set(['OTSConditionCheckFail']));
+      for (const i of await this.batchWrite(rows, `partials of channel ${channelId} batch ${batchId}`, new Set(['OTSConditionCheckFail']))) refused.add(offset + i);
     }
-    // read every channel's partial of each group. The channel list is read after the partials
-    // were written: a channel missing from it was claimed later, so its partials were written after
-    // ours, and its own merge (which reads after that) sees ours and gets the higher version.
+    entries.forEach((entry, i) => {
+      if (!refused.has(i)) written.set(keys[i] as string, entry);
+    });
+    // read every other channel's partial of each group (this channel's is the one just written,
+    // unless a later batch's was there). The channel list is read after the partials were written:
+    // a channel missing from it was claimed later, so its partials were written after ours, and
+    // its own merge (which reads after that) sees ours and gets the higher version.
     const channels = new Set((await this.range('c:', 'c;', undefined, ['epoch'])).map((row) => String(row.primaryKey[1].value).slice(2)));
-    channels.add(channelId);
+    channels.delete(channelId);
+    const parts = groups.map((group, i) => (refused.has(i) ? { partials: [] as PartialGroup[], version: 0 } : { partials: [group], version: batchId + 1 }));
     const wanted: { group: number; key: Sdk[] }[] = [];
     groups.forEach((_, i) => {
       for (const channel of channels) wanted.push({ group: i, key: this.key(keys[i] as string, channel) });
+      if (refused.has(i)) wanted.push({ group: i, key: this.key(keys[i] as string, channelId) });
     });
-    const parts = groups.map(() => ({ partials: [] as PartialGroup[], version: 0 }));
     const chunks: (typeof wanted)[] = [];
     for (let offset = 0; offset < wanted.length; offset += 100) chunks.push(wanted.slice(offset, offset + 100));
     await Promise.all(
       chunks.map(async (chunk) => {
-        const rows = await this.batchGet(chunk.map((entry) => entry.key), `partials of ${groups.length} groups`);
+        const rows = await this.batchGet(chunk.map((entry) => entry.key), `partials of ${groups.length} groups`, ['batch', 'acc']);
         rows.forEach((row, j) => {
           if (row === undefined) return;
           const i = (chunk[j] as { group: number }).group;
@@ -321,11 +396,11 @@ export class JobStateTable implements PartialStore {
   }
 
   /** the rows at `keys` (undefined where there is none), in order; each failed row is read again */
-  private async batchGet(keys: readonly Sdk[][], what: string): Promise<(Map<string, unknown> | undefined)[]> {
+  private async batchGet(keys: readonly Sdk[][], what: string, columns?: readonly string[]): Promise<(Map<string, unknown> | undefined)[]> {
     const out: (Map<string, unknown> | undefined)[] = new Array(keys.length).fill(undefined);
     let pending = keys.map((key, index) => ({ key, index }));
     for (let attempt = 1; pending.length > 0; attempt++) {
-      const data = await retrying(() => call(this.client, 'batchGetRow', { tables: [{ tableName: this.tableName, primaryKey: pending.map((entry) => entry.key), maxVersions: 1 }] }, `BatchGetRow ${what}`));
+      const data = await retrying(() => call(this.client, 'batchGetRow', { tables: [{ tableName: this.tableName, primaryKey: pending.map((entry) => entry.key), maxVersions: 1, ...(columns === undefined ? {} : { columnsToGet: columns }) }] }, `BatchGetRow ${what}`));
       const results: Sdk[] = data.tables?.[0] ?? [];
       const again: typeof pending = [];
       pending.forEach((entry, j) => {
@@ -346,23 +421,25 @@ export class JobStateTable implements PartialStore {
     return out;
   }
 
-  private async batchWrite(rows: Sdk[], what: string, harmless: ReadonlySet<string>): Promise<number> {
-    let pending = rows;
-    let refused = 0;
+  /** writes `rows`, each failed row again; returns the indices of the rows refused with a `harmless` code */
+  private async batchWrite(rows: Sdk[], what: string, harmless: ReadonlySet<string>): Promise<number[]> {
+    let pending = rows.map((row, index) => ({ row, index }));
+    const refused: number[] = [];
     for (let attempt = 1; pending.length > 0; attempt++) {
-      const data = await retrying(() => call(this.client, 'batchWriteRow', { tables: [{ tableName: this.tableName, rows: pending }] }, `BatchWriteRow ${what}`));
+      const data = await retrying(() => call(this.client, 'batchWriteRow', { tables: [{ tableName: this.tableName, rows: pending.map((entry) => entry.row) }] }, `BatchWriteRow ${what}`));
       const results: Sdk[] = data.tables ?? [];
-      const again: Sdk[] = [];
+      const again: typeof pending = [];
       results.forEach((result: Sdk, i: number) => {
         if (result.isOk) return;
         const code = String(result.errorCode ?? '');
+        const entry = pending[i] as (typeof pending)[number];
         if (harmless.has(code)) {
-          refused++;
+          refused.push(entry.index);
           return;
         }
         const error = new StateTableError(`BatchWriteRow ${what}: ${code} (${String(result.errorMessage ?? '')})`, code);
         if (!transient(error) || attempt >= 8) throw error;
-        again.push(pending[i]);
+        again.push(entry);
       });
       pending = again;
       if (pending.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * attempt));

@@ -103,6 +103,63 @@ describe('the job state table', () => {
     );
   });
 
+  it('a claim rebuilds the aggregate groups of the commit from the channel\'s partial rows: as of the commit, whatever batch was written but not committed (random runs, crashes anywhere)', async () => {
+    type Acc = { num: number[]; obj: unknown[] };
+    const step = fc.record({ groups: fc.uniqueArray(fc.nat(5), { minLength: 1, maxLength: 4 }), crash: fc.constantFrom('none', 'none', 'after-plan', 'after-partials', 'after-commit') });
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 8 }), fc.option(fc.nat(4), { nil: undefined }), async (steps, closeBelow) => {
+        const job = `rebuild${++jobs}`;
+        let worker = table(job);
+        await worker.ensure();
+        let claim = await worker.claim('ch', 'worker 0');
+        let store = worker.channelStore(claim);
+        // the model: per group, the accumulators after every batch
+        let committed: Map<number, Acc> = new Map();
+        let current: Map<number, Acc> = new Map();
+        let batchId = 0;
+        let workers = 0;
+        // a batch planned but not committed is re-run with the same plan: the same groups
+        let pending: readonly number[] | undefined;
+        for (const next of steps) {
+          const { crash } = next;
+          const groups = pending ?? next.groups;
+          pending = crash === 'after-plan' || crash === 'after-partials' ? groups : undefined;
+          const changed = groups.map((g) => {
+            const before = current.get(g) ?? { num: [0, 0], obj: [null] };
+            const after = { num: [(before.num[0] as number) + 1, (before.num[1] as number) + g + batchId * 0.25], obj: [`b${batchId}`] };
+            current.set(g, after);
+            return { start: g * 10, end: g * 10 + 10, keys: [`k${g}`], ...after };
+          });
+          // a window below the watermark left the channel's state (its partial row stays)
+          const watermark = closeBelow === undefined ? null : closeBelow * 10;
+          const state = { aggregate: { sessions: false, seq: batchId, groups: [], partials: true } };
+          await store.writePlan(plan(batchId, 'ch'));
+          if (crash !== 'after-plan') {
+            await worker.mergeGroups('ch', batchId, changed);
+            if (crash !== 'after-partials') {
+              await store.writeCommit({ ...commit(batchId, 'ch'), watermark, state });
+              committed = new Map([...current].filter(([g]) => watermark === null || g * 10 + 10 > watermark));
+              current = new Map([...current].filter(([g]) => watermark === null || g * 10 + 10 > watermark));
+              batchId++;
+            }
+          }
+          if (crash === 'none') continue;
+          // the worker is lost: another one takes the channel and must see the groups as of the commit
+          worker = table(job);
+          claim = await worker.claim('ch', `worker ${++workers}`);
+          store = worker.channelStore(claim);
+          const restored = claim.restored.commit?.state['aggregate'] as { groups: { start: number; keys: string[]; num: number[]; obj: unknown[] }[]; seq: number } | undefined;
+          const groupsOf = (restored?.groups ?? []).map((group) => [group.start / 10, { num: group.num, obj: group.obj }] as const).sort((a, b) => a[0] - b[0]);
+          expect(groupsOf).toEqual([...committed].sort((a, b) => a[0] - b[0]));
+          if (restored !== undefined) expect(restored.seq).toBe(batchId - 1);
+          // it re-runs the pending batch (if any) from there: the model goes back to the commit
+          current = new Map(committed);
+        }
+      }),
+      { numRuns: 12 },
+    );
+  });
+
   it('a merged sink row is written only over a lower version', async () => {
     const state = table();
     await state.ensure();

@@ -11,6 +11,7 @@ import { watermarkFromJson, watermarkToJson, type BatchCommit, type CheckpointSt
 export class Session implements CheckpointSession {
   readonly location: string;
   readonly restoredState: Readonly<Record<string, unknown>>;
+  readonly groupsInPartials: boolean;
   private readonly offsets: Map<string, Cursor>;
   private lastCommitted: number;
   /** the watermark after the last committed batch: the one in force for the next plan */
@@ -22,6 +23,7 @@ export class Session implements CheckpointSession {
     private readonly onCommitted: (batchId: number) => void,
   ) {
     this.location = store.location;
+    this.groupsInPartials = store.groupsInPartials === true;
     const state: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(restored.commit?.state ?? {})) state[key] = decodeState(value);
     this.restoredState = state;

@@ -64,6 +64,11 @@ export class CheckpointError extends Error {
 
 export interface CheckpointStore {
   readonly location: string;
+  /**
+   * the store holds every aggregate group itself and puts them back into the restored state
+   * (see `CheckpointSession.groupsInPartials`); commits then carry no groups
+   */
+  readonly groupsInPartials?: boolean;
   load(): ObservableInput<E.Either<CheckpointError, RestoredCheckpoint>>;
   writePlan(plan: BatchPlan): ObservableInput<void>;
   /** persists the commit atomically; may prune plans and commits older than it */
