@@ -28,9 +28,9 @@ import { encodeState, decodeState } from '../stream/checkpoint/state-codec.js';
 import { CheckpointError, commitCodec, describeErrors, planCodec, type BatchCommit, type BatchPlan, type CheckpointStore, type RestoredCheckpoint } from '../stream/checkpoint/store.js';
 import type { PartialGroup } from '../stream/batch.js';
 import type { JsonValue } from '../stream/source.js';
-import { VERSION_FIELD, type MergedGroups, type PartialStore } from '../stream/merge-partials.js';
+import { VERSION_FIELD, type ChannelAfter, type MergedGroups, type PartialStore } from '../stream/merge-partials.js';
 import type { Sink } from '../stream/sink.js';
-import type { OutputRow, OutputValue } from '../stream/table.js';
+import type { OutputRow, OutputValue, Value } from '../stream/table.js';
 import type { TableConnection } from './tablestore-table.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -39,6 +39,9 @@ const TableStore: Sdk = createRequire(import.meta.url)('tablestore');
 
 /** The sink column that holds a merged row's version. */
 export const SINK_VERSION_COLUMN = '_otsflow_version';
+
+/** the job row: `k` sorts before every channel row (`c:<channel>`), so one GetRange reads them all */
+const JOB_ROW = 'c';
 
 export class FencedError extends Error {
   override readonly name = 'FencedError';
@@ -135,6 +138,10 @@ export class JobStateTable implements PartialStore {
   private readonly job: string;
   /** per channel, the epoch this worker holds it with */
   private readonly epochs = new Map<string, number>();
+  /** the job's final mark as last read: windows ending at or before it are final (see finalize) */
+  private final = Number.NEGATIVE_INFINITY;
+  /** per channel, a final mark found by its batch, to apply once that batch is committed */
+  private readonly pendingFinal = new Map<string, number>();
   /** per channel this worker claimed, its partial rows as last written (by key `p:<group>`) */
   private readonly written = new Map<string, Map<string, WrittenPartial>>();
 
@@ -228,6 +235,8 @@ export class JobStateTable implements PartialStore {
       const plan = decode<BatchPlan>(cells.get('plan'), planCodec, 'plan');
       const pending = plan !== undefined && plan.batchId === (stored?.batchId ?? -1) + 1 ? plan : undefined;
       const commit = stored === undefined ? undefined : await this.withGroups(channelId, stored);
+      // the job's final mark: the floor of the channel's plans
+      await this.jobView();
       return { channelId, epoch: next, restored: { commit, plan: pending } };
     });
   }
@@ -273,7 +282,7 @@ export class JobStateTable implements PartialStore {
     this.written.delete(channelId);
   }
 
-  private async fencedWrite(channelId: string, column: 'plan' | 'commit', value: string, batchId: number): Promise<void> {
+  private async fencedWrite(channelId: string, column: 'plan' | 'commit', value: string, batchId: number, extra: readonly Record<string, unknown>[] = []): Promise<void> {
     const epoch = this.epochs.get(channelId);
     if (epoch === undefined) throw new FencedError(channelId, `channel ${channelId} is not held by this worker: batch ${batchId} not persisted`);
     const condition = new TableStore.Condition(TableStore.RowExistenceExpectation.EXPECT_EXIST, new TableStore.SingleColumnCondition('epoch', long(epoch), TableStore.ComparatorType.EQUAL, false));
@@ -282,7 +291,7 @@ export class JobStateTable implements PartialStore {
         call(
           this.client,
           'updateRow',
-          { tableName: this.tableName, condition, primaryKey: this.key(`c:${channelId}`, ''), updateOfAttributeColumns: [{ PUT: [{ [column]: value }, { [column === 'commit' ? 'committed' : 'planned']: long(batchId) }] }] },
+          { tableName: this.tableName, condition, primaryKey: this.key(`c:${channelId}`, ''), updateOfAttributeColumns: [{ PUT: [{ [column]: value }, { [column === 'commit' ? 'committed' : 'planned']: long(batchId) }, ...extra] }] },
           `UpdateRow ${this.tableName} channel ${channelId} ${column} ${batchId}`,
         ),
       );
@@ -300,9 +309,18 @@ export class JobStateTable implements PartialStore {
     return {
       location: `${this.location} channel ${claim.channelId}`,
       groupsInPartials: true,
+      watermarkFloor: () => this.final,
       load: () => Promise.resolve(E.right(claim.restored)),
-      writePlan: (plan) => this.fencedWrite(claim.channelId, 'plan', JSON.stringify(plan), plan.batchId),
-      writeCommit: (commit) => this.fencedWrite(claim.channelId, 'commit', JSON.stringify(commit), commit.batchId),
+      // caught up (the plan holds the job watermark no more) is recorded with the plan, so every
+      // channel's batch reads the others' as they go idle; the watermark with the commit
+      writePlan: (plan) => this.fencedWrite(claim.channelId, 'plan', JSON.stringify(plan), plan.batchId, [{ idle: plan.holding !== undefined && !plan.holding.includes(claim.channelId) }]),
+      writeCommit: async (commit) => {
+        await this.fencedWrite(claim.channelId, 'commit', JSON.stringify(commit), commit.batchId, commit.watermark === null ? [] : [{ wm: commit.watermark }]);
+        // the windows this batch found final: their sink rows are durable now
+        const final = this.pendingFinal.get(claim.channelId);
+        this.pendingFinal.delete(claim.channelId);
+        if (final !== undefined) await this.finalize(final);
+      },
     };
   }
 
@@ -338,12 +356,15 @@ export class JobStateTable implements PartialStore {
 
   // ------------------------------------------------------------------------------ partials
 
-  async mergeGroups(channelId: string, batchId: number, groups: readonly PartialGroup[]): Promise<MergedGroups> {
+  /**
+   * Writes `channelId`'s partials of batch `batchId`, each with the accumulators before this batch
+   * (what a restore from the last commit needs while this batch is not committed), unless a later
+   * batch wrote them; returns the indices of those refused.
+   */
+  private async writePartials(channelId: string, batchId: number, groups: readonly PartialGroup[]): Promise<{ keys: string[]; refused: Set<number> }> {
     const written = this.written.get(channelId);
     if (written === undefined) throw new FencedError(channelId, `channel ${channelId} is not held by this worker: its partials of batch ${batchId} are not written`);
     const keys = groups.map((group) => `p:${JSON.stringify(encodeState([group.start, group.end, group.keys]))}`);
-    // this channel's partials, each with the accumulators before this batch (what a restore from
-    // the last commit needs while this batch is not committed): unless a later batch wrote them
     const entries = groups.map((group, i): WrittenPartial => {
       const before = written.get(keys[i] as string);
       const prev = before === undefined ? undefined : before.batch < batchId ? { batch: before.batch, acc: before.acc } : before.prev;
@@ -363,12 +384,20 @@ export class JobStateTable implements PartialStore {
     entries.forEach((entry, i) => {
       if (!refused.has(i)) written.set(keys[i] as string, entry);
     });
+    return { keys, refused };
+  }
+
+  async mergeGroups(channelId: string, batchId: number, groups: readonly PartialGroup[], after?: ChannelAfter): Promise<MergedGroups> {
+    const { keys, refused } = await this.writePartials(channelId, batchId, groups);
     // read every other channel's partial of each group (this channel's is the one just written,
     // unless a later batch's was there). The channel list is read after the partials were written:
     // a channel missing from it was claimed later, so its partials were written after ours, and
     // its own merge (which reads after that) sees ours and gets the higher version.
-    const channels = new Set((await this.range('c:', 'c;', undefined, ['epoch'])).map((row) => String(row.primaryKey[1].value).slice(2)));
+    const job = await this.jobView(after === undefined ? undefined : { channelId, ...after });
+    const channels = new Set(job.channels);
     channels.delete(channelId);
+    // windows below every channel's watermark take no more rows: their partials can go
+    if (job.everyChannel > this.final) this.pendingFinal.set(channelId, job.everyChannel);
     const parts = groups.map((group, i) => (refused.has(i) ? { partials: [] as PartialGroup[], version: 0 } : { partials: [group], version: batchId + 1 }));
     const wanted: { group: number; key: Sdk[] }[] = [];
     groups.forEach((_, i) => {
@@ -393,6 +422,103 @@ export class JobStateTable implements PartialStore {
       }),
     );
     return { parts: parts.map((p) => p.partials), versions: parts.map((p) => p.version) };
+  }
+
+  /**
+   * Append mode: writes `channelId`'s partials of batch `batchId` (as mergeGroups does), then
+   * merges every window that became final for the job since the final mark — its end at or
+   * before the job watermark, the least watermark of the channels not caught up (the greatest of
+   * all when every one is) — from every channel's partials of it, wherever they came from.
+   */
+  async finalGroups(channelId: string, batchId: number, groups: readonly PartialGroup[], after?: ChannelAfter): Promise<MergedGroups> {
+    if (groups.length > 0) await this.writePartials(channelId, batchId, groups);
+    const job = await this.jobView(after === undefined ? undefined : { channelId, ...after });
+    if (!(job.watermark > job.final)) return { parts: [], versions: [] };
+    const byGroup = new Map<string, { partials: PartialGroup[]; version: number }>();
+    for (const row of await this.range('p:', 'p;', undefined, ['batch', 'acc'])) {
+      const k = String(row.primaryKey[1].value);
+      const [start, end, keys] = decodeState(JSON.parse(k.slice(2))) as [number, number, Value[]];
+      if (!(end > job.final && end <= job.watermark)) continue;
+      const cells = attributes(row);
+      let entry = byGroup.get(k);
+      if (entry === undefined) byGroup.set(k, (entry = { partials: [], version: 0 }));
+      entry.version += num(cells.get('batch')) + 1;
+      const acc = decodeState(JSON.parse(String(cells.get('acc')))) as { num: number[]; obj: unknown[] };
+      entry.partials.push({ start, end, keys, num: acc.num, obj: acc.obj });
+    }
+    this.pendingFinal.set(channelId, job.watermark);
+    const entries = [...byGroup.values()];
+    return { parts: entries.map((entry) => entry.partials), versions: entries.map((entry) => entry.version) };
+  }
+
+  /**
+   * The channel rows and the job row: every channel, the job watermark (the least watermark of
+   * the channels not caught up, or the greatest of all when every one is), the least watermark of
+   * every channel, and the final mark.
+   */
+  private async jobView(self?: { readonly channelId: string } & ChannelAfter): Promise<{ channels: string[]; watermark: number; everyChannel: number; final: number }> {
+    const channels: string[] = [];
+    let holding = Number.POSITIVE_INFINITY;
+    let holds = false;
+    let greatest = Number.NEGATIVE_INFINITY;
+    let least = Number.POSITIVE_INFINITY;
+    for (const row of await this.range(JOB_ROW, 'c;', undefined, ['epoch', 'wm', 'idle', 'final'])) {
+      const k = String(row.primaryKey[1].value);
+      const cells = attributes(row);
+      if (k === JOB_ROW) {
+        const final = cells.get('final');
+        if (typeof final === 'number' && final > this.final) this.final = final;
+        continue;
+      }
+      channels.push(k.slice(2));
+      // the calling channel as its batch leaves it (what its commit records)
+      const own = self !== undefined && k.slice(2) === self.channelId;
+      const wm = own ? self.watermark : cells.get('wm');
+      const watermark = typeof wm === 'number' ? wm : Number.NEGATIVE_INFINITY;
+      if (watermark > greatest) greatest = watermark;
+      if (watermark < least) least = watermark;
+      if (!(own ? self.idle : cells.get('idle') === true)) {
+        holds = true;
+        if (watermark < holding) holding = watermark;
+      }
+    }
+    return { channels, watermark: channels.length === 0 ? Number.NEGATIVE_INFINITY : holds ? holding : greatest, everyChannel: channels.length === 0 ? Number.NEGATIVE_INFINITY : least, final: this.final };
+  }
+
+  /**
+   * Windows ending at or before `mark` are final (their sink rows written): the job's final mark
+   * moves up to it (only ever up: new plans of every channel drop rows for those windows as late),
+   * then their partial rows are deleted, so the table holds the open windows only.
+   */
+  private async finalize(mark: number): Promise<void> {
+    try {
+      await retrying(() =>
+        call(
+          this.client,
+          'updateRow',
+          {
+            tableName: this.tableName,
+            condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, new TableStore.SingleColumnCondition('final', mark, TableStore.ComparatorType.LESS_THAN, true)),
+            primaryKey: this.key(JOB_ROW, ''),
+            updateOfAttributeColumns: [{ PUT: [{ final: mark }] }],
+          },
+          `UpdateRow ${this.tableName} final mark`,
+        ),
+      );
+    } catch (error) {
+      // another worker moved it further
+      if (!(error instanceof StateTableError && error.code === 'OTSConditionCheckFail')) throw error;
+    }
+    if (mark > this.final) this.final = mark;
+    const done: Sdk[] = [];
+    for (const row of await this.range('p:', 'p;', undefined, ['batch'])) {
+      const k = String(row.primaryKey[1].value);
+      const end = (JSON.parse(k.slice(2)) as JsonValue[])[1];
+      if (typeof end === 'number' && end <= mark) {
+        done.push({ type: 'DELETE', condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, null), primaryKey: this.key(k, String(row.primaryKey[2].value)), returnContent: { returnType: TableStore.ReturnType.Primarykey } });
+      }
+    }
+    for (let offset = 0; offset < done.length; offset += 200) await this.batchWrite(done.slice(offset, offset + 200), 'final partials', new Set());
   }
 
   /** the rows at `keys` (undefined where there is none), in order; each failed row is read again */
@@ -449,9 +575,11 @@ export class JobStateTable implements PartialStore {
 
   /**
    * The sink of a job spread over workers: each row carries its merge version; it is written (a
-   * whole-row put with `_otsflow_version`) only when the stored version is lower.
+   * whole-row put with `_otsflow_version`) only when the stored version is lower. In append mode
+   * a row is a final window, written once: only where no version is stored yet (a second worker
+   * emitting the same window writes the same row, and nothing replaces it).
    */
-  sink(options: { readonly tableName: string; readonly primaryKey: readonly string[]; readonly longColumns: ReadonlySet<string> }): Sink<OutputRow> & { readonly stale: () => number } {
+  sink(options: { readonly tableName: string; readonly primaryKey: readonly string[]; readonly longColumns: ReadonlySet<string>; readonly output?: 'update' | 'complete' | 'append' }): Sink<OutputRow> & { readonly stale: () => number } {
     let stale = 0;
     const sinkClient = this.client;
     const cell = (name: string, value: OutputValue): unknown => {
@@ -473,7 +601,12 @@ export class JobStateTable implements PartialStore {
           attributeColumns.push({ [SINK_VERSION_COLUMN]: long(version) });
           return {
             type: 'PUT',
-            condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, new TableStore.SingleColumnCondition(SINK_VERSION_COLUMN, long(version), TableStore.ComparatorType.LESS_THAN, true)),
+            condition: new TableStore.Condition(
+              TableStore.RowExistenceExpectation.IGNORE,
+              options.output === 'append'
+                ? new TableStore.SingleColumnCondition(SINK_VERSION_COLUMN, long(-1), TableStore.ComparatorType.EQUAL, true)
+                : new TableStore.SingleColumnCondition(SINK_VERSION_COLUMN, long(version), TableStore.ComparatorType.LESS_THAN, true),
+            ),
             primaryKey: options.primaryKey.map((name) => ({ [name]: cell(name, row[name] ?? null) })),
             attributeColumns,
             returnContent: { returnType: TableStore.ReturnType.Primarykey },

@@ -724,11 +724,10 @@ class SqlStreamJob implements StreamJob {
     const scan = query.relation;
     if (scan.kind !== 'scan' || scan.options.mode !== 'STREAM') throw new Error('a stream job reads a STREAM scan');
     if (query.window?.kind === 'session') throw new Error(`job ${this.name}: checkpoint.table does not take session windows (their bounds depend on every channel's rows); use tumbling or hopping windows`);
-    if (streamOptions.outputMode === 'append') throw new Error(`job ${this.name}: checkpoint.table runs outputMode 'update' or 'complete' for now; 'append' needs the watermark of every channel at once`);
     const state = new JobStateTable({ ...context.sourceConnection, tableName: streamOptions.checkpointTable as string, job: this.name });
     if ((await state.ensure()) === 'created') this.log('info', `created the state table ${state.tableName}`);
     const longColumns = new Set(binding.columns.filter((column) => column.type === 'long').map((column) => column.column));
-    const sink = state.sink({ tableName: binding.table.options.tableName, primaryKey: context.schema.primaryKey.map((column) => column.name), longColumns });
+    const sink = state.sink({ tableName: binding.table.options.tableName, primaryKey: context.schema.primaryKey.map((column) => column.name), longColumns, output: streamOptions.outputMode });
     const toSink = sinkRows(binding, this.plan.columns, { zone: this.zone });
     const retry: RetryOptions = { ...(this.#options.sinkRetry ?? {}), retryable: (error) => isRetryableSinkError(error) };
     let clientId = '';
@@ -737,6 +736,7 @@ class SqlStreamJob implements StreamJob {
       state,
       owner: () => `${owner} client ${clientId}`,
       interval: this.interval(),
+      outputMode: streamOptions.outputMode,
       maxRecordsPerChannel: scan.options.maxOffsetsPerChannel,
       metrics: this.metrics,
       operator: (merge) => {

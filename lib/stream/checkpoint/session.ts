@@ -14,8 +14,7 @@ export class Session implements CheckpointSession {
   readonly groupsInPartials: boolean;
   private readonly offsets: Map<string, Cursor>;
   private lastCommitted: number;
-  /** the watermark after the last committed batch: the one in force for the next plan */
-  watermark: number;
+  #watermark: number;
 
   constructor(
     private readonly store: CheckpointStore,
@@ -29,7 +28,16 @@ export class Session implements CheckpointSession {
     this.restoredState = state;
     this.offsets = new Map(Object.entries(restored.commit?.offsets ?? {}));
     this.lastCommitted = restored.commit?.batchId ?? -1;
-    this.watermark = watermarkFromJson(restored.commit?.watermark ?? null);
+    this.#watermark = watermarkFromJson(restored.commit?.watermark ?? null);
+  }
+
+  /**
+   * the watermark after the last committed batch: the one in force for the next plan — raised to
+   * the store's floor where it has one (a job on many workers: windows already final for the job)
+   */
+  get watermark(): number {
+    const floor = this.store.watermarkFloor?.() ?? Number.NEGATIVE_INFINITY;
+    return floor > this.#watermark ? floor : this.#watermark;
   }
 
   /** the committed cursor of each channel */
@@ -56,7 +64,7 @@ export class Session implements CheckpointSession {
           complete: () => {
             for (const [channelId, cursor] of offsets) this.offsets.set(channelId, cursor);
             this.lastCommitted = batch.id;
-            this.watermark = watermark;
+            this.#watermark = watermark;
             this.onCommitted(batch.id);
           },
         }),
