@@ -361,7 +361,7 @@ export class JobStateTable implements PartialStore {
    * (what a restore from the last commit needs while this batch is not committed), unless a later
    * batch wrote them; returns the indices of those refused.
    */
-  private async writePartials(channelId: string, batchId: number, groups: readonly PartialGroup[]): Promise<{ keys: string[]; refused: Set<number> }> {
+  private async writePartials(channelId: string, batchId: number, groups: readonly PartialGroup[]): Promise<{ keys: string[]; refused: Set<number>; skipped: Set<number> }> {
     const written = this.written.get(channelId);
     if (written === undefined) throw new FencedError(channelId, `channel ${channelId} is not held by this worker: its partials of batch ${batchId} are not written`);
     const keys = groups.map((group) => `p:${JSON.stringify(encodeState([group.start, group.end, group.keys]))}`);
@@ -371,24 +371,34 @@ export class JobStateTable implements PartialStore {
       return { batch: batchId, acc: JSON.stringify(encodeState({ num: group.num, obj: group.obj })), prev };
     });
     const refused = new Set<number>();
-    for (let offset = 0; offset < groups.length; offset += 200) {
-      const rows = entries.slice(offset, offset + 200).map((entry, i) => ({
+    // a window already final for the job takes no partial (a plan formed before this worker
+    // learnt the final mark, e.g. a channel claimed as it moved): its rows are pruned, or soon
+    const skipped = new Set<number>();
+    groups.forEach((group, i) => {
+      if (group.end <= this.final) skipped.add(i);
+    });
+    const live = entries.map((_, i) => i).filter((i) => !skipped.has(i));
+    for (let offset = 0; offset < live.length; offset += 200) {
+      const rows = live.slice(offset, offset + 200).map((i) => ({
+        entry: entries[i] as WrittenPartial,
+        key: keys[i] as string,
+      })).map(({ entry, key }) => ({
         type: 'UPDATE',
         condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, new TableStore.SingleColumnCondition('batch', long(batchId), TableStore.ComparatorType.LESS_EQUAL, true)),
-        primaryKey: this.key(keys[offset + i] as string, channelId),
+        primaryKey: this.key(key, channelId),
         attributeColumns: [{ PUT: [{ batch: long(batchId) }, { acc: entry.acc }, ...(entry.prev === undefined ? [] : [{ prevBatch: long(entry.prev.batch) }, { prev: entry.prev.acc }])] }],
         returnContent: { returnType: TableStore.ReturnType.Primarykey },
       }));
-      for (const i of await this.batchWrite(rows, `partials of channel ${channelId} batch ${batchId}`, new Set(['OTSConditionCheckFail']))) refused.add(offset + i);
+      for (const i of await this.batchWrite(rows, `partials of channel ${channelId} batch ${batchId}`, new Set(['OTSConditionCheckFail']))) refused.add(live[offset + i] as number);
     }
     entries.forEach((entry, i) => {
-      if (!refused.has(i)) written.set(keys[i] as string, entry);
+      if (!refused.has(i) && !skipped.has(i)) written.set(keys[i] as string, entry);
     });
-    return { keys, refused };
+    return { keys, refused, skipped };
   }
 
   async mergeGroups(channelId: string, batchId: number, groups: readonly PartialGroup[], after?: ChannelAfter): Promise<MergedGroups> {
-    const { keys, refused } = await this.writePartials(channelId, batchId, groups);
+    const { keys, refused, skipped } = await this.writePartials(channelId, batchId, groups);
     // read every other channel's partial of each group (this channel's is the one just written,
     // unless a later batch's was there). The channel list is read after the partials were written:
     // a channel missing from it was claimed later, so its partials were written after ours, and
@@ -398,9 +408,14 @@ export class JobStateTable implements PartialStore {
     channels.delete(channelId);
     // windows below every channel's watermark take no more rows: their partials can go
     if (job.everyChannel > this.final) this.pendingFinal.set(channelId, job.everyChannel);
-    const parts = groups.map((group, i) => (refused.has(i) ? { partials: [] as PartialGroup[], version: 0 } : { partials: [group], version: batchId + 1 }));
+    const parts = groups.map((group, i) => (refused.has(i) || skipped.has(i) ? { partials: [] as PartialGroup[], version: 0 } : { partials: [group], version: batchId + 1 }));
     const wanted: { group: number; key: Sdk[] }[] = [];
-    groups.forEach((_, i) => {
+    groups.forEach((group, i) => {
+      // a window final for the job (its partials pruned, or about to be) is not merged again
+      if (skipped.has(i) || group.end <= job.final) {
+        (parts[i] as { partials: PartialGroup[] }).partials = [];
+        return;
+      }
       for (const channel of channels) wanted.push({ group: i, key: this.key(keys[i] as string, channel) });
       if (refused.has(i)) wanted.push({ group: i, key: this.key(keys[i] as string, channelId) });
     });

@@ -35,7 +35,7 @@ import { tableFromRows, type OutputRow, type Value } from './table.js';
 export const VERSION_FIELD = '__otsflow_version';
 
 export interface MergedGroups {
-  /** per group of the request, in order: every channel's partial of it (this channel's included) */
+  /** per group of the request, in order: every channel's partial of it (this channel's included); none for a window already final for the job */
   readonly parts: readonly (readonly PartialGroup[])[];
   /** per group: the merge version (sum over the partials of batch id + 1: a new partial raises it too) */
   readonly versions: readonly number[];
@@ -100,8 +100,10 @@ export function mergePartials(options: MergePartialsOptions): OperatorFunction<T
     if (partials.length === 0) return of(withRows([]));
     return from(options.store.mergeGroups(options.channelId, batch.id, partials, after)).pipe(
       map((merged) => {
-        const rows = mergedRows(merged.parts);
-        return withRows(rows.map((row, i) => ({ ...row, [VERSION_FIELD]: merged.versions[i] as number })));
+        // a group without partials: a window already final for the job, not merged again
+        const kept = merged.parts.map((_, i) => i).filter((i) => (merged.parts[i] as readonly PartialGroup[]).length > 0);
+        const rows = mergedRows(kept.map((i) => merged.parts[i] as readonly PartialGroup[]));
+        return withRows(rows.map((row, j) => ({ ...row, [VERSION_FIELD]: merged.versions[kept[j] as number] as number })));
       }),
     );
   });

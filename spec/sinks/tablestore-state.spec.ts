@@ -160,6 +160,50 @@ describe('the job state table', () => {
     );
   });
 
+  it('windows below every channel\'s watermark become final once a batch that saw it commits: their partial rows go, the final mark floors every plan, and a late partial of them is neither written nor merged', async () => {
+    const job = `final${++jobs}`;
+    const state = table(job);
+    await state.ensure();
+    const [a, b] = [await state.claim('a', 'worker a'), await state.claim('b', 'worker b')];
+    const [storeA, storeB] = [state.channelStore(a), state.channelStore(b)];
+    const group = (end: number, n: number) => ({ start: end - 10, end, keys: [], num: [n], obj: [] });
+    const batch = async (store: typeof storeA, channel: string, id: number, watermark: number, groups: ReturnType<typeof group>[]) => {
+      await store.writePlan({ ...plan(id, channel), watermark: null });
+      const merged = await state.mergeGroups(channel, id, groups, { watermark, idle: false });
+      await store.writeCommit({ ...commit(id, channel), watermark, state: {} });
+      return merged;
+    };
+    await batch(storeA, 'a', 0, 50, [group(10, 1), group(100, 2)]);
+    // b has not committed a watermark yet: nothing is final
+    expect(storeA.watermarkFloor?.()).toBe(Number.NEGATIVE_INFINITY);
+    // b's batch sees a's committed 50 and its own 60 after the batch: the window ending at 10 is final
+    const first = await batch(storeB, 'b', 0, 60, [group(10, 3), group(100, 4)]);
+    expect(first.parts.map((parts) => parts.map((part) => part.num[0]).sort())).toEqual([[1, 3], [2, 4]]);
+    expect(storeA.watermarkFloor?.()).toBe(50);
+    // a's next batch (70 after it) sees b's 60: the least
+    const merged = await batch(storeA, 'a', 1, 70, [group(100, 5)]);
+    expect(merged.parts[0]?.map((part) => part.num[0]).sort()).toEqual([4, 5]);
+    expect(storeA.watermarkFloor?.()).toBe(60);
+    const keys = async (): Promise<string[]> => {
+      const data: Sdk = await new Promise((resolve, reject) =>
+        sdk.getRange(
+          { tableName: 'state', direction: TableStore.Direction.FORWARD, inclusiveStartPrimaryKey: [{ job }, { k: 'p:' }, { c: TableStore.INF_MIN }], exclusiveEndPrimaryKey: [{ job }, { k: 'p;' }, { c: TableStore.INF_MIN }], limit: 100 },
+          (error: unknown, result: Sdk) => (error ? reject(error) : resolve(result)),
+        ),
+      );
+      return (data.rows as Sdk[]).map((row) => `${String(row.primaryKey[1].value)} ${String(row.primaryKey[2].value)}`);
+    };
+    expect(await keys()).toEqual(['p:[90,100,[]] a', 'p:[90,100,[]] b']);
+    // another worker learns the final mark when it claims: a plan of b made before it knew is late
+    const other = table(job);
+    const b2 = await other.claim('b', 'worker b2');
+    expect(other.channelStore(b2).watermarkFloor?.()).toBe(60);
+    const late = await other.mergeGroups('b', 1, [group(10, 9), group(100, 6)], { watermark: 60, idle: false });
+    expect(late.parts[0]).toEqual([]);
+    expect(late.parts[1]?.map((part) => part.num[0]).sort()).toEqual([5, 6]);
+    expect(await keys()).toEqual(['p:[90,100,[]] a', 'p:[90,100,[]] b']);
+  });
+
   it('a merged sink row is written only over a lower version', async () => {
     const state = table();
     await state.ensure();
