@@ -6,18 +6,26 @@
  *
  * | row | columns | written by |
  * | --- | --- | --- |
- * | (job, `c:<channel>`, ``) | epoch, owner, plan (JSON), commit (JSON) | the channel's owner, fenced by epoch |
- * | (job, `p:<group>`, `<channel>`) | batch, acc (JSON accumulators) | the channel's owner; a later batch's partial stays |
+ * | (job, `c`, ``) | final (the final mark) | whoever finds windows final, only upwards |
+ * | (job, `c:<channel>`, ``) | epoch, owner, plan (JSON), planned, idle, commit (JSON), committed, wm | the channel's owner, fenced by epoch |
+ * | (job, `p:<group>`, `<channel>`) | batch, acc (JSON accumulators), prevBatch, prev (before `batch`) | the channel's owner; a later batch's partial stays |
  *
  * A worker that is given a channel by the tunnel *claims* it: reads the channel row and bumps its
- * epoch with a conditional write (expecting the epoch it read), then continues from the channel's
- * commit (and re-runs its planned-but-uncommitted batch). Every later plan and commit of the
- * channel is conditional on that epoch, so a worker that lost the channel (a zombie: paused past
- * its lease, then resumed) has its next plan or commit refused and stops the channel. Partials are
- * written only if the stored one is from an earlier batch: a zombie can only repeat what the new
- * owner replays (the same plan, the same accumulators). Sink rows are merged from every channel's
- * partials and written with `_otsflow_version` (the sum over the partials of batch id + 1) only when the
- * stored version is lower (see merge-partials.ts).
+ * epoch with a conditional write (expecting the epoch, plan and commit it read), then continues
+ * from the channel's commit (and re-runs its planned-but-uncommitted batch). Every later plan and
+ * commit of the channel is conditional on that epoch, so a worker that lost the channel (a
+ * zombie: paused past its lease, then resumed) has its next plan or commit refused and stops the
+ * channel. Partials are written only if the stored one is from an earlier batch: a zombie can
+ * only repeat what the new owner replays (the same plan, the same accumulators).
+ *
+ * A commit carries no aggregate groups (`groupsInPartials`): the partial rows hold them, and a
+ * claim rebuilds the channel's state from its rows — `acc` where `batch` is committed, `prev`
+ * where `batch` is the pending one. Sink rows are merged from every channel's partials and
+ * written with `_otsflow_version` (the sum over the partials of batch id + 1) only when the stored
+ * version is lower (see merge-partials.ts); in append mode, a window is emitted once it is final
+ * for the job — its end at or before the job watermark, which combines every channel row's `wm`
+ * and `idle` — and written once. Windows final for the job move the final mark up (every plan's
+ * floor: later rows for them are late) and lose their partial rows.
  *
  * This layer may use the official SDK; the stream layer sees only CheckpointStore and PartialStore.
  */

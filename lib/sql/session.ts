@@ -445,12 +445,18 @@ class SqlStreamJob implements StreamJob {
       ...(analyzed.options.checkpointTable !== null && analyzed.query.aggregating
         ? (() => {
             const at = plan.stages.findIndex((stage) => stage.operator === 'aggregate');
-            const merge: Stage = { operator: 'mergePartials', detail: `every channel's partials of the changed groups from table ${analyzed.options.checkpointTable}; version = Σ (batch id + 1)` };
+            const merge: Stage =
+              analyzed.options.outputMode === 'append'
+                ? { operator: 'mergePartials', detail: `the windows final for the job (every channel's watermark) from every channel's partials in table ${analyzed.options.checkpointTable}` }
+                : { operator: 'mergePartials', detail: `every channel's partials of the changed groups from table ${analyzed.options.checkpointTable}; version = Σ (batch id + 1)` };
             return at < 0 ? plan.stages : [...plan.stages.slice(0, at + 1), merge, ...plan.stages.slice(at + 1)];
           })()
         : plan.stages),
       analyzed.options.checkpointTable !== null && analyzed.query.aggregating
-        ? { operator: 'commitAfter', detail: `merged rows to ${sinkTable.options.tableName} on ${endpointText(sinkTable)} where ${SINK_VERSION_COLUMN} < version; then the channel's commit, then tunnel Checkpoint` }
+        ? {
+            operator: 'commitAfter',
+            detail: `merged rows to ${sinkTable.options.tableName} on ${endpointText(sinkTable)} ${analyzed.options.outputMode === 'append' ? `where no ${SINK_VERSION_COLUMN} is stored` : `where ${SINK_VERSION_COLUMN} < version`}; then the channel's commit, then tunnel Checkpoint`,
+          }
         : { operator: 'commitAfter', detail: `tablestoreSink(${sinkTable.options.tableName}, ${sinkTable.options.rowChangeType}) on ${endpointText(sinkTable)}; then checkpoint, then tunnel Checkpoint` },
     ];
     this.progressSubject = new BehaviorSubject<JobProgress>(this.snapshot());
