@@ -146,6 +146,8 @@ export class JobStateTable implements PartialStore {
   private readonly job: string;
   /** per channel, the epoch this worker holds it with */
   private readonly epochs = new Map<string, number>();
+  /** the job's channels as the job row lists them, once read (see jobView) */
+  private known: string[] | undefined;
   /** the job's final mark as last read: windows ending at or before it are final (see finalize) */
   private final = Number.NEGATIVE_INFINITY;
   /** per channel, a final mark found by its batch, to apply once that batch is committed */
@@ -203,6 +205,7 @@ export class JobStateTable implements PartialStore {
    * with the aggregate groups of the commit rebuilt from the channel's partial rows.
    */
   async claim(channelId: string, owner: string): Promise<ChannelClaim> {
+    await this.register(channelId);
     return retrying(async () => {
       const read = await call(this.client, 'getRow', { tableName: this.tableName, primaryKey: this.key(`c:${channelId}`, ''), maxVersions: 1 }, `GetRow ${this.tableName} channel ${channelId}`);
       const cells = attributes(read.row);
@@ -407,45 +410,36 @@ export class JobStateTable implements PartialStore {
 
   async mergeGroups(channelId: string, batchId: number, groups: readonly PartialGroup[], after?: ChannelAfter): Promise<MergedGroups> {
     const { keys, refused, skipped } = await this.writePartials(channelId, batchId, groups);
-    // read every other channel's partial of each group (this channel's is the one just written,
-    // unless a later batch's was there). The channel list is read after the partials were written:
-    // a channel missing from it was claimed later, so its partials were written after ours, and
-    // its own merge (which reads after that) sees ours and gets the higher version.
-    const job = await this.jobView(after === undefined ? undefined : { channelId, ...after });
-    const channels = new Set(job.channels);
-    channels.delete(channelId);
+    // then every other channel's partial of each group, with the channel rows (this channel's
+    // partial is the one just written, unless a later batch's was there); a window already final
+    // for the job (its partials pruned, or about to be) is not merged again
+    const merging = groups.map((group, i) => !skipped.has(i) && group.end > this.final);
+    const job = await this.jobView(after === undefined ? undefined : { channelId, ...after }, (channel) =>
+      groups.flatMap((_, i) => (merging[i] === true && (channel !== channelId || refused.has(i)) ? [this.key(keys[i] as string, channel)] : [])),
+    );
     // windows below every channel's watermark take no more rows: their partials can go
     if (job.everyChannel > this.final) this.pendingFinal.set(channelId, job.everyChannel);
-    const parts = groups.map((group, i) => (refused.has(i) || skipped.has(i) ? { partials: [] as PartialGroup[], version: 0 } : { partials: [group], version: batchId + 1 }));
-    const wanted: { group: number; key: Sdk[] }[] = [];
+    const parts = groups.map((group, i) => ({ partials: merging[i] === true && !refused.has(i) ? [group] : ([] as PartialGroup[]), version: merging[i] === true && !refused.has(i) ? batchId + 1 : 0 }));
+    for (const channel of job.channels) {
+      const rows = job.extra.get(channel) ?? [];
+      let j = 0;
+      groups.forEach((group, i) => {
+        if (!(merging[i] === true && (channel !== channelId || refused.has(i)))) return;
+        const row = rows[j++];
+        if (row === undefined) return;
+        const entry = parts[i] as { partials: PartialGroup[]; version: number };
+        // batch + 1: a channel's first partial (batch 0) must raise the version too
+        entry.version += num(row.get('batch')) + 1;
+        const acc = decodeState(JSON.parse(String(row.get('acc')))) as { num: number[]; obj: unknown[] };
+        entry.partials.push({ start: group.start, end: group.end, keys: group.keys, num: acc.num, obj: acc.obj });
+      });
+    }
     groups.forEach((group, i) => {
-      // a window final for the job (its partials pruned, or about to be) is not merged again
-      if (skipped.has(i) || group.end <= job.final) {
-        (parts[i] as { partials: PartialGroup[] }).partials = [];
-        return;
-      }
-      for (const channel of channels) wanted.push({ group: i, key: this.key(keys[i] as string, channel) });
-      if (refused.has(i)) wanted.push({ group: i, key: this.key(keys[i] as string, channelId) });
+      if (group.end <= job.final) (parts[i] as { partials: PartialGroup[] }).partials = [];
     });
-    const chunks: (typeof wanted)[] = [];
-    for (let offset = 0; offset < wanted.length; offset += 100) chunks.push(wanted.slice(offset, offset + 100));
-    await Promise.all(
-      chunks.map(async (chunk) => {
-        const rows = await this.batchGet(chunk.map((entry) => entry.key), `partials of ${groups.length} groups`, ['batch', 'acc']);
-        rows.forEach((row, j) => {
-          if (row === undefined) return;
-          const i = (chunk[j] as { group: number }).group;
-          const group = groups[i] as PartialGroup;
-          const entry = parts[i] as { partials: PartialGroup[]; version: number };
-          // batch + 1: a channel's first partial (batch 0) must raise the version too
-          entry.version += num(row.get('batch')) + 1;
-          const acc = decodeState(JSON.parse(String(row.get('acc')))) as { num: number[]; obj: unknown[] };
-          entry.partials.push({ start: group.start, end: group.end, keys: group.keys, num: acc.num, obj: acc.obj });
-        });
-      }),
-    );
     return { parts: parts.map((p) => p.partials), versions: parts.map((p) => p.version) };
   }
+
 
   /**
    * Append mode: writes `channelId`'s partials of batch `batchId` (as mergeGroups does), then
@@ -477,25 +471,94 @@ export class JobStateTable implements PartialStore {
   /**
    * The channel rows and the job row: every channel, the job watermark (the least watermark of
    * the channels not caught up, or the greatest of all when every one is), the least watermark of
-   * every channel, and the final mark.
+   * every channel, and the final mark; with them, per channel, the rows at the keys `extra` gives
+   * for it (a channel's partials), in the same requests.
+   *
+   * The channels are those the job row lists (a claim lists a channel before its first write):
+   * one BatchGetRow reads the job row, the channel rows and the extra rows of the channels this
+   * worker knows; channels the list adds are read in a second one. A channel listed after this
+   * read wrote its partials after this worker's (written before the read), so its own merge sees
+   * them. A table without the list (an older job) is read with a GetRange of the channel rows.
    */
-  private async jobView(self?: { readonly channelId: string } & ChannelAfter): Promise<{ channels: string[]; watermark: number; everyChannel: number; final: number }> {
-    const channels: string[] = [];
+  private async jobView(
+    self?: { readonly channelId: string } & ChannelAfter,
+    extra: (channelId: string) => readonly Sdk[][] = () => [],
+  ): Promise<{ channels: string[]; watermark: number; everyChannel: number; final: number; extra: Map<string, (Map<string, unknown> | undefined)[]> }> {
+    const channelRows = new Map<string, Map<string, unknown>>();
+    const extraRows = new Map<string, (Map<string, unknown> | undefined)[]>();
+    let job: Map<string, unknown> | undefined;
+    const read = async (channels: readonly string[], withJob: boolean): Promise<void> => {
+      const keys: Sdk[][] = [];
+      const slots: { channelId?: string; index?: number }[] = [];
+      if (withJob) {
+        keys.push(this.key(JOB_ROW, ''));
+        slots.push({});
+      }
+      for (const channelId of channels) {
+        keys.push(this.key(`c:${channelId}`, ''));
+        slots.push({ channelId });
+        const more = extra(channelId);
+        extraRows.set(channelId, new Array(more.length).fill(undefined));
+        more.forEach((key, index) => {
+          keys.push(key);
+          slots.push({ channelId, index });
+        });
+      }
+      const chunks: number[] = [];
+      for (let offset = 0; offset < keys.length; offset += 100) chunks.push(offset);
+      await Promise.all(
+        chunks.map(async (offset) => {
+          const rows = await this.batchGet(keys.slice(offset, offset + 100), 'channel rows and partials', ['epoch', 'wm', 'idle', 'final', 'channels', 'batch', 'acc']);
+          rows.forEach((row, j) => {
+            const slot = slots[offset + j] as { channelId?: string; index?: number };
+            if (slot.channelId === undefined) job = row;
+            else if (slot.index === undefined) channelRows.set(slot.channelId, row ?? new Map());
+            else (extraRows.get(slot.channelId) as (Map<string, unknown> | undefined)[])[slot.index] = row;
+          });
+        }),
+      );
+    };
+    const listed = (): string[] | undefined => {
+      const text = job?.get('channels');
+      return typeof text === 'string' ? (JSON.parse(text) as string[]) : undefined;
+    };
+    if (this.known !== undefined) {
+      await read(this.known, true);
+      const added = (listed() ?? []).filter((channelId) => !(this.known as string[]).includes(channelId));
+      if (added.length > 0) {
+        this.known.push(...added);
+        await read(added, false);
+      }
+    } else {
+      const found: string[] = [];
+      for (const row of await this.range(JOB_ROW, 'c;', undefined, ['epoch', 'wm', 'idle', 'final', 'channels'])) {
+        const k = String(row.primaryKey[1].value);
+        if (k === JOB_ROW) job = attributes(row);
+        else {
+          found.push(k.slice(2));
+          channelRows.set(k.slice(2), attributes(row));
+        }
+      }
+      const list = listed();
+      // every channel row is listed: the next reads go by the list
+      if (list !== undefined && found.every((channelId) => list.includes(channelId))) this.known = [...list];
+      for (const channelId of found) {
+        const more = extra(channelId);
+        if (more.length === 0) continue;
+        extraRows.set(channelId, await this.batchGetAll(more, 'partials'));
+      }
+    }
+    const final = job?.get('final');
+    if (typeof final === 'number' && final > this.final) this.final = final;
     let holding = Number.POSITIVE_INFINITY;
     let holds = false;
     let greatest = Number.NEGATIVE_INFINITY;
     let least = Number.POSITIVE_INFINITY;
-    for (const row of await this.range(JOB_ROW, 'c;', undefined, ['epoch', 'wm', 'idle', 'final'])) {
-      const k = String(row.primaryKey[1].value);
-      const cells = attributes(row);
-      if (k === JOB_ROW) {
-        const final = cells.get('final');
-        if (typeof final === 'number' && final > this.final) this.final = final;
-        continue;
-      }
-      channels.push(k.slice(2));
+    const channels = [...channelRows.keys()].filter((channelId) => (channelRows.get(channelId) as Map<string, unknown>).size > 0);
+    for (const channelId of channels) {
+      const cells = channelRows.get(channelId) as Map<string, unknown>;
       // the calling channel as its batch leaves it (what its commit records)
-      const own = self !== undefined && k.slice(2) === self.channelId;
+      const own = self !== undefined && channelId === self.channelId;
       const wm = own ? self.watermark : cells.get('wm');
       const watermark = typeof wm === 'number' ? wm : Number.NEGATIVE_INFINITY;
       if (watermark > greatest) greatest = watermark;
@@ -505,7 +568,34 @@ export class JobStateTable implements PartialStore {
         if (watermark < holding) holding = watermark;
       }
     }
-    return { channels, watermark: channels.length === 0 ? Number.NEGATIVE_INFINITY : holds ? holding : greatest, everyChannel: channels.length === 0 ? Number.NEGATIVE_INFINITY : least, final: this.final };
+    return { channels, watermark: channels.length === 0 ? Number.NEGATIVE_INFINITY : holds ? holding : greatest, everyChannel: channels.length === 0 ? Number.NEGATIVE_INFINITY : least, final: this.final, extra: extraRows };
+  }
+
+  /** the rows at `keys`, 100 a BatchGetRow, the requests at once */
+  private async batchGetAll(keys: readonly Sdk[][], what: string): Promise<(Map<string, unknown> | undefined)[]> {
+    const out: (Map<string, unknown> | undefined)[] = [];
+    const chunks: Sdk[][][] = [];
+    for (let offset = 0; offset < keys.length; offset += 100) chunks.push(keys.slice(offset, offset + 100));
+    for (const rows of await Promise.all(chunks.map((chunk) => this.batchGet(chunk, what, ['batch', 'acc'])))) out.push(...rows);
+    return out;
+  }
+
+  /** Lists a channel in the job row (before its first write), unless it is listed. */
+  private async register(channelId: string): Promise<void> {
+    await retrying(async () => {
+      const read = await call(this.client, 'getRow', { tableName: this.tableName, primaryKey: this.key(JOB_ROW, ''), maxVersions: 1, columnsToGet: ['channels'] }, `GetRow ${this.tableName} job row`);
+      const text = attributes(read.row).get('channels');
+      const list = typeof text === 'string' ? (JSON.parse(text) as string[]) : [];
+      if (list.includes(channelId)) return;
+      // only over the list read ('' where there was none: a list written since fails the condition)
+      const condition = new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, new TableStore.SingleColumnCondition('channels', typeof text === 'string' ? text : '', TableStore.ComparatorType.EQUAL, typeof text !== 'string'));
+      try {
+        await call(this.client, 'updateRow', { tableName: this.tableName, condition, primaryKey: this.key(JOB_ROW, ''), updateOfAttributeColumns: [{ PUT: [{ channels: JSON.stringify([...list, channelId].sort()) }] }] }, `UpdateRow ${this.tableName} job row`);
+      } catch (error) {
+        if (error instanceof StateTableError && error.code === 'OTSConditionCheckFail') throw new StateTableError(`the job row's channel list changed while channel ${channelId} was added`, 'OTSRowOperationConflict');
+        throw error;
+      }
+    });
   }
 
   /**

@@ -204,6 +204,25 @@ describe('the job state table', () => {
     expect(await keys()).toEqual(['p:[90,100,[]] a', 'p:[90,100,[]] b']);
   });
 
+  it('a merge sees the partials of a channel claimed by another worker after its own first read (the job row lists every channel)', async () => {
+    const job = `listed${++jobs}`;
+    const [x, y] = [table(job), table(job)];
+    await x.ensure();
+    await x.claim('a', 'worker x');
+    const g = (n: number) => ({ start: 0, end: 30_000, keys: ['g'], num: [n], obj: [] });
+    expect((await x.mergeGroups('a', 0, [g(1)])).parts[0]?.map((part) => part.num[0])).toEqual([1]);
+    await y.claim('b', 'worker y');
+    const fromY = await y.mergeGroups('b', 0, [g(2)]);
+    expect(fromY.parts[0]?.map((part) => part.num[0]).sort()).toEqual([1, 2]);
+    // x knew only channel a: it learns b from the job row's list and reads b's partial too
+    const fromX = await x.mergeGroups('a', 1, [g(3)]);
+    expect(fromX.parts[0]?.map((part) => part.num[0]).sort()).toEqual([2, 3]);
+    expect(fromX.versions).toEqual([2 + 1]);
+    // and a third channel, claimed by x itself
+    await x.claim('c', 'worker x');
+    expect((await x.mergeGroups('c', 0, [g(4)])).parts[0]?.map((part) => part.num[0]).sort()).toEqual([2, 3, 4]);
+  });
+
   it('a merged sink row is written only over a lower version', async () => {
     const state = table();
     await state.ensure();
