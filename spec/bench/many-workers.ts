@@ -49,7 +49,9 @@ interface Worker {
   stop(): void;
 }
 
-function startWorker(endpoint: string, tunnelId: string, config: string, index: number): Worker {
+let runs = 0;
+
+function startWorker(endpoint: string, tunnelId: string, config: string, index: number, run: number): Worker {
   const local = config === 'local';
   const args = [
     ...(process.env['BENCH_PROF'] === undefined || index === 99 ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_PROF']]),
@@ -59,7 +61,7 @@ function startWorker(endpoint: string, tunnelId: string, config: string, index: 
     'sql',
     '-f',
     local ? SEED_SQL : TABLE_SQL,
-    ...Object.entries({ endpoint, instance: INSTANCE, access_key_id: CREDENTIALS.accessKeyId, access_key_secret: CREDENTIALS.accessKeySecret, tunnel_id: tunnelId, checkpoint: join(work, `cp-${config}-${index}`), state_table: 'bench_state' }).flatMap(([k, v]) => ['--var', `${k}=${v}`]),
+    ...Object.entries({ endpoint, instance: INSTANCE, access_key_id: CREDENTIALS.accessKeyId, access_key_secret: CREDENTIALS.accessKeySecret, tunnel_id: tunnelId, checkpoint: join(work, `cp-${run}-${config}-${index}`), state_table: 'bench_state' }).flatMap(([k, v]) => ['--var', `${k}=${v}`]),
     '--time-zone',
     'UTC',
     '--no-progress',
@@ -83,6 +85,8 @@ function startWorker(endpoint: string, tunnelId: string, config: string, index: 
 
 async function run(config: string): Promise<{ seconds: number; cpuUs: number; idleCpuUs: number; workers: number; batches: number }> {
   const root = mkdtempSync(join(work, `run-${config}-`));
+  // a checkpoint directory per run: a repeated configuration starts fresh on its fresh emulator
+  const run = ++runs;
   const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0 });
   try {
     const tunnelId = await seedTables(emulator.endpoint);
@@ -91,7 +95,7 @@ async function run(config: string): Promise<{ seconds: number; cpuUs: number; id
     // median of three (one alone varies by ±0.3 s on a shared machine, ±1.5 µs/record here)
     const idles: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const idle = startWorker(emulator.endpoint, tunnelId, config, 99);
+      const idle = startWorker(emulator.endpoint, tunnelId, config, 99, run);
       await sleep(4_000);
       idle.stop();
       idles.push(await idle.exited);
@@ -102,7 +106,7 @@ async function run(config: string): Promise<{ seconds: number; cpuUs: number; id
     const expected = directComputation(await readOrders(sdk));
     const count = config === 'local' ? 1 : Number(config);
     const started = Date.now();
-    const workers = Array.from({ length: count }, (_, i) => startWorker(emulator.endpoint, tunnelId, config, i));
+    const workers = Array.from({ length: count }, (_, i) => startWorker(emulator.endpoint, tunnelId, config, i, run));
     for (;;) {
       await sleep(250);
       const differ = differences(await readSeedSink(sdk), expected);

@@ -223,6 +223,37 @@ describe('the job state table', () => {
     expect((await x.mergeGroups('c', 0, [g(4)])).parts[0]?.map((part) => part.num[0]).sort()).toEqual([2, 3, 4]);
   });
 
+  it('append: a window is final once the job watermark passes it (the least of the channels not caught up, the greatest when all are), and any worker emits it, though none of its own channels saw it', async () => {
+    const job = `append${++jobs}`;
+    const [x, y] = [table(job), table(job)];
+    await x.ensure();
+    const [a, b] = [await x.claim('a', 'worker x'), await y.claim('b', 'worker y')];
+    const [storeA, storeB] = [x.channelStore(a), y.channelStore(b)];
+    const group = (end: number, n: number) => ({ start: end - 10, end, keys: [], num: [n], obj: [] });
+    // b (on worker y) saw the window ending at 10; its watermark is 40 after its batch
+    await storeB.writePlan(plan(0, 'b'));
+    expect((await y.finalGroups('b', 0, [group(10, 7)], { watermark: 40, idle: false })).parts).toEqual([]);
+    await storeB.writeCommit({ ...commit(0, 'b'), watermark: 40, state: {} });
+    // a (on worker x) has seen nothing of it; a's watermark 5 holds the job back
+    await storeA.writePlan(plan(0, 'a'));
+    expect((await x.finalGroups('a', 0, [group(30, 1)], { watermark: 5, idle: false })).parts).toEqual([]);
+    await storeA.writeCommit({ ...commit(0, 'a'), watermark: 5, state: {} });
+    // a moves to 20: the job watermark is min(20, 40) = 20, the window ending at 10 is final
+    await storeA.writePlan(plan(1, 'a'));
+    const final = await x.finalGroups('a', 1, [], { watermark: 20, idle: false });
+    expect(final.parts.map((parts) => parts.map((part) => [part.end, part.num[0]]))).toEqual([[[10, 7]]]);
+    expect(final.versions).toEqual([1]);
+    await storeA.writeCommit({ ...commit(1, 'a'), watermark: 20, state: {} });
+    expect(storeA.watermarkFloor?.()).toBe(20);
+    // a caught up (idle) at 20: b's 40 alone holds the job watermark; the window ending at 30 is final
+    await storeA.writePlan({ ...plan(2, 'a'), holding: [] });
+    expect((await x.finalGroups('a', 2, [], { watermark: 20, idle: true })).parts.map((parts) => parts[0]?.end)).toEqual([30]);
+    await storeA.writeCommit({ ...commit(2, 'a'), watermark: 20, state: {} });
+    // the final mark is 40 now: a second emission of the window ending at 30 finds it final already
+    await storeB.writePlan(plan(1, 'b'));
+    expect((await y.finalGroups('b', 1, [], { watermark: 40, idle: false })).parts).toEqual([]);
+  });
+
   it('a merged sink row is written only over a lower version', async () => {
     const state = table();
     await state.ensure();
