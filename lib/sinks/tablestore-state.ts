@@ -131,6 +131,8 @@ interface WrittenPartial {
   readonly batch: number;
   readonly acc: string;
   readonly prev: { readonly batch: number; readonly acc: string } | undefined;
+  /** the accumulators `acc` encodes, where this worker wrote them */
+  readonly partial?: PartialGroup;
 }
 
 export interface StateTableOptions extends TableConnection {
@@ -379,7 +381,7 @@ export class JobStateTable implements PartialStore {
     const entries = groups.map((group, i): WrittenPartial => {
       const before = written.get(keys[i] as string);
       const prev = before === undefined ? undefined : before.batch < batchId ? { batch: before.batch, acc: before.acc } : before.prev;
-      return { batch: batchId, acc: JSON.stringify(encodeState({ num: group.num, obj: group.obj })), prev };
+      return { batch: batchId, acc: JSON.stringify(encodeState({ num: group.num, obj: group.obj })), prev, partial: group };
     });
     const refused = new Set<number>();
     // a window already final for the job takes no partial (a plan formed before this worker
@@ -389,6 +391,10 @@ export class JobStateTable implements PartialStore {
       if (group.end <= this.final) skipped.add(i);
     });
     const live = entries.map((_, i) => i).filter((i) => !skipped.has(i));
+    // remembered before the write is sent: a merge of another channel this worker holds, which
+    // takes this channel's partials from here, never sees less than the table may already hold
+    const before = live.map((i) => written.get(keys[i] as string));
+    for (const i of live) written.set(keys[i] as string, entries[i] as WrittenPartial);
     for (let offset = 0; offset < live.length; offset += 200) {
       const rows = live.slice(offset, offset + 200).map((i) => ({
         entry: entries[i] as WrittenPartial,
@@ -402,43 +408,70 @@ export class JobStateTable implements PartialStore {
       }));
       for (const i of await this.batchWrite(rows, `partials of channel ${channelId} batch ${batchId}`, new Set(['OTSConditionCheckFail']))) refused.add(live[offset + i] as number);
     }
-    entries.forEach((entry, i) => {
-      if (!refused.has(i) && !skipped.has(i)) written.set(keys[i] as string, entry);
+    // a later batch's partial is there (this worker is a zombie for the channel): as it was
+    live.forEach((i, j) => {
+      if (!refused.has(i)) return;
+      const kept = before[j];
+      if (kept === undefined) written.delete(keys[i] as string);
+      else written.set(keys[i] as string, kept);
     });
     return { keys, refused, skipped };
   }
 
   async mergeGroups(channelId: string, batchId: number, groups: readonly PartialGroup[], after?: ChannelAfter): Promise<MergedGroups> {
     const { keys, refused, skipped } = await this.writePartials(channelId, batchId, groups);
-    // then every other channel's partial of each group, with the channel rows (this channel's
-    // partial is the one just written, unless a later batch's was there); a window already final
-    // for the job (its partials pruned, or about to be) is not merged again
+    // then every other channel's partial of each group, with the channel rows. This channel's
+    // partial is the one just written (unless a later batch's was there); so is the partial of
+    // another channel this worker holds, as this worker last wrote it — if the channel row read
+    // with them still has this worker's epoch: nobody else wrote the channel since this worker
+    // claimed it, and whoever writes it after that read merges after this channel's write. A
+    // window already final for the job (its partials pruned, or about to be) is not merged again.
     const merging = groups.map((group, i) => !skipped.has(i) && group.end > this.final);
-    const job = await this.jobView(after === undefined ? undefined : { channelId, ...after }, (channel) =>
-      groups.flatMap((_, i) => (merging[i] === true && (channel !== channelId || refused.has(i)) ? [this.key(keys[i] as string, channel)] : [])),
-    );
+    const held = (channel: string): boolean => channel !== channelId && this.epochs.has(channel) && this.written.has(channel);
+    const wanted = (channel: string): Sdk[][] => groups.flatMap((_, i) => (merging[i] === true && (channel === channelId ? refused.has(i) : !held(channel)) ? [this.key(keys[i] as string, channel)] : []));
+    const job = await this.jobView(after === undefined ? undefined : { channelId, ...after }, wanted);
     // windows below every channel's watermark take no more rows: their partials can go
     if (job.everyChannel > this.final) this.pendingFinal.set(channelId, job.everyChannel);
     const parts = groups.map((group, i) => ({ partials: merging[i] === true && !refused.has(i) ? [group] : ([] as PartialGroup[]), version: merging[i] === true && !refused.has(i) ? batchId + 1 : 0 }));
-    for (const channel of job.channels) {
-      const rows = job.extra.get(channel) ?? [];
+    const add = (i: number, batch: number, acc: { num: readonly number[]; obj: readonly unknown[] }): void => {
+      const group = groups[i] as PartialGroup;
+      const entry = parts[i] as { partials: PartialGroup[]; version: number };
+      // batch + 1: a channel's first partial (batch 0) must raise the version too
+      entry.version += batch + 1;
+      entry.partials.push({ start: group.start, end: group.end, keys: group.keys, num: acc.num, obj: acc.obj });
+    };
+    const fromTable = (channel: string, rows: readonly (Map<string, unknown> | undefined)[], picked: (i: number) => boolean): void => {
       let j = 0;
-      groups.forEach((group, i) => {
-        if (!(merging[i] === true && (channel !== channelId || refused.has(i)))) return;
+      groups.forEach((_, i) => {
+        if (!picked(i)) return;
         const row = rows[j++];
-        if (row === undefined) return;
-        const entry = parts[i] as { partials: PartialGroup[]; version: number };
-        // batch + 1: a channel's first partial (batch 0) must raise the version too
-        entry.version += num(row.get('batch')) + 1;
-        const acc = decodeState(JSON.parse(String(row.get('acc')))) as { num: number[]; obj: unknown[] };
-        entry.partials.push({ start: group.start, end: group.end, keys: group.keys, num: acc.num, obj: acc.obj });
+        if (row !== undefined) add(i, num(row.get('batch')), decodeState(JSON.parse(String(row.get('acc')))) as { num: number[]; obj: unknown[] });
       });
+    };
+    for (const channel of job.channels) {
+      if (channel !== channelId && held(channel)) {
+        if (job.epochs.get(channel) === this.epochs.get(channel)) {
+          const written = this.written.get(channel) as Map<string, WrittenPartial>;
+          groups.forEach((_, i) => {
+            if (merging[i] !== true) return;
+            const entry = written.get(keys[i] as string);
+            if (entry !== undefined) add(i, entry.batch, entry.partial ?? (decodeState(JSON.parse(entry.acc)) as { num: number[]; obj: unknown[] }));
+          });
+        } else {
+          // taken over meanwhile: its partials as the table has them
+          const picked = (i: number): boolean => merging[i] === true;
+          fromTable(channel, await this.batchGetAll(groups.flatMap((_, i) => (picked(i) ? [this.key(keys[i] as string, channel)] : [])), 'partials'), picked);
+        }
+        continue;
+      }
+      fromTable(channel, job.extra.get(channel) ?? [], (i) => merging[i] === true && (channel === channelId ? refused.has(i) : true));
     }
     groups.forEach((group, i) => {
       if (group.end <= job.final) (parts[i] as { partials: PartialGroup[] }).partials = [];
     });
     return { parts: parts.map((p) => p.partials), versions: parts.map((p) => p.version) };
   }
+
 
 
   /**
@@ -483,7 +516,7 @@ export class JobStateTable implements PartialStore {
   private async jobView(
     self?: { readonly channelId: string } & ChannelAfter,
     extra: (channelId: string) => readonly Sdk[][] = () => [],
-  ): Promise<{ channels: string[]; watermark: number; everyChannel: number; final: number; extra: Map<string, (Map<string, unknown> | undefined)[]> }> {
+  ): Promise<{ channels: string[]; epochs: Map<string, number>; watermark: number; everyChannel: number; final: number; extra: Map<string, (Map<string, unknown> | undefined)[]> }> {
     const channelRows = new Map<string, Map<string, unknown>>();
     const extraRows = new Map<string, (Map<string, unknown> | undefined)[]>();
     let job: Map<string, unknown> | undefined;
@@ -568,7 +601,8 @@ export class JobStateTable implements PartialStore {
         if (watermark < holding) holding = watermark;
       }
     }
-    return { channels, watermark: channels.length === 0 ? Number.NEGATIVE_INFINITY : holds ? holding : greatest, everyChannel: channels.length === 0 ? Number.NEGATIVE_INFINITY : least, final: this.final, extra: extraRows };
+    const epochs = new Map(channels.map((channelId) => [channelId, num((channelRows.get(channelId) as Map<string, unknown>).get('epoch'))]));
+    return { channels, epochs, watermark: channels.length === 0 ? Number.NEGATIVE_INFINITY : holds ? holding : greatest, everyChannel: channels.length === 0 ? Number.NEGATIVE_INFINITY : least, final: this.final, extra: extraRows };
   }
 
   /** the rows at `keys`, 100 a BatchGetRow, the requests at once */

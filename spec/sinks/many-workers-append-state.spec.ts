@@ -1,6 +1,8 @@
 /**
  * Append mode on many workers (`checkpoint.table`): two workers of one job, in process, against
- * the emulator on a loopback port (4 stream channels), with the settings a user gets. A backlog
+ * the emulator on a loopback port (4 stream channels), heartbeats every 0.5 s so that the tunnel
+ * shares the channels between them at once (the update-mode sibling runs with the settings a user
+ * gets). A backlog
  * of 8,000 orders is written with the official SDK before the workers start (event times 50 ms
  * apart, 2 % out of order by 40–90 s, within the 2-minute delay), plus a few orders planted 10
  * minutes behind everything written before them — late by the data in whichever channel they
@@ -89,7 +91,10 @@ describe('append mode on many workers (checkpoint.table)', () => {
     const text = jobSql(described.right.tunnel.tunnelId);
     const logs: string[] = [];
     const workers: StreamJob[] = [];
-    for (let i = 0; i < 2; i++) workers.push(await compileJob(text, { timeZone: 'UTC', onLog: (_level, message) => logs.push(`worker ${i}: ${message}`) }));
+    // heartbeats every 0.5 s (30 s by default): the tunnel shares the channels between the two
+    // workers at once, instead of giving all to the first one until its next heartbeat
+    const tunnel = { heartbeatIntervalMs: 500 };
+    for (let i = 0; i < 2; i++) workers.push(await compileJob(text, { timeZone: 'UTC', tunnel, onLog: (_level, message) => logs.push(`worker ${i}: ${message}`) }));
     for (const worker of workers) worker.start();
     await bothHoldChannels(logs);
     const started = Date.now();
@@ -136,8 +141,8 @@ describe('append mode on many workers (checkpoint.table)', () => {
     const workers: StreamJob[] = [];
     const logs: string[] = [];
     for (let i = 0; i < 2; i++) workers.push(await compileJob(text, { timeZone: 'UTC', onLog: (_level, message) => logs.push(`worker ${i}: ${message}`) }));
+    // the settings a user gets: the first worker may hold every channel until its next heartbeat
     for (const worker of workers) worker.start();
-    await bothHoldChannels(logs);
     const started = Date.now();
     let sink = new Map<string, WindowTotal>();
     while (Date.now() - started < 90_000) {

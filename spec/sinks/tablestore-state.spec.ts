@@ -254,6 +254,26 @@ describe('the job state table', () => {
     expect((await y.finalGroups('b', 1, [], { watermark: 40, idle: false })).parts).toEqual([]);
   });
 
+  it('a merge takes the partials of the other channels its worker holds from what it wrote, and from the table once one of them was taken over', async () => {
+    const job = `held${++jobs}`;
+    const x = table(job);
+    await x.ensure();
+    await x.claim('a', 'worker x');
+    await x.claim('b', 'worker x');
+    const g = (n: number) => ({ start: 0, end: 30_000, keys: ['g'], num: [n], obj: [] });
+    await x.mergeGroups('b', 0, [g(1)]);
+    const both = await x.mergeGroups('a', 0, [g(2)]);
+    expect(both.parts[0]?.map((part) => part.num[0]).sort()).toEqual([1, 2]);
+    expect(both.versions).toEqual([2]);
+    // another worker takes b and writes its next batch: x's merge must see it, from the table
+    const y = table(job);
+    await y.claim('b', 'worker y');
+    await y.mergeGroups('b', 1, [g(5)]);
+    const after = await x.mergeGroups('a', 1, [g(3)]);
+    expect(after.parts[0]?.map((part) => part.num[0]).sort()).toEqual([3, 5]);
+    expect(after.versions).toEqual([2 + 2]);
+  });
+
   it('a merged sink row is written only over a lower version', async () => {
     const state = table();
     await state.ensure();
