@@ -48,6 +48,9 @@ const TableStore: Sdk = createRequire(import.meta.url)('tablestore');
 /** The sink column that holds a merged row's version. */
 export const SINK_VERSION_COLUMN = '_otsflow_version';
 
+/** how long a caught-up channel's batch waits for the batches of channels finishing with it (append mode) */
+const FINISHING_WAIT_MS = 2_000;
+
 /** the job row: `k` sorts before every channel row (`c:<channel>`), so one GetRange reads them all */
 const JOB_ROW = 'c';
 
@@ -482,7 +485,16 @@ export class JobStateTable implements PartialStore {
    */
   async finalGroups(channelId: string, batchId: number, groups: readonly PartialGroup[], after?: ChannelAfter): Promise<MergedGroups> {
     if (groups.length > 0) await this.writePartials(channelId, batchId, groups);
-    const job = await this.jobView(after === undefined ? undefined : { channelId, ...after });
+    const self = after === undefined ? undefined : { channelId, ...after };
+    let job = await this.jobView(self);
+    // A channel caught up as planned holds the job watermark until its batch is committed (its
+    // rows are in its partials then). Channels finishing at once would each see the others still
+    // holding and none emit what all of them allow: a caught-up channel waits (a while) for those
+    // with a greater id, which do not wait for it — the last of them to commit sees all.
+    for (const started = Date.now(); after?.idle === true && job.finishing.some((other) => other > channelId) && Date.now() - started < FINISHING_WAIT_MS; ) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      job = await this.jobView(self);
+    }
     if (!(job.watermark > job.final)) return { parts: [], versions: [] };
     const byGroup = new Map<string, { partials: PartialGroup[]; version: number }>();
     for (const row of await this.range('p:', 'p;', undefined, ['batch', 'acc'])) {
@@ -516,7 +528,7 @@ export class JobStateTable implements PartialStore {
   private async jobView(
     self?: { readonly channelId: string } & ChannelAfter,
     extra: (channelId: string) => readonly Sdk[][] = () => [],
-  ): Promise<{ channels: string[]; epochs: Map<string, number>; watermark: number; everyChannel: number; final: number; extra: Map<string, (Map<string, unknown> | undefined)[]> }> {
+  ): Promise<{ channels: string[]; epochs: Map<string, number>; finishing: string[]; watermark: number; everyChannel: number; final: number; extra: Map<string, (Map<string, unknown> | undefined)[]> }> {
     const channelRows = new Map<string, Map<string, unknown>>();
     const extraRows = new Map<string, (Map<string, unknown> | undefined)[]>();
     let job: Map<string, unknown> | undefined;
@@ -541,7 +553,7 @@ export class JobStateTable implements PartialStore {
       for (let offset = 0; offset < keys.length; offset += 100) chunks.push(offset);
       await Promise.all(
         chunks.map(async (offset) => {
-          const rows = await this.batchGet(keys.slice(offset, offset + 100), 'channel rows and partials', ['epoch', 'wm', 'idle', 'final', 'channels', 'batch', 'acc']);
+          const rows = await this.batchGet(keys.slice(offset, offset + 100), 'channel rows and partials', ['epoch', 'wm', 'idle', 'planned', 'committed', 'final', 'channels', 'batch', 'acc']);
           rows.forEach((row, j) => {
             const slot = slots[offset + j] as { channelId?: string; index?: number };
             if (slot.channelId === undefined) job = row;
@@ -564,7 +576,7 @@ export class JobStateTable implements PartialStore {
       }
     } else {
       const found: string[] = [];
-      for (const row of await this.range(JOB_ROW, 'c;', undefined, ['epoch', 'wm', 'idle', 'final', 'channels'])) {
+      for (const row of await this.range(JOB_ROW, 'c;', undefined, ['epoch', 'wm', 'idle', 'planned', 'committed', 'final', 'channels'])) {
         const k = String(row.primaryKey[1].value);
         if (k === JOB_ROW) job = attributes(row);
         else {
@@ -587,6 +599,8 @@ export class JobStateTable implements PartialStore {
     let holds = false;
     let greatest = Number.NEGATIVE_INFINITY;
     let least = Number.POSITIVE_INFINITY;
+    const finishing: string[] = [];
+    const inFlight = (cells: Map<string, unknown>): boolean => cells.has('planned') && num(cells.get('planned')) > (cells.has('committed') ? num(cells.get('committed')) : -1);
     const channels = [...channelRows.keys()].filter((channelId) => (channelRows.get(channelId) as Map<string, unknown>).size > 0);
     for (const channelId of channels) {
       const cells = channelRows.get(channelId) as Map<string, unknown>;
@@ -596,13 +610,15 @@ export class JobStateTable implements PartialStore {
       const watermark = typeof wm === 'number' ? wm : Number.NEGATIVE_INFINITY;
       if (watermark > greatest) greatest = watermark;
       if (watermark < least) least = watermark;
-      if (!(own ? self.idle : cells.get('idle') === true)) {
+      if (!(own ? self.idle : cells.get('idle') === true && !inFlight(cells))) {
         holds = true;
         if (watermark < holding) holding = watermark;
       }
+      // caught up as planned, but its batch (whose rows may still reach a window) is not committed
+      if (!own && cells.get('idle') === true && inFlight(cells)) finishing.push(channelId);
     }
     const epochs = new Map(channels.map((channelId) => [channelId, num((channelRows.get(channelId) as Map<string, unknown>).get('epoch'))]));
-    return { channels, epochs, watermark: channels.length === 0 ? Number.NEGATIVE_INFINITY : holds ? holding : greatest, everyChannel: channels.length === 0 ? Number.NEGATIVE_INFINITY : least, final: this.final, extra: extraRows };
+    return { channels, epochs, finishing, watermark: channels.length === 0 ? Number.NEGATIVE_INFINITY : holds ? holding : greatest, everyChannel: channels.length === 0 ? Number.NEGATIVE_INFINITY : least, final: this.final, extra: extraRows };
   }
 
   /** the rows at `keys`, 100 a BatchGetRow, the requests at once */

@@ -274,6 +274,32 @@ describe('the job state table', () => {
     expect(after.versions).toEqual([2 + 2]);
   });
 
+  it('append: a channel caught up as planned holds the job watermark until that batch is committed (its rows may still reach a window)', async () => {
+    const job = `finishing${++jobs}`;
+    const [x, y] = [table(job), table(job)];
+    await x.ensure();
+    const [a, b] = [await x.claim('a', 'worker x'), await y.claim('b', 'worker y')];
+    const [storeA, storeB] = [x.channelStore(a), y.channelStore(b)];
+    const group = (end: number, n: number) => ({ start: end - 10, end, keys: [], num: [n], obj: [] });
+    await storeA.writePlan(plan(0, 'a'));
+    await x.finalGroups('a', 0, [group(30, 1)], { watermark: 50, idle: false });
+    await storeA.writeCommit({ ...commit(0, 'a'), watermark: 50, state: {} });
+    await storeB.writePlan(plan(0, 'b'));
+    await y.finalGroups('b', 0, [], { watermark: 10, idle: false });
+    await storeB.writeCommit({ ...commit(0, 'b'), watermark: 10, state: {} });
+    // b's last batch is planned caught up (its rows of the window ending at 30 not written yet)
+    await storeB.writePlan({ ...plan(1, 'b'), holding: [] });
+    // a (caught up too, a smaller id) waits for b's batch, then sees it still holding at 10
+    const started = Date.now();
+    await storeA.writePlan({ ...plan(1, 'a'), holding: [] });
+    expect((await x.finalGroups('a', 1, [], { watermark: 50, idle: true })).parts).toEqual([]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+    await storeA.writeCommit({ ...commit(1, 'a'), watermark: 50, state: {} });
+    // b's batch writes its rows and, every channel caught up, emits the window with them
+    const final = await y.finalGroups('b', 1, [group(30, 4)], { watermark: 25, idle: true });
+    expect(final.parts.map((parts) => parts.map((part) => part.num[0]).sort())).toEqual([[1, 4]]);
+  });
+
   it('a merged sink row is written only over a lower version', async () => {
     const state = table();
     await state.ensure();
