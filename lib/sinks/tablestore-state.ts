@@ -673,6 +673,13 @@ export class JobStateTable implements PartialStore {
       if (!(error instanceof StateTableError && error.code === 'OTSConditionCheckFail')) throw error;
     }
     if (mark > this.final) this.final = mark;
+    // what this worker remembers of those windows goes too
+    for (const written of this.written.values()) {
+      for (const k of written.keys()) {
+        const end = (JSON.parse(k.slice(2)) as JsonValue[])[1];
+        if (typeof end === 'number' && end <= mark) written.delete(k);
+      }
+    }
     const done: Sdk[] = [];
     for (const row of await this.range('p:', 'p;', undefined, ['batch'])) {
       const k = String(row.primaryKey[1].value);
