@@ -399,16 +399,16 @@ export class JobStateTable implements PartialStore {
     const before = live.map((i) => written.get(keys[i] as string));
     for (const i of live) written.set(keys[i] as string, entries[i] as WrittenPartial);
     for (let offset = 0; offset < live.length; offset += 200) {
-      const rows = live.slice(offset, offset + 200).map((i) => ({
-        entry: entries[i] as WrittenPartial,
-        key: keys[i] as string,
-      })).map(({ entry, key }) => ({
-        type: 'UPDATE',
-        condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, new TableStore.SingleColumnCondition('batch', long(batchId), TableStore.ComparatorType.LESS_EQUAL, true)),
-        primaryKey: this.key(key, channelId),
-        attributeColumns: [{ PUT: [{ batch: long(batchId) }, { acc: entry.acc }, ...(entry.prev === undefined ? [] : [{ prevBatch: long(entry.prev.batch) }, { prev: entry.prev.acc }])] }],
-        returnContent: { returnType: TableStore.ReturnType.Primarykey },
-      }));
+      const rows = live.slice(offset, offset + 200).map((i) => {
+        const entry = entries[i] as WrittenPartial;
+        return {
+          type: 'UPDATE',
+          condition: new TableStore.Condition(TableStore.RowExistenceExpectation.IGNORE, new TableStore.SingleColumnCondition('batch', long(batchId), TableStore.ComparatorType.LESS_EQUAL, true)),
+          primaryKey: this.key(keys[i] as string, channelId),
+          attributeColumns: [{ PUT: [{ batch: long(batchId) }, { acc: entry.acc }, ...(entry.prev === undefined ? [] : [{ prevBatch: long(entry.prev.batch) }, { prev: entry.prev.acc }])] }],
+          returnContent: { returnType: TableStore.ReturnType.Primarykey },
+        };
+      });
       for (const i of await this.batchWrite(rows, `partials of channel ${channelId} batch ${batchId}`, new Set(['OTSConditionCheckFail']))) refused.add(live[offset + i] as number);
     }
     // a later batch's partial is there (this worker is a zombie for the channel): as it was
