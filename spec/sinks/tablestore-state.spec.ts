@@ -1,8 +1,11 @@
 /**
  * The job state table (checkpoint.table) against a real emulator through the official SDK:
- * claims bump a channel's epoch and fence the previous holder's plans and commits; partials only
- * move forward per channel and merge with a version that is the sum of their batch ids + 1; merged
- * sink rows are written only over a lower version.
+ * claims bump a channel's epoch and fence the previous holder's plans and commits, and rebuild the
+ * channel's aggregate groups from its partial rows as of its commit; partials only move forward
+ * per channel and merge with a version that is the sum of their batch ids + 1, read from the table
+ * or, for the channels a worker holds, from what it wrote; the job row lists every channel; windows
+ * final for the job (every channel's watermark; in append mode the job watermark) are pruned and
+ * floor every plan; merged sink rows are written only over a lower version.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
