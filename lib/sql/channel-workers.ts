@@ -33,6 +33,8 @@ export interface ChannelWorkersOptions {
   /** this worker, as the state table records the owner of a channel */
   readonly owner: () => string;
   readonly interval: number;
+  /** the job's output mode: append emits the windows final for the job (see mergePartials) */
+  readonly outputMode?: 'update' | 'complete' | 'append';
   readonly maxRecordsPerChannel: number;
   readonly metrics: StreamMetrics;
   /** the planned operators, with `mergePartials` for the channel after aggregate */
@@ -175,7 +177,7 @@ export class ChannelWorkers {
             metrics: this.options.metrics,
             checkpoint: this.loggingRefusals(state.channelStore(claim)),
           }),
-          this.options.operator(mergePartials({ store: state, channelId })),
+          this.options.operator(mergePartials({ store: state, channelId, ...(this.options.outputMode === undefined ? {} : { output: this.options.outputMode }) })),
           mapOutputRows(this.options.toSink),
           commitAfter(this.options.sink, { retry: this.options.retry }),
         )

@@ -279,7 +279,10 @@ export function streamJob(analyzed: Extract<AnalyzedStatement, { kind: 'stream' 
   const stages: readonly Stage[] = onStateTable
     ? (() => {
         const at = plan.stages.findIndex((stage) => stage.operator === 'aggregate');
-        const merge: Stage = { operator: 'mergePartials', detail: `every channel's partials of the changed groups from table ${streamOptions.checkpointTable}; version = Σ (batch id + 1)` };
+        const merge: Stage =
+          streamOptions.outputMode === 'append'
+            ? { operator: 'mergePartials', detail: `the windows final for the job (every channel's watermark) from every channel's partials in table ${streamOptions.checkpointTable}` }
+            : { operator: 'mergePartials', detail: `every channel's partials of the changed groups from table ${streamOptions.checkpointTable}; version = Σ (batch id + 1)` };
         return at < 0 ? plan.stages : [...plan.stages.slice(0, at + 1), merge, ...plan.stages.slice(at + 1)];
       })()
     : plan.stages;
@@ -347,7 +350,7 @@ export function streamJob(analyzed: Extract<AnalyzedStatement, { kind: 'stream' 
           : (streamOptions.checkpointLocation ?? 'none (state in memory)')
       }`,
       sink: onStateTable
-        ? `merged rows to ${sinkTable.options.tableName} on ${endpointText(sinkTable)} where ${SINK_VERSION_COLUMN} < version; then the channel's commit, then tunnel Checkpoint`
+        ? `merged rows to ${sinkTable.options.tableName} on ${endpointText(sinkTable)} ${streamOptions.outputMode === 'append' ? `where no ${SINK_VERSION_COLUMN} is stored` : `where ${SINK_VERSION_COLUMN} < version`}; then the channel's commit, then tunnel Checkpoint`
         : `tablestoreSink(${sinkTable.options.tableName}, ${sinkTable.options.rowChangeType}) on ${endpointText(sinkTable)}; then checkpoint, then tunnel Checkpoint`,
     },
     ...(onStateTable ? { feed: stateTableFeed(analyzed, plan, zone) } : {}),

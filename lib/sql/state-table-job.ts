@@ -43,11 +43,10 @@ async function runOnStateTable(job: JobFeedContext, analyzed: StreamStatement, p
   const scan = query.relation;
   if (scan.kind !== 'scan' || scan.options.mode !== 'STREAM') throw new Error('a stream job reads a STREAM scan');
   if (query.window?.kind === 'session') throw new Error(`job ${job.name}: checkpoint.table does not take session windows (their bounds depend on every channel's rows); use tumbling or hopping windows`);
-  if (streamOptions.outputMode === 'append') throw new Error(`job ${job.name}: checkpoint.table runs outputMode 'update' or 'complete' for now; 'append' needs the watermark of every channel at once`);
   const state = new JobStateTable({ ...context.sourceConnection, tableName: streamOptions.checkpointTable as string, job: job.name });
   if ((await state.ensure()) === 'created') job.log('info', `created the state table ${state.tableName}`);
   const longColumns = new Set(binding.columns.filter((column) => column.type === 'long').map((column) => column.column));
-  const sink = state.sink({ tableName: binding.table.options.tableName, primaryKey: [...job.keyColumns], longColumns });
+  const sink = state.sink({ tableName: binding.table.options.tableName, primaryKey: [...job.keyColumns], longColumns, output: streamOptions.outputMode });
   const toSink = sinkRows(binding, plan.columns, { zone });
   const retry: RetryOptions = { ...(job.sinkRetry ?? {}), retryable: (error) => isRetryableSinkError(error) };
   let clientId = '';
@@ -56,6 +55,7 @@ async function runOnStateTable(job: JobFeedContext, analyzed: StreamStatement, p
     state,
     owner: () => `${owner} client ${clientId}`,
     interval: job.interval,
+    outputMode: streamOptions.outputMode,
     maxRecordsPerChannel: scan.options.maxOffsetsPerChannel,
     metrics: job.metrics,
     operator: (merge) => {

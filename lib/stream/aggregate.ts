@@ -10,7 +10,8 @@
  *
  * Keys combine the window (the `WINDOW` marker, given as a key like Spark's `GROUP BY window(…)`)
  * and columns. Output rows hold the window bounds under `windowColumn` (default 'window'), the key
- * columns, then the aggregates under their names. The state is saved with each commit.
+ * columns, then the aggregates under their names. The state is saved with each commit (only its
+ * sequence when the store keeps the groups as partial rows: `groupsInPartials`).
  */
 import { defer, map, type OperatorFunction } from 'rxjs';
 import { restoredState, withState, type AggregationView, type PartialGroup, type TableBatch, type WindowSpec } from './batch.js';
@@ -61,6 +62,11 @@ interface SavedState {
   readonly sessions: boolean;
   readonly seq: number;
   readonly groups: readonly SavedGroup[];
+  /**
+   * the groups live in the checkpoint store's partial rows (`groupsInPartials`): a commit carries
+   * none, and the store puts them back under `groups` when it restores the state
+   */
+  readonly partials?: boolean;
 }
 
 const NO_WINDOW = Number.NaN;
@@ -211,7 +217,7 @@ class GroupTable {
 
     const view = this.view(updated, closed, windows !== undefined && batch.watermark !== undefined);
     const result: TableBatch = { ...batch, aggregation: view };
-    return batch.context.checkpoint === undefined ? result : withState(result, config.stateKey, encodeState(this.snapshot()));
+    return batch.context.checkpoint === undefined ? result : withState(result, config.stateKey, encodeState(this.snapshot(batch.context.checkpoint.groupsInPartials === true)));
   }
 
   /** Returns a function from row index to the map key of its non-window key columns. */
@@ -429,10 +435,12 @@ class GroupTable {
     return { length: n, columns };
   }
 
-  private snapshot(): SavedState {
+  private snapshot(partials: boolean): SavedState {
+    const sessions = this.sessions.size > 0 || this.spec?.kind === 'session';
+    if (partials) return { sessions, seq: this.seq, groups: [], partials: true };
     const groups: SavedGroup[] = [];
     for (const group of this.openGroups()) groups.push({ start: group.start, end: group.end, keys: group.keys, num: [...group.num], obj: group.obj });
-    return { sessions: this.sessions.size > 0 || this.spec?.kind === 'session', seq: this.seq, groups };
+    return { sessions, seq: this.seq, groups };
   }
 
   restore(saved: SavedState): void {

@@ -150,6 +150,11 @@ export interface CheckpointSession {
   readonly location: string;
   /** operator state of the last commit, decoded, by state key */
   readonly restoredState: Readonly<Record<string, unknown>>;
+  /**
+   * the store keeps each aggregate group's accumulators itself (the job state table's partial rows,
+   * written every batch for the groups it changed): `aggregate` saves only the rest of its state
+   */
+  readonly groupsInPartials?: boolean;
   /** persists the batch's offsets and state atomically, then lets `microBatch` plan the next batch */
   commit(batch: MicroBatch<unknown>): Observable<void>;
 }

@@ -15,9 +15,17 @@
  * mergePartials:          --b7[w1 v10, w2 v12]-----------b8[w2 v14]-
  * ```
  *
- * Only update rows are merged (update and complete modes over a keyed sink end equal; a window
- * closed by one channel's watermark may still grow by another's, so append mode needs the job
- * watermark of every channel, which this operator does not see).
+ * In update and complete modes the batch's update rows are replaced by the merged ones (a keyed
+ * sink ends equal for both). In append mode (`output: 'append'`) a window closed by one
+ * channel's watermark may still grow by another's, so the batch's own closed rows are dropped;
+ * the store writes the partials and answers with the windows that became final for the *job*
+ * (the job watermark combines every channel's, wherever it is held), merged from every channel's
+ * partials: those are the batch's closed rows. Any worker may emit a final window — the same row.
+ *
+ * ```
+ * append, a and b caught up to w3's end:  a: --b9{w3:2}--------   b (elsewhere): --b4{w3:5}--
+ * mergePartials (a):                      --b9[closed: w3 = a9 ⊕ b4, v15]--
+ * ```
  */
 import { concatMap, from, map, of, type OperatorFunction } from 'rxjs';
 import type { PartialGroup, TableBatch } from './batch.js';
@@ -27,7 +35,7 @@ import { tableFromRows, type OutputRow, type Value } from './table.js';
 export const VERSION_FIELD = '__otsflow_version';
 
 export interface MergedGroups {
-  /** per group of the request, in order: every channel's partial of it (this channel's included) */
+  /** per group of the request, in order: every channel's partial of it (this channel's included); none for a window already final for the job */
   readonly parts: readonly (readonly PartialGroup[])[];
   /** per group: the merge version (sum over the partials of batch id + 1: a new partial raises it too) */
   readonly versions: readonly number[];
@@ -38,12 +46,25 @@ export interface PartialStore {
    * Writes `channelId`'s partials of batch `batchId` (a partial already written by a later batch
    * stays), then reads every channel's partials of the same groups.
    */
-  mergeGroups(channelId: string, batchId: number, groups: readonly PartialGroup[]): PromiseLike<MergedGroups>;
+  mergeGroups(channelId: string, batchId: number, groups: readonly PartialGroup[], after?: ChannelAfter): PromiseLike<MergedGroups>;
+  /**
+   * Writes the partials as `mergeGroups` does, then answers with every window that became final
+   * for the job (merged from every channel's partials; `parts` carry their bounds and keys).
+   */
+  finalGroups(channelId: string, batchId: number, groups: readonly PartialGroup[], after: ChannelAfter): PromiseLike<MergedGroups>;
+}
+
+/** the channel as the batch leaves it: its watermark after the batch, and whether it is caught up */
+export interface ChannelAfter {
+  readonly watermark: number;
+  readonly idle: boolean;
 }
 
 export interface MergePartialsOptions {
   readonly store: PartialStore;
   readonly channelId: string;
+  /** the job's output mode (default 'update'): 'append' emits the windows final for the job */
+  readonly output?: 'update' | 'complete' | 'append';
 }
 
 export function mergePartials(options: MergePartialsOptions): OperatorFunction<TableBatch, TableBatch> {
@@ -62,11 +83,27 @@ export function mergePartials(options: MergePartialsOptions): OperatorFunction<T
         aggregation: { ...view, updatedRows: () => rows, openRows: () => rows, closedRows: () => [], updatedTable: () => table, openTable: () => table, closedTable: () => none },
       };
     };
+    const after: ChannelAfter = {
+      watermark: batch.watermark?.next ?? Number.NEGATIVE_INFINITY,
+      idle: batch.holdingChannels !== undefined && !batch.holdingChannels.includes(options.channelId),
+    };
+    if (options.output === 'append') {
+      return from(options.store.finalGroups(options.channelId, batch.id, partials, after)).pipe(
+        map((final) => {
+          const rows = mergedRows(final.parts).map((row, i) => ({ ...row, [VERSION_FIELD]: final.versions[i] as number }));
+          const table = tableFromRows(rows as readonly Readonly<Record<string, Value>>[]);
+          const none = tableFromRows([]);
+          return { ...batch, aggregation: { ...view, updatedRows: () => [], openRows: () => [], closedRows: () => rows, updatedTable: () => none, openTable: () => none, closedTable: () => table } };
+        }),
+      );
+    }
     if (partials.length === 0) return of(withRows([]));
-    return from(options.store.mergeGroups(options.channelId, batch.id, partials)).pipe(
+    return from(options.store.mergeGroups(options.channelId, batch.id, partials, after)).pipe(
       map((merged) => {
-        const rows = mergedRows(merged.parts);
-        return withRows(rows.map((row, i) => ({ ...row, [VERSION_FIELD]: merged.versions[i] as number })));
+        // a group without partials: a window already final for the job, not merged again
+        const kept = merged.parts.map((_, i) => i).filter((i) => (merged.parts[i] as readonly PartialGroup[]).length > 0);
+        const rows = mergedRows(kept.map((i) => merged.parts[i] as readonly PartialGroup[]));
+        return withRows(rows.map((row, j) => ({ ...row, [VERSION_FIELD]: merged.versions[kept[j] as number] as number })));
       }),
     );
   });

@@ -30,6 +30,17 @@ describe('EXPLAIN of a job on many workers', () => {
     expect(text).toMatch(/commitAfter +merged rows to OrderStreamSink on http:\/\/127\.0\.0\.1:9 where _otsflow_version < version/);
   });
 
+  it('in append mode the merge step emits the windows final for the job, written once', () => {
+    const file = join(ROOT, 'examples/orders/many-workers/job.sql');
+    const text = readFileSync(file, 'utf8').replace("outputMode='update'", "outputMode='append', watermark.delay='1 minute'").replace('CREATE STREAM job1', 'EXPLAIN CREATE STREAM job1');
+    const compiled = compile(text, { timeZone: 'UTC', variables });
+    if (E.isLeft(compiled)) throw new Error(compiled.left.map((error) => error.message).join('\n'));
+    const explained = compiled.right.explain();
+    expect(explained).toContain('outputMode append');
+    expect(explained).toMatch(/mergePartials +the windows final for the job \(every channel's watermark\)/);
+    expect(explained).toMatch(/commitAfter +merged rows to OrderStreamSink on http:\/\/127\.0\.0\.1:9 where no _otsflow_version is stored/);
+  });
+
   it('the same job with a checkpointLocation is a single worker, with no merge step', () => {
     const text = explain('examples/orders/job.sql');
     expect(text).toContain('single worker)');

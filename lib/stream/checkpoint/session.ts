@@ -11,10 +11,10 @@ import { watermarkFromJson, watermarkToJson, type BatchCommit, type CheckpointSt
 export class Session implements CheckpointSession {
   readonly location: string;
   readonly restoredState: Readonly<Record<string, unknown>>;
+  readonly groupsInPartials: boolean;
   private readonly offsets: Map<string, Cursor>;
   private lastCommitted: number;
-  /** the watermark after the last committed batch: the one in force for the next plan */
-  watermark: number;
+  #watermark: number;
 
   constructor(
     private readonly store: CheckpointStore,
@@ -22,12 +22,22 @@ export class Session implements CheckpointSession {
     private readonly onCommitted: (batchId: number) => void,
   ) {
     this.location = store.location;
+    this.groupsInPartials = store.groupsInPartials === true;
     const state: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(restored.commit?.state ?? {})) state[key] = decodeState(value);
     this.restoredState = state;
     this.offsets = new Map(Object.entries(restored.commit?.offsets ?? {}));
     this.lastCommitted = restored.commit?.batchId ?? -1;
-    this.watermark = watermarkFromJson(restored.commit?.watermark ?? null);
+    this.#watermark = watermarkFromJson(restored.commit?.watermark ?? null);
+  }
+
+  /**
+   * the watermark after the last committed batch: the one in force for the next plan — raised to
+   * the store's floor where it has one (a job on many workers: windows already final for the job)
+   */
+  get watermark(): number {
+    const floor = this.store.watermarkFloor?.() ?? Number.NEGATIVE_INFINITY;
+    return floor > this.#watermark ? floor : this.#watermark;
   }
 
   /** the committed cursor of each channel */
@@ -54,7 +64,7 @@ export class Session implements CheckpointSession {
           complete: () => {
             for (const [channelId, cursor] of offsets) this.offsets.set(channelId, cursor);
             this.lastCommitted = batch.id;
-            this.watermark = watermark;
+            this.#watermark = watermark;
             this.onCommitted(batch.id);
           },
         }),

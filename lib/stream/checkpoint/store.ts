@@ -64,6 +64,16 @@ export class CheckpointError extends Error {
 
 export interface CheckpointStore {
   readonly location: string;
+  /**
+   * the store holds every aggregate group itself and puts them back into the restored state
+   * (see `CheckpointSession.groupsInPartials`); commits then carry no groups
+   */
+  readonly groupsInPartials?: boolean;
+  /**
+   * the least watermark a new plan may carry (a job on many workers: windows the job made final
+   * take no more rows, late ones are dropped and counted); none: the committed watermark alone
+   */
+  watermarkFloor?(): number;
   load(): ObservableInput<E.Either<CheckpointError, RestoredCheckpoint>>;
   writePlan(plan: BatchPlan): ObservableInput<void>;
   /** persists the commit atomically; may prune plans and commits older than it */
