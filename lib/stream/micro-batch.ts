@@ -35,6 +35,7 @@ import { fileCheckpointStore } from './checkpoint/file-store.js';
 import { CheckpointWriter } from './checkpoint/writer.js';
 import { watermarkFromJson, watermarkToJson, type BatchPlan, type CheckpointStore, type RestoredCheckpoint } from './checkpoint/store.js';
 import { StreamMetrics } from './metrics.js';
+import { concatRecords, sliceRecords } from '../wire/packed-records.js';
 import { isReplayable, type ChannelNote, type Position, type SourceBatch } from './source.js';
 
 export interface MicroBatchOptions {
@@ -466,7 +467,8 @@ class MicroBatcher<R> {
         }
         if (left === 0) break;
         const take = Math.min(available, left);
-        taken.push(take === records.length ? records : records.slice(segment.from, segment.from + take));
+        // packed records (the tunnel's) are sliced and joined packed: no record is built here
+        taken.push(take === records.length ? records : sliceRecords(records, segment.from, segment.from + take));
         segment.from += take;
         left -= take;
         count += take;
@@ -492,7 +494,7 @@ class MicroBatcher<R> {
     const holding = plan === undefined ? this.holdingChannels() : plan.holding;
     if (plan === undefined) this.lastHolding = new Set(holding);
     // a batch that is one whole source batch shares its array; otherwise one copy
-    const rows: readonly R[] = taken.length === 1 ? (taken[0] as readonly R[]) : ([] as R[]).concat(...taken);
+    const rows: readonly R[] = taken.length === 0 ? [] : concatRecords(taken);
     this.buffered -= rows.length;
     return {
       id,
