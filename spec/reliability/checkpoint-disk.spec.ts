@@ -137,7 +137,7 @@ unmount(probe);
 rmSync(probe, { recursive: true, force: true });
 
 describe('a checkpointLocation that cannot be written', () => {
-  it(`ENOTDIR from the start, ENOSPC mid-run (${CAN_MOUNT ? 'a 4 MiB tmpfs filled up' : 'temp files pointed at /dev/full: no mount here'})${CAN_MOUNT ? ', EROFS mid-run (remounted read-only)' : ''}: each time one line, exit 1, nothing acknowledged past the newest commit; repaired, the job resumes and ends exact`, async () => {
+  it(`ENOTDIR from the start, ENOSPC mid-run (${CAN_MOUNT ? 'a 4 MiB tmpfs filled up' : 'the log swapped for a link to /dev/full: no mount here'})${CAN_MOUNT ? ', EROFS mid-run (remounted read-only)' : ''}: each time one line, exit 1, nothing acknowledged past the newest commit; repaired, the job resumes and ends exact`, async () => {
     const started = Date.now();
     const emulator = await startEmulatorInProcess({ dataDir: join(root, 'data'), port: 0 });
     // the location's parent: first a regular file, then a directory (a tmpfs where mount works)
