@@ -489,10 +489,6 @@ function packedDecoder(names: readonly string[], kinds: Int32Array, keeps: Uint8
   const predictedColumn = new Int32Array(2 * PACKED_MAX_CELLS);
   const stamps = new Int32Array(width);
   let stamp = 0;
-  // the cells of the current record that name a column: column, cell position, attribute or key
-  const cellColumn = new Int32Array(PACKED_MAX_CELLS);
-  const cellAt = new Int32Array(PACKED_MAX_CELLS);
-  const cellIsAttribute = new Uint8Array(PACKED_MAX_CELLS);
 
   const columnOf = (buf: Uint8Array, slot: number): number => {
     const { nameStart, nameEnd } = packedCell;
@@ -515,11 +511,17 @@ function packedDecoder(names: readonly string[], kinds: Int32Array, keeps: Uint8
     return k;
   };
 
-  /** Reads the PUT_ROW at `start` into row `columns.out`; false (nothing written) where the generic loop must. */
+  /**
+   * Reads the PUT_ROW at `start` into row `columns.out` in one pass over its cells; false where the
+   * generic loop must read it (a cell with a cell type, a column named twice), after undoing what
+   * counts only this row's mismatches (the generic loop writes every column of the row again).
+   */
   const readRow = (buf: Uint8Array, start: number, columns: BatchColumns, i: number): boolean => {
     stamp = stamp === 0x7fffffff ? 1 : stamp + 1;
     if (stamp === 1) stamps.fill(0);
-    let found = 0;
+    const out = columns.out;
+    const { numbers, values, valids } = columns;
+    let ok = true;
     let position = 0;
     let p = packedRowCells(buf, start);
     for (let part = 0; part < 2; part++) {
@@ -529,98 +531,91 @@ function packedDecoder(names: readonly string[], kinds: Int32Array, keeps: Uint8
         position = PACKED_MAX_CELLS;
       }
       for (let j = 0; buf[p] === TAG_CELL; j++, position++) {
-        if (j === PACKED_MAX_CELLS) return false;
         readPackedCell(buf, p);
-        if (packedCell.typed) return false;
-        const k = columnOf(buf, position);
-        if (k >= 0) {
-          if (stamps[k] === stamp) return false;
-          stamps[k] = stamp;
-          cellColumn[found] = k;
-          cellAt[found] = p;
-          cellIsAttribute[found] = part;
-          found++;
-        }
         p = packedCell.next;
-      }
-    }
-    const out = columns.out;
-    const { numbers, values, valids } = columns;
-    let ok = true;
-    for (let c = 0; c < found; c++) {
-      const k = cellColumn[c] as number;
-      readPackedCell(buf, cellAt[c] as number);
-      const type = packedCell.valueType;
-      const at = packedCell.payload;
-      let mismatch = false;
-      if (keeps[k] === 0) {
-        // a column the table leaves out: only whether its value fits (what the generic loop checks)
-        switch (kinds[k]) {
-          case STRING:
-            mismatch = type !== VT_STRING;
-            break;
-          case DOUBLE:
-            mismatch = type !== VT_DOUBLE && type !== VT_INTEGER;
-            break;
-          case LONG_NUMBER:
-            if (type !== VT_INTEGER) mismatch = true;
-            else if (Number.isNaN(packedSafeInteger(buf, at))) ok = false;
-            break;
-          case LONG_BIGINT:
-            mismatch = type !== VT_INTEGER;
-            break;
-          case BOOLEAN:
-            mismatch = type !== VT_BOOLEAN;
-            break;
-          default:
-            mismatch = type !== VT_BLOB;
-        }
-      } else {
-        switch (kinds[k]) {
-          case STRING:
-            if (type === VT_STRING) {
-              const { dataStart, dataEnd } = packedCell;
-              (values[k] as Value[])[out] = isAscii(buf, dataStart, dataEnd) ? asciiString(buf, dataStart, dataEnd) : (readText(buf, dataStart, dataEnd, false) as string);
-            } else {
-              mismatch = true;
-            }
-            break;
-          case DOUBLE: {
-            const valid = valids[k];
-            if (valid !== undefined) valid[out] = 1;
-            if (type === VT_DOUBLE) (numbers[k] as number[])[out] = packedFloat64(buf, at);
-            else if (type === VT_INTEGER) (numbers[k] as number[])[out] = Number(packedInt64(buf, at));
-            else mismatch = true;
-            break;
+        const k = j === PACKED_MAX_CELLS || packedCell.typed ? -2 : columnOf(buf, position);
+        if (k === -1) continue;
+        if (k === -2 || stamps[k] === stamp) {
+          if (columns.rowMismatches !== 0) {
+            (columns.pending as Int32Array).fill(0);
+            columns.rowMismatches = 0;
           }
-          case LONG_NUMBER: {
-            const valid = valids[k];
-            if (valid !== undefined) valid[out] = 1;
-            if (type !== VT_INTEGER) {
-              mismatch = true;
+          return false;
+        }
+        stamps[k] = stamp;
+        const attribute = part === 1;
+        const type = packedCell.valueType;
+        const at = packedCell.payload;
+        let mismatch = false;
+        if (keeps[k] === 0) {
+          // a column the table leaves out: only whether its value fits (what the generic loop checks)
+          switch (kinds[k]) {
+            case STRING:
+              mismatch = type !== VT_STRING;
+              break;
+            case DOUBLE:
+              mismatch = type !== VT_DOUBLE && type !== VT_INTEGER;
+              break;
+            case LONG_NUMBER:
+              if (type !== VT_INTEGER) mismatch = true;
+              else if (Number.isNaN(packedSafeInteger(buf, at))) ok = false;
+              break;
+            case LONG_BIGINT:
+              mismatch = type !== VT_INTEGER;
+              break;
+            case BOOLEAN:
+              mismatch = type !== VT_BOOLEAN;
+              break;
+            default:
+              mismatch = type !== VT_BLOB;
+          }
+        } else {
+          switch (kinds[k]) {
+            case STRING:
+              if (type === VT_STRING) {
+                const { dataStart, dataEnd } = packedCell;
+                (values[k] as Value[])[out] = isAscii(buf, dataStart, dataEnd) ? asciiString(buf, dataStart, dataEnd) : (readText(buf, dataStart, dataEnd, false) as string);
+              } else {
+                mismatch = true;
+              }
+              break;
+            case DOUBLE: {
+              const valid = valids[k];
+              if (valid !== undefined) valid[out] = 1;
+              if (type === VT_DOUBLE) (numbers[k] as number[])[out] = packedFloat64(buf, at);
+              else if (type === VT_INTEGER) (numbers[k] as number[])[out] = Number(packedInt64(buf, at));
+              else mismatch = true;
               break;
             }
-            const x = packedSafeInteger(buf, at);
-            if (x === x) (numbers[k] as number[])[out] = x;
-            else ok = false;
-            break;
+            case LONG_NUMBER: {
+              const valid = valids[k];
+              if (valid !== undefined) valid[out] = 1;
+              if (type !== VT_INTEGER) {
+                mismatch = true;
+                break;
+              }
+              const x = packedSafeInteger(buf, at);
+              if (x === x) (numbers[k] as number[])[out] = x;
+              else ok = false;
+              break;
+            }
+            case LONG_BIGINT:
+              if (type === VT_INTEGER) (values[k] as Value[])[out] = packedInt64(buf, at);
+              else mismatch = true;
+              break;
+            case BOOLEAN:
+              if (type === VT_BOOLEAN) (values[k] as Value[])[out] = buf[at] === 1;
+              else mismatch = true;
+              break;
+            default:
+              if (type === VT_BLOB) (values[k] as Value[])[out] = copyBytes(buf, packedCell.dataStart, packedCell.dataEnd);
+              else mismatch = true;
           }
-          case LONG_BIGINT:
-            if (type === VT_INTEGER) (values[k] as Value[])[out] = packedInt64(buf, at);
-            else mismatch = true;
-            break;
-          case BOOLEAN:
-            if (type === VT_BOOLEAN) (values[k] as Value[])[out] = buf[at] === 1;
-            else mismatch = true;
-            break;
-          default:
-            if (type === VT_BLOB) (values[k] as Value[])[out] = copyBytes(buf, packedCell.dataStart, packedCell.dataEnd);
-            else mismatch = true;
         }
-      }
-      if (mismatch) {
-        if (cellIsAttribute[c] === 1 && nullMismatches) nullMismatch(columns, k);
-        else ok = false;
+        if (mismatch) {
+          if (attribute && nullMismatches) nullMismatch(columns, k);
+          else ok = false;
+        }
       }
     }
     for (let k = 0; k < width; k++) {

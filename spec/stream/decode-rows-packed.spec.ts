@@ -126,6 +126,22 @@ describe('decodeRows on packed records', () => {
     );
   });
 
+  it('counts a mismatch once in a record the packed path hands to the generic one (a typed cell, a column named twice)', () => {
+    const wrong = { op: 'put' as const, name: 'd', value: 'not a double' };
+    const records: ChangeRecord[] = [
+      { action: 'PUT_ROW', primaryKey: [{ name: 's', value: 'a' }], cells: [wrong, { op: 'deleteAllVersions', name: 'x' }] },
+      { action: 'PUT_ROW', primaryKey: [{ name: 's', value: 'b' }], cells: [wrong, { op: 'put', name: 'l', value: 1n }, { op: 'put', name: 'l', value: 2n }] },
+    ];
+    for (const input of [packed(records), [...packed(records)]]) {
+      const decoded = compileDecoder({ catalog, missingColumns: 'null', typeMismatches: 'null' })(input);
+      expect(decoded.typeMismatchesByColumn).toEqual({ d: 2 });
+      expect(tableRows(decoded.table)).toEqual([
+        { s: 'a', l: null, d: null, b: null, x: null },
+        { s: 'b', l: 2, d: null, b: null, x: null },
+      ]);
+    }
+  });
+
   it('refuses columns outside the catalog', () => {
     expect(() => compileDecoder({ catalog, columns: ['s', 'nope'] })).toThrow(/'nope' are not in the catalog/);
   });
