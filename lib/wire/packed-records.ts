@@ -60,9 +60,15 @@ const INDEX = /^(?:0|[1-9][0-9]*)$/;
  */
 export function lazyChangeRecords(packed: PackedRecords): readonly ChangeRecord[] {
   const n = packed.length;
-  const target = new Array<ChangeRecord>(n);
+  // the target grows to n slots at the first record built: a batch nobody enumerates allocates none
+  const target: ChangeRecord[] = [];
+  const sized = (): ChangeRecord[] => {
+    if (target.length !== n) target.length = n;
+    return target;
+  };
   let built = 0;
   const build = (i: number): ChangeRecord => {
+    sized();
     let record = target[i];
     if (record !== undefined) return record;
     let k = i;
@@ -79,6 +85,7 @@ export function lazyChangeRecords(packed: PackedRecords): readonly ChangeRecord[
     return record as ChangeRecord;
   };
   const buildAll = (): void => {
+    sized();
     if (built === n) return;
     let i = 0;
     for (const segment of packed.segments) {
@@ -108,6 +115,7 @@ export function lazyChangeRecords(packed: PackedRecords): readonly ChangeRecord[
     getOwnPropertyDescriptor(array, key) {
       const i = indexOf(key);
       if (i >= 0) build(i);
+      else if (key === 'length') sized();
       return Reflect.getOwnPropertyDescriptor(array, key);
     },
     ownKeys(array) {

@@ -116,6 +116,7 @@ describe('the lazy array of packed records', () => {
         if (packed === undefined || plain === undefined) return;
         expect(Array.isArray(packed)).toBe(true);
         expect(packed.length).toBe(plain.length);
+        expect(Object.getOwnPropertyDescriptor(packed, 'length')?.value).toBe(plain.length);
         for (let i = 0; i < plain.length; i++) {
           expect(packed[i]).toEqual(plain[i]);
           expect(packed[i]).toBe(packed[i]);
