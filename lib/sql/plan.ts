@@ -29,7 +29,7 @@ import { session } from '../stream/windows/session.js';
 import { tumbling } from '../stream/windows/tumbling.js';
 import type { AnalyzedQuery, SinkBinding, WindowDef } from './analyze.js';
 import { WINDOW_END, WINDOW_START, WINDOW_STRUCT, type AggregateUse } from './bind.js';
-import type { BoundExpr } from './bound.js';
+import { columnsOf, type BoundExpr } from './bound.js';
 import { castValue, compileExpr, compilePredicate, toText, type EvalContext } from './evaluate.js';
 import type { TableColumns } from './options.js';
 import { isNumberValued, typeName, type SqlType } from './types.js';
@@ -103,6 +103,8 @@ export function planQuery(query: AnalyzedQuery, options: PlanOptions): QueryPlan
       typeMismatches: table.options.typeMismatch === 'fail' ? 'bad-row' : 'null',
       recordColumns: query.recordColumns,
       onBadRow: options.onBadRow ?? 'fail',
+      // only the columns the query reads get values; the others are still checked
+      columns: readColumns(query),
     }),
   );
   const computeColumns = (entries: ReadonlyArray<readonly [string, BoundExpr]>): void => {
@@ -180,6 +182,14 @@ export function planQuery(query: AnalyzedQuery, options: PlanOptions): QueryPlan
     }),
   );
   return { stages, columns: outputTypes, operator: chain(operators) };
+}
+
+/** The catalog columns `query` reads, in catalog order (a superset: every expression over input rows). */
+function readColumns(query: AnalyzedQuery): string[] {
+  const read = new Set<string>();
+  const exprs = [query.where, query.eventTime, ...query.derived.map((d) => d.expr), ...query.keys.map((k) => k.expr), ...query.aggregates.map((a) => a.input), ...query.output.map((o) => o.expr)];
+  for (const expr of exprs) if (expr !== null) columnsOf(expr, read);
+  return query.table.options.catalog.columns.map((column) => column.name).filter((name) => read.has(name));
 }
 
 /** The operators one after the other (`pipe` with a list of dynamic length). */

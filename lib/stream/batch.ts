@@ -141,11 +141,11 @@ export type DeadLetter =
 export interface RunContext {
   readonly metrics: StreamMetrics;
   /** present when `microBatch` was given a checkpoint */
-  readonly checkpoint: CheckpointSession | undefined;
+  readonly checkpoint: CheckpointHandle | undefined;
 }
 
 /** How `commitAfter` reaches the checkpoint opened by `microBatch`. */
-export interface CheckpointSession {
+export interface CheckpointHandle {
   /** where state lives, for messages */
   readonly location: string;
   /** operator state of the last commit, decoded, by state key */

@@ -23,6 +23,10 @@
 import { map, type OperatorFunction } from 'rxjs';
 import * as E from 'fp-ts/lib/Either.js';
 import type { ChangeRecord } from '../wire/types.js';
+import { asciiString, copyBytes, isAscii, readText } from '../wire/bytes.js';
+import { VT_BLOB, VT_BOOLEAN, VT_DOUBLE, VT_INTEGER, VT_STRING } from '../wire/plainbuffer/constants.js';
+import { packedCell, packedFloat64, packedInt64, packedRowCells, packedSafeInteger, readPackedCell, TAG_CELL, TAG_ROW_DATA } from '../wire/plainbuffer/packed-cells.js';
+import { PACKED_PUT, packedRecordAt, packedRecords, type PackedRecords } from '../wire/packed-records.js';
 import { dropFromRowChannels, type DeadLetter, type RecordBatch, type RowProblem, type TableBatch } from './batch.js';
 import type { Catalog } from './catalog.js';
 import {
@@ -54,6 +58,12 @@ export interface DecodeRowsOptions {
   readonly longs?: 'number' | 'bigint';
   /** add EMR's `__ots_record_type__`, `__ots_record_timestamp__` and `__ots_column_type_<col>` */
   readonly recordColumns?: boolean;
+  /**
+   * The catalog columns the pipeline reads (default: all). Only these are in the table; the others
+   * are still checked — present and of their type, as the options say — so the same records are
+   * bad rows, but their values are not built (a query's plan passes the columns it reads).
+   */
+  readonly columns?: readonly string[];
 }
 
 export interface BadRow {
@@ -209,8 +219,14 @@ export function compileDecoder(options: DecodeRowsOptions): (records: readonly C
     }),
   );
   const indexOf = new Map(names.map((name, k) => [name, k]));
+  const unknown = (options.columns ?? []).filter((name) => !indexOf.has(name));
+  if (unknown.length > 0) throw new RangeError(`decodeRows: columns ${unknown.map((name) => `'${name}'`).join(', ')} are not in the catalog (${names.join(', ')})`);
+  const kept = options.columns === undefined ? undefined : new Set(options.columns);
+  /** per catalog column, 1 where the table gets its values */
+  const keeps = Uint8Array.from(names, (name) => (kept === undefined || kept.has(name) ? 1 : 0));
   const codec = rowCodec(options.catalog, shape);
   const decodeOne = genericDecoder(kinds, indexOf, shape, options);
+  const decodePacked = packedDecoder(names, kinds, keeps, indexOf, shape);
   const layouts = new Map<string, LayoutDecoder>();
 
   const layoutDecoder = (first: ChangeRecord | undefined): LayoutDecoder | undefined => {
@@ -254,9 +270,15 @@ export function compileDecoder(options: DecodeRowsOptions): (records: readonly C
       if (kind === LONG_NUMBER || kind === DOUBLE) columns.numbers[k] = new Array<number>(n);
       else columns.values[k] = new Array<Value>(n);
     }
-    const layout = layoutDecoder(records[0]);
-    if (layout !== undefined) layout(records, columns, decodeOne, nullMismatch, settleMismatches);
-    else for (let i = 0; i < n; i++) decodeOne(columns, records[i] as ChangeRecord, i);
+    // packed records (the tunnel's): read from their bytes, no record built
+    const packed = shape.recordColumns ? undefined : packedRecords(records);
+    if (packed !== undefined) {
+      decodePacked(packed, columns, decodeOne);
+    } else {
+      const layout = layoutDecoder(records[0]);
+      if (layout !== undefined) layout(records, columns, decodeOne, nullMismatch, settleMismatches);
+      else for (let i = 0; i < n; i++) decodeOne(columns, records[i] as ChangeRecord, i);
+    }
 
     const out = columns.out;
     const table = new Map<string, Column>();
@@ -268,6 +290,7 @@ export function compileDecoder(options: DecodeRowsOptions): (records: readonly C
       table.set(RECORD_TIMESTAMP_COLUMN, { kind: 'number', values: recordTimes, valid: undefined });
     }
     for (let k = 0; k < width; k++) {
+      if (keeps[k] === 0) continue;
       const name = names[k] as string;
       const numeric = columns.numbers[k];
       if (numeric !== undefined) {
@@ -443,6 +466,177 @@ function genericDecoder(kinds: Int32Array, indexOf: ReadonlyMap<string, number>,
       columns.recordTimes[out] = record.sequence === undefined ? 0 : Number(record.sequence.timestamp);
     }
     columns.out = out + 1;
+  };
+}
+
+/** at most this many cells per record on the packed path; records with more take the generic one */
+const PACKED_MAX_CELLS = 64;
+
+/**
+ * The decoder of packed records (the tunnel's ReadRecords bytes, already checked): each PUT_ROW
+ * whose cells are all puts and name each column at most once is read straight from its bytes into
+ * the columns, building only the values kept; any other record is built and goes through the
+ * generic DecodeOne. Same contract as the generic loop (spec/stream/decode-rows-packed.spec.ts).
+ */
+function packedDecoder(names: readonly string[], kinds: Int32Array, keeps: Uint8Array, indexOf: ReadonlyMap<string, number>, shape: RowShapeOptions): (packed: PackedRecords, columns: BatchColumns, decodeOne: DecodeOne) => void {
+  const width = kinds.length;
+  const encoder = new TextEncoder();
+  const nameBytes = names.map((name) => encoder.encode(name));
+  const missingIsBad = shape.missingColumns === 'bad-row';
+  const nullMismatches = shape.typeMismatches === 'null';
+  // per cell position (key cells, then attribute cells after PACKED_MAX_CELLS), the name bytes last seen there and their column
+  const predicted: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(2 * PACKED_MAX_CELLS).fill(undefined);
+  const predictedColumn = new Int32Array(2 * PACKED_MAX_CELLS);
+  const stamps = new Int32Array(width);
+  let stamp = 0;
+
+  const columnOf = (buf: Uint8Array, slot: number): number => {
+    const { nameStart, nameEnd } = packedCell;
+    const length = nameEnd - nameStart;
+    const known = predicted[slot];
+    if (known !== undefined && known.length === length) {
+      let same = true;
+      for (let b = 0; b < length; b++) {
+        if (buf[nameStart + b] !== known[b]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return predictedColumn[slot] as number;
+    }
+    const name = readText(buf, nameStart, nameEnd, isAscii(buf, nameStart, nameEnd)) as string;
+    const k = indexOf.get(name) ?? -1;
+    predicted[slot] = k >= 0 ? (nameBytes[k] as Uint8Array) : buf.slice(nameStart, nameEnd);
+    predictedColumn[slot] = k;
+    return k;
+  };
+
+  /**
+   * Reads the PUT_ROW at `start` into row `columns.out` in one pass over its cells; false where the
+   * generic loop must read it (a cell with a cell type, a column named twice), after undoing what
+   * counts only this row's mismatches (the generic loop writes every column of the row again).
+   */
+  const readRow = (buf: Uint8Array, start: number, columns: BatchColumns, i: number): boolean => {
+    stamp = stamp === 0x7fffffff ? 1 : stamp + 1;
+    if (stamp === 1) stamps.fill(0);
+    const out = columns.out;
+    const { numbers, values, valids } = columns;
+    let ok = true;
+    let position = 0;
+    let p = packedRowCells(buf, start);
+    for (let part = 0; part < 2; part++) {
+      if (part === 1) {
+        if (buf[p] !== TAG_ROW_DATA) break;
+        p++;
+        position = PACKED_MAX_CELLS;
+      }
+      for (let j = 0; buf[p] === TAG_CELL; j++, position++) {
+        readPackedCell(buf, p);
+        p = packedCell.next;
+        const k = j === PACKED_MAX_CELLS || packedCell.typed ? -2 : columnOf(buf, position);
+        if (k === -1) continue;
+        if (k === -2 || stamps[k] === stamp) {
+          if (columns.rowMismatches !== 0) {
+            (columns.pending as Int32Array).fill(0);
+            columns.rowMismatches = 0;
+          }
+          return false;
+        }
+        stamps[k] = stamp;
+        const attribute = part === 1;
+        const type = packedCell.valueType;
+        const at = packedCell.payload;
+        let mismatch = false;
+        if (keeps[k] === 0) {
+          // a column the table leaves out: only whether its value fits (what the generic loop checks)
+          switch (kinds[k]) {
+            case STRING:
+              mismatch = type !== VT_STRING;
+              break;
+            case DOUBLE:
+              mismatch = type !== VT_DOUBLE && type !== VT_INTEGER;
+              break;
+            case LONG_NUMBER:
+              if (type !== VT_INTEGER) mismatch = true;
+              else if (Number.isNaN(packedSafeInteger(buf, at))) ok = false;
+              break;
+            case LONG_BIGINT:
+              mismatch = type !== VT_INTEGER;
+              break;
+            case BOOLEAN:
+              mismatch = type !== VT_BOOLEAN;
+              break;
+            default:
+              mismatch = type !== VT_BLOB;
+          }
+        } else {
+          switch (kinds[k]) {
+            case STRING:
+              if (type === VT_STRING) {
+                const { dataStart, dataEnd } = packedCell;
+                (values[k] as Value[])[out] = isAscii(buf, dataStart, dataEnd) ? asciiString(buf, dataStart, dataEnd) : (readText(buf, dataStart, dataEnd, false) as string);
+              } else {
+                mismatch = true;
+              }
+              break;
+            case DOUBLE: {
+              const valid = valids[k];
+              if (valid !== undefined) valid[out] = 1;
+              if (type === VT_DOUBLE) (numbers[k] as number[])[out] = packedFloat64(buf, at);
+              else if (type === VT_INTEGER) (numbers[k] as number[])[out] = Number(packedInt64(buf, at));
+              else mismatch = true;
+              break;
+            }
+            case LONG_NUMBER: {
+              const valid = valids[k];
+              if (valid !== undefined) valid[out] = 1;
+              if (type !== VT_INTEGER) {
+                mismatch = true;
+                break;
+              }
+              const x = packedSafeInteger(buf, at);
+              if (x === x) (numbers[k] as number[])[out] = x;
+              else ok = false;
+              break;
+            }
+            case LONG_BIGINT:
+              if (type === VT_INTEGER) (values[k] as Value[])[out] = packedInt64(buf, at);
+              else mismatch = true;
+              break;
+            case BOOLEAN:
+              if (type === VT_BOOLEAN) (values[k] as Value[])[out] = buf[at] === 1;
+              else mismatch = true;
+              break;
+            default:
+              if (type === VT_BLOB) (values[k] as Value[])[out] = copyBytes(buf, packedCell.dataStart, packedCell.dataEnd);
+              else mismatch = true;
+          }
+        }
+        if (mismatch) {
+          if (attribute && nullMismatches) nullMismatch(columns, k);
+          else ok = false;
+        }
+      }
+    }
+    for (let k = 0; k < width; k++) {
+      if (stamps[k] === stamp) continue;
+      if (missingIsBad) ok = false;
+      writeNull(columns, k);
+    }
+    if (columns.rowMismatches !== 0) settleMismatches(columns, ok);
+    if (ok) columns.out = out + 1;
+    else columns.bad.push(i);
+    return true;
+  };
+
+  return (packed, columns, decodeOne) => {
+    let i = 0;
+    for (const segment of packed.segments) {
+      const { buf, starts, actions } = segment;
+      for (let j = segment.from; j < segment.to; j++, i++) {
+        if (actions[j] !== PACKED_PUT || !readRow(buf, starts[j] as number, columns, i)) decodeOne(columns, packedRecordAt(segment, j), i);
+      }
+    }
   };
 }
 

@@ -32,9 +32,10 @@ import { asyncScheduler, from, Observable, Subscription, type OperatorFunction, 
 import * as E from 'fp-ts/lib/Either.js';
 import type { Acknowledge, ChannelOffsets, Cursor, RecordBatch, RunContext } from './batch.js';
 import { fileCheckpointStore } from './checkpoint/file-store.js';
-import { Session } from './checkpoint/session.js';
+import { CheckpointWriter } from './checkpoint/writer.js';
 import { watermarkFromJson, watermarkToJson, type BatchPlan, type CheckpointStore, type RestoredCheckpoint } from './checkpoint/store.js';
 import { StreamMetrics } from './metrics.js';
+import { concatRecords, sliceRecords } from '../wire/packed-records.js';
 import { isReplayable, type ChannelNote, type Position, type SourceBatch } from './source.js';
 
 export interface MicroBatchOptions {
@@ -131,7 +132,7 @@ class MicroBatcher<R> {
   private readonly maxRecords: number;
   private readonly maxPerChannel: number;
   private context!: RunContext;
-  private session: Session | undefined;
+  private writer: CheckpointWriter | undefined;
   private store: CheckpointStore | undefined;
   private replayPlan: BatchPlan | undefined;
   private buffered = 0;
@@ -165,14 +166,14 @@ class MicroBatcher<R> {
     }
     const { store, restored } = checkpoint;
     this.store = store;
-    this.session = new Session(store, restored, () => {
+    this.writer = new CheckpointWriter(store, restored, () => {
       this.awaitingCommit = false;
       this.drain();
     });
-    this.context = { metrics, checkpoint: this.session };
+    this.context = { metrics, checkpoint: this.writer };
     metrics.restored(restored.commit === undefined ? 'fresh' : restored.commit.batchId);
     this.nextId = restored.commit === undefined ? 0 : restored.commit.batchId + 1;
-    const cursors = new Map(this.session.cursors());
+    const cursors = new Map(this.writer.cursors());
     if (restored.plan !== undefined) {
       if (restored.plan.batchId !== this.nextId) {
         this.subscriber.error(new SourceContractError(`checkpoint ${store.location}: plan ${restored.plan.batchId} does not follow commit ${this.nextId - 1}`));
@@ -382,7 +383,7 @@ class MicroBatcher<R> {
       this.restartTimer();
       return;
     }
-    const watermark = this.session?.watermark;
+    const watermark = this.writer?.watermark;
     const batch = this.form(this.nextId, false, watermark, undefined);
     this.restartTimer();
     if (this.store === undefined) {
@@ -466,7 +467,8 @@ class MicroBatcher<R> {
         }
         if (left === 0) break;
         const take = Math.min(available, left);
-        taken.push(take === records.length ? records : records.slice(segment.from, segment.from + take));
+        // packed records (the tunnel's) are sliced and joined packed: no record is built here
+        taken.push(take === records.length ? records : sliceRecords(records, segment.from, segment.from + take));
         segment.from += take;
         left -= take;
         count += take;
@@ -492,7 +494,7 @@ class MicroBatcher<R> {
     const holding = plan === undefined ? this.holdingChannels() : plan.holding;
     if (plan === undefined) this.lastHolding = new Set(holding);
     // a batch that is one whole source batch shares its array; otherwise one copy
-    const rows: readonly R[] = taken.length === 1 ? (taken[0] as readonly R[]) : ([] as R[]).concat(...taken);
+    const rows: readonly R[] = taken.length === 0 ? [] : concatRecords(taken);
     this.buffered -= rows.length;
     return {
       id,

@@ -7,12 +7,17 @@
  * token this client wrote, the token is resent with the service's sequence + 1; anything else
  * means another writer moved the channel, and resending could move it backwards, so the commit
  * fails instead.
+ *
+ * With `coalesceMs` > 0 a token offered to an idle checkpointer waits that long for later ones
+ * (a micro-batch every few ms acknowledges each channel every few ms: one call per channel per
+ * window instead of one per batch); a `finished` token, a draining or stopping channel
+ * ({@link ChannelCheckpointer.hurry}) do not wait.
  */
 import { CallSlot } from './call-slot.js';
 import { isFatalError, isSequenceNumberMismatch } from './errors.js';
 import { FINISHED } from './model.js';
 import type { CommitOutcome, TunnelCall, TunnelDataApi, TunnelEvent } from './model.js';
-import type { MonoTypeOperatorFunction } from 'rxjs';
+import { timer, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 
 export type CommitWaiter = (outcome: CommitOutcome) => void;
 
@@ -28,6 +33,9 @@ export interface CheckpointerContext {
   readonly onFinishedSettled: () => void;
   /** nothing queued and nothing in flight any more */
   readonly onIdle: () => void;
+  /** how long an offered token waits for later ones before it is written (0: written at once) */
+  readonly coalesceMs?: number;
+  readonly scheduler?: SchedulerLike;
 }
 
 interface Job {
@@ -43,6 +51,12 @@ export class ChannelCheckpointer {
   private sending: Job | undefined;
   private readonly call = new CallSlot();
   private closed: CommitOutcome | undefined;
+  /** the coalescing window running before the queued token is written */
+  private window: Subscription | undefined;
+  /** the window is over (or skipped): the queued token goes now */
+  private due = false;
+  /** draining or stopping: no more windows */
+  private hurried = false;
 
   constructor(
     private readonly context: CheckpointerContext,
@@ -54,6 +68,14 @@ export class ChannelCheckpointer {
 
   get idle(): boolean {
     return this.queued === undefined && this.sending === undefined;
+  }
+
+  /** Writes what is queued without waiting out the coalescing window, now and from here on. */
+  hurry(): void {
+    this.hurried = true;
+    this.window?.unsubscribe();
+    this.window = undefined;
+    this.flush();
   }
 
   /** Queue `token` (covering every batch before it) and write it as soon as the previous call ends. */
@@ -74,6 +96,8 @@ export class ChannelCheckpointer {
   close(outcome: CommitOutcome): void {
     if (this.closed !== undefined) return;
     this.closed = outcome;
+    this.window?.unsubscribe();
+    this.window = undefined;
     this.call.cancel();
     const pending = [...(this.sending?.waiters ?? []), ...(this.queued?.waiters ?? [])];
     this.sending = undefined;
@@ -88,6 +112,18 @@ export class ChannelCheckpointer {
       this.context.onIdle();
       return;
     }
+    const coalesceMs = this.context.coalesceMs ?? 0;
+    if (coalesceMs > 0 && !this.due && !this.hurried && job.token !== FINISHED) {
+      this.window ??= timer(coalesceMs, this.context.scheduler).subscribe(() => {
+        this.window = undefined;
+        this.due = true;
+        this.flush();
+      });
+      return;
+    }
+    this.window?.unsubscribe();
+    this.window = undefined;
+    this.due = false;
     this.queued = undefined;
     this.sending = job;
     this.send(job, true);

@@ -116,6 +116,8 @@ export class ChannelConnection {
         fatal: context.fatal,
         onFinishedSettled: () => this.onFinishedSettled(),
         onIdle: () => this.checkDrained(),
+        coalesceMs: context.settings.checkpointCoalesceMs,
+        scheduler: context.scheduler,
       },
       opened,
     );
@@ -172,6 +174,7 @@ export class ChannelConnection {
     for (const entry of this.pending.splice(0)) this.resolve(entry, dropped);
     this.unacknowledged = 0;
     this.flushed = onFlushed;
+    this.checkpointer?.hurry();
     this.checkDrained();
   }
 
@@ -330,6 +333,7 @@ export class ChannelConnection {
     this.sleeping?.unsubscribe();
     this.sleeping = undefined;
     this.drainReason = { reason, error };
+    this.checkpointer?.hurry();
     if (this.drainDeadline === undefined) {
       this.drainDeadline = timer(this.context.settings.closingDrainTimeoutMs, this.context.scheduler).subscribe(() => this.finishDrain());
     }

@@ -2,7 +2,7 @@
 import { map } from 'rxjs';
 import { TUNNEL_APIS, tunnelMessages } from '../wire/tunnel-messages.js';
 import type { ReadRecordsResponse, TunnelRecord } from '../wire/tunnel-messages.js';
-import { decodeReadRecordsChanges } from '../wire/read-records-fast.js';
+import { decodeReadRecordsPacked } from '../wire/read-records-fast.js';
 import type { TunnelTransport } from './http-transport.js';
 import type { RawRecord, ReadRecordsResult, TunnelDataApi } from './model.js';
 
@@ -51,9 +51,10 @@ export function httpTunnelApi(transport: TunnelTransport): TunnelDataApi {
         ? transport.call(TUNNEL_APIS.ReadRecords, request).pipe(map(readRecordsResult))
         : transport.callBytes(TUNNEL_APIS.ReadRecords, request).pipe(
             map((payload): ReadRecordsResult => {
-              // one walk from the bytes to change records; anything it declines goes the generic
-              // way (messages, views, decodeRecords), which decodes it again and names what is wrong
-              const fast = decodeReadRecordsChanges(payload);
+              // one walk over the bytes that checks every record and keeps it packed (built only when
+              // read; decodeRows reads the bytes); anything it declines goes the generic way
+              // (messages, views, decodeRecords), which decodes it again and names what is wrong
+              const fast = decodeReadRecordsPacked(payload);
               if (fast !== undefined) {
                 const { changes, nextToken, byteSize } = fast;
                 return fast.mayMoreRecord === undefined ? { records: [], changes, nextToken, byteSize } : { records: [], changes, nextToken, byteSize, mayMoreRecord: fast.mayMoreRecord };

@@ -52,6 +52,11 @@ export interface TunnelOptions {
   readonly requestTimeoutMs?: number;
   /** how long a channel told CLOSING waits for its batches' commits; default one heartbeat interval */
   readonly closingDrainTimeoutMs?: number;
+  /**
+   * how long an acknowledged batch's checkpoint waits for later acknowledgements of its channel, so
+   * one Checkpoint call covers them all; default 0 (each written at once, one call at a time)
+   */
+  readonly checkpointCoalesceMs?: number;
   /** sent with ConnectTunnel; default the host name */
   readonly clientTag?: string;
   readonly startTokens?: StartTokens;
@@ -86,6 +91,7 @@ export interface WorkerSettings {
   readonly requestRetry: RetryPolicy;
   readonly reconnectBackoff: BackoffPolicy;
   readonly closingDrainTimeoutMs: number;
+  readonly checkpointCoalesceMs: number;
   readonly clientTag: string;
   readonly startTokens: StartTokens | undefined;
   readonly beforeFirstHeartbeat?: ((clientId: string) => void | PromiseLike<void>) | undefined;
@@ -105,6 +111,7 @@ export const DEFAULT_REQUEST_RETRY: RetryPolicy = { initialMs: 100, multiplier: 
 export const DEFAULT_RECONNECT_BACKOFF: BackoffPolicy = { initialMs: 500, multiplier: 2, jitter: 0.5, maxMs: 10_000 };
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 300_000;
+export const DEFAULT_CHECKPOINT_COALESCE_MS = 0;
 
 /** Worker settings from partial input, for callers that build a worker without `tunnel()`. */
 export function workerSettings(partial: Partial<WorkerSettings> = {}): WorkerSettings {
@@ -117,6 +124,7 @@ export function workerSettings(partial: Partial<WorkerSettings> = {}): WorkerSet
     requestRetry: partial.requestRetry ?? DEFAULT_REQUEST_RETRY,
     reconnectBackoff: partial.reconnectBackoff ?? DEFAULT_RECONNECT_BACKOFF,
     closingDrainTimeoutMs: partial.closingDrainTimeoutMs ?? heartbeatIntervalMs,
+    checkpointCoalesceMs: partial.checkpointCoalesceMs ?? DEFAULT_CHECKPOINT_COALESCE_MS,
     clientTag: partial.clientTag ?? hostname(),
     startTokens: partial.startTokens,
     ...(partial.beforeFirstHeartbeat === undefined ? {} : { beforeFirstHeartbeat: partial.beforeFirstHeartbeat }),
@@ -160,7 +168,7 @@ const knownKeys = {
   root: [
     'endpoint', 'instance', 'credentials', 'tunnelId', 'tableName', 'tunnelName', 'heartbeatIntervalMs', 'heartbeatTimeoutMs',
     'maxInFlightBatchesPerChannel', 'readBackoff', 'requestRetry', 'reconnectBackoff', 'requestTimeoutMs', 'closingDrainTimeoutMs',
-    'clientTag', 'startTokens', 'beforeFirstHeartbeat', 'heartbeatNow', 'scheduler', 'onEvent',
+    'checkpointCoalesceMs', 'clientTag', 'startTokens', 'beforeFirstHeartbeat', 'heartbeatNow', 'scheduler', 'onEvent',
   ],
   credentials: ['accessKeyId', 'accessKeySecret', 'securityToken'],
   backoff: Object.keys(backoffFields),
@@ -185,6 +193,7 @@ const OptionsCodec = t.intersection([
     reconnectBackoff: t.partial(backoffFields),
     requestTimeoutMs: PositiveInt,
     closingDrainTimeoutMs: NonNegativeInt,
+    checkpointCoalesceMs: NonNegativeInt,
     clientTag: NonEmptyString,
     startTokens: StartTokensCodec,
     beforeFirstHeartbeat: AnyFunction,
@@ -280,6 +289,7 @@ export function decodeTunnelOptions(input: unknown): E.Either<TunnelOptionsError
       requestRetry: withDefaults(DEFAULT_REQUEST_RETRY, options.requestRetry),
       reconnectBackoff: withDefaults(DEFAULT_RECONNECT_BACKOFF, options.reconnectBackoff),
       closingDrainTimeoutMs: options.closingDrainTimeoutMs ?? heartbeatIntervalMs,
+      ...(options.checkpointCoalesceMs !== undefined ? { checkpointCoalesceMs: options.checkpointCoalesceMs } : {}),
       ...(options.clientTag !== undefined ? { clientTag: options.clientTag } : {}),
       startTokens: options.startTokens,
       ...(options.beforeFirstHeartbeat === undefined ? {} : { beforeFirstHeartbeat: options.beforeFirstHeartbeat }),

@@ -11,7 +11,8 @@
 import { Buffer } from 'node:buffer';
 import type { ActionType, ReadRecordsResponse, TunnelRecord } from './tunnel-messages.js';
 import type { ChangeRecord } from './types.js';
-import { decodeChangeRecordFastAt } from './plainbuffer/decode-fast.js';
+import { decodeChangeRecordFastAt, scanChangeRecordFastAt } from './plainbuffer/decode-fast.js';
+import { lazyChangeRecords, type PackedSegment } from './packed-records.js';
 
 const ACTIONS: readonly (ActionType | undefined)[] = [undefined, 'PUT_ROW', 'UPDATE_ROW', 'DELETE_ROW'];
 
@@ -36,6 +37,8 @@ function varint(buf: Uint8Array, p: number, end: number): number {
 
 /** what recordFields found: the action and the record's (and origin record's) byte range */
 let fieldAction: ActionType = 'PUT_ROW';
+/** fieldAction's code on the wire (1 PUT_ROW, 2 UPDATE_ROW, 3 DELETE_ROW) */
+let fieldActionCode = 1;
 let fieldRecordStart = -1;
 let fieldRecordEnd = -1;
 let fieldOriginStart = -1;
@@ -48,6 +51,7 @@ let fieldOriginEnd = -1;
  */
 function recordFields(buf: Uint8Array, p: number, end: number, originTaken: boolean): boolean {
   let action: ActionType | undefined;
+  let actionCode = 0;
   fieldRecordStart = -1;
   fieldOriginStart = -1;
   while (p < end) {
@@ -58,6 +62,7 @@ function recordFields(buf: Uint8Array, p: number, end: number, originTaken: bool
       if (varintEnd < 0) return false;
       action = ACTIONS[value];
       if (action === undefined) return false;
+      actionCode = value;
       p = varintEnd;
     } else if (tag === 0x12 || (tag === 0x1a && originTaken)) {
       const length = varint(buf, p, end);
@@ -78,6 +83,7 @@ function recordFields(buf: Uint8Array, p: number, end: number, originTaken: bool
   }
   if (action === undefined || fieldRecordStart < 0) return false;
   fieldAction = action;
+  fieldActionCode = actionCode;
   return true;
 }
 
@@ -174,5 +180,49 @@ export function decodeReadRecordsChanges(bytes: Uint8Array): ReadRecordsChanges 
     return true;
   });
   if (!walked) return undefined;
+  return walkedMayMore === undefined ? { changes, nextToken: walkedToken, byteSize } : { changes, nextToken: walkedToken, mayMoreRecord: walkedMayMore, byteSize };
+}
+
+/**
+ * decodeReadRecordsChanges without building the records: each record is checked in place
+ * (scanChangeRecordFastAt, every check the fast decoder makes, no allocation) and kept as its byte
+ * range, and `changes` is a lazy array (packed-records.ts) that builds a record when it is read.
+ * Undefined exactly where decodeReadRecordsChanges is undefined; otherwise `changes` equals its
+ * `changes` and the other fields are the same (spec/wire/packed-records.spec.ts).
+ */
+export function decodeReadRecordsPacked(bytes: Uint8Array): ReadRecordsChanges | undefined {
+  const buf = bytes;
+  // at most one record per 4 bytes of response: grown on demand from a small guess
+  let capacity = 64;
+  let starts = new Int32Array(capacity);
+  let ends = new Int32Array(capacity);
+  let actions = new Uint8Array(capacity);
+  let count = 0;
+  let byteSize = 0;
+  const walked = walkResponse(buf, (start, end) => {
+    if (!recordFields(buf, start, end, false)) return false;
+    if (!scanChangeRecordFastAt(buf, fieldRecordStart, fieldRecordEnd)) return false;
+    if (count === capacity) {
+      capacity *= 4;
+      const s = new Int32Array(capacity);
+      s.set(starts);
+      starts = s;
+      const e = new Int32Array(capacity);
+      e.set(ends);
+      ends = e;
+      const a = new Uint8Array(capacity);
+      a.set(actions);
+      actions = a;
+    }
+    starts[count] = fieldRecordStart;
+    ends[count] = fieldRecordEnd;
+    actions[count] = fieldActionCode;
+    count++;
+    byteSize += fieldRecordEnd - fieldRecordStart;
+    return true;
+  });
+  if (!walked) return undefined;
+  const segment: PackedSegment = { buf, starts, ends, actions, from: 0, to: count };
+  const changes = lazyChangeRecords({ segments: count === 0 ? [] : [segment], length: count }) as ChangeRecord[];
   return walkedMayMore === undefined ? { changes, nextToken: walkedToken, byteSize } : { changes, nextToken: walkedToken, mayMoreRecord: walkedMayMore, byteSize };
 }

@@ -4,8 +4,8 @@
  *
  * - the location lies under a regular file (ENOTDIR), from the start;
  * - the disk fills mid-run: the location is on a small tmpfs that the test fills up (ENOSPC from
- *   the kernel); where `mount` is not permitted, the job's next temp files are symlinks to
- *   /dev/full instead — the kernel's ENOSPC as well;
+ *   the kernel); where `mount` is not permitted, the job's checkpoint log is swapped for a
+ *   symlink to /dev/full instead — the kernel's ENOSPC as well;
  * - the disk is remounted read-only mid-run (EROFS; only where `mount` is permitted).
  *
  * Each time the job must stop with one clear line and exit code 1, before acknowledging anything it
@@ -14,10 +14,11 @@
  * last one runs until idle and OrderStreamSink ends exact.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHECKPOINT_LOG } from '../../lib/stream/checkpoint/file-store.js';
 import { committedCounts, listCheckpoint } from './harness/checkpoint-dir.js';
 import {
   differences,
@@ -136,7 +137,7 @@ unmount(probe);
 rmSync(probe, { recursive: true, force: true });
 
 describe('a checkpointLocation that cannot be written', () => {
-  it(`ENOTDIR from the start, ENOSPC mid-run (${CAN_MOUNT ? 'a 4 MiB tmpfs filled up' : 'temp files pointed at /dev/full: no mount here'})${CAN_MOUNT ? ', EROFS mid-run (remounted read-only)' : ''}: each time one line, exit 1, nothing acknowledged past the newest commit; repaired, the job resumes and ends exact`, async () => {
+  it(`ENOTDIR from the start, ENOSPC mid-run (${CAN_MOUNT ? 'a 4 MiB tmpfs filled up' : 'the log swapped for a link to /dev/full: no mount here'})${CAN_MOUNT ? ', EROFS mid-run (remounted read-only)' : ''}: each time one line, exit 1, nothing acknowledged past the newest commit; repaired, the job resumes and ends exact`, async () => {
     const started = Date.now();
     const emulator = await startEmulatorInProcess({ dataDir: join(root, 'data'), port: 0 });
     // the location's parent: first a regular file, then a directory (a tmpfs where mount works)
@@ -172,17 +173,19 @@ describe('a checkpointLocation that cannot be written', () => {
               repair: () => rmSync(filler, { force: true }),
             }
           : {
-              how: 'ENOSPC (the next temp files are links to /dev/full)',
+              how: 'ENOSPC (the log is swapped for a link to /dev/full)',
               expected: /checkpoint .*: cannot persist (offsets|commits)\/\d+ \(the disk is full: ENOSPC/,
-              breakIt: (job) => {
-                // the job's next temp files (`.<batch>.<pid>.tmp`) already exist, as links to /dev/full
-                const next = (listCheckpoint(checkpoint).commits.at(-1) ?? 0) + 1;
-                for (const kind of ['offsets', 'commits']) {
-                  for (let batch = next; batch < next + 200; batch++) symlinkSync('/dev/full', join(checkpoint, kind, `.${batch}.${job.child.pid}.tmp`));
-                }
+              breakIt: () => {
+                // the job opens its log per append: the next append opens /dev/full. A hard link keeps
+                // the log's content, appends up to the swap included (the rename is atomic)
+                const log = join(checkpoint, CHECKPOINT_LOG);
+                linkSync(log, `${log}.saved`);
+                symlinkSync('/dev/full', `${log}.full`);
+                renameSync(`${log}.full`, log);
               },
               repair: () => {
-                for (const temp of listCheckpoint(checkpoint).temps) rmSync(join(checkpoint, temp.kind, `.${temp.batchId}.${temp.pid}.tmp`), { force: true });
+                const log = join(checkpoint, CHECKPOINT_LOG);
+                renameSync(`${log}.saved`, log);
               },
             },
         ...(CAN_MOUNT

@@ -6,8 +6,8 @@
  * again and again, each time restarted from the same checkpointLocation. Each kill is aimed, in
  * turn, at one phase of the commit protocol — a random moment after the pipeline started, a sink
  * write on its way (the emulator holds it 40 ms), right after the sink applied it, while
- * commits/N is written and fsynced, right after commits/N is in place (before the tunnel
- * Checkpoint calls), while offsets/N is written — at the first, second or third such moment of
+ * commits/N is appended to the checkpoint log and synced, right after commits/N is in the log
+ * (before the tunnel Checkpoint calls), while offsets/N is synced — at the first, second or third such moment of
  * the run, and afterwards classified from what the checkpoint directory, the emulator's log of
  * sink writes and the tunnel's checkpoints show (checkpoint-dir.ts): aims miss, the report counts
  * where kills landed. After each kill the tunnel's checkpoints must not be ahead of the newest
@@ -26,7 +26,8 @@
 import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { classifyKill, committedCounts, listCheckpoint, PHASES, restored, type Phase } from './harness/checkpoint-dir.js';
+import { CHECKPOINT_LOG } from '../../lib/stream/checkpoint/file-store.js';
+import { classifyKill, committedCounts, listCheckpoint, logEntries, PHASES, restored, type Phase } from './harness/checkpoint-dir.js';
 import {
   directComputation,
   knob,
@@ -91,11 +92,21 @@ async function lane(index: number, kills: number, tally: Tally): Promise<LaneRes
       const admin = tunnelAdmin(emulator.endpoint);
       generator.start();
 
-      // the job creates these itself; made first so they can be watched from the first run on
-      mkdirSync(join(checkpoint, 'offsets'), { recursive: true });
-      mkdirSync(join(checkpoint, 'commits'), { recursive: true });
-      let onFile: ((kind: 'offsets' | 'commits', name: string) => void) | undefined;
-      for (const kind of ['offsets', 'commits'] as const) watchers.push(watch(join(checkpoint, kind), (_event, name) => name !== null && onFile?.(kind, String(name))));
+      // the job creates it itself; made first so its log can be watched from the first run on
+      mkdirSync(checkpoint, { recursive: true });
+      /** called with each entry appended to the log (offsets/N, commits/N) since the last call */
+      let onEntry: ((kind: 'offsets' | 'commits', batchId: number) => void) | undefined;
+      let entriesSeen = logEntries(checkpoint).length;
+      watchers.push(
+        watch(checkpoint, (_event, name) => {
+          if (name !== CHECKPOINT_LOG) return;
+          const entries = logEntries(checkpoint);
+          // a compaction shortens the log: count from its end again
+          if (entries.length < entriesSeen) entriesSeen = 0;
+          for (const entry of entries.slice(entriesSeen)) onEntry?.(entry.kind, entry.batchId);
+          entriesSeen = entries.length;
+        }),
+      );
 
       let replays = 0;
       let killedReplays = 0;
@@ -167,24 +178,20 @@ async function lane(index: number, kills: number, tally: Tally): Promise<LaneRes
           }
           if (target === 'commit' || target === 'plan') {
             const kind = target === 'commit' ? 'commits' : 'offsets';
-            // a commit takes a few ms to write and fsync; its batch's tunnel Checkpoint calls must
-            // not have landed before it is durable, so kill anywhere in those ms
+            // the entry is appended and being synced; a commit's sync takes a few ms, and its batch's
+            // tunnel Checkpoint calls must not have landed before it is durable, so kill anywhere in those ms
             const hit = nth(() => (target === 'commit' ? setTimeout(fire, draw() * 4) : fire()));
-            const seen = new Set<string>();
-            onFile = (where, name) => {
-              if (where === kind && name.endsWith(`.${pid}.tmp`) && !seen.has(name)) {
-                seen.add(name);
-                hit();
-              }
+            onEntry = (where) => {
+              if (where === kind) hit();
             };
           }
-          // commits/N renamed into place by this run: right before its tunnel Checkpoint calls
+          // commits/N appended by this run: right before its tunnel Checkpoint calls
           if (target === 'committed') {
-            const known = new Set(before.commits.map(String));
+            const known = new Set(before.commits);
             const hit = nth(fire);
-            onFile = (where, name) => {
-              if (where === 'commits' && /^\d+$/.test(name) && !known.has(name)) {
-                known.add(name);
+            onEntry = (where, batchId) => {
+              if (where === 'commits' && !known.has(batchId)) {
+                known.add(batchId);
                 hit();
               }
             };
@@ -194,7 +201,7 @@ async function lane(index: number, kills: number, tally: Tally): Promise<LaneRes
         });
         const ended = await Promise.race([aimed.then(() => 'killed' as const), job.exited.then(() => 'exited' as const)]);
         emulator.onSink = undefined;
-        onFile = undefined;
+        onEntry = undefined;
         clearInterval(restoredPoll);
         const exit = await job.exited;
         await takeoverPoll;

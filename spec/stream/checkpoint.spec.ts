@@ -8,7 +8,7 @@ import { firstValueFrom, from, lastValueFrom, map, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OutputBatch } from '../../lib/stream/batch.js';
 import { decodeState, encodeState } from '../../lib/stream/checkpoint/state-codec.js';
-import { fileCheckpointStore } from '../../lib/stream/checkpoint/file-store.js';
+import { CHECKPOINT_LOG, checkpointLogLine, fileCheckpointStore, parseCheckpointLog } from '../../lib/stream/checkpoint/file-store.js';
 import { memoryCheckpointStore } from '../../lib/stream/checkpoint/memory-store.js';
 import type { BatchCommit, BatchPlan, CheckpointStore, RestoredCheckpoint } from '../../lib/stream/checkpoint/store.js';
 import { commitAfter } from '../../lib/stream/commit-after.js';
@@ -79,6 +79,9 @@ describe('state codec', () => {
 });
 
 describe('fileCheckpointStore', () => {
+  /** the entries of the location's log, as names (offsets/N, commits/N), read with the log parser */
+  const entries = async (location: string): Promise<string[]> => parseCheckpointLog(await fs.readFile(path.join(location, CHECKPOINT_LOG))).entries.map((e) => `${e.kind}/${e.batchId}`);
+
   it('starts fresh when the directory is missing, then finds the pending plan and the last commit', async () => {
     const location = path.join(await temporaryDirectory(), 'job1');
     const store = fileCheckpointStore(location);
@@ -89,18 +92,49 @@ describe('fileCheckpointStore', () => {
     expect(await loaded(fileCheckpointStore(location))).toEqual({ commit: commit(0), plan: undefined });
     await store.writePlan(plan(1));
     expect(await loaded(fileCheckpointStore(location))).toEqual({ commit: commit(0), plan: plan(1) });
-    expect((await fs.readdir(path.join(location, 'offsets'))).sort()).toEqual(['0', '1']);
+    // one log, one line per entry, nothing else
+    expect(await fs.readdir(location)).toEqual([CHECKPOINT_LOG]);
+    expect(await entries(location)).toEqual(['offsets/0', 'commits/0', 'offsets/1']);
   });
 
-  it('keeps only the last `retain` plans and commits, and leaves no temp files', async () => {
+  it('compacts the log to the last `retain` commits and the plans after them, and leaves no temp files', async () => {
     const location = await temporaryDirectory();
     const store = fileCheckpointStore(location, { retain: 2 });
-    for (let id = 0; id < 5; id++) {
+    for (let id = 0; id < 130; id++) {
       await store.writePlan(plan(id));
       await store.writeCommit(commit(id));
     }
-    expect((await fs.readdir(path.join(location, 'offsets'))).sort()).toEqual(['3', '4']);
-    expect((await fs.readdir(path.join(location, 'commits'))).sort()).toEqual(['3', '4']);
+    await store.writePlan(plan(130));
+    const names = await entries(location);
+    const commits = names.filter((name) => name.startsWith('commits/')).map((name) => Number(name.slice('commits/'.length)));
+    // compacted at least once (130 commits written), never below `retain`, and the newest ones in order
+    expect(commits.length).toBeGreaterThanOrEqual(2);
+    expect(commits.length).toBeLessThan(130);
+    expect(commits).toEqual(Array.from({ length: commits.length }, (_, i) => 130 - commits.length + i));
+    expect(names.at(-1)).toBe('offsets/130');
+    expect(await fs.readdir(location)).toEqual([CHECKPOINT_LOG]);
+    expect(await loaded(fileCheckpointStore(location))).toEqual({ commit: commit(129), plan: plan(130) });
+  });
+
+  it('cuts off a damaged last line (an append a crash cut short) and appends after the intact ones', async () => {
+    const location = await temporaryDirectory();
+    const store = fileCheckpointStore(location);
+    await store.writePlan(plan(0));
+    await store.writeCommit(commit(0));
+    const intact = await fs.readFile(path.join(location, CHECKPOINT_LOG));
+    const line = checkpointLogLine('offsets', 1, JSON.stringify(plan(1)));
+    for (const cut of [1, 10, line.length - 1]) {
+      await fs.writeFile(path.join(location, CHECKPOINT_LOG), Buffer.concat([intact, Buffer.from(line.slice(0, cut))]));
+      const reopened = fileCheckpointStore(location);
+      expect(await loaded(reopened)).toEqual({ commit: commit(0), plan: undefined });
+      expect((await fs.readFile(path.join(location, CHECKPOINT_LOG))).equals(intact)).toBe(true);
+      await reopened.writePlan(plan(1));
+      expect(await loaded(fileCheckpointStore(location))).toEqual({ commit: commit(0), plan: plan(1) });
+      await fs.writeFile(path.join(location, CHECKPOINT_LOG), intact);
+    }
+    // a whole line whose checksum does not match, at the end: cut off as well
+    await fs.writeFile(path.join(location, CHECKPOINT_LOG), Buffer.concat([intact, Buffer.from(line.replace('"batchId":1', '"batchId":2'))]));
+    expect(await loaded(fileCheckpointStore(location))).toEqual({ commit: commit(0), plan: undefined });
   });
 
   it('removes the temp files of killed processes on load, and leaves those of live ones', async () => {
@@ -116,26 +150,50 @@ describe('fileCheckpointStore', () => {
       child.once('exit', () => resolve(child.pid!));
     });
     const live = process.ppid;
-    await fs.writeFile(path.join(location, 'commits', `.1.${gone}.tmp`), '{"half');
-    await fs.writeFile(path.join(location, 'offsets', `.2.${gone}.tmp`), '');
-    await fs.writeFile(path.join(location, 'commits', `.1.${live}.tmp`), '{"in progress');
+    await fs.writeFile(path.join(location, `.${CHECKPOINT_LOG}.${gone}.tmp`), 'offsets/0 half');
+    await fs.writeFile(path.join(location, `.${CHECKPOINT_LOG}.${live}.tmp`), 'in progress');
     expect(await loaded(fileCheckpointStore(location))).toEqual({ commit: commit(0), plan: plan(1) });
-    expect((await fs.readdir(path.join(location, 'commits'))).sort()).toEqual([`.1.${live}.tmp`, '0']);
-    expect((await fs.readdir(path.join(location, 'offsets'))).sort()).toEqual(['0', '1']);
+    expect((await fs.readdir(location)).sort()).toEqual([`.${CHECKPOINT_LOG}.${live}.tmp`, CHECKPOINT_LOG].sort());
   });
 
-  it('reports a damaged log with the file and the path of every problem', async () => {
+  it('reports a damaged log with the entry and the path of every problem', async () => {
     const location = await temporaryDirectory();
     const store = fileCheckpointStore(location);
     await store.writeCommit(commit(0));
-    await fs.writeFile(path.join(location, 'commits', '1'), '{"batchId": 1, "offsets": {"a": {"position": 1, "skip": -1}}, "watermark": "x", "state": {}}');
+    const intact = await fs.readFile(path.join(location, CHECKPOINT_LOG));
+    const withLine = (line: string) => fs.writeFile(path.join(location, CHECKPOINT_LOG), Buffer.concat([intact, Buffer.from(line)]));
+    await withLine(checkpointLogLine('commits', 1, '{"batchId": 1, "offsets": {"a": {"position": 1, "skip": -1}}, "watermark": "x", "state": {}}'));
     const damaged = await firstValueFrom(from(store.load()));
     expect(E.isLeft(damaged) && damaged.left.message).toBe(
       `checkpoint ${location}: commits/1: offsets.a.skip: expected non-negative integer, got -1; watermark: expected (number | null), got "x"`,
     );
-    await fs.writeFile(path.join(location, 'commits', '1'), '{"batchId": 1,');
+    await withLine(checkpointLogLine('commits', 1, '{"batchId": 1,'));
     const truncated = await firstValueFrom(from(store.load()));
     expect(E.isLeft(truncated) && truncated.left.message).toMatch(/commits\/1: not JSON/);
+    // a damaged line with intact ones after it: no crash leaves that
+    await withLine(`commits/1 00000000 {}\n${checkpointLogLine('offsets', 1, JSON.stringify(plan(1)))}`);
+    const inconsistent = await firstValueFrom(from(store.load()));
+    expect(E.isLeft(inconsistent) && inconsistent.left.message).toBe(`checkpoint ${location}: ${CHECKPOINT_LOG} line 2 is damaged and intact entries follow it; the log is inconsistent`);
+    await withLine(checkpointLogLine('offsets', 2, JSON.stringify(plan(2))));
+    const stray = await firstValueFrom(from(store.load()));
+    expect(E.isLeft(stray) && stray.left.message).toMatch(/offsets\/2 is ahead of the last commit \(0\)/);
+  });
+
+  it('reads a location written with a file per entry (offsets/N, commits/N) and carries it into a log', async () => {
+    const location = await temporaryDirectory();
+    await fs.mkdir(path.join(location, 'offsets'));
+    await fs.mkdir(path.join(location, 'commits'));
+    for (const id of [3, 4]) {
+      await fs.writeFile(path.join(location, 'offsets', String(id)), `${JSON.stringify(plan(id))}\n`);
+      await fs.writeFile(path.join(location, 'commits', String(id)), `${JSON.stringify(commit(id))}\n`);
+    }
+    await fs.writeFile(path.join(location, 'offsets', '5'), `${JSON.stringify(plan(5))}\n`);
+    expect(await loaded(fileCheckpointStore(location))).toEqual({ commit: commit(4), plan: plan(5) });
+    expect(await entries(location)).toEqual(['commits/4', 'offsets/5']);
+    const store = fileCheckpointStore(location);
+    expect(await loaded(store)).toEqual({ commit: commit(4), plan: plan(5) });
+    await store.writeCommit(commit(5));
+    expect(await loaded(fileCheckpointStore(location))).toEqual({ commit: commit(5), plan: undefined });
   });
 
   it('fails with a CheckpointError naming the file when the location cannot be written', async () => {

@@ -4,7 +4,7 @@
  */
 import { map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import type { AggregationView, CheckpointSession, OutputBatch, TableBatch } from '../../lib/stream/batch.js';
+import type { AggregationView, CheckpointHandle, OutputBatch, TableBatch } from '../../lib/stream/batch.js';
 import { decodeState } from '../../lib/stream/checkpoint/state-codec.js';
 import { emit, emitTable } from '../../lib/stream/emit.js';
 import { StreamMetrics } from '../../lib/stream/metrics.js';
@@ -29,7 +29,7 @@ const view = (rows: Rows): AggregationView => ({
   closes: rows.closes ?? true,
   stateKey: 'aggregate',
 });
-const aggregated = (id: number, rows: Rows, checkpoint?: CheckpointSession): TableBatch => ({
+const aggregated = (id: number, rows: Rows, checkpoint?: CheckpointHandle): TableBatch => ({
   ...tableBatch(id, [], { ctx: { metrics: new StreamMetrics(), checkpoint } }),
   aggregation: view(rows),
 });
@@ -65,9 +65,9 @@ describe('emit', () => {
 
   it("'complete' with a checkpoint restores the closed windows of the last commit and saves them with each batch", () => {
     const restored = [w(0, 4)];
-    const session: CheckpointSession = { location: 'memory', restoredState: { results: restored }, commit: () => { throw new Error('not used'); } };
+    const checkpoint: CheckpointHandle = { location: 'memory', restoredState: { results: restored }, commit: () => { throw new Error('not used'); } };
     testScheduler().run(({ cold, expectObservable }) => {
-      const source = cold('a-b', { a: aggregated(5, { closed: [], open: [w(10, 1)] }, session), b: aggregated(6, { closed: [w(10, 2)], open: [] }, session) });
+      const source = cold('a-b', { a: aggregated(5, { closed: [], open: [w(10, 1)] }, checkpoint), b: aggregated(6, { closed: [w(10, 2)], open: [] }, checkpoint) });
       expectObservable(source.pipe(emit('complete', { stateKey: 'results' }), map((batch) => ({ rows: batch.rows, saved: decodeState(batch.state['results'] as JsonValue) })))).toBe('a-b', {
         a: { rows: [w(0, 4), w(10, 1)], saved: [w(0, 4)] },
         b: { rows: [w(0, 4), w(10, 2)], saved: [w(0, 4), w(10, 2)] },
@@ -132,9 +132,9 @@ describe('emitTable', () => {
 
   it("'complete' saves and restores its closed windows in emit's format, so a checkpoint reads back either way", () => {
     const restored = [w(0, 4)];
-    const session: CheckpointSession = { location: 'memory', restoredState: { results: restored }, commit: () => { throw new Error('not used'); } };
+    const checkpoint: CheckpointHandle = { location: 'memory', restoredState: { results: restored }, commit: () => { throw new Error('not used'); } };
     testScheduler().run(({ cold, expectObservable }) => {
-      const source = cold('a-b', { a: aggregated(5, { closed: [], open: [w(10, 1)] }, session), b: aggregated(6, { closed: [w(10, 2)], open: [] }, session) });
+      const source = cold('a-b', { a: aggregated(5, { closed: [], open: [w(10, 1)] }, checkpoint), b: aggregated(6, { closed: [w(10, 2)], open: [] }, checkpoint) });
       expectObservable(source.pipe(emitTable('complete', { stateKey: 'results' }), map((batch) => ({ rows: tableRows(batch.rows), saved: decodeState(batch.state['results'] as JsonValue) })))).toBe('a-b', {
         a: { rows: [w(0, 4), w(10, 1)], saved: [w(0, 4)] },
         b: { rows: [w(0, 4), w(10, 2)], saved: [w(0, 4), w(10, 2)] },

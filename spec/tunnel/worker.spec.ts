@@ -578,6 +578,37 @@ describe('tunnel worker — commits and backpressure', () => {
   });
 });
 
+describe('tunnel worker — checkpointCoalesceMs', () => {
+  it('acknowledgements within the window share one Checkpoint call; `finished` is written at once', () => {
+    const h = harness({ heartbeat: () => ({ value: [ch('c1', 1, 'OPEN')] }), readRecords: pagedChannel(3, 2) });
+    h.scheduler.run(({ expectObservable }) => {
+      expectObservable(worker(h, { checkpointCoalesceMs: 50 }).pipe(tap(committing), map(show)), '^ 250ms !').toBe('4ms a b c', { a: 'c1:2', b: 'c1:2', c: 'c1:2!' });
+    });
+    // c1@1 (at 4) and c1@2 (at 5) wait in the window; `finished` (at 6) goes at once and covers them
+    expect(checkpoints(h)).toEqual([[6, 'c1', 'finished', 1n]]);
+  });
+
+  it('a channel read continuously is checkpointed once per window with the newest acknowledged token; a stop writes at once', () => {
+    const h = harness({ heartbeat: () => ({ value: [ch('c1', 1, 'OPEN')] }), readRecords: pagedChannel(1_000, 1) });
+    const acknowledged: Array<[number, string]> = [];
+    h.scheduler.run(() => {
+      const acknowledging = (b: ChannelBatch): void => {
+        acknowledged.push([h.scheduler.now(), b.nextToken]);
+        void b.commit();
+      };
+      // a batch a millisecond from 4 on; the 120th (at 123) ends the subscription
+      worker(h, { checkpointCoalesceMs: 50 }).pipe(tap(acknowledging), take(120)).subscribe();
+    });
+    const calls = checkpoints(h);
+    // the first acknowledgement (at 4) opens a window that ends at 54; that call takes 1 ms, the next window
+    // ends at 105; the stop at 123 writes what was queued without waiting for its window
+    expect(calls.map(([at]) => at)).toEqual([54, 105, 123]);
+    // each call carries the newest token acknowledged by then (one acknowledged in the same millisecond may come after it)
+    for (const [at, , token] of calls) expect(acknowledged.filter(([when]) => when <= at).slice(-2).map(([, t]) => t)).toContain(token);
+    expect(calls.map(([, , , seq]) => seq)).toEqual([1n, 2n, 3n]);
+  });
+});
+
 const putRecordFor = (n: number) => putRecord(n);
 
 describe('tunnel worker — teardown edge cases', () => {

@@ -46,6 +46,12 @@ import { knownName, rememberName } from './column-names.js';
  */
 let fastPos = 0;
 let fastCrc = 0;
+/**
+ * False while scanChangeRecordFastAt runs: fastRowAt / fastCell then make every check they make
+ * when building, and return {@link SCANNED} instead of the row or cell (no allocation).
+ */
+let building = true;
+const SCANNED = { scanned: true } as unknown as Row & Cell;
 
 function hasHeader(buf: Uint8Array, start = 0, end = buf.length): boolean {
   return end - start >= 4 && buf[start] === 0x75 && buf[start + 1] === 0 && buf[start + 2] === 0 && buf[start + 3] === 0;
@@ -80,6 +86,21 @@ export function decodeChangeRecordFastAt(buf: Uint8Array, start: number, end: nu
   if (!hasHeader(buf, start, end)) return undefined;
   const record = fastRowAt(buf, start + 4, end, true, action) as ChangeRecord | undefined;
   return record !== undefined && onlyPaddingFrom(buf, fastPos, end) ? record : undefined;
+}
+
+/**
+ * Whether decodeChangeRecordFastAt(buf, start, end, action) gives a record (for any action), found
+ * with the same checks and no allocation: the tunnel keeps such records packed and builds each
+ * ChangeRecord only when asked (packed-records.ts).
+ */
+export function scanChangeRecordFastAt(buf: Uint8Array, start: number, end: number): boolean {
+  if (!hasHeader(buf, start, end)) return false;
+  building = false;
+  try {
+    return fastRowAt(buf, start + 4, end, true, 'PUT_ROW') !== undefined && onlyPaddingFrom(buf, fastPos, end);
+  } finally {
+    building = true;
+  }
 }
 
 /** Header + one or more rows + optional zero padding, or undefined. */
@@ -118,7 +139,8 @@ function fastRowAt(buf: Uint8Array, p: number, end: number, requirePrimaryKey: b
     while (p < end && buf[p] === TAG_CELL) {
       const key = fastCell(buf, p, end, true) as PrimaryKeyCell | undefined;
       if (key === undefined) return undefined;
-      switch (keyCount) {
+      if (keyCount > 3) return undefined;
+      if (building) switch (keyCount) {
         case 0:
           k0 = key;
           break;
@@ -153,7 +175,7 @@ function fastRowAt(buf: Uint8Array, p: number, end: number, requirePrimaryKey: b
     do {
       const cell = fastCell(buf, p, end, false) as Cell | undefined;
       if (cell === undefined) return undefined;
-      switch (cellCount) {
+      if (building) switch (cellCount) {
         case 0:
           c0 = cell;
           break;
@@ -203,11 +225,12 @@ function fastRowAt(buf: Uint8Array, p: number, end: number, requirePrimaryKey: b
     p = s + 24;
     // readExtension would skip an unknown entry here
     if (p < end && (buf[p] === 0 || buf[p]! > TAG_SEQ_INFO_ROW_INDEX)) return undefined;
-    sequence = { epoch: u32(buf, s + 6), timestamp: readInt64(buf, s + 11), rowIndex: u32(buf, s + 20) };
+    if (building) sequence = { epoch: u32(buf, s + 6), timestamp: readInt64(buf, s + 11), rowIndex: u32(buf, s + 20) };
   }
 
   if (p + 2 > end || buf[p] !== TAG_ROW_CHECKSUM || buf[p + 1] !== rowCrc) return undefined;
   fastPos = p + 2;
+  if (!building) return SCANNED;
 
   const primaryKey = keyCount === 1 ? [k0!] : keyCount === 2 ? [k0!, k1!] : keyCount === 3 ? [k0!, k1!, k2!] : keyCount === 4 ? [k0!, k1!, k2!, k3!] : [];
   const cells =
@@ -347,6 +370,8 @@ function fastCell(buf: Uint8Array, p: number, end: number, isPrimaryKey: boolean
   fastPos = p + 2;
   fastCrc = crc;
 
+  if (!building) return scannedCell(buf, known, nameStart, nameLength, nameCrc, isPrimaryKey, valueType, cellType, timestamp, flag, dataStart, dataEnd, ascii);
+
   let name: string;
   if (known !== undefined) {
     name = known.text;
@@ -408,6 +433,44 @@ function fastCell(buf: Uint8Array, p: number, end: number, isPrimaryKey: boolean
     case CELL_INCREMENT:
       if (valueType !== VT_INTEGER) return undefined;
       return timestamp >= 0 ? { op: 'increment', name, value: value as bigint, timestamp } : { op: 'increment', name, value: value as bigint };
+    default:
+      return undefined;
+  }
+}
+
+/** The checks fastCell makes after the checksum, without building the cell: SCANNED or undefined. */
+function scannedCell(
+  buf: Uint8Array,
+  known: ReturnType<typeof knownName>,
+  nameStart: number,
+  nameLength: number,
+  nameCrc: number,
+  isPrimaryKey: boolean,
+  valueType: number,
+  cellType: number,
+  timestamp: number,
+  flag: number,
+  dataStart: number,
+  dataEnd: number,
+  ascii: boolean,
+): Cell | undefined {
+  if (known === undefined) {
+    const text = readText(buf, nameStart, nameStart + nameLength, isAscii(buf, nameStart, nameStart + nameLength));
+    if (text === undefined) return undefined;
+    rememberName(buf, nameStart, nameLength, text, nameCrc);
+  }
+  if (valueType === VT_BOOLEAN && flag > 1) return undefined;
+  if (valueType === VT_STRING && !ascii && readText(buf, dataStart, dataEnd, false) === undefined) return undefined;
+  if (isPrimaryKey) return valueType < 0 || cellType >= 0 || timestamp >= 0 ? undefined : SCANNED;
+  switch (cellType) {
+    case -1:
+      return valueType < 0 ? undefined : SCANNED;
+    case CELL_DELETE_ONE_VERSION:
+      return valueType >= 0 || timestamp < 0 ? undefined : SCANNED;
+    case CELL_DELETE_ALL_VERSION:
+      return valueType >= 0 || timestamp >= 0 ? undefined : SCANNED;
+    case CELL_INCREMENT:
+      return valueType !== VT_INTEGER ? undefined : SCANNED;
     default:
       return undefined;
   }

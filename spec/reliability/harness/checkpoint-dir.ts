@@ -4,21 +4,23 @@
  *
  *   startup      the process had not started its pipeline yet (compiling the SQL, connecting, opening the sink)
  *   reading      no batch between plan and commit: the tunnel reads, the trigger waits
- *   plan         writing offsets/N (its temp file is there)
- *   planned      offsets/N is durable, its sink write has not begun (applying the batch)
+ *   plan         writing offsets/N (before its append; told apart only by older checkpoint layouts)
+ *   planned      offsets/N is in the log (appended, being synced or durable), its sink write has not begun
  *   sink-write   a BatchWriteRow of batch N was on its way (not applied, or applied after the kill)
  *   sink-written the sink holds batch N's rows, commits/N is not written yet
- *   commit       writing commits/N (state and cursors; its temp file is there)
- *   ack          commits/N is durable, the tunnel's checkpoint of a channel batch N read is behind it
+ *   commit       writing commits/N (before its append; told apart only by older checkpoint layouts)
+ *   ack          commits/N is in the log, the tunnel's checkpoint of a channel batch N read is behind it
  *
- * Each is told apart by files alone (offsets/N with or without commits/N, temp files of the killed
- * pid), for the sink by the emulator's own log of the sink's writes, each of which names the
- * newest plan on disk as it arrived (the job renames offsets/N into place before it runs batch N),
- * and for the acknowledgement by the tunnel's checkpoints (DescribeTunnel) against commits/N.
+ * Each is told apart by the checkpoint log (`checkpoint.log`: offsets/N with or without commits/N;
+ * a killed process's appends are all in the file, synced or not), for the sink by the emulator's own
+ * log of the sink's writes, each of which names the newest plan in the log as it arrived (the job
+ * appends offsets/N before it runs batch N), and for the acknowledgement by the tunnel's checkpoints
+ * (DescribeTunnel) against commits/N.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
+import { CHECKPOINT_LOG, parseCheckpointLog, type CheckpointLogEntry } from '../../../lib/stream/checkpoint/file-store.js';
 import { decodeChannelToken } from '../../../lib/emulator/tunnel/tokens.js';
 import type { SinkEvent } from './cluster.js';
 
@@ -28,36 +30,44 @@ export type Phase = (typeof PHASES)[number];
 export interface CheckpointListing {
   readonly commits: readonly number[];
   readonly plans: readonly number[];
-  /** temp files left by an interrupted atomic write: `.N.<pid>.tmp` */
-  readonly temps: readonly { readonly kind: 'offsets' | 'commits'; readonly batchId: number; readonly pid: number }[];
+  /** temp files left by an interrupted compaction of the log: `.checkpoint.log.<pid>.tmp` */
+  readonly temps: readonly { readonly pid: number }[];
 }
 
-const ids = (dir: string): number[] => {
+/**
+ * Where the log's content is: the log, or — while checkpoint-disk.spec.ts has swapped the log for
+ * a link to /dev/full — the hard link it saved the log under (`checkpoint.log.saved`).
+ */
+export function checkpointLogPath(location: string): string {
+  const log = join(location, CHECKPOINT_LOG);
   try {
-    return readdirSync(dir)
-      .filter((name) => /^\d+$/.test(name))
-      .map(Number)
-      .sort((a, b) => a - b);
+    if (lstatSync(log).isSymbolicLink()) return `${log}.saved`;
   } catch {
-    return [];
+    // not there yet
   }
-};
+  return log;
+}
+
+/** The intact entries of a location's checkpoint log (none before the job wrote one). */
+export function logEntries(location: string): readonly CheckpointLogEntry[] {
+  const log = checkpointLogPath(location);
+  if (!existsSync(log)) return [];
+  return parseCheckpointLog(readFileSync(log)).entries;
+}
 
 export function listCheckpoint(location: string): CheckpointListing {
-  const temps: { kind: 'offsets' | 'commits'; batchId: number; pid: number }[] = [];
-  for (const kind of ['offsets', 'commits'] as const) {
-    let names: string[] = [];
-    try {
-      names = readdirSync(join(location, kind));
-    } catch {
-      // not created yet
+  const entries = logEntries(location);
+  const ids = (kind: 'offsets' | 'commits'): number[] => entries.filter((entry) => entry.kind === kind).map((entry) => entry.batchId).sort((a, b) => a - b);
+  const temps: { pid: number }[] = [];
+  try {
+    for (const name of readdirSync(location)) {
+      const match = /^\.checkpoint\.log\.(\d+)\.tmp$/.exec(name);
+      if (match !== null) temps.push({ pid: Number(match[1]) });
     }
-    for (const name of names) {
-      const match = /^\.(\d+)\.(\d+)\.tmp$/.exec(name);
-      if (match !== null) temps.push({ kind, batchId: Number(match[1]), pid: Number(match[2]) });
-    }
+  } catch {
+    // not created yet
   }
-  return { commits: ids(join(location, 'commits')), plans: ids(join(location, 'offsets')), temps };
+  return { commits: ids('commits'), plans: ids('offsets'), temps };
 }
 
 const last = (values: readonly number[]): number => (values.length === 0 ? -1 : (values[values.length - 1] as number));
@@ -89,10 +99,6 @@ export function classifyKill(context: KillContext, before: CheckpointListing): C
   const after = listCheckpoint(context.location);
   const planBefore = last(before.plans);
   const replaying = planBefore === last(before.commits) + 1;
-  const temp = after.temps.find((entry) => entry.pid === context.pid);
-  if (temp !== undefined) {
-    return { phase: temp.kind === 'commits' ? 'commit' : 'plan', batchId: temp.batchId, replay: temp.kind === 'commits' && replaying && temp.batchId === planBefore };
-  }
   const commit = last(after.commits);
   const plan = last(after.plans);
   if (plan === commit + 1) {
@@ -123,10 +129,12 @@ export const restored = (stderr: string): boolean => /job \S+: reading /.test(st
 
 /** Records consumed per channel as a commit (default: the newest) records them (token count + skip). */
 export function committedCounts(location: string, batchId?: number): Map<string, number> {
-  const newest = batchId ?? last(listCheckpoint(location).commits);
+  const commits = logEntries(location).filter((entry) => entry.kind === 'commits');
+  const newest = batchId ?? last(commits.map((entry) => entry.batchId));
   const counts = new Map<string, number>();
-  if (newest < 0 || !listCheckpoint(location).commits.includes(newest)) return counts;
-  const commit = JSON.parse(readFileSync(join(location, 'commits', String(newest)), 'utf8')) as { offsets: Record<string, { position: string; skip: number }> };
+  const entry = commits.find((candidate) => candidate.batchId === newest);
+  if (newest < 0 || entry === undefined) return counts;
+  const commit = JSON.parse(entry.json) as { offsets: Record<string, { position: string; skip: number }> };
   for (const [channelId, cursor] of Object.entries(commit.offsets)) {
     const token = decodeChannelToken(cursor.position);
     if (E.isLeft(token)) throw new Error(`commits/${newest}: channel ${channelId}: ${token.left}`);

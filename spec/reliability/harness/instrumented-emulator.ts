@@ -14,8 +14,7 @@
  *   (503, or applied with the answer lost), `{"cmd":"stats"}` answers what was injected so far.
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { logEntries } from './checkpoint-dir.js';
 import { startEmulator, type RouteHandler, type RunningEmulator } from '../../../lib/emulator/index.js';
 import { NO_FAULTS, parseFaultPlan } from '../../../lib/emulator/tunnel/index.js';
 import { seededRandom } from '../../../lib/wire/random.js';
@@ -46,11 +45,11 @@ export async function startInstrumentedEmulator(config: InstrumentedConfig, out:
   /** what was injected, for the report */
   const stats = { tunnelCalls: 0, tunnel503: 0, tunnelDelayed: 0, tunnelDropped: 0, heartbeatsWithheld: 0, sinkWrites: 0, sink503: 0, sinkAnswersLost: 0 };
 
-  /** The newest batch id under `<checkpointDir>/<kind>` (-1: none). */
+  /** The newest batch id of `kind` (offsets: plans, commits) in `<checkpointDir>`'s log (-1: none). */
   const newest = (kind: string): number => {
     if (config.checkpointDir === undefined) return -1;
     try {
-      return Math.max(-1, ...readdirSync(join(config.checkpointDir, kind)).filter((name) => /^\d+$/.test(name)).map(Number));
+      return Math.max(-1, ...logEntries(config.checkpointDir).filter((entry) => entry.kind === kind).map((entry) => entry.batchId));
     } catch {
       return -1;
     }
@@ -75,7 +74,7 @@ export async function startInstrumentedEmulator(config: InstrumentedConfig, out:
           return async (context) => {
             if (!context.body.includes(sinkTable)) return handler(context);
             const id = ++sinkWrites;
-            // the job renames offsets/N into place before it runs batch N: the newest plan is this write's batch
+            // the job appends offsets/N to its log before it runs batch N: the newest plan is this write's batch
             out({ kind: 'sink', phase: 'begin', at: Date.now(), id, plan: newest('offsets'), commit: newest('commits') });
             if (config.sinkDelayMs !== undefined && config.sinkDelayMs > 0) await new Promise((done) => setTimeout(done, config.sinkDelayMs));
             const unavailable = sinkFaults.random() < sinkFaults.unavailable;

@@ -3,12 +3,12 @@
  * commit step `commitAfter` calls once a batch's output is durable.
  */
 import { defer, EMPTY, from, ignoreElements, Observable, tap } from 'rxjs';
-import type { CheckpointSession, Cursor, MicroBatch } from '../batch.js';
+import type { CheckpointHandle, Cursor, MicroBatch } from '../batch.js';
 import type { JsonValue } from '../source.js';
 import { decodeState } from './state-codec.js';
 import { watermarkFromJson, watermarkToJson, type BatchCommit, type CheckpointStore, type RestoredCheckpoint } from './store.js';
 
-export class Session implements CheckpointSession {
+export class CheckpointWriter implements CheckpointHandle {
   readonly location: string;
   readonly restoredState: Readonly<Record<string, unknown>>;
   readonly groupsInPartials: boolean;
