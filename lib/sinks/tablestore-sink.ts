@@ -16,7 +16,7 @@
  * BatchWriteRow requests are encoded here (PlainBuffer rows, the protobuf request, signed as the
  * tunnel client signs: lib/wire) and posted over a keep-alive agent of the sink's own — the
  * official `tablestore` SDK spent more CPU per request than the rows themselves (spec/bench/
- * seed-job.ts). So is DescribeTable at `open()`; only a `client` given (tests) is called through
+ * seed-job.ts). DescribeTable at `open()`, and every call when a `client` is given, go through
  * the SDK.
  *
  * SDK quirks this works around: the SDK's own retries are off (they never retry writes, and a
@@ -448,9 +448,7 @@ class TablestoreSinkImpl implements TablestoreSink {
     const instance = this.#options.instanceName;
     for (let attempt = 1; ; attempt++) {
       try {
-        const data = (this.#http === undefined ? await this.#call('describeTable', { tableName }) : await this.#describeTable(this.#http)) as {
-          tableMeta?: { primaryKey?: readonly { name?: unknown; type?: unknown; option?: unknown }[] };
-        };
+        const data = (await this.#call('describeTable', { tableName })) as { tableMeta?: { primaryKey?: readonly { name?: unknown; type?: unknown; option?: unknown }[] } };
         return this.#checkSchema(data.tableMeta?.primaryKey ?? []);
       } catch (error) {
         if (error instanceof TablestoreSinkError) throw error;
@@ -755,14 +753,6 @@ class TablestoreSinkImpl implements TablestoreSink {
     return this.rowChangeType === 'put'
       ? { type: 'PUT', condition: this.#ignore, primaryKey, attributeColumns: columns }
       : { type: 'UPDATE', condition: this.#ignore, primaryKey, attributeColumns: [{ PUT: columns }] };
-  }
-
-  /** DescribeTable through the sink's own POST: the response, decoded (an optional field absent when not sent). */
-  async #describeTable(http: HttpPoster): Promise<unknown> {
-    const payload = await lastValueFrom(http.post(TABLE_APIS.DescribeTable.path, tableMessages.DescribeTableRequest.encode({ tableName: this.tableName })));
-    const decoded = tableMessages.DescribeTableResponse.decode(payload);
-    if (decoded._tag === 'Left') throw decoded.left;
-    return decoded.right;
   }
 
   /**
