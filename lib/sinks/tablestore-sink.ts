@@ -1,6 +1,6 @@
 /**
- * The Tablestore sink: writes a micro-batch's output rows into a table with BatchWriteRow,
- * behaving like EMR's sink (put or update, null attributes skipped,
+ * The Tablestore sink: writes a micro-batch's output rows into a table with BatchWriteRow through
+ * the official `tablestore` SDK, behaving like EMR's sink (put or update, null attributes skipped,
  * ≤ 200 rows and no repeated key per request, smaller requests after "too large") so jobs ported
  * from EMR produce the same table. The primary key comes from DescribeTable, not from the job:
  * the table is the authority on its key, and a catalog that cannot fill it is refused before
@@ -12,12 +12,6 @@
  * retrying, the write fails with a {@link TablestoreSinkError} that says whether `commitAfter`
  * should retry the batch ({@link isRetryableSinkError}). Re-writing is harmless: every change is
  * an unconditional upsert by primary key.
- *
- * BatchWriteRow requests are encoded here (PlainBuffer rows, the protobuf request, signed as the
- * tunnel client signs: lib/wire) and posted over a keep-alive agent of the sink's own — the
- * official `tablestore` SDK spent more CPU per request than the rows themselves (spec/bench/
- * seed-job.ts). DescribeTable at `open()`, and every call when a `client` is given, go through
- * the SDK.
  *
  * SDK quirks this works around: the SDK's own retries are off (they never retry writes, and a
  * dead endpoint would stall reads for ~40 s); note that `maxRetries: 0` is process-wide in the
@@ -32,12 +26,7 @@ import { inspect } from 'node:util';
 import type { Catalog, CatalogType } from '../stream/catalog.js';
 import { backoffDelay, backoffPolicy, type RetryOptions } from '../tunnel/backoff.js';
 import { valueAt, type OutputRow, type OutputValue, type RowTable } from '../stream/table.js';
-import { isRetryable, OtsServiceError, serviceErrorFromSdkError } from '../wire/errors.js';
-import { encodeRow } from '../wire/plainbuffer/index.js';
-import { TABLE_APIS, tableMessages, type BatchWriteRowRequest } from '../wire/table-messages.js';
-import type { ColumnValue, PrimaryKeyCell } from '../wire/types.js';
-import { createHttpPoster, TransportError, type HttpPoster } from '../tunnel/http-transport.js';
-import { lastValueFrom } from 'rxjs';
+import { isRetryable, serviceErrorFromSdkError } from '../wire/errors.js';
 import type { Sink, WriteContext } from './sink.js';
 
 export interface TablestoreSinkOptions {
@@ -249,8 +238,8 @@ interface PreparedRow {
   readonly identity: string;
   /** the key for messages: begin="a", end="b" */
   readonly keyText: string;
-  readonly primaryKey: readonly PrimaryKeyCell[];
-  readonly attributes: Map<string, { readonly value: ColumnValue; readonly bytes: number }>;
+  readonly primaryKey: readonly SdkCell[];
+  readonly attributes: Map<string, { readonly value: unknown; readonly bytes: number }>;
   readonly keyBytes: number;
 }
 
@@ -295,8 +284,6 @@ class TablestoreSinkImpl implements TablestoreSink {
   readonly #retry: RetryOptions;
   readonly #client: SdkClient;
   readonly #agent: HttpAgent | undefined;
-  /** BatchWriteRow without the SDK (absent when a `client` is given) */
-  readonly #http: HttpPoster | undefined;
   readonly #ignore: unknown;
   readonly #secrets: readonly string[];
   #schema: TablestoreSinkSchema | undefined;
@@ -343,7 +330,6 @@ class TablestoreSinkImpl implements TablestoreSink {
     if (options.client !== undefined) {
       this.#client = options.client as SdkClient;
       this.#agent = undefined;
-      this.#http = undefined;
     } else {
       let protocol: string;
       try {
@@ -362,13 +348,6 @@ class TablestoreSinkImpl implements TablestoreSink {
         ...(options.securityToken === undefined ? {} : { stsToken: options.securityToken }),
         maxRetries: 0,
         httpOptions: { timeout: options.requestTimeoutMs ?? 30_000, agent: this.#agent },
-      });
-      this.#http = createHttpPoster({
-        endpoint: options.endpoint,
-        instance: options.instanceName,
-        credentials: { accessKeyId: options.accessKeyId, accessKeySecret: options.accessKeySecret, ...(options.securityToken === undefined ? {} : { securityToken: options.securityToken }) },
-        requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
-        userAgent: 'otsflow-sink',
       });
     }
   }
@@ -425,7 +404,6 @@ class TablestoreSinkImpl implements TablestoreSink {
     }
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
     this.#agent?.destroy();
-    this.#http?.close();
   }
 
   toString(): string {
@@ -586,7 +564,7 @@ class TablestoreSinkImpl implements TablestoreSink {
     const catalog = this.#options.catalog.columns;
     const keyParts: string[] = [];
     const identityParts: string[] = [];
-    const primaryKey: PrimaryKeyCell[] = [];
+    const primaryKey: SdkCell[] = [];
     let keyBytes = 0;
     const presentKey = (): string =>
       schema.primaryKey
@@ -612,13 +590,13 @@ class TablestoreSinkImpl implements TablestoreSink {
           primaryKey: presentKey(),
         });
       }
-      primaryKey.push({ name: column.name, value: converted.value as PrimaryKeyCell['value'] });
+      primaryKey.push({ [column.name]: converted.value });
       keyBytes += CELL_OVERHEAD + Buffer.byteLength(column.name) + converted.bytes;
       keyParts.push(`${column.name}=${describeValue(value)}`);
       identityParts.push(identityOf(value, column.type));
     }
     const keyText = keyParts.join(', ');
-    const attributes = new Map<string, { value: ColumnValue; bytes: number }>();
+    const attributes = new Map<string, { value: unknown; bytes: number }>();
     for (const { name, type } of schema.attributes) {
       const value = row(name);
       if (value === undefined || value === null) continue;
@@ -678,10 +656,7 @@ class TablestoreSinkImpl implements TablestoreSink {
     stats.requests++;
     let data: unknown;
     try {
-      data =
-        this.#http === undefined
-          ? await this.#call('batchWriteRow', { tables: [{ tableName: this.tableName, rows: chunk.map((row) => this.#sdkRow(row)) }] })
-          : await this.#batchWriteRow(this.#http, chunk);
+      data = await this.#call('batchWriteRow', { tables: [{ tableName: this.tableName, rows: chunk.map((row) => this.#sdkRow(row)) }] });
     } catch (error) {
       const failure = this.#classify(error);
       if (failure.tooLarge && chunk.length > 1) {
@@ -748,36 +723,10 @@ class TablestoreSinkImpl implements TablestoreSink {
   }
 
   #sdkRow(row: PreparedRow): unknown {
-    const columns = [...row.attributes].map(([name, cell]) => ({ [name]: sdkValue(cell.value) }));
-    const primaryKey = row.primaryKey.map((cell) => ({ [cell.name]: sdkValue(cell.value as ColumnValue) }));
+    const columns = [...row.attributes].map(([name, cell]) => ({ [name]: cell.value }));
     return this.rowChangeType === 'put'
-      ? { type: 'PUT', condition: this.#ignore, primaryKey, attributeColumns: columns }
-      : { type: 'UPDATE', condition: this.#ignore, primaryKey, attributeColumns: [{ PUT: columns }] };
-  }
-
-  /**
-   * One BatchWriteRow of `chunk`, encoded here: each row a PlainBuffer row change (a put, or an
-   * update of put cells), unconditional. Resolves with the per-row results in the SDK's shape.
-   */
-  async #batchWriteRow(http: HttpPoster, chunk: readonly PreparedRow[]): Promise<{ readonly tables: readonly BatchRowResult[] }> {
-    const type = this.rowChangeType === 'put' ? 'PUT' : 'UPDATE';
-    const request: BatchWriteRowRequest = {
-      tables: [
-        {
-          tableName: this.tableName,
-          rows: chunk.map((row) => ({
-            type,
-            rowChange: encodeRow({ primaryKey: row.primaryKey, cells: [...row.attributes].map(([name, cell]) => ({ op: 'put' as const, name, value: cell.value })), deleteMarker: false }),
-            condition: { rowExistence: 'IGNORE' },
-          })),
-        },
-      ],
-    };
-    const payload = await lastValueFrom(http.post(TABLE_APIS.BatchWriteRow.path, tableMessages.BatchWriteRowRequest.encode(request)));
-    const decoded = tableMessages.BatchWriteRowResponse.decode(payload);
-    if (decoded._tag === 'Left') throw decoded.left;
-    const rows = decoded.right.tables.flatMap((table) => table.rows);
-    return { tables: rows.map((row) => ({ isOk: row.isOk, errorCode: row.error?.code ?? null, errorMessage: row.error?.message ?? null })) };
+      ? { type: 'PUT', condition: this.#ignore, primaryKey: row.primaryKey, attributeColumns: columns }
+      : { type: 'UPDATE', condition: this.#ignore, primaryKey: row.primaryKey, attributeColumns: [{ PUT: columns }] };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -796,12 +745,7 @@ class TablestoreSinkImpl implements TablestoreSink {
 
   /** What an SDK error stands for, and whether another try can help. */
   #classify(error: unknown): Failure {
-    if (error instanceof TransportError) {
-      // the sink's own BatchWriteRow: the connection failed or timed out (the SDK's NetworkingError / TimeoutError)
-      const code = error.code === 'ETIMEDOUT' ? 'TimeoutError' : 'NetworkingError';
-      return { code, message: this.#redact(error.message), retryable: true, tooLarge: false };
-    }
-    const service = error instanceof OtsServiceError ? error : serviceErrorFromSdkError(error);
+    const service = serviceErrorFromSdkError(error);
     if (service !== undefined) {
       const message = this.#redact(service.message);
       return {
@@ -895,8 +839,8 @@ const pkType = (type: unknown): PrimaryKeyType | undefined => {
 const isWindowBounds = (value: OutputValue): value is { readonly start: number; readonly end: number } =>
   typeof value === 'object' && value !== null && !(value instanceof Uint8Array);
 
-/** The wire value for a catalog type (long: bigint) and its payload size, or why the value cannot be written. */
-function convertValue(value: OutputValue, type: CatalogType): { readonly value: ColumnValue; readonly bytes: number } | string {
+/** The SDK value for a catalog type and its payload size, or why the value cannot be written. */
+function convertValue(value: OutputValue, type: CatalogType): { readonly value: unknown; readonly bytes: number } | string {
   if (isWindowBounds(value)) {
     return `window bounds ${describeValue(value)} cannot be stored in a column; select window.start or window.end (cast to string or long) instead`;
   }
@@ -906,11 +850,11 @@ function convertValue(value: OutputValue, type: CatalogType): { readonly value: 
       if (typeof value === 'number') {
         if (!Number.isInteger(value)) return `${got()} cannot be written as long: not an integer`;
         if (!Number.isSafeInteger(value)) return `${got()} cannot be written as long exactly: beyond ±2^53 a number has lost digits (use a bigint)`;
-        return { value: BigInt(value), bytes: 8 };
+        return { value: loadSdk().Long.fromString(String(value)), bytes: 8 };
       }
       if (typeof value === 'bigint') {
         if (value < INT64_MIN || value > INT64_MAX) return `${got()} cannot be written as long: outside the 64-bit range`;
-        return { value, bytes: 8 };
+        return { value: loadSdk().Long.fromString(value.toString()), bytes: 8 };
       }
       return `${got()} cannot be written as long`;
     }
@@ -918,7 +862,7 @@ function convertValue(value: OutputValue, type: CatalogType): { readonly value: 
       const number = typeof value === 'bigint' ? Number(value) : value;
       if (typeof number !== 'number') return `${got()} cannot be written as double`;
       if (!Number.isFinite(number)) return `${got()} cannot be written as double: the service refuses NaN and infinities`;
-      // a JS number is a DOUBLE on the wire (integral values included)
+      // a JS number is what the SDK encodes as DOUBLE (integral values included)
       return { value: number, bytes: 8 };
     }
     case 'string':
@@ -931,13 +875,6 @@ function convertValue(value: OutputValue, type: CatalogType): { readonly value: 
       return { value: buffer, bytes: 4 + buffer.length };
     }
   }
-}
-
-/** A wire value as the SDK takes it: longs as its Long, binaries as Buffers. */
-function sdkValue(value: ColumnValue): unknown {
-  if (typeof value === 'bigint') return loadSdk().Long.fromString(value.toString());
-  if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  return value;
 }
 
 const kindOf = (value: OutputValue): string =>

@@ -56,19 +56,7 @@ function transportError(error: unknown): TransportError {
   return new TransportError(code, error instanceof Error ? error.message : String(error), error);
 }
 
-/** POSTs of signed protobuf bodies to one endpoint over a keep-alive agent of its own. */
-export interface HttpPoster {
-  /** the response body of a 2xx; `OtsServiceError` for any other status, `TransportError` for network failures */
-  post(path: string, body: Uint8Array): Observable<Buffer>;
-  /** closes the keep-alive sockets; posts in flight fail */
-  close(): void;
-}
-
-/**
- * The signed POST both the tunnel client and the Tablestore sink's BatchWriteRow use: headers of
- * tunnel-protocol.md §4.1 (the table API signs the same way), `user-agent` as given.
- */
-export function createHttpPoster(options: HttpTransportOptions & { readonly userAgent?: string }): HttpPoster {
+export function createHttpTransport(options: HttpTransportOptions): TunnelTransport {
   const url = new URL(options.endpoint);
   const secure = url.protocol === 'https:';
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
@@ -96,7 +84,7 @@ export function createHttpPoster(options: HttpTransportOptions & { readonly user
         method: 'POST',
         agent,
         timeout: options.requestTimeoutMs,
-        headers: { ...headers, 'content-length': String(body.length), 'user-agent': options.userAgent ?? 'otsflow-tunnel' },
+        headers: { ...headers, 'content-length': String(body.length), 'user-agent': 'otsflow-tunnel' },
       });
       const fail = (error: unknown): void => {
         if (settled) return;
@@ -135,11 +123,6 @@ export function createHttpPoster(options: HttpTransportOptions & { readonly user
       };
     });
 
-  return { post, close: () => agent.destroy() };
-}
-
-export function createHttpTransport(options: HttpTransportOptions): TunnelTransport {
-  const { post, close } = createHttpPoster(options);
   return {
     call: <Req extends TunnelMessageName, Res extends TunnelMessageName>(api: TunnelApi<Req, Res>, message: TunnelMessageTypes[Req]) =>
       new Observable<TunnelMessageTypes[Res]>((subscriber) => {
@@ -158,6 +141,6 @@ export function createHttpTransport(options: HttpTransportOptions): TunnelTransp
     callBytes: <Req extends TunnelMessageName, Res extends TunnelMessageName>(api: TunnelApi<Req, Res>, message: TunnelMessageTypes[Req]) =>
       // the payload is this call's own buffer: decoders may read it in place
       post(api.path, tunnelMessages[api.request].encode(message)),
-    close,
+    close: () => agent.destroy(),
   };
 }
