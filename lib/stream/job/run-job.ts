@@ -59,6 +59,8 @@ import {
 } from './types.js';
 
 const IDLE_POLL_MS = 100;
+/** the tunnel Checkpoint calls of a job's channel within this window share one call */
+const JOB_CHECKPOINT_COALESCE_MS = 100;
 /** how long a stopping job waits for its tunnel session's ShutdownTunnel (checkpoints flushed first) */
 const RELEASE_WAIT_MS = 10_000;
 const UNREACHABLE_WARN_AFTER_MS = 2_000;
@@ -316,6 +318,9 @@ class JobRuntime<T> implements StreamJob {
       credentials,
       tunnelId: description.tunnel.tunnelId,
       clientTag: this.clientTag,
+      // a job's restarts resume from its own checkpoint (stateless ones from the tunnel's, at least
+      // once): one Checkpoint call may cover a channel's acknowledgements of 100 ms
+      checkpointCoalesceMs: JOB_CHECKPOINT_COALESCE_MS,
       ...(definition.tunnel ?? {}),
       onEvent: (event) => this.onTunnelEvent(event),
     };

@@ -25,7 +25,7 @@ export interface JobConnection {
 
 /** Tunnel worker settings a job may tune (tests shorten heartbeats; defaults are the Go/Java SDKs'). */
 export type TunnelTuning = Partial<
-  Pick<TunnelOptions, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'readBackoff' | 'requestRetry' | 'reconnectBackoff' | 'maxInFlightBatchesPerChannel' | 'requestTimeoutMs' | 'closingDrainTimeoutMs'>
+  Pick<TunnelOptions, 'heartbeatIntervalMs' | 'heartbeatTimeoutMs' | 'readBackoff' | 'requestRetry' | 'reconnectBackoff' | 'maxInFlightBatchesPerChannel' | 'requestTimeoutMs' | 'closingDrainTimeoutMs' | 'checkpointCoalesceMs'>
 >;
 
 /** One step of a job's chain, as EXPLAIN shows it. */
