@@ -17,5 +17,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // two files at a time even on 2 cores (vitest's default there is one): most specs wait on
+    // processes, sockets and timers, not the CPU; a spec's time bounds are generous for this
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
   },
 });
