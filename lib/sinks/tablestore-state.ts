@@ -39,7 +39,7 @@ import type { JsonValue } from '../stream/source.js';
 import { VERSION_FIELD, type ChannelAfter, type MergedGroups, type PartialStore } from '../stream/merge-partials.js';
 import type { Sink } from '../stream/sink.js';
 import type { OutputRow, OutputValue, Value } from '../stream/table.js';
-import type { TableConnection } from './tablestore-table.js';
+import { sdkClient, type TableConnection } from './tablestore-table.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Sdk = any;
@@ -74,7 +74,8 @@ export class StateTableError extends Error {
   }
 }
 
-function call(client: Sdk, operation: string, params: Record<string, unknown>, what: string): Promise<Sdk> {
+/** One SDK call on a state table; a failure is a StateTableError with the service's code when there is one. */
+export function call(client: Sdk, operation: string, params: Record<string, unknown>, what: string): Promise<Sdk> {
   return new Promise((resolve, reject) => {
     client[operation](params, (error: Sdk, data: Sdk) => {
       if (error === null || error === undefined) {
@@ -164,14 +165,7 @@ export class JobStateTable implements PartialStore {
     this.tableName = options.tableName;
     this.job = options.job;
     this.location = `table ${options.tableName} (job ${options.job})`;
-    this.client = new TableStore.Client({
-      endpoint: options.endpoint,
-      instancename: options.instanceName,
-      accessKeyId: options.accessKeyId,
-      secretAccessKey: options.accessKeySecret,
-      ...(options.securityToken === undefined ? {} : { stsToken: options.securityToken }),
-      maxRetries: 0,
-    });
+    this.client = sdkClient(options);
   }
 
   /** Creates the table when it is missing. */

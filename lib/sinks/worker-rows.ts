@@ -20,9 +20,8 @@
  * - Nothing compares clocks of different machines: `started` is for people to read.
  */
 import { createRequire } from 'node:module';
-import { serviceErrorFromSdkError } from '../wire/errors.js';
-import { StateTableError } from './tablestore-state.js';
-import type { TableConnection } from './tablestore-table.js';
+import { call, StateTableError } from './tablestore-state.js';
+import { sdkClient, type TableConnection } from './tablestore-table.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Sdk = any;
@@ -61,20 +60,6 @@ export interface WorkerStatus {
 }
 
 const STATES: readonly WorkerState[] = ['live', 'dying', 'dead', 'stopped'];
-
-function call(client: Sdk, operation: string, params: Record<string, unknown>, what: string): Promise<Sdk> {
-  return new Promise((resolve, reject) => {
-    client[operation](params, (error: Sdk, data: Sdk) => {
-      if (error === null || error === undefined) {
-        resolve(data);
-        return;
-      }
-      const service = serviceErrorFromSdkError(error);
-      if (service !== undefined) reject(new StateTableError(`${what}: ${service.code} (${service.message})`, service.code));
-      else reject(new StateTableError(`${what}: cannot reach ${String(client.config?.endpoint ?? '')} (${String(error.message ?? error)})`, typeof error.code === 'string' ? error.code : undefined));
-    });
-  });
-}
 
 const num = (value: unknown): number => (typeof value === 'number' ? value : typeof value === 'object' && value !== null && 'toNumber' in value ? (value as { toNumber(): number }).toNumber() : Number(value));
 const long = (n: number): unknown => TableStore.Long.fromNumber(n);
@@ -119,14 +104,7 @@ export class WorkerRows {
   constructor(options: TableConnection & { readonly tableName: string; readonly job: string }) {
     this.tableName = options.tableName;
     this.job = options.job;
-    this.client = new TableStore.Client({
-      endpoint: options.endpoint,
-      instancename: options.instanceName,
-      accessKeyId: options.accessKeyId,
-      secretAccessKey: options.accessKeySecret,
-      ...(options.securityToken === undefined ? {} : { stsToken: options.securityToken }),
-      maxRetries: 0,
-    });
+    this.client = sdkClient(options);
   }
 
   private key(id: string): Sdk[] {
@@ -257,14 +235,7 @@ export interface JobRows {
  * one GetRange per job to find the next job, then its `c:` and `w:` rows (never its partials).
  */
 export async function readJobRows(connection: TableConnection, tableName: string): Promise<JobRows[]> {
-  const client = new TableStore.Client({
-    endpoint: connection.endpoint,
-    instancename: connection.instanceName,
-    accessKeyId: connection.accessKeyId,
-    secretAccessKey: connection.accessKeySecret,
-    ...(connection.securityToken === undefined ? {} : { stsToken: connection.securityToken }),
-    maxRetries: 0,
-  });
+  const client = sdkClient(connection);
   const range = async (start: Sdk[], end: Sdk[], limit: number, columns?: readonly string[]): Promise<Sdk[]> => {
     const rows: Sdk[] = [];
     let from: Sdk[] | null = start;

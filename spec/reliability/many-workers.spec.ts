@@ -14,77 +14,34 @@
  * - a lost machine: the job's only worker runs in one working directory and is killed; the job
  *   continues on a worker started in another, empty one: exact.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../emulator/process.js';
 import { seededRandom as random } from '../../lib/wire/random.js';
 import {
-  differences,
   directComputation,
   LONG,
   OrderGenerator,
   readOrders,
-  readSeedSink,
   scanTable,
   sdkClient,
   SEED,
   seedTables,
   sleep,
   startEmulatorProcess,
-  startJob,
   until,
   knob,
-  type EmulatorProcess,
   type JobProcess,
-  type Sdk,
 } from './harness/cluster.js';
+import { sinkDifferences, startWorker, STATE_TABLE, untilExact, withEmulator } from './harness/scenario.js';
 
-const SQL = join(ROOT, 'examples', 'orders', 'many-workers', 'job.sql');
-const STATE_TABLE = 'job1_state';
 const EVENTS = knob('RELIABILITY_WORKER_EVENTS', 20, 200);
-
-async function withEmulator(name: string, body: (emulator: EmulatorProcess, root: string) => Promise<void>): Promise<void> {
-  const root = mkdtempSync(join(tmpdir(), `otsflow-rel-${name}-`));
-  const emulator = await startEmulatorProcess({ dataDir: join(root, 'data'), port: 0 });
-  try {
-    await body(emulator, root);
-  } finally {
-    await emulator.close();
-    rmSync(root, { recursive: true, force: true });
-  }
-}
-
-/** a worker of the job in a working directory of its own (nothing local is needed) */
-function worker(emulator: EmulatorProcess, tunnelId: string, root: string, name: string, extra: { heartbeatTimeoutMs?: number; untilIdle?: boolean; defaults?: boolean } = {}): JobProcess {
-  const cwd = join(root, `machine-${name}`);
-  mkdirSync(cwd, { recursive: true });
-  return startJob({
-    sqlFile: SQL,
-    endpoint: emulator.endpoint,
-    tunnelId,
-    checkpoint: join(cwd, 'unused'),
-    vars: { state_table: STATE_TABLE },
-    cwd,
-    ...(extra.defaults === true ? { defaultHeartbeats: true } : { heartbeatTimeoutMs: extra.heartbeatTimeoutMs ?? 1_000 }),
-    ...(extra.untilIdle === true ? { untilIdle: true, idleMs: 1_500 } : {}),
-  });
-}
-
-const exact = async (sdk: Sdk): Promise<string[]> => differences(await readSeedSink(sdk), directComputation(await readOrders(sdk)));
-
-async function waitExact(sdk: Sdk, jobs: readonly JobProcess[], timeoutMs: number): Promise<void> {
-  let last: string[] = [];
-  await until(async () => (last = await exact(sdk)).length === 0, timeoutMs, 'the sink to equal the direct computation', 500).catch(() => {
-    throw new Error(`sink not exact: ${last.slice(0, 10).join('; ')} (${last.length} rows differ)\n${jobs.map((job) => job.stderr().split('\n').slice(-15).join('\n')).join('\n---\n')}`);
-  });
-}
 
 describe('one aggregating job on many workers, state in a Tablestore table', () => {
   it(`3 workers and ${EVENTS} random events (kill -9, restart, a worker joining, a graceful stop): the sink equals the direct computation, window by window`, async () => {
     const started = Date.now();
-    await withEmulator('workers', async (emulator, root) => {
+    await withEmulator('workers', {}, async (emulator, root) => {
       const tunnelId = await seedTables(emulator.endpoint);
       const sdk = sdkClient(emulator.endpoint);
       const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 150, stepMs: 100 });
@@ -93,7 +50,7 @@ describe('one aggregating job on many workers, state in a Tablestore table', () 
       let live: JobProcess[] = [];
       let n = 0;
       const spawnWorker = (): JobProcess => {
-        const job = worker(emulator, tunnelId, root, String(n++));
+        const job = startWorker(emulator, tunnelId, root, String(n++));
         all.push(job);
         live.push(job);
         return job;
@@ -130,11 +87,11 @@ describe('one aggregating job on many workers, state in a Tablestore table', () 
         }
         await generator.stop();
         if (live.length === 0) spawnWorker();
-        await waitExact(sdk, live, 90_000);
+        await untilExact(sdk, live, 90_000);
         await until(() => live.every((job) => /as one of the job's workers/.test(job.stderr())), 30_000, 'every live worker to be up', 100);
         for (const job of live) job.child.kill('SIGTERM');
         for (const job of live) expect((await job.exited).code, job.stderr()).toBe(0);
-        expect(await exact(sdk)).toEqual([]);
+        expect(await sinkDifferences(sdk)).toEqual([]);
         const orders = await readOrders(sdk);
         const windows = directComputation(orders).size;
         console.log(
@@ -160,7 +117,7 @@ describe('one aggregating job on many workers, state in a Tablestore table', () 
       const sdk = sdkClient(emulator.endpoint);
       generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 150, stepMs: 100 });
       generator.start();
-      const zombie = worker(emulator, tunnelId, root, 'zombie', { defaults: true });
+      const zombie = startWorker(emulator, tunnelId, root, 'zombie', { defaults: true });
       jobs.push(zombie);
       await until(() => (zombie.stderr().match(/took channel/g) ?? []).length === 4, 30_000, 'the first worker to take every channel', 100);
       await until(() => /holds channels/.test(zombie.stderr()) && Date.now() - zombie.startedAt > 4_000, 30_000, 'the first worker to run a while', 100);
@@ -169,13 +126,13 @@ describe('one aggregating job on many workers, state in a Tablestore table', () 
       await until(() => emulator.sinkEvents.slice(writesBefore).some((event) => event.phase === 'begin'), 30_000, 'a sink write of the first worker', 5);
       zombie.child.kill('SIGSTOP');
       const stoppedAt = Date.now();
-      const heir = worker(emulator, tunnelId, root, 'heir', { defaults: true });
+      const heir = startWorker(emulator, tunnelId, root, 'heir', { defaults: true });
       jobs.push(heir);
       await until(() => (heir.stderr().match(/took channel/g) ?? []).length === 4, 60_000, 'the heir to judge the frozen worker dead and take every channel', 100);
       const takenAfter = Date.now() - stoppedAt;
       expect(heir.stderr()).toContain(`pid ${zombie.child.pid} did not renew its row`);
       await generator.stop();
-      await waitExact(sdk, [heir], 60_000);
+      await untilExact(sdk, [heir], 60_000);
       const channelRows = async (): Promise<Map<string, { epoch: string; owner: string; commit: string }>> =>
         new Map(
           (await scanTable(sdk, STATE_TABLE, ['job', 'k', 'c']))
@@ -199,10 +156,10 @@ describe('one aggregating job on many workers, state in a Tablestore table', () 
         if (row.epoch !== was?.epoch) expect(row.owner, key).toContain(`pid ${zombie.child.pid}`);
       }
       expect(await sinkRows()).toEqual(sinkBefore);
-      expect(await exact(sdk)).toEqual([]);
+      expect(await sinkDifferences(sdk)).toEqual([]);
       for (const job of jobs) job.child.kill('SIGTERM');
       for (const job of jobs) expect((await job.exited).code, job.stderr()).toBe(0);
-      expect(await exact(sdk)).toEqual([]);
+      expect(await sinkDifferences(sdk)).toEqual([]);
       const refusals = zombie.stderr().split('\n').filter((line) => refusal.test(line));
       console.log(`zombie: paused ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s, judged dead and its channels taken after ${(takenAfter / 1000).toFixed(1)} s; ${refusals.length} refused write(s), e.g. ${refusals[0] ?? ''}; state commits and sink unchanged`);
     } finally {
@@ -217,27 +174,27 @@ describe('one aggregating job on many workers, state in a Tablestore table', () 
   }, 180_000);
 
   it('a lost machine: the only worker is killed and the job continues on a worker in another, empty working directory: exact', async () => {
-    await withEmulator('machine', async (emulator, root) => {
+    await withEmulator('machine', {}, async (emulator, root) => {
       const tunnelId = await seedTables(emulator.endpoint);
       const sdk = sdkClient(emulator.endpoint);
       const generator = new OrderGenerator(() => sdk, { seed: SEED, rate: 150, stepMs: 100 });
       const jobs: JobProcess[] = [];
       try {
         generator.start();
-        const first = worker(emulator, tunnelId, root, 'a');
+        const first = startWorker(emulator, tunnelId, root, 'a');
         jobs.push(first);
         await until(() => Date.now() - first.startedAt > 4_000 && /took channel/.test(first.stderr()), 30_000, 'the first worker to run', 100);
         await first.kill();
         rmSync(join(root, 'machine-a'), { recursive: true, force: true });
         // the new machine's worker runs with --until-idle: it stops by itself once it holds every
         // channel (the dead worker's leases expired) and the feed is drained
-        const second = worker(emulator, tunnelId, root, 'b', { untilIdle: true });
+        const second = startWorker(emulator, tunnelId, root, 'b', { untilIdle: true });
         jobs.push(second);
         await sleep(1_500);
         await generator.stop();
         const exit = await Promise.race([second.exited, sleep(60_000).then(() => undefined)]);
         expect(exit?.code, second.stderr()).toBe(0);
-        expect(await exact(sdk)).toEqual([]);
+        expect(await sinkDifferences(sdk)).toEqual([]);
         expect(readdirSync(join(root, 'machine-b'))).toEqual([]);
         expect(second.stderr()).toMatch(/took channel \S+ \(epoch 2; after batch \d+/);
       } finally {
