@@ -98,7 +98,7 @@ export type { CompileOptions, CompiledScript, CompiledStatement, StatementResult
 
 // ---- jobs: any chain (by hand or compiled) run with progress, untilIdle, graceful stop, summary; and as a command
 export { runJob, JobError } from './stream/job/index.js';
-export type { JobDefinition, JobSink, JobStage, JobConnection, JobFeed, JobFeedContext, JobFeedControl, TunnelTuning, StreamJob, JobProgress, JobState, JobSummary, ChannelProgress } from './stream/job/index.js';
+export type { JobDefinition, JobSink, JobStage, JobConnection, TunnelTuning, StreamJob, JobProgress, JobState, JobSummary, ChannelProgress } from './stream/job/index.js';
 export { runCli, type RunCliOptions, type JobRunSettings } from './cli/run-jobs.js';
 
 // ---- the embedded emulator

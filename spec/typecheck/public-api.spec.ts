@@ -35,7 +35,7 @@ const TYPES = [
     'Credentials', 'Cursor', 'DeadLetter', 'DecodeRowsOptions', 'DeleteAllVersionsCell',
     'DeleteOneVersionCell', 'EmitOptions', 'EmulatorOptions', 'EventTime', 'FileCheckpointOptions',
     'GroupKey', 'HoppingOptions', 'HttpTransportOptions', 'IncrementCell', 'JobConnection', 'JobDefinition',
-    'JobFeed', 'JobFeedContext', 'JobFeedControl', 'JobProgress', 'JobRunSettings', 'JobSink', 'JobStage',
+    'JobProgress', 'JobRunSettings', 'JobSink', 'JobStage',
     'JobState', 'JobSummary', 'LateWindow', 'MemoryCheckpointOptions', 'MemoryCheckpointStore', 'MemorySink',
     'MemorySource', 'MemorySourceOptions', 'MetricsSnapshot', 'MicroBatch', 'MicroBatchOptions',
     'NumberColumn', 'OutputBatch', 'OutputMode', 'OutputRow', 'OutputValue', 'Position', 'PrimaryKeyCell',
