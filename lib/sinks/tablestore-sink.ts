@@ -23,6 +23,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { createRequire } from 'node:module';
 import { inspect } from 'node:util';
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { Catalog, CatalogType } from '../stream/catalog.js';
 import { backoffDelay, backoffPolicy, type RetryOptions } from '../tunnel/backoff.js';
 import { valueAt, type OutputRow, type OutputValue, type RowTable } from '../stream/table.js';
@@ -51,6 +52,8 @@ export interface TablestoreSinkOptions {
    * delays from 100 ms doubling up to 5 s, ± 20 % jitter
    */
   readonly retry?: Pick<RetryOptions, 'maxAttempts' | 'initialMs' | 'maxMs' | 'multiplier' | 'jitter' | 'random'>;
+  /** time source of the retry waits; default asyncScheduler (a TestScheduler runs them in virtual time) */
+  readonly scheduler?: SchedulerLike;
   /** socket idle timeout of the sink's own client, ms; default 30 000 */
   readonly requestTimeoutMs?: number;
   /** an SDK client to reuse (tests); otherwise one is made from the options with SDK retries off */
@@ -282,6 +285,7 @@ class TablestoreSinkImpl implements TablestoreSink {
   readonly #concurrency: number;
   readonly #maxAttempts: number;
   readonly #retry: RetryOptions;
+  readonly #scheduler: SchedulerLike;
   readonly #client: SdkClient;
   readonly #agent: HttpAgent | undefined;
   readonly #ignore: unknown;
@@ -323,6 +327,7 @@ class TablestoreSinkImpl implements TablestoreSink {
     this.#concurrency = concurrency;
     this.#maxAttempts = maxAttempts;
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.#scheduler = options.scheduler ?? asyncScheduler;
     this.#secrets = [options.accessKeySecret, options.securityToken].filter((s): s is string => typeof s === 'string' && s.length >= 4);
 
     const sdk = loadSdk();
@@ -803,12 +808,12 @@ class TablestoreSinkImpl implements TablestoreSink {
     return new Promise((resolve, reject) => {
       const sleeper: Sleeper = {
         cancel: () => {
-          clearTimeout(timer);
+          wait.unsubscribe();
           this.#sleepers.delete(sleeper);
           reject(this.#closedError());
         },
       };
-      const timer = setTimeout(() => {
+      const wait = this.#scheduler.schedule(() => {
         this.#sleepers.delete(sleeper);
         resolve();
       }, ms);

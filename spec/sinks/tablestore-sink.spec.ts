@@ -1,7 +1,7 @@
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
-import { lastValueFrom, of, toArray } from 'rxjs';
+import { lastValueFrom, of, toArray, VirtualTimeScheduler } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CREDENTIALS, startEmulator, type RunningEmulator } from '../../lib/emulator/index.js';
 import type { CommittedRowChange } from '../../lib/emulator/index.js';
@@ -524,6 +524,27 @@ describe('tablestoreSink', () => {
     expect(commits.filter((key) => key === faultKey(table, ['k7']))).toHaveLength(3);
     expect(commits.filter((key) => key === faultKey(table, ['k0']))).toHaveLength(1);
     expect((await readAll(table, ['k'])).map((row) => row.columns.n)).toEqual(rows.map((row) => BigInt(row.n)));
+    await sink.close();
+  });
+
+  it('waits between its retries on the scheduler it is given: the default delays, in virtual time', async () => {
+    const table = await createTable(uniqueName('Virtual'), [['k', 'STRING']]);
+    faults.set(faultKey(table, ['slow']), 2);
+    const scheduler = new VirtualTimeScheduler();
+    // default retry policy (100 ms, doubling), jitter drawn at its middle: waits of exactly 100 and 200 ms
+    const sink = sinkFor(table, { columns: { k: { type: 'string' }, n: { type: 'long' } } }, { retry: { random: () => 0.5 }, scheduler });
+    let settled = false;
+    const written = sink.write([{ k: 'slow', n: 1 }], { batchId: 1 }).finally(() => {
+      settled = true;
+    });
+    while (!settled) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      scheduler.flush();
+    }
+    await written;
+    expect(scheduler.now()).toBe(300);
+    expect(faults.get(faultKey(table, ['slow']))).toBe(0);
+    expect((await readAll(table, ['k'])).map((row) => row.columns)).toEqual([{ n: 1n }]);
     await sink.close();
   });
 
