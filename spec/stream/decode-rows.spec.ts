@@ -2,9 +2,9 @@ import * as E from 'fp-ts/lib/Either.js';
 import fc from 'fast-check';
 import { map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { INF_MIN, type Cell, type ChangeRecord, type PrimaryKeyCell } from '../../lib/wire/types.js';
+import { decodeCatalog, layoutRecord, randomRecord as randomRecordOf } from './change-record-arbitraries.js';
+import type { ChangeRecord } from '../../lib/wire/types.js';
 import type { RecordBatch, TableBatch } from '../../lib/stream/batch.js';
-import type { Catalog } from '../../lib/stream/catalog.js';
 import { compileDecoder, decodeRows, type DecodeRowsOptions } from '../../lib/stream/decode-rows.js';
 import { rowCodec, rowProblems } from '../../lib/stream/row-codec.js';
 import { rowAt, tableRows } from '../../lib/stream/table.js';
@@ -221,43 +221,8 @@ const mapRows = () => map((batch: TableBatch) => ({ rows: tableRows(batch.rows),
 
 // ---- the compiled decoder against the io-ts contract -------------------------------------------
 
-const contractCatalog: Catalog = { columns: { s: { type: 'string' }, l: { type: 'long' }, d: { type: 'double' }, b: { type: 'boolean' }, x: { type: 'binary' } } };
-const names = ['s', 'l', 'd', 'b', 'x', 'other'];
-const wireValue = fc.oneof(
-  fc.string({ maxLength: 4 }),
-  fc.bigInt({ min: -(2n ** 60n), max: 2n ** 60n }),
-  fc.bigInt({ min: -(2n ** 20n), max: 2n ** 20n }),
-  fc.double({ noNaN: false }),
-  fc.boolean(),
-  fc.uint8Array({ maxLength: 3 }),
-);
-const goodValue = (name: string): fc.Arbitrary<unknown> =>
-  name === 's' ? fc.string({ maxLength: 4 }) : name === 'l' ? fc.bigInt({ min: -(2n ** 40n), max: 2n ** 40n }) : name === 'd' ? fc.double() : name === 'b' ? fc.boolean() : name === 'x' ? fc.uint8Array({ maxLength: 3 }) : fc.string();
-const pkCell: fc.Arbitrary<PrimaryKeyCell> = fc.record({ name: fc.constantFrom(...names), value: fc.oneof(fc.string({ maxLength: 3 }), fc.bigInt({ min: -5n, max: 5n }), fc.constant(INF_MIN)) });
-const cell: fc.Arbitrary<Cell> = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom(...names).chain((name) => fc.record({ op: fc.constant('put' as const), name: fc.constant(name), value: fc.oneof({ weight: 3, arbitrary: goodValue(name) }, wireValue) })) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('deleteAllVersions' as const), name: fc.constantFrom(...names) }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('deleteOneVersion' as const), name: fc.constantFrom(...names), timestamp: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('increment' as const), name: fc.constantFrom(...names), value: fc.bigInt({ min: 0n, max: 3n }) }) },
-) as fc.Arbitrary<Cell>;
-const randomRecord: fc.Arbitrary<ChangeRecord> = fc.record({
-  action: fc.constantFrom('PUT_ROW', 'UPDATE_ROW', 'DELETE_ROW'),
-  primaryKey: fc.array(pkCell, { maxLength: 3 }),
-  cells: fc.array(cell, { maxLength: 6 }),
-});
-/** Records in the common layout (one put per catalog column), with values that may be wrong. */
-const layoutRecord: fc.Arbitrary<ChangeRecord> = fc
-  .tuple(goodValue('s'), fc.oneof(goodValue('l'), wireValue), fc.oneof(goodValue('d'), wireValue), goodValue('b'), goodValue('x'))
-  .map(([s, l, d, b, x]) => ({
-    action: 'PUT_ROW' as const,
-    primaryKey: [{ name: 's', value: s as string }],
-    cells: [
-      { op: 'put' as const, name: 'l', value: l as bigint },
-      { op: 'put' as const, name: 'd', value: d as number },
-      { op: 'put' as const, name: 'b', value: b as boolean },
-      { op: 'put' as const, name: 'x', value: x as Uint8Array },
-    ],
-  }));
+const contractCatalog = decodeCatalog;
+const randomRecord = randomRecordOf();
 
 /** Whether a wire value has a type the catalog type takes (EMR's mapping), written out independently of the codec. */
 function fits(type: string | undefined, value: unknown): boolean {
